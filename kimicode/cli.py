@@ -1,0 +1,63 @@
+"""The `kimicode` command: a click group whose subcommands live in kimicode/commands/.
+
+Subcommand modules are imported only when that subcommand runs, so
+`kimicode --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from kimicode import __version__
+
+# name -> (module, short help); the module defines `command`, a click.Command
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "pack": ("kimicode.commands.pack", "Pack a repository into one prompt within a token budget."),
+    "ask": ("kimicode.commands.ask", "Ask one question about the repository and stream the answer."),
+    "doctor": ("kimicode.commands.doctor", "Check that everything kimicode needs works on this machine."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in SUBCOMMANDS:
+            return None
+        module = importlib.import_module(SUBCOMMANDS[name][0])
+        return module.command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SUBCOMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kimicode")
+@click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """kimicode: a terminal coding assistant for long-context models."""
+    ctx.obj = {"debug": debug}
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+def main(argv: list[str] | None = None) -> Any:
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        return cli.main(args=argv, prog_name="kimicode", standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("kimicode: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        if debug:
+            raise
+        click.echo(f"kimicode: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+        sys.exit(1)

@@ -1,0 +1,44 @@
+"""What every subcommand needs: settings, one-line errors, the user's dirs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import click
+
+from kimicode import exit_codes
+from kimicode.config import ConfigError, Settings, load_settings
+
+
+class Failure(click.ClickException):
+    """The work could not be done: one line on stderr, exit 1."""
+
+    exit_code = exit_codes.ERROR
+
+    def format_message(self) -> str:
+        return self.message
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"kimicode: error: {self.format_message()}", err=True)
+
+
+class UsageFailure(Failure):
+    """The user asked for something invalid: one line on stderr, exit 2."""
+
+    exit_code = exit_codes.USAGE
+
+
+def repo_root_of(path: Path) -> Path:
+    """The git work tree containing ``path``, else ``path`` itself (where .kimicode.toml is looked for)."""
+    from kimicode.repo.files import git_root
+
+    resolved = path.resolve()
+    return git_root(resolved) or resolved
+
+
+def settings_or_exit(repo_root: Path | None, flags: Mapping[str, Any] | None = None) -> Settings:
+    try:
+        return load_settings(repo_root, flags)
+    except ConfigError as exc:
+        raise UsageFailure(str(exc)) from None

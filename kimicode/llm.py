@@ -1,0 +1,529 @@
+"""The model client: one streamed chat request, with bounded retries and honest partials.
+
+Built on the ``openai`` package with its own retries off (``max_retries=0``): the retry
+loop lives here so that what is retried, how long we wait and what the user is told
+stay under our control. ``openai`` is imported lazily so ``import kimicode.llm`` is cheap.
+
+Guarantees:
+- callbacks never see the same text twice: once anything was streamed to them, a failure
+  returns a partial result (``partial=True``) instead of retrying;
+- Ctrl-C during a request closes the stream and returns what arrived, marked partial;
+- errors are one line and never contain the API key.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import math
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from kimicode.models import ModelSpec
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+    from kimicode.config import Settings
+
+TextCallback = Callable[[str], None]
+
+# Never wait longer than this on a server's Retry-After: past it, the user is better off told.
+RETRY_AFTER_CEILING = 120.0
+ESTIMATE_TIMEOUT = 5.0
+# Sent when no key is configured: keeps the SDK from falling back to OPENAI_* credentials
+# from the environment (which belong to another provider); a keyless local server ignores it.
+NO_KEY_PLACEHOLDER = "no-key-configured"
+MAX_SAID_CHARS = 200  # how much of a provider's error text we quote
+
+_OVERFLOW_TEXT = re.compile(
+    r"token limit|context[ _-]?(length|window|size)|maximum context|prompt is too long"
+    r"|too many tokens|input is too long|exceeds? the (available )?context",
+    re.IGNORECASE,
+)
+_OVERFLOW_CODES = {"context_length_exceeded", "exceed_context_size_error", "context_window_exceeded"}
+_LIMIT_NUMBER = (
+    re.compile(r"(?:token limit|context (?:length|window|size))\D{0,24}?(\d[\d,]{2,})", re.IGNORECASE),
+    re.compile(r"(\d[\d,]{2,}) (?:token )?maximum", re.IGNORECASE),
+)
+
+
+class LLMError(Exception):
+    """A request that failed for good; ``str()`` is one line the user can act on."""
+
+    def __init__(self, message: str, *, status: int | None = None, attempts: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+        self.attempts = attempts
+
+
+class ContextOverflow(LLMError):
+    """The provider said the request does not fit the model's window (never retried here)."""
+
+    def __init__(self, message: str, *, limit: int | None = None, status: int | None = 400) -> None:
+        super().__init__(message, status=status)
+        self.limit = limit  # the window the provider named, when it named one
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    base_url: str
+    api_key: str = field(repr=False)
+    model: str
+    timeout: float = 120.0
+    max_retries: int = 4
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Endpoint:
+        return cls(
+            base_url=settings.base_url,
+            api_key=settings.api_key,
+            model=settings.model,
+            timeout=settings.timeout,
+            max_retries=settings.max_retries,
+        )
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int | None  # None: the provider did not say
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text as the model wrote it; the caller parses and validates
+
+
+@dataclass
+class ChatResult:
+    content: str
+    reasoning: str
+    usage: Usage | None
+    finish_reason: str | None
+    partial: bool
+    attempts: int
+    elapsed: float  # seconds, retries and waits included
+    model: str
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C, as opposed to a dropped stream
+    error: str | None = None  # one line on why a partial result stopped early
+
+
+class _Retry(Exception):
+    """One attempt failed in a way worth another try."""
+
+    def __init__(self, reason: str, final: str, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason  # short, for the on_retry notice
+        self.final = final  # the LLMError message if this was the last try
+        self.status = status
+        self.retry_after = retry_after
+
+
+class _Cut(Exception):
+    """The stream broke after text reached the callbacks: return a partial result."""
+
+
+@dataclass
+class _Answer:
+    """What one attempt has received so far."""
+
+    model: str
+    content: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    tools: dict[int, dict[str, str]] = field(default_factory=dict)
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    started: bool = False  # any chunk arrived
+    emitted: bool = False  # text reached a callback: retrying would show it twice
+
+    def add(self, chunk: Any, on_content: TextCallback | None, on_reasoning: TextCallback | None) -> None:
+        self.started = True
+        self.model = getattr(chunk, "model", None) or self.model
+        usage = _usage(chunk)
+        if usage is not None:
+            self.usage = usage
+        for choice in getattr(chunk, "choices", None) or []:
+            self._add_choice(choice, on_content, on_reasoning)
+
+    def _add_choice(self, choice: Any, on_content: TextCallback | None, on_reasoning: TextCallback | None) -> None:
+        delta = getattr(choice, "delta", None)
+        if delta is not None:
+            # Moonshot streams reasoning_content; some servers (vLLM, OpenRouter) say reasoning.
+            thought = _get(delta, "reasoning_content") or _get(delta, "reasoning")
+            if isinstance(thought, str) and thought:
+                self.emitted = True
+                self.reasoning.append(thought)
+                if on_reasoning:
+                    on_reasoning(thought)
+            text = getattr(delta, "content", None)
+            if text:
+                self.emitted = True
+                self.content.append(text)
+                if on_content:
+                    on_content(text)
+            for call in getattr(delta, "tool_calls", None) or []:
+                self._add_tool_delta(call)
+        if getattr(choice, "finish_reason", None):
+            self.finish_reason = choice.finish_reason
+
+    def _add_tool_delta(self, call: Any) -> None:
+        # Not "emitted": tool calls reach no callback, so a retry cannot duplicate them.
+        slot = self.tools.setdefault(getattr(call, "index", None) or 0, {"id": "", "name": "", "arguments": ""})
+        if getattr(call, "id", None):
+            slot["id"] = call.id
+        function = getattr(call, "function", None)
+        if function is not None:
+            slot["name"] += getattr(function, "name", None) or ""
+            slot["arguments"] += getattr(function, "arguments", None) or ""
+
+    def result(self, *, partial: bool, attempts: int, elapsed: float, interrupted: bool = False, error: str | None = None) -> ChatResult:
+        calls = [ToolCall(**self.tools[i]) for i in sorted(self.tools)]
+        return ChatResult(
+            content="".join(self.content),
+            reasoning="".join(self.reasoning),
+            usage=self.usage,
+            finish_reason=None if partial else self.finish_reason,
+            partial=partial,
+            attempts=attempts,
+            elapsed=elapsed,
+            model=self.model,
+            tool_calls=calls,
+            interrupted=interrupted,
+            error=error,
+        )
+
+
+def _get(obj: Any, name: str) -> Any:
+    """A field of an SDK object or a plain dict (non-standard fields arrive as either)."""
+    if isinstance(obj, dict):
+        return obj.get(name)
+    value = getattr(obj, name, None)
+    if value is None:
+        extra = getattr(obj, "model_extra", None) or {}
+        value = extra.get(name)
+    return value
+
+
+def _usage(chunk: Any) -> Usage | None:
+    raw = _get(chunk, "usage")
+    choices = _get(chunk, "choices") or []
+    if raw is None and choices:
+        raw = _get(choices[0], "usage")  # Moonshot puts usage inside the last choice
+    if raw is None:
+        return None
+    details = _get(raw, "prompt_tokens_details")
+    cached = _get(details, "cached_tokens") if details is not None else None
+    if cached is None:
+        cached = _get(raw, "cached_tokens")  # Moonshot's top-level field
+    return Usage(
+        prompt_tokens=int(_get(raw, "prompt_tokens") or 0),
+        completion_tokens=int(_get(raw, "completion_tokens") or 0),
+        cached_tokens=int(cached) if cached is not None else None,
+    )
+
+
+def redact(text: str, secret: str, limit: int | None = None) -> str:
+    """``text`` on one line with ``secret`` masked, cut to ``limit`` characters if given."""
+    if secret:
+        text = text.replace(secret, "***")
+    text = " ".join(text.split())
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 3].rstrip() + "..."
+    return text
+
+
+def _server_message(err: Any) -> str:
+    """The provider's own words from an error response, whatever its shape."""
+    body = getattr(err, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        message = inner.get("message") if isinstance(inner, dict) else inner
+        if isinstance(message, str) and message:
+            return message
+    if isinstance(body, str) and body.strip():
+        return body
+    return ""
+
+
+def _retry_after(err: Any) -> float | None:
+    """Seconds the server asked us to wait: retry-after-ms, or Retry-After as seconds or a date."""
+    headers = getattr(getattr(err, "response", None), "headers", None) or {}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) * scale
+        except ValueError:
+            try:
+                seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+            except (TypeError, ValueError):
+                return None
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
+    return None
+
+
+def is_context_overflow(status: int | None, message: str, code: str | None = None, kind: str | None = None) -> bool:
+    """Does this error mean "the request is longer than the window"? Wordings differ per server."""
+    if status == 429:
+        return False  # token-per-minute rate limits mention tokens too
+    if code in _OVERFLOW_CODES or kind in _OVERFLOW_CODES:
+        return True
+    return bool(_OVERFLOW_TEXT.search(message))
+
+
+def _overflow_limit(message: str) -> int | None:
+    for pattern in _LIMIT_NUMBER:
+        match = pattern.search(message)
+        if match:
+            return int(match.group(1).replace(",", ""))
+    return None
+
+
+class ChatClient:
+    """Streams chat completions from one endpoint for one model."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        spec: ModelSpec,
+        *,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.endpoint = endpoint
+        self.spec = spec
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self._sleep = sleep
+        self._rng = rng
+        self._client: OpenAI | None = None
+
+    def __repr__(self) -> str:
+        return f"ChatClient(base_url={self.endpoint.base_url!r}, model={self.endpoint.model!r})"
+
+    def __enter__(self) -> ChatClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _openai(self) -> OpenAI:
+        if self._client is None:
+            from openai import OpenAI
+
+            self._client = OpenAI(
+                api_key=self.endpoint.api_key or NO_KEY_PLACEHOLDER,
+                base_url=self.endpoint.base_url,
+                timeout=self.endpoint.timeout,
+                max_retries=0,  # our loop below does the retrying
+            )
+        return self._client
+
+    # -- the request --------------------------------------------------------------
+
+    def request_body(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        max_tokens: int | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        temperature: float | None = None,
+    ) -> dict[str, Any]:
+        """The exact request sent; messages go verbatim (reasoning_content included)."""
+        body: dict[str, Any] = {
+            "model": self.endpoint.model,
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if max_tokens:
+            body["max_tokens"] = max_tokens
+        if tools:
+            body["tools"] = tools
+        if tool_choice is not None:
+            if tool_choice == "required" and not self.spec.allows_required_tool_choice:
+                tool_choice = "auto"  # the API rejects "required" for this model
+            body["tool_choice"] = tool_choice
+        if temperature is not None and not self.spec.fixed_sampling:
+            body["temperature"] = temperature  # fixed-sampling models reject any value
+        return body
+
+    def stream_chat(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        on_content: TextCallback | None = None,
+        on_reasoning: TextCallback | None = None,
+        on_retry: TextCallback | None = None,
+        max_tokens: int | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        temperature: float | None = None,
+    ) -> ChatResult:
+        """Stream one answer, retrying what is safe to retry. Raises LLMError / ContextOverflow."""
+        body = self.request_body(messages, max_tokens=max_tokens, tools=tools, tool_choice=tool_choice, temperature=temperature)
+        started = time.monotonic()
+        tries = self.endpoint.max_retries + 1
+        answer = _Answer(model=self.endpoint.model)
+        attempt = 0
+        try:
+            while True:
+                attempt += 1
+                answer = _Answer(model=self.endpoint.model)
+                try:
+                    self._attempt(body, answer, on_content, on_reasoning)
+                    return answer.result(partial=False, attempts=attempt, elapsed=time.monotonic() - started)
+                except _Cut as cut:
+                    return answer.result(partial=True, attempts=attempt, elapsed=time.monotonic() - started, error=str(cut))
+                except _Retry as retry:
+                    if attempt >= tries:
+                        message = retry.final + (f" (gave up after {attempt} attempts)" if attempt > 1 else "")
+                        raise LLMError(redact(message, self.endpoint.api_key), status=retry.status, attempts=attempt) from None
+                    delay = self._delay(attempt, retry.retry_after)
+                    if on_retry:
+                        on_retry(f"{retry.reason}; retrying in {round(delay, 2):g} s (attempt {attempt + 1} of {tries})")
+                    self._sleep(delay)
+        except KeyboardInterrupt:
+            # Ctrl-C: keep what arrived; the caller shows it marked partial.
+            return answer.result(partial=True, attempts=attempt, elapsed=time.monotonic() - started, interrupted=True, error="interrupted")
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        """Full-jitter exponential backoff, unless the server said how long to wait."""
+        if retry_after is not None:
+            return min(retry_after, RETRY_AFTER_CEILING)
+        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        return self._rng() * ceiling
+
+    def _attempt(self, body: dict[str, Any], answer: _Answer, on_content: TextCallback | None, on_reasoning: TextCallback | None) -> None:
+        import openai
+
+        try:
+            stream = self._openai().chat.completions.create(**body)
+        except openai.APIStatusError as err:
+            raise self._status_failure(err) from None
+        except openai.APIError as err:
+            raise self._transport_failure(err, answer) from None
+        try:
+            for chunk in stream:
+                answer.add(chunk, on_content, on_reasoning)
+        except openai.APIStatusError as err:
+            raise self._status_failure(err) from None
+        except (openai.APIError, json.JSONDecodeError) as err:
+            raise self._transport_failure(err, answer) from None
+        finally:
+            stream.close()
+        if answer.finish_reason is None:
+            # The body ended without a finish_reason: a proxy or the provider dropped us.
+            if answer.emitted:
+                raise _Cut("the answer was cut: the stream ended before it was complete")
+            raise _Retry("the stream ended before any answer", "the stream ended before any answer arrived: the provider may be overloaded, try again later")
+
+    # -- failures -----------------------------------------------------------------
+
+    def _error(self, message: str, status: int | None = None) -> LLMError:
+        return LLMError(redact(message, self.endpoint.api_key), status=status)
+
+    def _said(self, text: str) -> str:
+        """A provider's words, fit to quote in a one-line message."""
+        return redact(text, self.endpoint.api_key, MAX_SAID_CHARS)
+
+    def _overflow(self, said: str, status: int | None) -> ContextOverflow:
+        message = f"the request is larger than {self.endpoint.model}'s context window ({said}): shrink it and retry"
+        return ContextOverflow(redact(message, self.endpoint.api_key), limit=_overflow_limit(said), status=status)
+
+    def _status_failure(self, err: Any) -> Exception:
+        """An HTTP error status: overflow, retry, or give up."""
+        status = int(getattr(err, "status_code", 0) or 0)
+        said = self._said(_server_message(err)) or f"HTTP {status}"
+        if status in (400, 413, 422) and is_context_overflow(status, said, getattr(err, "code", None), getattr(err, "type", None)):
+            return self._overflow(said, status)
+        final = f"the API answered {status} {said}: {self._hint(status)}"
+        if status in (408, 409, 429) or status >= 500:
+            wait = _retry_after(err) if status in (429, 503) else None
+            return _Retry(f"the API answered {status} {said}", final, status, wait)
+        return self._error(final, status)
+
+    def _hint(self, status: int) -> str:
+        model, url = self.endpoint.model, self.endpoint.base_url
+        if status == 401:
+            if not self.endpoint.api_key:
+                return "no API key is set: set MOONSHOT_API_KEY (or KIMICODE_API_KEY)"
+            return "check MOONSHOT_API_KEY"
+        if status == 403:
+            return f"the key may not have access to {model}"
+        if status == 404:
+            return f"check base_url ({url}) and the model name ({model})"
+        if status == 429:
+            return "rate limited: wait a minute, or lower the request rate"
+        if status >= 500:
+            return "the provider is having trouble: try again later"
+        return "the request was rejected"
+
+    def _transport_failure(self, err: Exception, answer: _Answer) -> Exception:
+        """Timeouts, lost connections, garbled streams and mid-stream error events."""
+        import openai
+
+        url = self.endpoint.base_url
+        if isinstance(err, openai.APITimeoutError):
+            reason = f"no answer within {self.endpoint.timeout:g} s"
+            final = f"no answer from {url} within {self.endpoint.timeout:g} s: check the network or raise the timeout"
+        elif isinstance(err, openai.APIConnectionError):
+            if answer.started:
+                reason = "the connection was lost"
+                final = f"the connection to {url} was lost before the answer began: try again"
+            else:
+                reason = "the connection failed"
+                final = f"cannot reach {url}: check base_url and the network"
+        elif isinstance(err, json.JSONDecodeError):
+            reason = "the stream sent data that is not JSON"
+            final = f"the API at {url} sent a malformed stream: is base_url an OpenAI-compatible endpoint?"
+        else:
+            # An error event inside the stream: the provider's message, possibly an overflow.
+            said = self._said(_server_message(err) or str(err))
+            if not answer.emitted and is_context_overflow(None, said, getattr(err, "code", None), getattr(err, "type", None)):
+                return self._overflow(said, None)
+            reason = f"the stream reported an error: {said}"
+            final = f"the API reported an error while streaming: {said}"
+        if answer.emitted:
+            return _Cut(f"the answer was cut: {reason}")
+        return _Retry(reason, final)
+
+    # -- token count --------------------------------------------------------------
+
+    def estimate_tokens(self, messages: list[dict[str, Any]], *, timeout: float = ESTIMATE_TIMEOUT) -> int | None:
+        """The provider's own prompt token count (Moonshot's free endpoint), or None.
+
+        None on any failure: other providers answer 404, and offline it simply times out;
+        the caller falls back to its local estimate.
+        """
+        try:
+            client = self._openai().with_options(timeout=min(timeout, self.endpoint.timeout), max_retries=0)
+            reply = client.post(
+                "/tokenizers/estimate-token-count",
+                body={"model": self.endpoint.model, "messages": messages},
+                cast_to=object,
+            )
+        except Exception:  # noqa: BLE001 - any failure means "no provider count", by contract
+            return None
+        data = reply.get("data") if isinstance(reply, dict) else None
+        total = data.get("total_tokens") if isinstance(data, dict) else None
+        if isinstance(total, int) and not isinstance(total, bool) and total >= 0:
+            return total
+        return None

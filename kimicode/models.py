@@ -1,0 +1,103 @@
+"""What we know about each model: window, output limit, prices, request quirks.
+
+Figures come from Moonshot's public docs (see /work/shared/NOTES.md, "Moonshot (Kimi) API
+facts"); a user can correct or extend them with ``[models."name"]`` tables in the config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Mapping
+
+from kimicode.config import ModelOverride
+
+PER_MILLION = 1_000_000
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    context_window: int
+    # Moonshot bounds the answer only by what the prompt leaves of the window, so for the
+    # built-in models this equals the window; callers reserve reply room from the budget.
+    max_output: int
+    price_input: float = 0.0  # USD per million prompt tokens, cache miss
+    price_cached_input: float = 0.0  # USD per million prompt tokens, cache hit
+    price_output: float = 0.0  # USD per million completion tokens (reasoning included)
+    fixed_sampling: bool = False  # send no temperature/top_p/n/penalties: the API rejects them
+    thinking: bool = False  # streams reasoning_content, which must be sent back as-is
+    allows_required_tool_choice: bool = True
+    known: bool = True  # False: conservative guesses for a model nobody described
+
+
+def _kimi(name: str, window: int, price_in: float, price_hit: float, price_out: float, required_ok: bool) -> ModelSpec:
+    return ModelSpec(
+        name=name,
+        context_window=window,
+        max_output=window,
+        price_input=price_in,
+        price_cached_input=price_hit,
+        price_output=price_out,
+        fixed_sampling=True,
+        thinking=True,
+        allows_required_tool_choice=required_ok,
+    )
+
+
+BUILTIN: Mapping[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        _kimi("kimi-k3", 1_048_576, 3.00, 0.30, 15.00, required_ok=True),
+        _kimi("kimi-k2.7-code", 262_144, 0.95, 0.19, 4.00, required_ok=False),
+        # Same model served faster at twice the price.
+        _kimi("kimi-k2.7-code-highspeed", 262_144, 1.90, 0.38, 8.00, required_ok=False),
+        # Thinking is on by default (it can be turned off per request).
+        _kimi("kimi-k2.6", 262_144, 0.95, 0.16, 4.00, required_ok=False),
+    )
+}
+
+# An unknown model: a window most current models exceed, a modest reply, no price
+# (cost shows as 0 rather than a made-up figure), and no assumptions about quirks.
+UNKNOWN_WINDOW = 131_072
+UNKNOWN_MAX_OUTPUT = 8_192
+
+
+def _unknown(name: str) -> ModelSpec:
+    return ModelSpec(name=name, context_window=UNKNOWN_WINDOW, max_output=UNKNOWN_MAX_OUTPUT, known=False)
+
+
+def model_spec(name: str, overrides: Mapping[str, ModelOverride] | None = None) -> ModelSpec:
+    """The spec for ``name``: built-in (or conservative default) with config overrides applied.
+
+    An override field wins when it is non-zero; the booleans can therefore only switch a
+    quirk on (the override dataclass cannot tell "false" from "not given").
+    """
+    base = BUILTIN.get(name) or BUILTIN.get(name.lower()) or _unknown(name)
+    base = dataclasses.replace(base, name=name)
+    override = (overrides or {}).get(name)
+    if override is None:
+        return base
+    changes = {
+        f.name: getattr(override, f.name)
+        for f in dataclasses.fields(override)
+        if getattr(override, f.name)
+    }
+    if override.context_window and not base.known:
+        # The user described this model's window: no longer a guess. Keep the reply
+        # limit inside the new window unless they gave one.
+        changes["known"] = True
+        changes.setdefault("max_output", min(base.max_output, override.context_window))
+    spec = dataclasses.replace(base, **changes)
+    if spec.max_output > spec.context_window:
+        spec = dataclasses.replace(spec, max_output=spec.context_window)
+    return spec
+
+
+def cost_usd(spec: ModelSpec, prompt_tokens: int, cached_tokens: int | None, completion_tokens: int) -> float:
+    """Cost of one request; ``cached_tokens`` is the part of the prompt served from cache."""
+    cached = min(max(cached_tokens or 0, 0), prompt_tokens)
+    # No cache price configured: bill cached tokens as uncached rather than as free.
+    cached_price = spec.price_cached_input or spec.price_input
+    total = (prompt_tokens - cached) * spec.price_input + cached * cached_price + completion_tokens * spec.price_output
+    return total / PER_MILLION

@@ -1,0 +1,148 @@
+"""Per-repository cache of what packing learned about each file.
+
+One SQLite file per packed root under the user cache dir:
+- ``files``: path -> (size, mtime_ns, digest, features) so a warm pack costs a
+  stat() per file; a changed file is re-read and re-scanned, nothing else.
+- ``blobs``: (content digest, kind) -> text (outlines, redacted text, token
+  counts), so renames and reverts reuse work too.
+- ``results``: a whole pack keyed by the digest of everything it depends on.
+
+It is only a cache: a corrupt or locked database is replaced by an in-memory
+one and packing goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable
+
+SCHEMA_VERSION = 3
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    path: str
+    size: int
+    mtime_ns: int
+    digest: str  # blake2b of the bytes
+    language: str | None
+    skip: str | None  # content-based reason not to send it (binary, generated, minified)
+    lines: int
+    utf8: bool  # False when invalid UTF-8 was replaced while decoding
+    defines: tuple[str, ...]
+    imports: tuple[str, ...]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> "FileRecord":
+        data = json.loads(text)
+        data["defines"] = tuple(data["defines"])
+        data["imports"] = tuple(data["imports"])
+        return cls(**data)
+
+
+def digest_bytes(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def cache_path(cache_dir: Path, root: Path) -> Path:
+    key = hashlib.sha1(str(root).encode()).hexdigest()[:16]
+    return cache_dir / "repos" / f"{root.name or 'root'}-{key}.v{SCHEMA_VERSION}.sqlite"
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, record TEXT);
+CREATE TABLE IF NOT EXISTS blobs (digest TEXT, kind TEXT, value TEXT, PRIMARY KEY (digest, kind));
+CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+
+class PackCache:
+    def __init__(self, path: Path | None) -> None:
+        self.warning: str | None = None
+        self._db = self._open(path)
+
+    def _open(self, path: Path | None) -> sqlite3.Connection:
+        if path is not None:
+            for attempt in range(2):
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    db = sqlite3.connect(path, timeout=5)
+                    db.executescript(_SCHEMA)
+                    return db
+                except sqlite3.DatabaseError as exc:
+                    # a corrupt cache is rebuilt: it holds nothing that cannot be recomputed
+                    self.warning = f"pack cache unavailable ({exc}); packing without it"
+                    if attempt == 0 and "not a database" in str(exc):
+                        path.unlink(missing_ok=True)
+                        self.warning = None
+                        continue
+                    break
+                except OSError as exc:
+                    self.warning = f"pack cache unavailable ({exc.strerror}); packing without it"
+                    break
+        db = sqlite3.connect(":memory:")
+        db.executescript(_SCHEMA)
+        return db
+
+    def _guard(self, action, default=None):  # type: ignore[no-untyped-def]
+        """Run a database action; a failing cache must never fail the pack."""
+        try:
+            return action()
+        except sqlite3.Error as exc:
+            self.warning = f"pack cache error ({exc}); results not cached"
+            return default
+
+    def file_records(self) -> dict[str, tuple[int, int, FileRecord]]:
+        rows = self._guard(lambda: self._db.execute("SELECT path, size, mtime_ns, record FROM files").fetchall(), [])
+        return {path: (size, mtime, FileRecord.from_json(rec)) for path, size, mtime, rec in rows}
+
+    def put_files(self, records: Iterable[FileRecord], removed: Iterable[str] = ()) -> None:
+        rows = [(r.path, r.size, r.mtime_ns, r.to_json()) for r in records]
+        gone = [(p,) for p in removed]
+
+        def write() -> None:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?)", rows)
+                self._db.executemany("DELETE FROM files WHERE path = ?", gone)
+
+        if rows or gone:
+            self._guard(write)
+
+    def get_blob(self, digest: str, kind: str) -> str | None:
+        row = self._guard(lambda: self._db.execute("SELECT value FROM blobs WHERE digest=? AND kind=?", (digest, kind)).fetchone())
+        return row[0] if row else None
+
+    def put_blobs(self, items: Iterable[tuple[str, str, str]]) -> None:
+        rows = list(items)
+
+        def write() -> None:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO blobs VALUES (?, ?, ?)", rows)
+
+        if rows:
+            self._guard(write)
+
+    def get_result(self, key: str) -> str | None:
+        row = self._guard(lambda: self._db.execute("SELECT value FROM results WHERE key=?", (key,)).fetchone())
+        return row[0] if row else None
+
+    def put_result(self, key: str, value: str, keep: int = 8) -> None:
+        def write() -> None:
+            with self._db:
+                self._db.execute("INSERT OR REPLACE INTO results VALUES (?, ?)", (key, value))
+                # keep the newest few: results are large and rarely reused once stale
+                self._db.execute(
+                    "DELETE FROM results WHERE rowid NOT IN (SELECT rowid FROM results ORDER BY rowid DESC LIMIT ?)", (keep,)
+                )
+
+        self._guard(write)
+
+    def close(self) -> None:
+        self._guard(self._db.close)

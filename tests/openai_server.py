@@ -1,0 +1,430 @@
+"""A loopback OpenAI-compatible server for tests: real HTTP, scripted answers.
+
+It speaks just enough of the Chat Completions API (and Moonshot's token-count
+endpoint) for the real ``openai`` client to talk to it, streamed or not. Each
+chat request consumes the next scripted response from a FIFO queue; when the
+queue is empty it answers with ``default_reply``.
+
+    with OpenAIServer() as server:
+        server.reply("hello", reasoning="thinking...")
+        server.fail(429, headers={"Retry-After": "0.01"})
+        server.cut_stream(after_chunks=2, content="partial answer")
+        ...
+        server.requests[-1].body["model"]
+
+Every scripted step can also be queued as an object (``server.queue(Reply(...))``).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterator, Union
+
+CONTEXT_OVERFLOW_MESSAGE = "Invalid request: Your request exceeded model token limit: 262144"
+BAD_KEY_BODY = {"error": {"message": "Incorrect API key provided", "type": "incorrect_api_key_error"}}
+MODELS = ("kimi-k3", "kimi-k2.7-code", "kimi-k2.7-code-highspeed", "kimi-k2.6")
+
+
+class RedactedHeaders(dict):
+    """Request headers; the repr hides Authorization so a failing assert never prints a key."""
+
+    def __repr__(self) -> str:
+        shown = {k: ("<redacted>" if k.lower() == "authorization" else v) for k, v in self.items()}
+        return repr(shown)
+
+    def get_ci(self, name: str) -> str | None:
+        """Case-insensitive lookup (clients differ in header capitalisation)."""
+        return next((v for k, v in self.items() if k.lower() == name.lower()), None)
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: RedactedHeaders
+    body: Any  # parsed JSON, or None when the body was empty or not JSON
+
+    @property
+    def authorization(self) -> str | None:
+        return self.headers.get_ci("authorization")
+
+
+@dataclass
+class ToolCall:
+    name: str
+    arguments: str  # a JSON string, streamed in fragments like the real API does
+    id: str = ""
+
+
+@dataclass
+class Reply:
+    """A successful answer. ``usage=None`` computes one from the request and the reply."""
+
+    content: str = "ok"
+    reasoning: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: dict[str, Any] | None = None
+    cached_tokens: int = 0
+    finish_reason: str | None = None  # None: "tool_calls" when there are tool calls, else "stop"
+    chunk_size: int = 4  # characters per streamed delta
+    chunk_delay: float = 0.0  # seconds between streamed chunks
+    delay: float = 0.0  # seconds before the response starts (see OpenAIServer.slow)
+    usage_in_choice: bool = False  # Moonshot style: usage inside choices[0] of the last chunk
+    cut_after_chunks: int | None = None  # break the stream after this many chunks, as cut_how says:
+    # "close": drop the connection mid-body; "end": end the body cleanly without the final
+    # chunk and [DONE]; "garbage": send a line that is not JSON; "error": send an SSE error event
+    cut_how: str = "close"
+    cut_error: str = "The engine is currently overloaded, please try again later"
+
+
+@dataclass
+class Failure:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+Script = Union[Reply, Failure]
+
+
+class _Server(ThreadingHTTPServer):
+    # Non-daemon handler threads, joined by server_close(): a test never leaves one running.
+    daemon_threads = False
+    block_on_close = True
+
+    def __init__(self, owner: "OpenAIServer") -> None:
+        self.owner = owner
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up (timeout tests, cut streams) is expected, not a failure.
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive and chunked streaming, like real providers
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes: without this, Nagle's algorithm and
+        # delayed ACKs add ~40 ms to every response.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.owner._track(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.owner._track(self.connection, add=False)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet test output; headers (and the key) are never logged
+
+    def do_GET(self) -> None:
+        owner = self.server.owner
+        owner._record(self, None)
+        if self.path.rstrip("/") == "/v1/models":
+            data = [{"id": m, "object": "model", "owned_by": "moonshot"} for m in owner.models]
+            self._json(200, {"object": "list", "data": data})
+        else:
+            self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+
+    def do_POST(self) -> None:
+        owner = self.server.owner
+        body = self._read_body()
+        owner._record(self, body)
+        path = self.path.split("?", 1)[0].rstrip("/")
+        if path == "/v1/chat/completions":
+            self._chat(owner.next_script(), body if isinstance(body, dict) else {})
+        elif path == "/v1/tokenizers/estimate-token-count":
+            self._estimate(body)
+        else:
+            self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def _read_body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return None
+
+    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep, but wake at once when the server closes; True if still open."""
+        return not self.server.owner._closing.wait(seconds) if seconds > 0 else True
+
+    # -- endpoints --------------------------------------------------------------
+
+    def _estimate(self, body: Any) -> None:
+        owner = self.server.owner
+        if owner.estimate_status != 200:
+            self._json(owner.estimate_status, {"error": {"message": "Not Found", "type": "not_found"}})
+            return
+        count = owner.estimate_tokens
+        total = count(body) if callable(count) else count
+        if total is None:
+            total = len(json.dumps((body or {}).get("messages", []))) // 4
+        self._json(200, {"code": 0, "data": {"total_tokens": total}, "scode": "0x0", "status": True})
+
+    def _chat(self, script: Script, body: dict[str, Any]) -> None:
+        if not self._wait(script.delay):
+            return
+        if isinstance(script, Failure):
+            payload = script.body if script.body is not None else {"error": {"message": f"HTTP {script.status}", "type": "server_error"}}
+            self._json(script.status, payload, script.headers)
+            return
+        model = body.get("model", "unknown")
+        usage = script.usage or _usage(body, script)
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            self._stream(script, model, usage if include_usage else None)
+        else:
+            self._json(200, _completion(script, model, usage))
+
+    def _stream(self, script: Reply, model: str, usage: dict[str, Any] | None) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for index, chunk in enumerate(_chunks(script, model, usage)):
+            if script.cut_after_chunks is not None and index >= script.cut_after_chunks:
+                self._cut(script)
+                return
+            if index and not self._wait(script.chunk_delay):
+                return
+            self._send_chunk(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+        self._send_chunk(b"data: [DONE]\n\n")
+        self._send_chunk(b"")  # the zero-length chunk ends the HTTP body
+
+    def _send_chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def _cut(self, script: Reply) -> None:
+        if script.cut_how == "close":
+            # Mid-body close: the client sees an incomplete chunked body, as on a lost connection.
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return
+        if script.cut_how == "garbage":
+            self._send_chunk(b"data: {not json\n\n")
+        elif script.cut_how == "error":
+            error = {"error": {"message": script.cut_error, "type": "engine_overloaded_error"}}
+            self._send_chunk(b"data: " + json.dumps(error).encode() + b"\n\n")
+        elif script.cut_how != "end":
+            raise ValueError(f"unknown cut_how {script.cut_how!r}")
+        # The body ends cleanly (the connection stays reusable), without finish_reason / [DONE].
+        self._send_chunk(b"")
+
+
+def _usage(body: dict[str, Any], script: Reply) -> dict[str, Any]:
+    """Deterministic token figures: about four characters per token."""
+    prompt = max(1, len(json.dumps(body.get("messages", []))) // 4)
+    completion = max(1, len((script.content or "") + (script.reasoning or "")) // 4)
+    cached = min(script.cached_tokens, prompt)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "cached_tokens": cached,  # Moonshot also reports it at the top level
+        "prompt_tokens_details": {"cached_tokens": cached},
+    }
+
+
+def _finish_reason(script: Reply) -> str:
+    return script.finish_reason or ("tool_calls" if script.tool_calls else "stop")
+
+
+def _tool_call_id(call: ToolCall, index: int) -> str:
+    return call.id or f"call_{index}"
+
+
+def _completion(script: Reply, model: str, usage: dict[str, Any]) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": script.content}
+    if script.reasoning is not None:
+        message["reasoning_content"] = script.reasoning
+    if script.tool_calls:
+        message["tool_calls"] = [
+            {"id": _tool_call_id(c, i), "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for i, c in enumerate(script.tool_calls)
+        ]
+    choice = {"index": 0, "message": message, "finish_reason": _finish_reason(script)}
+    return {"id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()), "model": model, "choices": [choice], "usage": usage}
+
+
+def _pieces(text: str, size: int) -> Iterator[str]:
+    size = max(1, size)
+    for start in range(0, len(text), size):
+        yield text[start : start + size]
+
+
+def _chunks(script: Reply, model: str, usage: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
+    """The SSE payloads of one streamed answer, in the order the real API sends them."""
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish, **extra}
+        return {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": model, "choices": [choice]}
+
+    yield chunk({"role": "assistant", "content": ""})
+    for piece in _pieces(script.reasoning or "", script.chunk_size):
+        yield chunk({"reasoning_content": piece})
+    for piece in _pieces(script.content or "", script.chunk_size):
+        yield chunk({"content": piece})
+    for index, call in enumerate(script.tool_calls):
+        head = {"index": index, "id": _tool_call_id(call, index), "type": "function", "function": {"name": call.name, "arguments": ""}}
+        yield chunk({"tool_calls": [head]})
+        for piece in _pieces(call.arguments, script.chunk_size):
+            yield chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+    if usage is not None and script.usage_in_choice:
+        yield chunk({}, _finish_reason(script), usage=usage)
+        return
+    yield chunk({}, _finish_reason(script))
+    if usage is not None:
+        yield {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": model, "choices": [], "usage": usage}
+
+
+class OpenAIServer:
+    """Context manager running the loopback server in a background thread."""
+
+    def __init__(self) -> None:
+        self.requests: list[RecordedRequest] = []
+        self.default_reply: Reply = Reply()
+        self.models: tuple[str, ...] = MODELS
+        # estimate-token-count: None -> len(json(messages)) // 4; an int; or a function of the body
+        self.estimate_tokens: int | Callable[[Any], int] | None = None
+        self.estimate_status: int = 200
+        self._script: deque[Script] = deque()
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------
+
+    def start(self) -> "OpenAIServer":
+        self._closing.clear()
+        self._httpd = _Server(self)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="openai-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        if self._httpd is None:
+            return
+        self._closing.set()  # wakes handlers sleeping in slow()/chunk_delay
+        self._httpd.shutdown()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:  # unblocks handlers waiting on idle keep-alive connections
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._httpd.server_close()  # joins the handler threads
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._httpd = None
+
+    def __enter__(self) -> "OpenAIServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def port(self) -> int:
+        assert self._httpd is not None, "server not started"
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # -- scripting --------------------------------------------------------------
+
+    def queue(self, *scripts: Script) -> None:
+        with self._lock:
+            self._script.extend(scripts)
+
+    def next_script(self) -> Script:
+        with self._lock:
+            return self._script.popleft() if self._script else self.default_reply
+
+    @property
+    def pending(self) -> int:
+        """Scripted responses not consumed yet."""
+        with self._lock:
+            return len(self._script)
+
+    def reply(
+        self,
+        content: str = "ok",
+        reasoning: str | None = None,
+        usage: dict[str, Any] | None = None,
+        tool_calls: list[ToolCall] | list[tuple[str, str]] | None = None,
+        **options: Any,
+    ) -> Reply:
+        """Queue an answer; ``tool_calls`` as ToolCall objects or (name, arguments-json) pairs."""
+        calls = [c if isinstance(c, ToolCall) else ToolCall(*c) for c in (tool_calls or [])]
+        script = Reply(content=content, reasoning=reasoning, usage=usage, tool_calls=calls, **options)
+        self.queue(script)
+        return script
+
+    def fail(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> Failure:
+        script = Failure(status=status, body=body, headers=dict(headers or {}))
+        self.queue(script)
+        return script
+
+    def rate_limit(self, retry_after: float | str = "0.01") -> Failure:
+        body = {"error": {"message": "Your account is rate limited, please try again later", "type": "rate_limit_reached_error"}}
+        return self.fail(429, body, {"Retry-After": str(retry_after)})
+
+    def bad_key(self) -> Failure:
+        return self.fail(401, BAD_KEY_BODY)
+
+    def context_overflow(self, message: str = CONTEXT_OVERFLOW_MESSAGE) -> Failure:
+        return self.fail(400, {"error": {"message": message, "type": "invalid_request_error"}})
+
+    def cut_stream(self, after_chunks: int = 2, content: str = "partial answer that never ends", how: str = "close", **options: Any) -> Reply:
+        """Stream ``after_chunks`` chunks (the first is the empty role chunk), then break (see Reply.cut_how)."""
+        return self.reply(content, cut_after_chunks=after_chunks, cut_how=how, **options)
+
+    def slow(self, seconds: float, content: str = "ok", **options: Any) -> Reply:
+        """Wait before answering (a client with a shorter timeout gives up first)."""
+        return self.reply(content, delay=seconds, **options)
+
+    # -- recorded traffic -------------------------------------------------------
+
+    @property
+    def chat_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.startswith("/v1/chat/completions")]
+
+    def _record(self, handler: _Handler, body: Any) -> None:
+        headers = RedactedHeaders(handler.headers.items())
+        with self._lock:
+            self.requests.append(RecordedRequest(handler.command, handler.path, headers, body))
+
+    def _track(self, conn: socket.socket, add: bool) -> None:
+        with self._lock:
+            (self._connections.add if add else self._connections.discard)(conn)

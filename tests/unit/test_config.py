@@ -1,0 +1,79 @@
+from pathlib import Path
+
+import pytest
+
+from kimicode.config import ConfigError, load_settings
+from kimicode.locations import Locations
+
+
+@pytest.fixture
+def locs(tmp_path: Path) -> Locations:
+    return Locations(tmp_path / "cfg", tmp_path / "data", tmp_path / "cache")
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_defaults(locs: Locations) -> None:
+    s = load_settings(None, env={}, locations=locs)
+    assert s.model == "kimi-k2.7-code"
+    assert s.base_url == "https://api.moonshot.ai/v1"
+    assert s.pack.budget == 128_000 and s.pack.format == "xml"
+    assert s.api_key == ""
+
+
+def test_precedence_user_repo_env_flag(tmp_path: Path, locs: Locations) -> None:
+    write(locs.user_config_file, 'model = "user-model"\n[pack]\nbudget = 1000\nformat = "markdown"\n')
+    repo = tmp_path / "repo"
+    write(repo / ".kimicode.toml", "[pack]\nbudget = 2000\n")
+    s = load_settings(repo, env={}, locations=locs)
+    assert (s.model, s.pack.budget, s.pack.format) == ("user-model", 2000, "markdown")
+    s = load_settings(repo, env={"KIMICODE_BUDGET": "3000", "KIMICODE_MODEL": "env-model"}, locations=locs)
+    assert (s.model, s.pack.budget) == ("env-model", 3000)
+    assert s.sources["pack.budget"] == "KIMICODE_BUDGET"
+    s = load_settings(repo, flags={"pack.budget": 4000, "model": None}, env={"KIMICODE_BUDGET": "3000"}, locations=locs)
+    assert s.pack.budget == 4000 and s.model == "user-model"
+
+
+def test_api_key_order_and_never_in_repr(locs: Locations) -> None:
+    s = load_settings(None, env={"KIMICODE_API_KEY": "sk-two", "MOONSHOT_API_KEY": "sk-one"}, locations=locs)
+    assert s.api_key == "sk-one" and s.sources["api_key"] == "MOONSHOT_API_KEY"
+    assert "sk-one" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("budgt = 3\n", "unknown key 'budgt'"),
+        ("[pack]\nbudgett = 3\n", "unknown key 'pack.budgett'"),
+        ("[pack]\nbudget = 'lots'\n", "pack.budget must be a whole number"),
+        ("[pack]\nformat = 'html'\n", "pack.format must be one of xml, markdown"),
+        ("[review]\nrequire = 'maybe'\n", "review.require must be true or false"),
+        ("pack = 3\n", "[pack] must be a table"),
+        ("[pack\n", "invalid TOML"),
+    ],
+)
+def test_bad_config_names_file_and_key(tmp_path: Path, locs: Locations, text: str, message: str) -> None:
+    path = write(tmp_path / "repo" / ".kimicode.toml", text)
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path / "repo", env={}, locations=locs)
+    assert message in str(err.value)
+    assert str(path) in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_bad_env_value_names_variable(locs: Locations) -> None:
+    with pytest.raises(ConfigError, match="KIMICODE_BUDGET: pack.budget must be a whole number"):
+        load_settings(None, env={"KIMICODE_BUDGET": "big"}, locations=locs)
+
+
+def test_model_override_table(tmp_path: Path, locs: Locations) -> None:
+    write(locs.user_config_file, '[models."my-llama"]\ncontext_window = 8192\nfixed_sampling = true\n')
+    s = load_settings(None, env={}, locations=locs)
+    assert s.models["my-llama"].context_window == 8192 and s.models["my-llama"].fixed_sampling
+    write(locs.user_config_file, '[models."my-llama"]\nwindow = 8192\n')
+    with pytest.raises(ConfigError, match="unknown key 'models.my-llama.window'"):
+        load_settings(None, env={}, locations=locs)

@@ -1,0 +1,88 @@
+"""Model limits, prices and quirks: the built-in table, config overrides, cost."""
+
+from __future__ import annotations
+
+import pytest
+
+from kimicode.config import ModelOverride
+from kimicode.models import UNKNOWN_MAX_OUTPUT, UNKNOWN_WINDOW, ModelSpec, cost_usd, model_spec
+
+
+@pytest.mark.parametrize(
+    ("name", "window", "price_in", "price_hit", "price_out", "required_ok"),
+    [
+        ("kimi-k3", 1_048_576, 3.00, 0.30, 15.00, True),
+        ("kimi-k2.7-code", 262_144, 0.95, 0.19, 4.00, False),
+        ("kimi-k2.7-code-highspeed", 262_144, 1.90, 0.38, 8.00, False),
+        ("kimi-k2.6", 262_144, 0.95, 0.16, 4.00, False),
+    ],
+)
+def test_builtin_models(name: str, window: int, price_in: float, price_hit: float, price_out: float, required_ok: bool) -> None:
+    spec = model_spec(name, {})
+    assert spec.name == name and spec.known
+    assert spec.context_window == window
+    assert spec.max_output == window  # output is bounded by what the prompt leaves
+    assert (spec.price_input, spec.price_cached_input, spec.price_output) == (price_in, price_hit, price_out)
+    assert spec.fixed_sampling and spec.thinking
+    assert spec.allows_required_tool_choice is required_ok
+
+
+def test_highspeed_costs_twice_the_base_model() -> None:
+    base, fast = model_spec("kimi-k2.7-code", {}), model_spec("kimi-k2.7-code-highspeed", {})
+    assert cost_usd(fast, 100_000, 20_000, 5_000) == pytest.approx(2 * cost_usd(base, 100_000, 20_000, 5_000))
+
+
+def test_unknown_model_gets_conservative_defaults() -> None:
+    spec = model_spec("llama-3.1-8b-instruct", {})
+    assert spec == ModelSpec(name="llama-3.1-8b-instruct", context_window=UNKNOWN_WINDOW, max_output=UNKNOWN_MAX_OUTPUT, known=False)
+    assert UNKNOWN_WINDOW == 131_072
+    assert not spec.fixed_sampling and spec.allows_required_tool_choice
+    assert cost_usd(spec, 1_000_000, 0, 1_000_000) == 0.0
+
+
+def test_lookup_ignores_case_but_keeps_the_given_name() -> None:
+    spec = model_spec("Kimi-K2.6", {})
+    assert spec.known and spec.context_window == 262_144 and spec.name == "Kimi-K2.6"
+
+
+def test_non_zero_override_fields_win() -> None:
+    overrides = {"kimi-k2.6": ModelOverride(context_window=131_072, price_output=5.0)}
+    spec = model_spec("kimi-k2.6", overrides)
+    assert spec.context_window == 131_072
+    assert spec.max_output == 131_072  # never more than the window
+    assert spec.price_output == 5.0
+    assert (spec.price_input, spec.price_cached_input) == (0.95, 0.16)  # zero: keep built-in
+    assert spec.fixed_sampling and spec.thinking  # False in the override cannot switch a quirk off
+
+
+def test_override_describes_an_unknown_model() -> None:
+    overrides = {"my-local": ModelOverride(context_window=32_768, price_input=0.5, fixed_sampling=True, thinking=True)}
+    spec = model_spec("my-local", overrides)
+    assert spec.known and spec.context_window == 32_768
+    assert spec.max_output == UNKNOWN_MAX_OUTPUT
+    assert spec.fixed_sampling and spec.thinking and spec.price_input == 0.5
+    small = model_spec("tiny", {"tiny": ModelOverride(context_window=4_096)})
+    assert small.max_output == 4_096
+
+
+def test_override_for_another_model_is_ignored() -> None:
+    assert model_spec("kimi-k3", {"kimi-k2.6": ModelOverride(context_window=1)}) == model_spec("kimi-k3", {})
+
+
+def test_override_of_prices_only_keeps_the_model_unknown() -> None:
+    spec = model_spec("mystery", {"mystery": ModelOverride(price_input=1.0)})
+    assert not spec.known and spec.context_window == UNKNOWN_WINDOW
+
+
+def test_cost() -> None:
+    spec = model_spec("kimi-k2.7-code", {})
+    # 800k uncached at $0.95/M + 200k cached at $0.19/M + 100k out at $4/M
+    assert cost_usd(spec, 1_000_000, 200_000, 100_000) == pytest.approx(0.76 + 0.038 + 0.4)
+    assert cost_usd(spec, 1_000, None, 0) == pytest.approx(1_000 * 0.95 / 1e6)  # unknown cache: all uncached
+    assert cost_usd(spec, 1_000, 5_000, 0) == pytest.approx(1_000 * 0.19 / 1e6)  # cached capped at the prompt
+    assert cost_usd(spec, 0, 0, 0) == 0.0
+
+
+def test_cost_without_a_cache_price_bills_cached_as_uncached() -> None:
+    spec = model_spec("x", {"x": ModelOverride(price_input=2.0, price_output=6.0)})
+    assert cost_usd(spec, 1_000_000, 500_000, 0) == pytest.approx(2.0)
