@@ -185,7 +185,8 @@ class _Answer:
             slot["arguments"] += getattr(function, "arguments", None) or ""
 
     def result(self, *, partial: bool, attempts: int, elapsed: float, interrupted: bool = False, error: str | None = None) -> ChatResult:
-        calls = [ToolCall(**self.tools[i]) for i in sorted(self.tools)]
+        # A half-received tool call must never be acted on: a partial result carries none.
+        calls = [] if partial else [ToolCall(**self.tools[i]) for i in sorted(self.tools)]
         return ChatResult(
             content="".join(self.content),
             reasoning="".join(self.reasoning),
@@ -481,9 +482,13 @@ class ChatClient:
         import openai
 
         url = self.endpoint.base_url
-        if isinstance(err, openai.APITimeoutError):
-            reason = f"no answer within {self.endpoint.timeout:g} s"
-            final = f"no answer from {url} within {self.endpoint.timeout:g} s: check the network or raise the timeout"
+        timeout = self.endpoint.timeout
+        if isinstance(err, openai.APITimeoutError) and answer.started:
+            reason = f"the stream stalled for {timeout:g} s"
+            final = f"the stream from {url} stalled for {timeout:g} s: the provider may be overloaded, or raise the timeout"
+        elif isinstance(err, openai.APITimeoutError):
+            reason = f"no answer within {timeout:g} s"
+            final = f"no answer from {url} within {timeout:g} s: check the network or raise the timeout"
         elif isinstance(err, openai.APIConnectionError):
             if answer.started:
                 reason = "the connection was lost"

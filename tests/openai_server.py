@@ -1,24 +1,39 @@
 """A loopback OpenAI-compatible server for tests: real HTTP, scripted answers.
 
-It speaks just enough of the Chat Completions API (and Moonshot's token-count
-endpoint) for the real ``openai`` client to talk to it, streamed or not. Each
-chat request consumes the next scripted response from a FIFO queue; when the
-queue is empty it answers with ``default_reply``.
+It speaks just enough of the API for the real ``openai`` client (or ``kimicode ask`` run
+as a subprocess against ``base_url``) to talk to it:
+
+- ``POST /v1/chat/completions``, plain JSON or SSE streamed (``delta.content``,
+  ``delta.reasoning_content``, tool-call deltas, a usage chunk when
+  ``stream_options.include_usage`` is set, then ``data: [DONE]``);
+- ``POST /v1/tokenizers/estimate-token-count`` (Moonshot's: ``data.total_tokens``);
+- ``GET /v1/models``.
+
+Each chat request consumes the next scripted response from a FIFO queue; when the queue
+is empty it answers with ``default_reply`` (content "ok").
 
     with OpenAIServer() as server:
-        server.reply("hello", reasoning="thinking...")
-        server.fail(429, headers={"Retry-After": "0.01"})
-        server.cut_stream(after_chunks=2, content="partial answer")
+        server.reply("hello", reasoning="thinking...", tool_calls=[("read", '{"p": 1}')])
+        server.fail(500)                      # or any status, body and headers
+        server.rate_limit(retry_after="0.01") # 429 with Retry-After
+        server.bad_key()                      # Moonshot's 401 body
+        server.context_overflow()             # Moonshot's 400 "exceeded model token limit"
+        server.cut_stream(after_chunks=2)     # drop the connection mid-answer
+        server.slow(1.0)                      # answer after a delay
+        server.estimate_tokens = 1234         # or None (chars / 4), or fn(body); estimate_status = 404
+        server.expected_key = "sk-..."        # 401 to any other key
         ...
-        server.requests[-1].body["model"]
+        server.chat_requests[-1].body["model"], server.requests[-1].authorization
 
-Every scripted step can also be queued as an object (``server.queue(Reply(...))``).
+Every scripted step can also be queued as an object (``server.queue(Reply(...), Failure(...))``).
+Recorded headers keep Authorization but hide it from repr, so a failing assert never prints a key.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -73,7 +88,8 @@ class Reply:
     cached_tokens: int = 0
     finish_reason: str | None = None  # None: "tool_calls" when there are tool calls, else "stop"
     chunk_size: int = 4  # characters per streamed delta
-    chunk_delay: float = 0.0  # seconds between streamed chunks
+    chunk_delay: float = 0.0  # seconds between streamed chunks...
+    delay_from_chunk: int = 1  # ...from this chunk on (a stall mid-answer: chunk_delay > timeout)
     delay: float = 0.0  # seconds before the response starts (see OpenAIServer.slow)
     usage_in_choice: bool = False  # Moonshot style: usage inside choices[0] of the last chunk
     cut_after_chunks: int | None = None  # break the stream after this many chunks, as cut_how says:
@@ -104,8 +120,11 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hung up (timeout tests, cut streams) is expected, not a failure.
-        pass
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            return  # a client that hung up (timeout tests, cut streams) is expected
+        self.owner.errors.append(error)  # a bug in this server: tests can assert there is none
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -131,6 +150,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         owner = self.server.owner
         owner._record(self, None)
+        if not self._authorized():
+            return
         if self.path.rstrip("/") == "/v1/models":
             data = [{"id": m, "object": "model", "owned_by": "moonshot"} for m in owner.models]
             self._json(200, {"object": "list", "data": data})
@@ -141,6 +162,8 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         body = self._read_body()
         owner._record(self, body)
+        if not self._authorized():
+            return
         path = self.path.split("?", 1)[0].rstrip("/")
         if path == "/v1/chat/completions":
             self._chat(owner.next_script(), body if isinstance(body, dict) else {})
@@ -159,10 +182,20 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return None
 
+    def _authorized(self) -> bool:
+        """With ``expected_key`` set, answer 401 like Moonshot to any other key."""
+        key = self.server.owner.expected_key
+        if key is None or self.headers.get("Authorization") == f"Bearer {key}":
+            return True
+        self._json(401, BAD_KEY_BODY)
+        return False
+
     def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        """Send ``payload`` as JSON; a str is sent as it is (an HTML error page, say)."""
+        is_text = isinstance(payload, str)
+        data = payload.encode() if is_text else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "text/plain" if is_text else "application/json")
         self.send_header("Content-Length", str(len(data)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -211,7 +244,7 @@ class _Handler(BaseHTTPRequestHandler):
             if script.cut_after_chunks is not None and index >= script.cut_after_chunks:
                 self._cut(script)
                 return
-            if index and not self._wait(script.chunk_delay):
+            if index >= max(script.delay_from_chunk, 1) and not self._wait(script.chunk_delay):
                 return
             self._send_chunk(b"data: " + json.dumps(chunk).encode() + b"\n\n")
         self._send_chunk(b"data: [DONE]\n\n")
@@ -313,6 +346,8 @@ class OpenAIServer:
         # estimate-token-count: None -> len(json(messages)) // 4; an int; or a function of the body
         self.estimate_tokens: int | Callable[[Any], int] | None = None
         self.estimate_status: int = 200
+        self.expected_key: str | None = None  # set it to answer 401 to any other key
+        self.errors: list[BaseException] = []  # exceptions raised inside the server itself
         self._script: deque[Script] = deque()
         self._lock = threading.Lock()
         self._closing = threading.Event()

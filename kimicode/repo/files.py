@@ -97,6 +97,15 @@ def _git_candidates(root: Path) -> list[str]:
     return sorted(set(p for p in out.split("\0") if p))
 
 
+def _ignored(path: str, specs: list[tuple[str, pathspec.PathSpec]]) -> bool:
+    # as in git, the deepest .gitignore with a matching pattern decides (so "!x" there re-includes)
+    for base, spec in reversed(specs):
+        verdict = spec.check_file(path[len(base):]).include
+        if verdict is not None:
+            return verdict
+    return False
+
+
 def _walk_candidates(root: Path) -> Iterator[str]:
     """Every path below ``root``, pruned by the .gitignore files met on the way (like git)."""
     stack: list[tuple[Path, str, list[tuple[str, pathspec.PathSpec]]]] = [(root, "", [])]
@@ -112,8 +121,7 @@ def _walk_candidates(root: Path) -> Iterator[str]:
         for entry in entries:
             rel = prefix + entry.name
             is_dir = entry.is_dir(follow_symlinks=False)
-            probe = rel + "/" if is_dir else rel
-            if any(spec.match_file(probe[len(base):]) for base, spec in specs):
+            if _ignored(rel + "/" if is_dir else rel, specs):
                 continue
             if is_dir:
                 stack.append((Path(entry.path), rel + "/", specs))

@@ -6,7 +6,7 @@ import json
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -36,9 +36,10 @@ def make_client(server: OpenAIServer, model: str = "kimi-k2.7-code", **options: 
 
 
 @pytest.fixture
-def client(openai_server: OpenAIServer):
+def client(openai_server: OpenAIServer) -> Iterator[ChatClient]:
     with make_client(openai_server) as chat:
         yield chat
+    assert openai_server.errors == []  # the server itself never failed
 
 
 class Recorder:
@@ -202,6 +203,22 @@ def test_retry_after_a_timeout(openai_server: OpenAIServer) -> None:
     assert "no answer within 0.3 s" in seen.retries[0]
 
 
+def test_stream_stalled_before_content_is_retried(openai_server: OpenAIServer) -> None:
+    openai_server.reply("slow", chunk_delay=2.0)  # the role chunk, then silence
+    with make_client(openai_server, timeout=0.3) as chat:
+        result = chat.stream_chat(HELLO)
+    assert (result.content, result.attempts) == ("ok", 2)
+
+
+def test_stream_stalled_after_content_returns_partial(openai_server: OpenAIServer) -> None:
+    # The role chunk and "abcd" arrive, then silence longer than the read timeout.
+    openai_server.reply("abcdefgh", chunk_size=4, chunk_delay=2.0, delay_from_chunk=2)
+    with make_client(openai_server, timeout=0.3) as chat:
+        result = chat.stream_chat(HELLO)
+    assert (result.content, result.partial, result.attempts) == ("abcd", True, 1)
+    assert result.error == "the answer was cut: the stream stalled for 0.3 s"
+
+
 def test_backoff_is_exponential_with_full_jitter_and_capped(openai_server: OpenAIServer) -> None:
     for _ in range(4):
         openai_server.fail(502)
@@ -244,6 +261,14 @@ def test_bad_key_is_one_line_without_the_key(openai_server: OpenAIServer, client
         client.stream_chat(HELLO)
     assert str(caught.value) == "the API answered 401 Incorrect API key provided: check MOONSHOT_API_KEY"
     assert len(openai_server.chat_requests) == 1
+
+
+def test_server_checks_the_key_when_asked(openai_server: OpenAIServer) -> None:
+    openai_server.expected_key = KEY
+    with make_client(openai_server) as chat:
+        assert chat.stream_chat(HELLO).content == "ok"
+    with make_client(openai_server, api_key="sk-wrong") as chat, pytest.raises(LLMError, match="401 Incorrect API key provided"):
+        chat.stream_chat(HELLO)
 
 
 def test_missing_key_says_to_set_it(openai_server: OpenAIServer) -> None:

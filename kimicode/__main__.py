@@ -1,0 +1,3 @@
+from kimicode.cli import main
+
+main()

@@ -1,0 +1,219 @@
+"""`kimicode ask`: one question, the packed repository, a streamed answer."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import click
+
+from kimicode import exit_codes
+from kimicode.commands.common import Failure, UsageFailure, repo_root_of, settings_or_exit
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+OVERFLOW_SHRINK = 0.5  # the repo shelf keeps this share when the provider says "too long"
+
+
+def _needs_key(base_url: str) -> bool:
+    # local servers (llama.cpp, Ollama, vLLM on this machine) usually take no key
+    return (urlparse(base_url).hostname or "") not in LOCAL_HOSTS
+
+
+def _read_stdin() -> str:
+    if sys.stdin is None or sys.stdin.closed or sys.stdin.isatty():
+        return ""
+    try:
+        return sys.stdin.read()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _print_dry_run(request, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    rows = request.shelves.rows()
+    if as_json:
+        click.echo(json.dumps({"messages": request.messages, "shelves": {n: t for n, t, _ in rows},
+                               "window": request.shelves.window}, indent=1))
+        return
+    for message in request.messages:
+        click.echo(f"----- {message['role']} -----")
+        click.echo(message["content"])
+    click.echo("----- token budget (estimated) -----")
+    for name, tokens, share in rows:
+        click.echo(f"{name:<8} {tokens:>10,}  {share:5.1f}%")
+    click.echo(f"{'total':<8} {request.shelves.total:>10,}  of a {request.shelves.window:,}-token window")
+
+
+class _AnswerPrinter:
+    """Streams the answer: rendered markdown on a terminal, plain text into a pipe."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.text = ""
+        self._live = None
+        if not quiet and sys.stdout.isatty():
+            from rich.console import Console
+            from rich.live import Live
+            from rich.markdown import Markdown
+
+            self._markdown = Markdown
+            self._live = Live(Markdown(""), console=Console(), refresh_per_second=8, vertical_overflow="visible")
+            self._live.start()
+
+    def __call__(self, delta: str) -> None:
+        self.text += delta
+        if self.quiet:
+            return
+        if self._live is not None:
+            self._live.update(self._markdown(self.text))
+        else:
+            sys.stdout.write(delta)
+            sys.stdout.flush()
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+        elif not self.quiet and self.text and not self.text.endswith("\n"):
+            sys.stdout.write("\n")
+
+
+def _reasoning_printer(verbose: bool):  # type: ignore[no-untyped-def]
+    if not verbose:
+        return None
+
+    def show(delta: str) -> None:
+        sys.stderr.write(click.style(delta, dim=True))
+        sys.stderr.flush()
+
+    return show
+
+
+@click.command("ask")
+@click.argument("question")
+@click.option("--file", "files", multiple=True, type=click.Path(path_type=Path, dir_okay=False), help="Add this file in full; repeatable.")
+@click.option("--query", help="What to pack the repository for (default: the question).")
+@click.option("--budget", type=click.IntRange(min=1), help="Most tokens the packed repository may take.")
+@click.option("--no-repo", is_flag=True, help="Do not include the repository.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: answer, model, usage, files, timings.")
+@click.option("--dry-run", is_flag=True, help="Print the exact messages and a token table per shelf; call nothing.")
+@click.option("--model", help="Model name [config model, KIMICODE_MODEL].")
+@click.option("--base-url", help="OpenAI-compatible endpoint [config base_url, KIMICODE_BASE_URL].")
+@click.option("--verbose", "-v", is_flag=True, help="Show the model's reasoning (dimmed, on stderr).")
+def command(question: str, files: tuple[Path, ...], query: str | None, budget: int | None, no_repo: bool,
+            as_json: bool, dry_run: bool, model: str | None, base_url: str | None, verbose: bool) -> None:
+    """Ask QUESTION about the repository here; piped stdin is added as context."""
+    from kimicode import calibration
+    from kimicode.locations import user_locations
+    from kimicode.models import model_spec
+    from kimicode.repo.pack import PackOptions
+    from kimicode.request import AskInputs, RequestError, build_request
+    from kimicode.tokens import TokenCounter
+
+    started = time.perf_counter()
+    if not question.strip():
+        raise UsageFailure("the question is empty")
+    root = repo_root_of(Path.cwd())
+    settings = settings_or_exit(root, {"model": model, "base_url": base_url, "pack.budget": budget})
+    if not dry_run and not settings.api_key and _needs_key(settings.base_url):
+        raise UsageFailure("no API key: set MOONSHOT_API_KEY (or KIMICODE_API_KEY, or api_key in config.toml)")
+    spec = model_spec(settings.model, settings.models)
+    locations = user_locations()
+    counter = TokenCounter(settings.pack.encoding, calibration.factor(locations.data_dir, settings.model))
+    reply = min(settings.ask.reply_tokens, spec.max_output)
+    options = PackOptions(budget=settings.pack.budget, fmt=settings.pack.format, include=settings.pack.include,
+                          exclude=settings.pack.exclude, max_file_bytes=settings.pack.max_file_bytes,
+                          encoding=counter.encoding, calibration=counter.calibration)
+    inputs = AskInputs(question, None if no_repo else root, files, _read_stdin(), query)
+    build = lambda cap: build_request(inputs, counter, spec.context_window, reply, options, locations.cache_dir, cap)  # noqa: E731
+    try:
+        request, _ = build(settings.pack.budget)
+    except RequestError as exc:
+        raise UsageFailure(str(exc)) from None
+    for note in request.notes:
+        click.echo(f"kimicode: {note}", err=True)
+    timings = {"prepare": round(time.perf_counter() - started, 3)}
+    if dry_run:
+        _print_dry_run(request, as_json)
+        return
+    code = _send(request, build, settings, spec, counter, locations.data_dir, as_json, verbose, timings)
+    sys.exit(code)
+
+
+def _usage_line(result, estimated: int, spec) -> str:  # type: ignore[no-untyped-def]
+    from kimicode.models import cost_usd
+
+    usage = result.usage
+    if usage is None:
+        return f"{result.model}: no usage reported (estimated {estimated:,} prompt tokens), {result.elapsed:.1f} s"
+    cached = f", {usage.cached_tokens:,} cached" if usage.cached_tokens else ""
+    cost = cost_usd(spec, usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens)
+    return (f"{result.model}: {usage.prompt_tokens:,} prompt tokens (estimated {estimated:,}{cached}) + "
+            f"{usage.completion_tokens:,} completion, ${cost:.4f}, {result.elapsed:.1f} s")
+
+
+def _stream(client, request, as_json: bool, verbose: bool):  # type: ignore[no-untyped-def]
+    printer = _AnswerPrinter(quiet=as_json)
+    try:
+        return client.stream_chat(
+            request.messages, on_content=printer, on_reasoning=_reasoning_printer(verbose),
+            on_retry=lambda why: click.echo(f"kimicode: {why}", err=True),
+        )
+    finally:
+        printer.close()
+
+
+def _send(request, build, settings, spec, counter, data_dir: Path, as_json: bool, verbose: bool,  # type: ignore[no-untyped-def]
+          timings: dict[str, float]) -> int:
+    from kimicode import calibration
+    from kimicode.llm import ChatClient, ContextOverflow, Endpoint, LLMError
+
+    sent = time.perf_counter()
+    with ChatClient(Endpoint.from_settings(settings), spec) as client:
+        try:
+            try:
+                result = _stream(client, request, as_json, verbose)
+            except ContextOverflow:
+                repo = request.shelves.sizes.get("repo", 0)
+                smaller = int(repo * OVERFLOW_SHRINK)
+                click.echo(f"kimicode: the provider says the request is too long; shrinking the repository "
+                           f"from {repo:,} to {smaller:,} tokens and retrying once", err=True)
+                request, _ = build(smaller)
+                result = _stream(client, request, as_json, verbose)
+        except LLMError as exc:
+            raise Failure(str(exc)) from None
+    timings["model"] = round(time.perf_counter() - sent, 3)
+    estimated = request.shelves.prompt_tokens
+    if result.usage and result.usage.prompt_tokens:
+        raw_estimate = round(estimated / counter.calibration)
+        calibration.record(data_dir, spec.name, raw_estimate, result.usage.prompt_tokens)
+    if result.partial:
+        click.echo(f"kimicode: [partial answer: {result.error or 'stopped early'}]", err=True)
+    if as_json:
+        click.echo(json.dumps(_json_result(request, result, estimated, spec, timings), indent=1))
+    else:
+        click.echo(_usage_line(result, estimated, spec), err=True)
+    if result.interrupted:
+        return 130
+    return exit_codes.ERROR if result.partial else exit_codes.OK
+
+
+def _json_result(request, result, estimated: int, spec, timings: dict[str, float]) -> dict:  # type: ignore[no-untyped-def]
+    from kimicode.models import cost_usd
+
+    usage = result.usage
+    pack = request.pack
+    return {
+        "answer": result.content,
+        "partial": result.partial,
+        "model": result.model,
+        "usage": None if usage is None else {
+            "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
+            "cached_tokens": usage.cached_tokens, "estimated_prompt_tokens": estimated,
+            "cost_usd": round(cost_usd(spec, usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens), 6),
+        },
+        "files": {"full": [p for p, _ in pack.full] if pack else [], "outline": [p for p, _ in pack.outline] if pack else []},
+        "shelves": dict(request.shelves.sizes),
+        "timings": timings,
+    }

@@ -1,0 +1,132 @@
+"""Assemble one `ask` request from its shelves: stable parts first, the question last.
+
+Order matters for cost: providers bill a byte-identical prompt prefix at a
+fraction of the price, so the system prompt and project instructions lead,
+then the packed repository, then what changes with every question.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Sequence
+
+from kimicode.budget import ShelfTable, framing_tokens, middle_out, repo_room
+from kimicode.locations import read_prompt
+from kimicode.repo.pack import PackError, PackOptions, PackReport, PackResult, pack_repository
+from kimicode.secrets import redact, secret_file_kind
+from kimicode.tokens import TokenCounter
+
+INSTRUCTION_FILES = ("AGENTS.md", "KIMI.md")
+STDIN_SHARE = 0.25  # of the window, at most, for piped input
+
+
+class RequestError(Exception):
+    """The request cannot be built from what the user gave; one line."""
+
+
+@dataclass(frozen=True)
+class AskInputs:
+    question: str
+    repo_root: Path | None  # None: --no-repo
+    files: Sequence[Path] = ()
+    stdin: str = ""
+    query: str | None = None
+
+
+@dataclass
+class AskRequest:
+    messages: list[dict[str, str]]
+    shelves: ShelfTable
+    pack: PackReport | None
+    redactions: list[tuple[str, int, str]] = field(default_factory=list)  # (source, line, kind)
+    notes: list[str] = field(default_factory=list)  # things the user should know (shown on stderr)
+
+
+def _redacted(text: str, source: str, found: list[tuple[str, int, str]]) -> str:
+    result = redact(text, source)
+    found.extend((source, f.line, f.kind) for f in result.findings)
+    return result.text
+
+
+def project_instructions(root: Path | None) -> tuple[str, str] | None:
+    """(file name, text) of the repo's AGENTS.md or KIMI.md, if any."""
+    for name in INSTRUCTION_FILES if root else ():
+        path = root / name  # type: ignore[operator]
+        if path.is_file():
+            return name, path.read_text(encoding="utf-8", errors="replace")
+    return None
+
+
+def _system_text(root: Path | None, found: list[tuple[str, int, str]]) -> str:
+    text = read_prompt("system.md")
+    instructions = project_instructions(root)
+    if instructions:
+        name, body = instructions
+        text += f"\n# Project instructions ({name})\n\n" + _redacted(body, name, found)
+    return text
+
+
+def _file_blocks(files: Sequence[Path], found: list[tuple[str, int, str]]) -> str:
+    blocks = []
+    for path in files:
+        kind = secret_file_kind(path.as_posix())
+        if kind:
+            raise RequestError(f"refusing to send {path}: it looks like a secret ({kind})")
+        try:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        except OSError as exc:
+            raise RequestError(f"cannot read --file {path}: {exc.strerror}") from None
+        blocks.append(f'<file path="{path.as_posix()}" mode="full">\n{_redacted(text, path.as_posix(), found)}\n</file>\n')
+    return "# Files the user attached\n\n" + "".join(blocks) + "\n" if blocks else ""
+
+
+def build_request(
+    inputs: AskInputs,
+    counter: TokenCounter,
+    window: int,
+    reply: int,
+    pack_options: PackOptions,
+    cache_dir: Path | None,
+    repo_cap: int | None = None,
+) -> tuple[AskRequest, PackResult | None]:
+    """Messages within ``window - reply``; the repo shelf gets what the rest leaves (at most ``repo_cap``)."""
+    found: list[tuple[str, int, str]] = []
+    notes: list[str] = []
+    system = _system_text(inputs.repo_root, found)
+    files = _file_blocks(inputs.files, found)
+    stdin = ""
+    if inputs.stdin.strip():
+        piped = _redacted(inputs.stdin, "stdin", found)
+        limited = middle_out(piped, int(window * STDIN_SHARE), counter.count)
+        if limited != piped:
+            notes.append(f"piped input was {counter.count(piped):,} tokens; its middle was elided to fit")
+        stdin = f"# Piped input\n\n```\n{limited.rstrip()}\n```\n\n"
+    template = string.Template(read_prompt("ask.md"))
+    question_part = template.substitute(repo="", files=files, stdin=stdin, question=inputs.question)
+    sizes = {"system": counter.count(system), "memory": 0, "state": 0, "recent": counter.count(question_part)}
+    room = repo_room(window, reply, sizes, messages=2, cap=repo_cap)
+    pack_result = None
+    repo = ""
+    if inputs.repo_root is not None and room > 0:
+        options = replace(pack_options, budget=room, query=inputs.query or inputs.question)
+        try:
+            pack_result = pack_repository(inputs.repo_root, options, cache_dir)
+            repo = pack_result.text + "\n"
+            found.extend(pack_result.report.redactions)
+        except PackError as exc:
+            notes.append(f"repository not included: {exc}")
+    elif inputs.repo_root is not None:
+        notes.append("no room left for the repository in the model's window")
+    user = template.substitute(repo=repo, files=files, stdin=stdin, question=inputs.question)
+    sizes["repo"] = counter.count(user) - sizes["recent"]
+    sizes["reply"] = reply
+    sizes["system"] += framing_tokens(2)
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    request = AskRequest(messages, ShelfTable(window, sizes), pack_result.report if pack_result else None, found, notes)
+    if request.shelves.total > window:
+        raise RequestError(
+            f"the question, files and piped input alone need {request.shelves.total:,} tokens of a {window:,}-token window"
+        )
+    return request, pack_result
