@@ -50,7 +50,8 @@ def print_stats(report: PackReport) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    # a pipe or log file gets long lines rather than rich's 80-column wrapping
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     console.print(f"[bold]{report.name}[/bold] @ {report.commit}: {report.total_tokens:,} of {report.budget:,} tokens "
                   f"({_share(report.total_tokens, report.budget)}), counted with {report.encoding}"
                   + (f"; split into {report.parts} parts" if report.parts > 1 else ""))
