@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "pack": ("kimicode.commands.pack", "Pack a repository into one prompt within a token budget."),
     "ask": ("kimicode.commands.ask", "Ask one question about the repository and stream the answer."),
     "doctor": ("kimicode.commands.doctor", "Check that everything kimicode needs works on this machine."),
+    "sessions": ("kimicode.commands.sessions", "List, show and export chat sessions."),
 }
 
 

@@ -75,9 +75,12 @@ def _file_blocks(files: Sequence[Path], found: list[tuple[str, int, str]]) -> st
         if kind:
             raise RequestError(f"refusing to send {path}: it looks like a secret ({kind})")
         try:
-            text = path.read_bytes().decode("utf-8", errors="replace")
+            data = path.read_bytes()
         except OSError as exc:
             raise RequestError(f"cannot read --file {path}: {exc.strerror}") from None
+        if b"\0" in data[:8192]:
+            raise RequestError(f"refusing to send {path}: it is a binary file")
+        text = data.decode("utf-8", errors="replace")
         blocks.append(f'<file path="{path.as_posix()}" mode="full">\n{_redacted(text, path.as_posix(), found)}\n</file>\n')
     return "# Files the user attached\n\n" + "".join(blocks) + "\n" if blocks else ""
 
@@ -95,6 +98,9 @@ def build_request(
     found: list[tuple[str, int, str]] = []
     notes: list[str] = []
     system = _system_text(inputs.repo_root, found)
+    # the question is sent too, and also becomes the pack's query, which the pack header quotes
+    question = _redacted(inputs.question, "question", found)
+    query = _redacted(inputs.query, "--query", found) if inputs.query else question
     files = _file_blocks(inputs.files, found)
     stdin = ""
     if inputs.stdin.strip():
@@ -104,13 +110,13 @@ def build_request(
             notes.append(f"piped input was {counter.count(piped):,} tokens; its middle was elided to fit")
         stdin = f"# Piped input\n\n```\n{limited.rstrip()}\n```\n\n"
     template = string.Template(read_prompt("ask.md"))
-    question_part = template.substitute(repo="", files=files, stdin=stdin, question=inputs.question)
+    question_part = template.substitute(repo="", files=files, stdin=stdin, question=question)
     sizes = {"system": counter.count(system), "memory": 0, "state": 0, "recent": counter.count(question_part)}
     room = repo_room(window, reply, sizes, messages=2, cap=repo_cap)
     pack_result = None
     repo = ""
     if inputs.repo_root is not None and room > 0:
-        options = replace(pack_options, budget=room, query=inputs.query or inputs.question)
+        options = replace(pack_options, budget=room, query=query)
         try:
             pack_result = pack_repository(inputs.repo_root, options, cache_dir)
             repo = pack_result.text + "\n"
@@ -119,7 +125,7 @@ def build_request(
             notes.append(f"repository not included: {exc}")
     elif inputs.repo_root is not None:
         notes.append("no room left for the repository in the model's window")
-    user = template.substitute(repo=repo, files=files, stdin=stdin, question=inputs.question)
+    user = template.substitute(repo=repo, files=files, stdin=stdin, question=question)
     sizes["repo"] = counter.count(user) - sizes["recent"]
     sizes["reply"] = reply
     sizes["system"] += framing_tokens(2)

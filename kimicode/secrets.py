@@ -13,10 +13,10 @@ of code, go through the full detector.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import PurePosixPath
 from typing import Any, Iterable
 
 # gitwildmatch patterns for files that are secrets by their very name.
@@ -77,15 +77,21 @@ class Redaction:
     findings: tuple[Finding, ...]
 
 
+# One regex with a named group per pattern: checked for every file of a repository.
+_SECRET_NAME = re.compile(
+    "|".join(f"(?P<p{i}>{fnmatch.translate(pattern)})" for i, (pattern, _) in enumerate(SECRET_FILE_PATTERNS))
+)
+
+
 def secret_file_kind(path: str) -> str | None:
     """Why ``path`` must never be read, or None."""
-    name = PurePosixPath(path).name
+    name = path.rsplit("/", 1)[-1]
     if name.lower().endswith(_TEMPLATE_SUFFIXES):
         return None
-    for pattern, kind in SECRET_FILE_PATTERNS:
-        if PurePosixPath(name).match(pattern):
-            return kind
-    return None
+    match = _SECRET_NAME.match(name)
+    if match is None:
+        return None
+    return SECRET_FILE_PATTERNS[int(match.lastgroup[1:])][1]  # type: ignore[index]
 
 
 @lru_cache(maxsize=1)

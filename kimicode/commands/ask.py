@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,9 +27,11 @@ def _read_stdin() -> str:
     if sys.stdin is None or sys.stdin.closed or sys.stdin.isatty():
         return ""
     try:
-        return sys.stdin.read()
-    except (OSError, UnicodeDecodeError):
+        # bytes, decoded leniently: one stray byte in a piped log must not drop the whole log
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+    except OSError:
         return ""
+    return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
 
 
 def _print_dry_run(request, as_json: bool) -> None:  # type: ignore[no-untyped-def]
@@ -79,15 +82,21 @@ class _AnswerPrinter:
             sys.stdout.write("\n")
 
 
-def _reasoning_printer(verbose: bool):  # type: ignore[no-untyped-def]
-    if not verbose:
-        return None
+class _ReasoningPrinter:
+    """Streams the model's reasoning to stderr, dimmed on a colour terminal, plain otherwise."""
 
-    def show(delta: str) -> None:
-        sys.stderr.write(click.style(delta, dim=True))
-        sys.stderr.flush()
+    def __init__(self) -> None:
+        self.text = ""
+        # click.echo strips styles when stderr is not a terminal; NO_COLOR turns them off everywhere
+        self._color = False if os.environ.get("NO_COLOR") else None
 
-    return show
+    def __call__(self, delta: str) -> None:
+        self.text += delta
+        click.echo(click.style(delta, dim=True), err=True, nl=False, color=self._color)
+
+    def close(self) -> None:
+        if self.text and not self.text.endswith("\n"):
+            click.echo("", err=True)  # what follows on stderr starts on a line of its own
 
 
 @click.command("ask")
@@ -133,12 +142,21 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
         raise UsageFailure(str(exc)) from None
     for note in request.notes:
         click.echo(f"kimicode: {note}", err=True)
+    if request.redactions:
+        click.echo(f"kimicode: {_redaction_summary(request.redactions)}", err=True)
     timings = {"prepare": round(time.perf_counter() - started, 3)}
     if dry_run:
         _print_dry_run(request, as_json)
         return
     code = _send(request, build, settings, spec, counter, locations.data_dir, as_json, verbose, timings)
     sys.exit(code)
+
+
+def _redaction_summary(found: list[tuple[str, int, str]], shown: int = 5) -> str:
+    """One line: how many secrets were replaced before sending, and where (never the values)."""
+    places = ", ".join(f"{source}:{line} ({kind})" for source, line, kind in found[:shown])
+    more = f" and {len(found) - shown} more" if len(found) > shown else ""
+    return f"redacted {len(found)} secret{'s' if len(found) != 1 else ''} before sending: {places}{more}"
 
 
 def _usage_line(result, estimated: int, spec) -> str:  # type: ignore[no-untyped-def]
@@ -155,12 +173,15 @@ def _usage_line(result, estimated: int, spec) -> str:  # type: ignore[no-untyped
 
 def _stream(client, request, as_json: bool, verbose: bool):  # type: ignore[no-untyped-def]
     printer = _AnswerPrinter(quiet=as_json)
+    thoughts = _ReasoningPrinter() if verbose else None
     try:
         return client.stream_chat(
-            request.messages, on_content=printer, on_reasoning=_reasoning_printer(verbose),
+            request.messages, on_content=printer, on_reasoning=thoughts,
             on_retry=lambda why: click.echo(f"kimicode: {why}", err=True),
         )
     finally:
+        if thoughts is not None:
+            thoughts.close()
         printer.close()
 
 
@@ -176,6 +197,8 @@ def _send(request, build, settings, spec, counter, data_dir: Path, as_json: bool
                 result = _stream(client, request, as_json, verbose)
             except ContextOverflow:
                 repo = request.shelves.sizes.get("repo", 0)
+                if repo <= 0:
+                    raise  # no repository in the request: the same request again cannot fit
                 smaller = int(repo * OVERFLOW_SHRINK)
                 click.echo(f"kimicode: the provider says the request is too long; shrinking the repository "
                            f"from {repo:,} to {smaller:,} tokens and retrying once", err=True)

@@ -16,11 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,14 @@ class FileRecord:
     imports: tuple[str, ...]
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        # by hand: dataclasses.asdict deep-copies every tuple, 10x slower on 10k records
+        return json.dumps([self.path, self.size, self.mtime_ns, self.digest, self.language, self.skip,
+                           self.lines, self.utf8, self.defines, self.imports], separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> "FileRecord":
-        data = json.loads(text)
-        data["defines"] = tuple(data["defines"])
-        data["imports"] = tuple(data["imports"])
-        return cls(**data)
+        path, size, mtime_ns, digest, language, skip, lines, utf8, defines, imports = json.loads(text)
+        return cls(path, size, mtime_ns, digest, language, skip, lines, utf8, tuple(defines), tuple(imports))
 
 
 def digest_bytes(data: bytes) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Iterable, Iterator
 
 import pathspec
@@ -130,7 +130,8 @@ def _walk_candidates(root: Path) -> Iterator[str]:
 
 
 def _name_reason(path: str) -> str | None:
-    name = PurePosixPath(path).name
+    # string operations, not pathlib: this runs for every file of the repository
+    name = path.rsplit("/", 1)[-1]
     kind = secret_file_kind(path)
     if kind:
         return f"secret file: {kind}"
@@ -139,7 +140,8 @@ def _name_reason(path: str) -> str | None:
     lower = name.lower()
     if lower.endswith(GENERATED_SUFFIXES):
         return "generated"
-    if PurePosixPath(lower).suffix in BINARY_SUFFIXES:
+    dot = lower.rfind(".")
+    if dot > 0 and lower[dot:] in BINARY_SUFFIXES:
         return "binary"
     return None
 
@@ -187,6 +189,7 @@ def list_files(
     include_spec = _spec(include) if include else None
     files: list[RepoFile] = []
     skipped: list[Skipped] = []
+    base = str(root)
     for rel in candidates:
         if ignore.match_file(rel) or (include_spec and not include_spec.match_file(rel)):
             continue
@@ -194,7 +197,7 @@ def list_files(
         st = None
         if reason is None:
             try:
-                st = os.lstat(root / rel)
+                st = os.lstat(os.path.join(base, rel))
             except FileNotFoundError:
                 reason = "missing (deleted in the work tree)"
             except OSError:

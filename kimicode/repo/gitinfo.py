@@ -30,6 +30,19 @@ def _relative(path: str, prefix: str) -> str | None:
     return path[len(prefix):] if path.startswith(prefix) else None
 
 
+def read_head(git_root: Path) -> GitInfo:
+    """Only where HEAD is: cheap (no subprocess), enough to key a cached pack."""
+    import git
+
+    repo = git.Repo(git_root)
+    try:
+        commit: str | None = repo.head.commit.hexsha
+    except ValueError:  # unborn HEAD
+        commit = None
+    branch = None if repo.head.is_detached or commit is None else repo.active_branch.name
+    return GitInfo(commit, branch, False)
+
+
 def read_git_info(git_root: Path, packed_root: Path) -> GitInfo:
     """HEAD and recently touched files; uncommitted changes count as the most recent."""
     import git
@@ -37,11 +50,8 @@ def read_git_info(git_root: Path, packed_root: Path) -> GitInfo:
     repo = git.Repo(git_root)
     prefix = packed_root.relative_to(git_root).as_posix()
     prefix = "" if prefix == "." else prefix + "/"
-    try:
-        commit: str | None = repo.head.commit.hexsha
-    except ValueError:  # unborn HEAD
-        commit = None
-    branch = None if repo.head.is_detached or commit is None else repo.active_branch.name
+    head = read_head(git_root)
+    commit = head.commit
     recent: dict[str, float] = {}
     changed = [line[3:] for line in repo.git.status("--porcelain", "--untracked-files=no").splitlines() if len(line) > 3]
     for path in changed:
@@ -56,4 +66,4 @@ def read_git_info(git_root: Path, packed_root: Path) -> GitInfo:
                 rel = _relative(path.strip(), prefix)
                 if rel and rel not in recent:
                     recent[rel] = weight
-    return GitInfo(commit, branch, bool(changed), recent)
+    return GitInfo(commit, head.branch, bool(changed), recent)

@@ -17,10 +17,10 @@ imported on first use only, so importing this module stays cheap.
 from __future__ import annotations
 
 import re
+import time
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import metadata, resources
 from typing import TYPE_CHECKING, Any
 
 from kimicode.repo.languages import LANGUAGES, language_for
@@ -33,7 +33,7 @@ __all__ = ["Outline", "available_grammars", "head_excerpt", "outline"]
 
 @dataclass(frozen=True)
 class Outline:
-    language: str | None  # None for a non-code text file (head excerpt)
+    language: str | None  # None for a non-code text file (head excerpt); "cpp" for a C++ .h file
     text: str  # the rendered outline
     symbols: tuple[str, ...]  # names defined (classes, structs, functions, methods...), sorted, unique
     # False when tree-sitter was unavailable, the file was too big or minified
@@ -72,13 +72,12 @@ _FUNCTION_KINDS = frozenset({"function", "method"})
 _WRAPPERS = frozenset({"decorated_definition", "export_statement", "template_declaration", "ambient_declaration"})
 # Wrappers whose text is part of the signature.
 _SIGNATURE_WRAPPERS = frozenset({"template_declaration"})
-# Sibling nodes that may sit between a doc comment and its definition (Rust #[...]).
-_ATTRIBUTES = frozenset({"attribute_item"})
 # Signatures whose node lacks the keyword (Go's type specs sit inside `type (...)`).
 _SIGNATURE_PREFIX: dict[str, str] = {"type_spec": "type ", "type_alias": "type "}
 _DOCSTRING_LANGUAGES = frozenset({"python"})
 
-MAX_PARSE_BYTES = 1_000_000  # bigger files are generated/vendored; ~150 ms to parse
+MAX_PARSE_CHARS = 1_000_000  # bigger files are generated/vendored; ~150 ms to parse
+PARSE_CPU_SECONDS = 0.5  # tree-sitter's error recovery can crawl on macro-heavy C++; give up then
 MAX_LINE_CHARS = 10_000  # a longer line means minified code: tree-sitter gets slow and the outline useless
 SIGNATURE_CHARS = 200
 DOC_CHARS = 120
@@ -87,12 +86,15 @@ HEAD_LINES = 20
 HEAD_CHARS = 1_500
 HEAD_LINE_CHARS = 200
 
+# A .h file is outlined as C++ when it reads like C++ (language_for can only see the name).
+_CPP_HEADER = re.compile(r"^[ \t]*(?:class|namespace|template)\b|^[ \t]*(?:public|private|protected):|\bstd::", re.MULTILINE)
 _TRAILER = re.compile(r"(?:\s*;)?\s+end$|[\s:{=;]+$")  # `{`, `:`, `;`, Ruby's `; end`, TS `type X =`
+_BRACKET_SPACE = re.compile(r"(?<=[(\[]) | (?=[)\],])")  # `f( a, b )` -> `f(a, b)` once lines are joined
 _COMMENT_MARKER = re.compile(r"^\s*(?:/\*+|\*+/|\*+(?!/)|//+!?|#+!?|--)\s?")
 _BLOCK_END = re.compile(r"\s*\*+/\s*$")
 _STRING_PREFIX = re.compile(r"^[rRbBuUfF]*('''|\"\"\"|'|\")")
 # Control characters other than tab and newline confuse terminals and some APIs.
-_CONTROL = {c: "\ufffd" for c in range(32) if c not in (9, 10)} | {127: "\ufffd"}
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def outline(path: str, text: str) -> Outline:
@@ -102,8 +104,10 @@ def outline(path: str, text: str) -> Outline:
         return Outline(None, head_excerpt(text), (), True)
     if not text.strip():
         return Outline(language, "", (), True)
-    if len(text) > MAX_PARSE_BYTES or _has_long_line(text):
+    if len(text) > MAX_PARSE_CHARS or _has_long_line(text):
         return Outline(language, head_excerpt(text), (), False)
+    if language == "c" and path.endswith(".h") and _CPP_HEADER.search(text) is not None:
+        language = "cpp"
     try:
         return _outline_code(language, text)
     except Exception:  # a missing or incompatible grammar must not break a pack
@@ -112,6 +116,8 @@ def outline(path: str, text: str) -> Outline:
 
 def available_grammars() -> dict[str, str]:
     """language -> grammar distribution version, for the grammars that load here."""
+    from importlib import metadata
+
     found: dict[str, str] = {}
     for language in LANGUAGES:
         try:
@@ -137,14 +143,14 @@ def head_excerpt(text: str) -> str:
         pos = end + 1
         if not line.strip():
             continue
-        if len(line) > HEAD_LINE_CHARS or end - pos > HEAD_LINE_CHARS:
+        if len(line) > HEAD_LINE_CHARS:
             line = line[: HEAD_LINE_CHARS - 1] + "…"
         entry = f"{lineno}: {line}"
         if total + len(entry) > HEAD_CHARS:
             break
         lines.append(entry)
         total += len(entry) + 1
-    return "\n".join(lines).translate(_CONTROL)
+    return _CONTROL.sub("\ufffd", "\n".join(lines))
 
 
 def _has_long_line(text: str) -> bool:
@@ -168,6 +174,8 @@ def _language(language: str) -> Language:
 
 @lru_cache(maxsize=None)
 def _query(language: str) -> Query:
+    from importlib import resources
+
     from tree_sitter import Query
 
     folder = resources.files("kimicode.repo").joinpath("queries")
@@ -176,11 +184,21 @@ def _query(language: str) -> Query:
 
 
 def _parse(language: str, source: bytes) -> Node:
+    """The syntax tree's root; raises ValueError past PARSE_CPU_SECONDS of this thread's CPU time."""
     from tree_sitter import Parser
+
+    deadline = time.thread_time() + PARSE_CPU_SECONDS
+
+    # tree-sitter reports progress only when it reads through a callback.
+    def read(offset: int, _point: tuple[int, int]) -> bytes:
+        return source[offset : offset + 65_536]
+
+    def over_budget(_offset: int, _has_error: bool) -> bool:
+        return time.thread_time() > deadline
 
     # A Parser is cheap (under a microsecond) but not safe to share between
     # threads, so each call gets its own; the Language and Query are cached.
-    return Parser(_language(language)).parse(source).root_node
+    return Parser(_language(language)).parse(read, progress_callback=over_budget).root_node
 
 
 # --- walking the tree -------------------------------------------------------------
@@ -189,6 +207,7 @@ def _parse(language: str, source: bytes) -> Node:
 @dataclass
 class _Def:
     node: Node
+    start: Node  # where the signature starts: the node, or a template<...> around it
     kind: str
     name: Node | None = None
     body: Node | None = None
@@ -199,6 +218,7 @@ class _Captured:
     defs: dict[int, _Def] = field(default_factory=dict)
     imports: list[Node] = field(default_factory=list)
     comments: list[Node] = field(default_factory=list)
+    attributes: list[Node] = field(default_factory=list)
 
 
 def _outline_code(language: str, text: str) -> Outline:
@@ -207,7 +227,7 @@ def _outline_code(language: str, text: str) -> Outline:
     source = text.encode("utf-8", "replace")
     root = _parse(language, source)
     captured = _collect(QueryCursor(_query(language)).matches(root))
-    comments = _CommentIndex(source, captured.comments)
+    comments = _CommentIndex(source, captured.comments, captured.attributes)
     lines: list[str] = []
     imports = _imports_line(source, captured.imports)
     if imports:
@@ -217,7 +237,7 @@ def _outline_code(language: str, text: str) -> Outline:
         lines.append(_render(language, source, item, depth, comments))
         if item.name is not None:
             symbols.add(_simple_name(_text(source, item.name.start_byte, item.name.end_byte)))
-    body = "\n".join(lines).translate(_CONTROL) if lines else head_excerpt(text)
+    body = _CONTROL.sub("\ufffd", "\n".join(lines)) if lines else head_excerpt(text)
     return Outline(language, body, tuple(sorted(symbols)), not root.has_error)
 
 
@@ -227,6 +247,7 @@ def _collect(matches: list[tuple[int, dict[str, list[Any]]]]) -> _Captured:
     for _pattern, caps in matches:
         out.imports.extend(caps.get("import", ()))
         out.comments.extend(caps.get("comment", ()))
+        out.attributes.extend(caps.get("attribute", ()))
         kind = next((key[11:] for key in caps if key.startswith("definition.")), None)
         if kind is None:
             continue
@@ -235,7 +256,7 @@ def _collect(matches: list[tuple[int, dict[str, list[Any]]]]) -> _Captured:
         body = min(caps["body"], key=lambda n: n.start_byte) if "body" in caps else None
         known = out.defs.get(node.id)
         if known is None:
-            out.defs[node.id] = _Def(node, kind, name, body)
+            out.defs[node.id] = _Def(node, _start(node), kind, name, body)
             continue
         known.name = known.name or name
         if body is not None and (known.body is None or body.start_byte < known.body.start_byte):
@@ -249,11 +270,11 @@ def _visible(defs: Any) -> list[tuple[int, _Def]]:
     Skipped: anything inside a function body, and anything starting inside
     another definition's header (the struct of `typedef struct {...} T`).
     """
-    ordered = sorted(defs, key=lambda d: (_start(d).start_byte, -d.node.end_byte))
+    ordered = sorted(defs, key=lambda d: (d.start.start_byte, -d.node.end_byte))
     stack: list[tuple[int, int, bool]] = []  # (end byte, body start byte, is function)
     shown: list[tuple[int, _Def]] = []
     for item in ordered:
-        start = _start(item).start_byte
+        start = item.start.start_byte
         while stack and stack[-1][0] <= start:
             stack.pop()
         if stack and (stack[-1][2] or start < stack[-1][1]):
@@ -264,44 +285,35 @@ def _visible(defs: Any) -> list[tuple[int, _Def]]:
     return shown
 
 
-def _start(item: _Def) -> Node:
-    """The node the signature starts at: the definition, or a template<...> around it."""
-    parent = item.node.parent
-    if parent is not None and parent.type in _SIGNATURE_WRAPPERS:
-        return parent
-    return item.node
+def _start(node: Node) -> Node:
+    parent = node.parent
+    return parent if parent is not None and parent.type in _SIGNATURE_WRAPPERS else node
 
 
 def _render(language: str, source: bytes, item: _Def, depth: int, comments: _CommentIndex) -> str:
-    start = _start(item)
-    line = f"{start.start_point.row + 1}: {'  ' * depth}{_signature(source, item, start, comments)}"
+    line = f"{item.start.start_point.row + 1}: {'  ' * depth}{_signature(source, item, comments)}"
     doc = _docstring(source, item) if language in _DOCSTRING_LANGUAGES else ""
-    doc = doc or comments.doc_above(_anchor_row(item.node))
+    doc = doc or comments.doc_above(_anchor_row(item.node, comments))
     return f"{line}  # {doc}" if doc else line
 
 
-def _signature(source: bytes, item: _Def, start: Node, comments: _CommentIndex) -> str:
+def _signature(source: bytes, item: _Def, comments: _CommentIndex) -> str:
     node, body = item.node, item.body
     end = body.start_byte if body is not None else node.end_byte
-    text = comments.strip(start.start_byte, end)
+    text = comments.strip(item.start.start_byte, end)
     if body is not None and item.name is not None and item.name.start_byte >= body.end_byte:
         # C's `typedef struct {...} name;`: the name comes after the body.
         text += " {…} " + _text(source, body.end_byte, node.end_byte)
-    sig = _TRAILER.sub("", " ".join(text.split()))
+    sig = _TRAILER.sub("", _BRACKET_SPACE.sub("", " ".join(text.split())))
     sig = _SIGNATURE_PREFIX.get(node.type, "") + sig
     return sig if len(sig) <= SIGNATURE_CHARS else sig[: SIGNATURE_CHARS - 1] + "…"
 
 
-def _anchor_row(node: Node) -> int:
+def _anchor_row(node: Node, comments: _CommentIndex) -> int:
     """The first row of a definition including its decorators, export, attributes."""
     while node.parent is not None and node.parent.type in _WRAPPERS:
         node = node.parent
-    row = node.start_point.row
-    sibling = node.prev_named_sibling
-    while sibling is not None and sibling.type in _ATTRIBUTES and sibling.end_point.row >= row - 1:
-        row = sibling.start_point.row
-        sibling = sibling.prev_named_sibling
-    return row
+    return comments.above_attributes(node.start_point.row)
 
 
 def _docstring(source: bytes, item: _Def) -> str:
@@ -326,21 +338,33 @@ def _docstring(source: bytes, item: _Def) -> str:
 def _first_line(lines: list[str]) -> str:
     for line in lines:
         line = line.strip()
-        if line:
+        if any(c.isalnum() for c in line):  # skips blank lines and "# =====" banners
             return line if len(line) <= DOC_CHARS else line[: DOC_CHARS - 1] + "…"
     return ""
 
 
 class _CommentIndex:
-    """Comments by position: doc lines above a definition, and cutting them out of signatures."""
+    """Comments by position: doc lines above a definition, and cutting them out of signatures.
 
-    def __init__(self, source: bytes, comments: list[Node]) -> None:
+    Also knows the rows of attributes (Rust's #[...]), which may sit between a
+    doc comment and its definition. Rows, not sibling links: tree-sitter's
+    prev_sibling walks the parent's children, quadratic on flat files.
+    """
+
+    def __init__(self, source: bytes, comments: list[Node], attributes: list[Node]) -> None:
         self._source = source
         self._comments = sorted(comments, key=lambda n: n.start_byte)
         self._starts = [c.start_byte for c in self._comments]
         self._by_end_row: dict[int, Node] = {}
         for comment in self._comments:
             self._by_end_row.setdefault(_end_row(comment), comment)
+        self._attribute_rows = {_end_row(a): a.start_point.row for a in attributes}
+
+    def above_attributes(self, row: int) -> int:
+        """``row`` moved up past the attributes directly above it."""
+        while row - 1 in self._attribute_rows and self._attribute_rows[row - 1] < row:
+            row = self._attribute_rows[row - 1]
+        return row
 
     def strip(self, start: int, end: int) -> str:
         """Source text in [start, end) without the comments inside it."""
@@ -389,14 +413,27 @@ def _end_row(node: Node) -> int:
 def _imports_line(source: bytes, nodes: list[Node]) -> str:
     seen: dict[str, None] = {}
     for node in sorted(nodes, key=lambda n: n.start_byte):
-        name = _clean_import(_text(source, node.start_byte, min(node.end_byte, node.start_byte + 500)))
-        if name:
+        for name in _import_names(source, node):
             seen.setdefault(name, None)
     names = list(seen)
     if not names:
         return ""
     more = f", … (+{len(names) - MAX_IMPORTS})" if len(names) > MAX_IMPORTS else ""
     return "imports: " + ", ".join(names[:MAX_IMPORTS]) + more
+
+
+def _import_names(source: bytes, node: Node) -> list[str]:
+    name = _clean_import(_text(source, node.start_byte, min(node.end_byte, node.start_byte + 500)))
+    parent = node.parent
+    if name.strip(".") or not name or parent is None or parent.type != "import_from_statement":
+        return [name] if name else []
+    # Python's `from . import a, b`: the dots alone say nothing, the names do.
+    names = []
+    for child in parent.children_by_field_name("name"):
+        target = child.child_by_field_name("name") if child.type == "aliased_import" else child
+        if target is not None:
+            names.append(name + _text(source, target.start_byte, target.end_byte))
+    return names or [name]
 
 
 def _clean_import(raw: str) -> str:

@@ -19,7 +19,7 @@ from kimicode.repo.cache import FileRecord, PackCache, cache_path
 from kimicode.repo.contents import VERSION as CONTENTS_VERSION
 from kimicode.repo.contents import Contents
 from kimicode.repo.files import Listing, ListingError, Skipped, list_files
-from kimicode.repo.gitinfo import GitInfo, read_git_info
+from kimicode.repo.gitinfo import GitInfo, read_git_info, read_head
 from kimicode.repo.rank import RankedFile, rank_files
 from kimicode.repo.render import Header, render_file, render_footer, render_header, render_tree_block
 from kimicode.repo.scan import ScanResult, scan_files
@@ -241,13 +241,13 @@ def pack_repository(root: Path, options: PackOptions, cache_dir: Path | None, sp
         listing = list_files(root, options.include, options.exclude, options.max_file_bytes)
     except ListingError as exc:
         raise PackError(str(exc)) from None
-    git = read_git_info(listing.git_root, listing.root) if listing.git_root else None
+    head = read_head(listing.git_root) if listing.git_root else None
     lap("list")
     counter = TokenCounter(options.encoding, options.calibration)
-    report = PackReport(listing.root.name, git.describe() if git else "not a git repository", options.budget, counter.describe(), options.query)
     cache = PackCache(cache_path(cache_dir, listing.root) if cache_dir else None)
     try:
-        key = _result_key(listing, git, options, split)
+        # HEAD and the files' stat data determine everything else git could tell us
+        key = _result_key(listing, head, options, split)
         cached = cache.get_result(key)
         if cached is not None:
             data = json.loads(cached)
@@ -256,6 +256,8 @@ def pack_repository(root: Path, options: PackOptions, cache_dir: Path | None, sp
             lap("cache")
             report.timings = timings
             return PackResult(tuple(data["parts"]), report)
+        git = read_git_info(listing.git_root, listing.root) if listing.git_root else None
+        report = PackReport(listing.root.name, git.describe() if git else "not a git repository", options.budget, counter.describe(), options.query)
         if progress:
             progress("scanning", 0, len(listing.files))
         scan = scan_files(listing.root, listing.files, cache)

@@ -67,6 +67,8 @@ def mentioned_paths(query: str, paths: Sequence[str]) -> set[str]:
 
 
 def _match_score(path: str, defines: Sequence[str], terms: Sequence[str]) -> tuple[float, list[str]]:
+    if not terms:
+        return 0.0, []
     pure = PurePosixPath(path.lower())
     stem_parts = set(split_identifier(PurePosixPath(path).stem))
     dirs = set(pure.parts[:-1])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -46,33 +47,54 @@ def _record(path: str, entry: RepoFile, data: bytes) -> FileRecord:
     )
 
 
+PARALLEL_MIN_FILES = 200  # below this, starting workers costs more than it saves
+
+
+def _scan_chunk(root: str, entries: Sequence[RepoFile]) -> list[FileRecord | Skipped]:
+    out: list[FileRecord | Skipped] = []
+    for entry in entries:
+        try:
+            with open(os.path.join(root, entry.path), "rb") as fh:
+                data = fh.read()
+        except OSError:
+            out.append(Skipped(entry.path, "unreadable"))
+            continue
+        out.append(_record(entry.path, entry, data))
+    return out
+
+
+def _scan_all(root: Path, entries: Sequence[RepoFile]) -> list[FileRecord | Skipped]:
+    """Read and scan ``entries``, on every core when there are many (regex scanning holds the GIL)."""
+    workers = min(os.cpu_count() or 1, 4)
+    if len(entries) < PARALLEL_MIN_FILES or workers < 2:
+        return _scan_chunk(str(root), entries)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # interleaved chunks spread big and small files evenly; fork shares the loaded modules
+    chunks = [entries[i::workers * 4] for i in range(workers * 4)]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        results = list(pool.map(_scan_chunk, [str(root)] * len(chunks), chunks))
+    by_path = {item.path: item for chunk in results for item in chunk}
+    return [by_path[e.path] for e in entries]
+
+
 def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache) -> ScanResult:
     known = cache.file_records()
+    todo = [e for e in files if not ((c := known.get(e.path)) and c[0] == e.size and c[1] == e.mtime_ns)]
+    fresh = {item.path: item for item in _scan_all(root, todo)}
     records: list[FileRecord] = []
     skipped: list[Skipped] = []
-    fresh: list[FileRecord] = []
-    reused = 0
     for entry in files:
-        cached = known.get(entry.path)
-        if cached and cached[0] == entry.size and cached[1] == entry.mtime_ns:
-            record = cached[2]
-            reused += 1
+        item = fresh.get(entry.path) or known[entry.path][2]
+        if isinstance(item, Skipped):
+            skipped.append(item)
+        elif item.skip:
+            skipped.append(Skipped(entry.path, item.skip))
         else:
-            try:
-                data = (root / entry.path).read_bytes()
-            except OSError:
-                skipped.append(Skipped(entry.path, "unreadable"))
-                continue
-            if cached and cached[2].digest == digest_bytes(data):
-                record = replace(cached[2], size=entry.size, mtime_ns=entry.mtime_ns)  # touched, not changed
-            else:
-                record = _record(entry.path, entry, data)
-            fresh.append(record)
-        if record.skip:
-            skipped.append(Skipped(entry.path, record.skip))
-        else:
-            records.append(record)
+            records.append(item)
     listed = {f.path for f in files}
     # entries of files merely filtered out (--include) stay: the next full pack wants them
-    cache.put_files(fresh, removed=[p for p in known if p not in listed and not (root / p).exists()])
-    return ScanResult(tuple(records), tuple(skipped), reused, len(fresh))
+    cache.put_files([r for r in fresh.values() if isinstance(r, FileRecord)],
+                    removed=[p for p in known if p not in listed and not (root / p).exists()])
+    return ScanResult(tuple(records), tuple(skipped), len(files) - len(todo), len(todo))

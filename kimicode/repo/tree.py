@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+MAX_CHARS_PER_TOKEN = 8
+
 
 @dataclass
 class _Dir:
@@ -54,7 +56,9 @@ def render_tree(paths: Sequence[str], budget: int, count: Callable[[str], int]) 
         lines: list[str] = []
         _render(top, 0, depth, lines)
         text = "\n".join(lines)
-        if count(text) <= budget:
+        # exact counts of a 10k-path tree are not free: skip depths far over budget
+        # (a token rarely spans more than 8 characters of a path listing)
+        if len(text) <= budget * MAX_CHARS_PER_TOKEN and count(text) <= budget:
             return text
         depth -= 1
     summary = f"({len(paths)} more files in {len(top.dirs)} top-level folders)"

@@ -5,6 +5,7 @@
 ;   @body               where the signature ends (the body is never shown)
 ;   @import             an import target, as written (quotes are stripped later)
 ;   @comment            comments: doc lines above definitions, and cut out of signatures
+;   @attribute          attributes that may sit between a doc comment and its definition
 
 (import_statement name: (dotted_name) @import)
 (import_statement name: (aliased_import name: (dotted_name) @import))

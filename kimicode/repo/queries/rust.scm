@@ -17,3 +17,4 @@
 
 (line_comment) @comment
 (block_comment) @comment
+(attribute_item) @attribute

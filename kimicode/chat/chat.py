@@ -1,0 +1,469 @@
+"""ChatSession: one conversation the TUI (or a script) drives turn by turn.
+
+It composes the pieces instead of containing them: the session file (session.py), the
+state record (state.py, compaction.py), the request assembly (context.py), the repo shelf
+(repo_shelf.py) and the model client (kimicode.llm). Every turn is on disk (fsynced)
+before the next step runs: the user's message before the request is sent, the answer as
+soon as it is complete, a state snapshot and a compaction report whenever they change.
+
+One call at a time: the TUI runs ``send`` in a worker and must not call another method
+of the same session until it returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from kimicode.budget import MESSAGE_OVERHEAD, ShelfTable, framing_tokens, middle_out
+from kimicode.chat.compaction import CompactionReport, fold
+from kimicode.chat.context import ContextPolicy, Request, Shelves, TurnTexts, TurnView, assemble, restored_block
+from kimicode.chat.repo_shelf import RepoPacker, RepoShelf
+from kimicode.chat.session import LoadedSession, SessionFile, Turn, now
+from kimicode.chat.state import StateItem, StateRecord, render
+from kimicode.chat.summarize import Summarizer
+from kimicode.llm import ChatClient, ChatResult, ContextOverflow, LLMError
+from kimicode.request import _system_text
+from kimicode.tokens import TokenCounter
+
+TextCallback = Callable[[str], None]
+OVERFLOW_SHRINK = 0.5  # after "too long" from the provider: history and repo get half their room, once
+SAFETY = 16  # tokens: joining the system prompt and the pack may count a little above the parts
+SNIPPET = 80
+
+
+class ChatError(Exception):
+    """The session cannot do what was asked; one line for the user."""
+
+
+@dataclass
+class Exchange:
+    """What one ``send`` did."""
+
+    user: Turn
+    assistant: Turn
+    result: ChatResult
+    shelves: ShelfTable  # the request as sent
+    prompt_tokens: int  # our count of the request as sent
+    compactions: list[CompactionReport] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    kind: str  # "turn" or "state"
+    ref: str  # turn id, or state item id
+    role: str  # the turn's role, or the item's kind
+    snippet: str
+    in_context: bool  # the model sees it in the next request (verbatim turn or active item)
+
+
+@dataclass(frozen=True)
+class Restored:
+    first: int
+    last: int
+    turns: list[int]
+    tokens: int
+
+
+def _snippet(text: str, term: str) -> str:
+    flat = " ".join(text.split())
+    at = max(flat.lower().find(term), 0)
+    start = max(at - SNIPPET // 2, 0)
+    piece = flat[start : start + SNIPPET]
+    return ("..." if start else "") + piece + ("..." if start + SNIPPET < len(flat) else "")
+
+
+class ChatSession:
+    def __init__(
+        self,
+        file: SessionFile,
+        loaded: LoadedSession,
+        client: ChatClient,
+        counter: TokenCounter,
+        *,
+        policy: ContextPolicy | None = None,
+        packer: RepoPacker | None = None,
+        summarizer_client: ChatClient | None = None,
+        project_root: Path | None = None,
+        recall: Callable[[str], str] | None = None,
+        calibration_dir: Path | None = None,
+        owned: tuple[ChatClient, ...] = (),
+    ) -> None:
+        self._file = file
+        self.meta = loaded.meta
+        self.path = loaded.path
+        self.warnings = list(loaded.warnings)
+        self.turns: list[Turn] = list(loaded.turns)
+        self.client = client
+        self.counter = counter
+        self.policy = policy or ContextPolicy()
+        self.window = client.spec.context_window
+        self.reply = min(self.policy.reply_tokens, client.spec.max_output, self.window // 2)
+        self._texts = TurnTexts(counter, thinking=client.spec.thinking)
+        self._recall = recall
+        self._calibration_dir = calibration_dir
+        self._owned = owned
+        self._next_id = loaded.next_turn_id
+        self.record = StateRecord()
+        self.reports: list[CompactionReport] = []
+        self.restored: list[tuple[int, int]] = []
+        pack_query: str | None = None
+        for record in loaded.records:
+            kind = record.get("type")
+            if kind == "state" and isinstance(record.get("record"), dict):
+                self.record = StateRecord.from_dict(record["record"])
+            elif kind == "compaction" and isinstance(record.get("report"), dict):
+                self.reports.append(CompactionReport.from_dict(record["report"]))
+            elif kind == "restore":
+                self.restored.append((int(record["first"]), int(record["last"])))
+            elif kind == "unrestore":
+                self.restored = []
+            elif kind == "pack":
+                pack_query = record.get("query")
+        found: list[tuple[str, int, str]] = []
+        self._system = _system_text(project_root, found)
+        self._system_tokens = counter.count(self._system)
+        self.redactions: list[tuple[str, int, str]] = list(found)
+        sclient = summarizer_client or client
+        summary_reply = min(self.policy.summary_tokens, sclient.spec.context_window // 4)
+        self._summarizer = Summarizer(sclient, counter, sclient.spec.context_window, summary_reply)
+        self._packer = packer
+        self.repo = RepoShelf()
+        if packer is not None:
+            self.repo = packer.pack(pack_query, self._repo_budget())
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        return self.meta.id
+
+    @property
+    def state(self) -> StateRecord:
+        """The current state record (read it; change it only through pin/unpin/compact)."""
+        return self.record
+
+    def close(self) -> None:
+        self._file.close()
+        for client in self._owned:
+            client.close()
+
+    def __enter__(self) -> ChatSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- recording ------------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        key = self.client.endpoint.api_key
+        return text.replace(key, "***") if key and len(key) >= 8 else text
+
+    def _append(self, role: str, text: str, **extra: Any) -> Turn:
+        if "reasoning" in extra:
+            extra["reasoning"] = self._scrub(extra["reasoning"])
+        turn = Turn(id=self._next_id, role=role, text=self._scrub(text), time=now(), **extra)
+        self._file.append(turn.to_record())  # fsynced: on disk before anything else happens
+        self.turns.append(turn)
+        self._next_id += 1
+        return turn
+
+    def _save_state(self) -> None:
+        self._file.append({"type": "state", "time": now(), "record": self.record.to_dict()})
+
+    def add_tool_output(self, name: str, text: str) -> Turn:
+        """Output of a command the user ran (sent with the next request)."""
+        return self._append("tool", text, name=name)
+
+    def add_note(self, text: str, kind: str = "note") -> Turn:
+        """A note for the transcript; never sent to the model."""
+        return self._append("note", text, name=kind)
+
+    # -- shelves and the request ----------------------------------------------------
+
+    def _repo_budget(self) -> int:
+        prompt_room = self.window - self.reply - self._system_tokens - framing_tokens(1)
+        return max(int(prompt_room * self.policy.repo_share), 0)
+
+    def _history_room(self) -> int:
+        """Tokens for state, restored turns, recent turns and recalls."""
+        return self.window - self.reply - self._system_tokens - self.repo.tokens - framing_tokens(1) - SAFETY
+
+    def _message_limit(self, room: int) -> int:
+        return max(int(room * self.policy.message_share), 64)
+
+    def _recent_turns(self) -> list[Turn]:
+        return [t for t in self.turns if t.id > self.record.through and t.role != "note"]
+
+    def _restored_turns(self) -> list[Turn]:
+        wanted = {n for first, last in self.restored for n in range(first, last + 1)}
+        return [t for t in self.turns if t.id in wanted and t.id <= self.record.through and t.role != "note"]
+
+    def _views(self, turns: list[Turn], room: int) -> list[TurnView]:
+        limit = self._message_limit(room)
+        return [self._texts.view(t, limit) for t in turns]
+
+    def _state_tokens(self) -> int:
+        text = render(self.record)
+        return self.counter.count(text) + MESSAGE_OVERHEAD if text else 0
+
+    def _history_tokens(self, room: int) -> int:
+        restored = self._views(self._restored_turns(), room)
+        extra = self.counter.count(restored_block(restored)) if restored else 0
+        return self._state_tokens() + extra + sum(v.tokens for v in self._views(self._recent_turns(), room))
+
+    def _recall_text(self) -> str:
+        if self._recall is None:
+            return ""
+        last = next((t.text for t in reversed(self.turns) if t.role == "user"), "")
+        try:
+            text = self._recall(last) or ""
+        except Exception as exc:  # noqa: BLE001 - memory is optional: degrade, never fail the turn
+            self.warnings.append(f"memory recall failed: {exc}")
+            return ""
+        cap = int(self._history_room() * self.policy.recall_share)
+        return middle_out(text, cap, self.counter.count) if text.strip() else ""
+
+    def request(self) -> Request:
+        """The request the next ``send`` would make for the turns recorded so far."""
+        room = self._history_room()
+        parts = Shelves(self._system, self.repo.text, render(self.record), self._views(self._restored_turns(), room),
+                        self._views(self._recent_turns(), room), self._recall_text())
+        request = assemble(parts, self.counter, self.window, self.reply)
+        if request.tokens > request.limit:
+            raise ChatError(
+                f"the request needs {request.tokens:,} tokens but {self.window:,} - {self.reply:,} reply leaves "
+                f"{request.limit:,}: the system prompt and pinned items alone are too large; unpin items or use a larger model"
+            )
+        return request
+
+    def shelves(self) -> ShelfTable:
+        """Tokens per shelf of the next request: what the budget bar shows."""
+        return self.request().shelves
+
+    # -- compaction -------------------------------------------------------------------
+
+    def _fold(self, trigger: str, reason: str, turns: list[Turn], room: int, with_model: bool) -> CompactionReport:
+        before = self._history_tokens(room)
+        texts = [dataclasses.replace(t, text=self._texts.redacted(t)[0]) for t in turns]
+        cap = int(room * self.policy.state_share)
+        result = fold(self.record, texts, summarizer=self._summarizer if with_model else None,
+                      count=self.counter.count, cap=cap, strategy=self.policy.strategy)
+        self.record = result.record
+        report = CompactionReport(
+            number=self.record.compactions, time=now(), trigger=trigger, reason=reason,
+            first_turn=turns[0].id, last_turn=turns[-1].id, turns_moved=len(turns), tokens_moved=result.tokens_moved,
+            state_before=result.state_before, state_after=result.state_after, history_before=before,
+            history_after=self._history_tokens(room), history_room=room, method=result.method,
+            fallback_reason=result.fallback_reason, ledger_kept=result.ledger.kept, ledger_added=len(result.ledger.added),
+            ledger_restored=result.ledger.restored, evicted=result.evicted, left_out=result.left_out,
+            rejected_entries=result.rejected_entries,
+        )
+        if not with_model and self.policy.strategy == "state":
+            report.notes.append("a second pass by code alone: the first did not free enough room")
+        self._save_state()
+        self._file.append({"type": "compaction", "report": report.to_dict()})
+        self.reports.append(report)
+        self.add_note(report.line(), "compaction")
+        return report
+
+    def _movable(self, room: int, target: int, everything: bool) -> list[Turn]:
+        """The oldest recent turns whose leaving brings history under ``target``."""
+        recent = self._recent_turns()
+        keep = max(1, self.policy.keep_recent)  # the newest turn (the question being asked) never leaves
+        movable = recent[:-keep] if len(recent) > keep else []
+        if everything or not movable:
+            return movable
+        views = self._views(recent, room)
+        state = self._state_tokens()
+        cap = int(room * self.policy.state_share)
+        rest = sum(v.tokens for v in views)
+        moved = chosen = 0
+        for n in range(len(movable)):
+            moved += views[n].tokens
+            rest -= views[n].tokens
+            chosen = n + 1
+            # A summary is rarely a third of its input; the state shelf caps it in any case.
+            if min(cap, state + moved // 3) + rest <= target:
+                break
+        while chosen < len(movable) and recent[chosen].role != "user":
+            chosen += 1  # leave history starting with the user's words, not mid-exchange
+        return movable[:chosen]
+
+    def _compact(self, trigger: str, room: int, force: bool = False) -> list[CompactionReport]:
+        need = self._history_tokens(room)
+        if need <= room and not force:
+            return []
+        target = int(room * self.policy.compact_to)
+        reason = {
+            "budget": f"the conversation needs {need:,} tokens, its shelf holds {room:,}",
+            "overflow": "the provider said the request was too long",
+            "manual": "asked for (/compact)",
+        }.get(trigger, trigger)
+        if self.restored:
+            self.restored = []  # restored turns are already in the state: hiding them costs nothing
+            self._file.append({"type": "unrestore", "time": now()})
+            if self._history_tokens(room) <= target and not force:
+                after = self._history_tokens(room)
+                report = CompactionReport(self.record.compactions, now(), trigger, reason, 0, 0, 0, 0,
+                                          self._state_tokens(), self._state_tokens(), need, after, room, method="hide")
+                self._file.append({"type": "compaction", "report": report.to_dict()})
+                self.reports.append(report)
+                self.add_note(report.line(), "compaction")
+                return [report]
+        reports: list[CompactionReport] = []
+        turns = self._movable(room, target, force)
+        if turns:
+            reports.append(self._fold(trigger, reason, turns, room, with_model=True))
+        if self._history_tokens(room) > room:
+            # Bounded second pass, code only: never a second model call, never a loop.
+            more = self._movable(room, target, everything=True)
+            if more:
+                reports.append(self._fold(trigger, reason, more, room, with_model=False))
+        return reports
+
+    def compact(self) -> list[CompactionReport]:
+        """/compact: fold every turn but the last ``keep_recent`` into the state now."""
+        return self._compact("manual", self._history_room(), force=True)
+
+    # -- the repository -----------------------------------------------------------------
+
+    def repack(self, query: str | None = None, budget: int | None = None) -> RepoShelf:
+        """/pack: pack the repository again (for ``query``); changes the cached prefix."""
+        if self._packer is None:
+            raise ChatError("this session has no repository")
+        self.repo = self._packer.pack(query, budget if budget is not None else self._repo_budget())
+        self._file.append({"type": "pack", "time": now(), "query": query})
+        return self.repo
+
+    def _follow(self, text: str) -> list[str]:
+        if self._packer is None:
+            return []
+        moved = self._packer.moved_to(text, self.repo)
+        if not moved:
+            return []
+        shown = ", ".join(moved[:5]) + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
+        self.repack(f"{text}\n{' '.join(moved)}")
+        note = f"re-packed the repository: the conversation moved to {shown}" + (f" ({self.repo.note})" if self.repo.note else "")
+        self.add_note(note, "repack")
+        return [note]
+
+    # -- a turn -------------------------------------------------------------------------
+
+    def _call(self, request: Request, on_content: TextCallback | None, on_reasoning: TextCallback | None,
+              on_retry: TextCallback | None) -> ChatResult:
+        return self.client.stream_chat(request.messages, on_content=on_content, on_reasoning=on_reasoning,
+                                       on_retry=on_retry, max_tokens=self.reply)
+
+    def send(self, text: str, on_content: TextCallback | None = None, on_reasoning: TextCallback | None = None,
+             on_retry: TextCallback | None = None) -> Exchange:
+        """Record the user's message, make room, stream the answer, record it."""
+        if not text.strip():
+            raise ChatError("the message is empty")
+        user = self._append("user", text)
+        notes = self._follow(text)
+        reports = self._compact("budget", self._history_room())
+        request = self.request()
+        try:
+            try:
+                result = self._call(request, on_content, on_reasoning, on_retry)
+            except ContextOverflow as exc:
+                notes.append(f"the provider said the request was too long ({exc}); shrinking it and retrying once")
+                if self._packer is not None and self.repo.tokens:
+                    self.repack(self.repo.query, int(self.repo.tokens * OVERFLOW_SHRINK))
+                reports += self._compact("overflow", int(self._history_room() * OVERFLOW_SHRINK), force=True)
+                request = self.request()
+                result = self._call(request, on_content, on_reasoning, on_retry)
+        except LLMError as exc:
+            self.add_note(f"the request failed: {exc}", "error")
+            raise ChatError(str(exc)) from None
+        usage = None
+        if result.usage is not None:
+            usage = {"prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens,
+                     "cached_tokens": result.usage.cached_tokens or 0, "estimated_prompt_tokens": request.tokens}
+        assistant = self._append("assistant", result.content, reasoning=result.reasoning, partial=result.partial,
+                                 model=result.model, usage=usage)
+        self._calibrate(request, result)
+        notes += request.notes
+        return Exchange(user, assistant, result, request.shelves, request.tokens, reports, notes)
+
+    def _calibrate(self, request: Request, result: ChatResult) -> None:
+        if self._calibration_dir is None or result.usage is None or not result.usage.prompt_tokens:
+            return
+        from kimicode import calibration
+
+        try:
+            calibration.record(self._calibration_dir, self.client.endpoint.model,
+                               round(request.tokens / self.counter.calibration), result.usage.prompt_tokens)
+        except OSError as exc:
+            self.warnings.append(f"calibration not saved: {exc.strerror}")
+
+    # -- pins, restore, search ------------------------------------------------------------
+
+    def pin(self, text: str | None = None, *, turn: int | None = None) -> StateItem:
+        """/pin TEXT, or pin a turn: carried verbatim by code in every request from now on."""
+        if turn is not None:
+            source = next((t for t in self.turns if t.id == turn and t.role != "note"), None)
+            if source is None:
+                raise ChatError(f"no turn {turn} to pin")
+            body = self._texts.redacted(source)[0]
+            turns = [turn]
+        else:
+            if not text or not text.strip():
+                raise ChatError("nothing to pin: /pin TEXT or pin a turn")
+            from kimicode.secrets import redact
+
+            body, turns = redact(text.strip(), "pin").text, []
+        same = next((i for i in self.record.active("pin") if i.text == body), None)
+        if same is not None:
+            return same
+        item = self.record.add("pin", body, turns, "pin", since=self.record.compactions)
+        self._save_state()
+        return item
+
+    def unpin(self, item_id: str) -> StateItem:
+        item = self.record.get(item_id)
+        if item is None or item.kind != "pin" or not item.active:
+            raise ChatError(f"no active pin {item_id}")
+        item.status, item.reason = "retired", f"unpinned by the user at {now()}"
+        self._save_state()
+        return item
+
+    def restore(self, first: int, last: int) -> Restored:
+        """/restore FIRST..LAST: show compressed turns verbatim again (until the next compaction)."""
+        if last < first:
+            first, last = last, first
+        turns = [t for t in self.turns if first <= t.id <= last and t.role != "note" and t.id <= self.record.through]
+        if not turns:
+            raise ChatError(f"turns {first}-{last} are not compressed: nothing to restore")
+        room = self._history_room()
+        views = self._views(turns, room)
+        cost = sum(v.tokens for v in views)
+        left = room - self._history_tokens(room)
+        if cost > left:
+            raise ChatError(f"turns {first}-{last} need {cost:,} tokens and the conversation shelf has {max(left, 0):,} left: restore fewer turns")
+        self.restored.append((first, last))
+        self._file.append({"type": "restore", "time": now(), "first": first, "last": last})
+        return Restored(first, last, [t.id for t in turns], cost)
+
+    def search(self, text: str, limit: int = 50) -> list[SearchHit]:
+        """/search TEXT: every turn on disk and every state item (retired too) holding all the words."""
+        terms = [t.lower() for t in text.split()]
+        if not terms:
+            raise ChatError("nothing to search for")
+        visible = {t.id for t in self._recent_turns()} | {t.id for t in self._restored_turns()}
+        hits = [
+            SearchHit("turn", str(t.id), t.role, _snippet(t.text, terms[0]), t.id in visible)
+            for t in reversed(self.turns)
+            if all(term in t.text.lower() for term in terms)
+        ]
+        hits += [
+            SearchHit("state", i.id, i.kind, _snippet(i.text, terms[0]), i.active)
+            for i in self.record.items
+            if all(term in i.text.lower() for term in terms)
+        ]
+        return hits[:limit]

@@ -1,0 +1,70 @@
+"""A session as Markdown or JSON, for `kimicode sessions show/export`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kimicode.chat.compaction import CompactionReport
+from kimicode.chat.session import LoadedSession, Turn
+from kimicode.chat.state import StateRecord, render
+
+TITLES = {"user": "User", "assistant": "Assistant", "tool": "Tool output", "note": "Note"}
+
+
+def final_state(loaded: LoadedSession) -> StateRecord:
+    last = loaded.last("state")
+    return StateRecord.from_dict(last["record"]) if last and isinstance(last.get("record"), dict) else StateRecord()
+
+
+def compactions(loaded: LoadedSession) -> list[CompactionReport]:
+    return [CompactionReport.from_dict(r["report"]) for r in loaded.records
+            if r.get("type") == "compaction" and isinstance(r.get("report"), dict)]
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any backtick run inside ``text``."""
+    longest = max((len(run) for run in text.split("\n") if run.startswith("```")), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _turn_md(turn: Turn) -> str:
+    title = TITLES.get(turn.role, turn.role)
+    if turn.role == "tool" and turn.name:
+        title += f" ({turn.name})"
+    flags = " (partial)" if turn.partial else ""
+    head = f"## {turn.id}. {title}{flags}" + (f" <small>{turn.time}</small>" if turn.time else "")
+    if turn.role == "note":
+        return f"> **Note ({turn.name or 'note'}):** {turn.text}\n"
+    body = turn.text.rstrip()
+    if turn.role == "tool":
+        fence = _fence(body)
+        body = f"{fence}\n{body}\n{fence}"
+    return f"{head}\n\n{body}\n"
+
+
+def to_markdown(loaded: LoadedSession, include_state: bool = True) -> str:
+    meta = loaded.meta
+    lines = [f"# kimicode session {meta.id}", ""]
+    lines.append(f"- repository: `{meta.root or 'unknown'}`")
+    if meta.model:
+        lines.append(f"- model: {meta.model}")
+    if meta.created:
+        lines.append(f"- started: {meta.created}")
+    lines.append(f"- turns: {len(loaded.turns)}")
+    lines.append("")
+    parts = ["\n".join(lines)]
+    parts += [_turn_md(t) for t in loaded.turns]
+    state = final_state(loaded)
+    if include_state and not state.empty:
+        parts.append("---\n\n" + render(state).replace("# Conversation state", "## State summary", 1))
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def to_json(loaded: LoadedSession) -> dict[str, Any]:
+    return {
+        "session": {"id": loaded.meta.id, "root": loaded.meta.root, "created": loaded.meta.created, "model": loaded.meta.model},
+        "turns": [t.to_record() for t in loaded.turns],
+        "state": final_state(loaded).to_dict(),
+        "compactions": [c.to_dict() for c in compactions(loaded)],
+        "warnings": loaded.warnings,
+    }

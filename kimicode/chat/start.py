@@ -1,0 +1,76 @@
+"""Open a chat session from settings: a new one, or the one `--resume [ID]` names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kimicode.chat.chat import ChatSession
+from kimicode.chat.context import ContextPolicy
+from kimicode.chat.repo_shelf import RepoPacker
+from kimicode.chat.session import LoadedSession, SessionError, SessionFile, SessionStore, load_session
+from kimicode.config import Settings
+from kimicode.llm import ChatClient, Endpoint
+from kimicode.locations import Locations, user_locations
+from kimicode.models import model_spec
+from kimicode.repo.pack import PackOptions
+from kimicode.tokens import TokenCounter
+
+
+def open_session(
+    settings: Settings,
+    root: Path,
+    *,
+    resume: bool = False,
+    session_id: str | None = None,
+    use_repo: bool = True,
+    policy: ContextPolicy | None = None,
+    locations: Locations | None = None,
+    summarizer_settings: Settings | None = None,
+) -> ChatSession:
+    """A session for the repository at ``root``.
+
+    ``resume`` with no ``session_id`` picks this repository's last session; a
+    ``session_id`` (or a unique prefix of one) may name a session of any repository,
+    whose own root then applies. ``summarizer_settings`` points compaction at another
+    (cheaper) model or endpoint; by default the chat model summarizes.
+    """
+    from kimicode import calibration
+
+    locations = locations or user_locations()
+    store = SessionStore(locations.data_dir)
+    spec = model_spec(settings.model, settings.models)
+    counter = TokenCounter(settings.pack.encoding, calibration.factor(locations.data_dir, settings.model))
+    if resume or session_id:
+        path = store.resolve(root, session_id)
+        file = SessionFile.reopen(path)  # locks it and ends a half-written last line
+        try:
+            loaded = load_session(path)
+        except SessionError:
+            file.close()
+            raise
+        if loaded.meta.root and Path(loaded.meta.root).is_dir():
+            root = Path(loaded.meta.root)
+    else:
+        file, meta = store.create(root, settings.model)
+        loaded = LoadedSession(meta, file.path)
+    client = ChatClient(Endpoint.from_settings(settings), spec)
+    owned: tuple[ChatClient, ...] = (client,)
+    summarizer = None
+    if summarizer_settings is not None:
+        summarizer = ChatClient(Endpoint.from_settings(summarizer_settings), model_spec(summarizer_settings.model, summarizer_settings.models))
+        owned += (summarizer,)
+    policy = policy or ContextPolicy(reply_tokens=min(settings.ask.reply_tokens, spec.max_output))
+    packer = None
+    if use_repo:
+        options = PackOptions(budget=settings.pack.budget, fmt=settings.pack.format, include=settings.pack.include,
+                              exclude=settings.pack.exclude, max_file_bytes=settings.pack.max_file_bytes,
+                              encoding=counter.encoding, calibration=counter.calibration)
+        packer = RepoPacker(root, options, locations.cache_dir, counter)
+    try:
+        return ChatSession(file, loaded, client, counter, policy=policy, packer=packer, summarizer_client=summarizer,
+                           project_root=root, calibration_dir=locations.data_dir, owned=owned)
+    except BaseException:
+        file.close()
+        for c in owned:
+            c.close()
+        raise
