@@ -233,6 +233,8 @@ class RepoPathIndex:
         self._by_tail: dict[str, list[str]] = {}  # last 1 and last 2 components -> paths
         self._dirs: dict[str, list[str]] = {}  # directory -> files directly in it
         self._dirs_by_tail: dict[str, list[str]] = {}
+        # (language, directory, import) -> resolved paths: files of one folder share most imports
+        self.memo: dict[tuple[str, str, str], tuple[str, ...]] = {}
         for path in sorted(self.paths):
             _add_tails(self._by_tail, path)
             directory = posixpath.dirname(path)
@@ -278,14 +280,20 @@ def resolve_imports(importer: str, language: str | None, imports: Iterable[str],
     Best effort and conservative: an import that could be a third-party or
     standard-library module resolves only when a repository file matches it.
     """
-    resolver = _RESOLVERS.get(_SPEC_FOR.get(language or "", language or ""))
+    kind = _SPEC_FOR.get(language or "", language or "")
+    resolver = _RESOLVERS.get(kind)
     if resolver is None:
         return ()
     importer = importer.strip("/")
     directory = posixpath.dirname(importer)
     found: set[str] = set()
     for spec in imports:
-        found.update(resolver(importer, directory, spec, paths))
+        key = (kind, directory, spec)
+        hit = paths.memo.get(key)
+        if hit is None:
+            # the answer depends on the folder, not the file (an import never resolves to itself below)
+            hit = paths.memo[key] = tuple(resolver(importer, directory, spec, paths))
+        found.update(hit)
     found.discard(importer)
     return tuple(sorted(found))
 
