@@ -16,6 +16,7 @@ from kimicode.commands.common import Failure, UsageFailure, repo_root_of, settin
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 OVERFLOW_SHRINK = 0.5  # the repo shelf keeps this share when the provider says "too long"
+NEAR_WINDOW = 0.9  # above this share of the window, get the provider's exact count first
 
 
 def _needs_key(base_url: str) -> bool:
@@ -124,6 +125,10 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
     if not question.strip():
         raise UsageFailure("the question is empty")
     root = repo_root_of(Path.cwd())
+    if not no_repo and root in (Path.home().resolve(), Path(root.anchor)):
+        # a whole home directory is no repository: walking it would take long and send noise
+        click.echo(f"kimicode: {root} is not a project folder; not packing it (cd into a repository)", err=True)
+        no_repo = True
     settings = settings_or_exit(root, {"model": model, "base_url": base_url, "pack.budget": budget})
     if not dry_run and not settings.api_key and _needs_key(settings.base_url):
         raise UsageFailure("no API key: set MOONSHOT_API_KEY (or KIMICODE_API_KEY, or api_key in config.toml)")
@@ -192,6 +197,7 @@ def _send(request, build, settings, spec, counter, data_dir: Path, as_json: bool
 
     sent = time.perf_counter()
     with ChatClient(Endpoint.from_settings(settings), spec) as client:
+        request = _check_near_window(client, request, build, counter, data_dir, spec)
         try:
             try:
                 result = _stream(client, request, as_json, verbose)
@@ -220,6 +226,27 @@ def _send(request, build, settings, spec, counter, data_dir: Path, as_json: bool
     if result.interrupted:
         return 130
     return exit_codes.ERROR if result.partial else exit_codes.OK
+
+
+def _check_near_window(client, request, build, counter, data_dir: Path, spec):  # type: ignore[no-untyped-def]
+    """Near the window our estimate is not good enough: ask the provider's exact count (Moonshot's
+    free estimate endpoint; None elsewhere), learn from it, and shrink the repo before sending."""
+    from kimicode import calibration
+
+    shelves = request.shelves
+    if shelves.total < NEAR_WINDOW * shelves.window:
+        return request
+    exact = client.estimate_tokens(request.messages)
+    if not exact:
+        return request
+    calibration.record(data_dir, spec.name, round(shelves.prompt_tokens / counter.calibration), exact)
+    over = exact + shelves.sizes.get("reply", 0) - shelves.window
+    repo = shelves.sizes.get("repo", 0)
+    if over <= 0 or repo <= 0:
+        return request
+    smaller = max(int((repo - over) * 0.95), 0)
+    click.echo(f"kimicode: the provider counts {exact:,} prompt tokens; shrinking the repository to {smaller:,}", err=True)
+    return build(smaller)[0]
 
 
 def _json_result(request, result, estimated: int, spec, timings: dict[str, float]) -> dict:  # type: ignore[no-untyped-def]
