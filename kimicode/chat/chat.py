@@ -111,6 +111,7 @@ class ChatSession:
         self.reports: list[CompactionReport] = []
         self.restored: list[tuple[int, int]] = []
         pack_query: str | None = None
+        pack_added: list[str] = []
         for record in loaded.records:
             kind = record.get("type")
             if kind == "state" and isinstance(record.get("record"), dict):
@@ -122,7 +123,9 @@ class ChatSession:
             elif kind == "unrestore":
                 self.restored = []
             elif kind == "pack":
-                pack_query = record.get("query")
+                pack_query, pack_added = record.get("query"), []
+            elif kind == "pack-add":
+                pack_added += [p for p in record.get("paths", []) if isinstance(p, str)]
         found: list[tuple[str, int, str]] = []
         self._system = _system_text(project_root, found)
         self._system_tokens = counter.count(self._system)
@@ -133,7 +136,10 @@ class ChatSession:
         self._packer = packer
         self.repo = RepoShelf()
         if packer is not None:
+            # The same pack and additions as before the restart: the cached prefix still applies.
             self.repo = packer.pack(pack_query, self._repo_budget())
+            if pack_added and not self.repo.failed:
+                self.repo = packer.add(self.repo, pack_added) or self.repo
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -341,14 +347,21 @@ class ChatSession:
         return self.repo
 
     def _follow(self, text: str) -> list[str]:
-        if self._packer is None:
-            return []
+        """Files the user names join the repo shelf: appended while its reserve lasts, else a re-pack."""
+        if self._packer is None or self.repo.failed:
+            return []  # a failed pack would fail the same way: only an explicit repack retries
         moved = self._packer.moved_to(text, self.repo)
         if not moved:
             return []
         shown = ", ".join(moved[:5]) + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
-        self.repack(f"{text}\n{' '.join(moved)}")
-        note = f"re-packed the repository: the conversation moved to {shown}" + (f" ({self.repo.note})" if self.repo.note else "")
+        grown = self._packer.add(self.repo, moved)
+        if grown is not None:
+            self.repo = grown
+            self._file.append({"type": "pack-add", "time": now(), "paths": moved})
+            note = f"added {shown} to the repository shelf in full (the cached prefix is kept)"
+        else:
+            self.repack(f"{text}\n{' '.join([*self.repo.added, *moved])}")
+            note = f"re-packed the repository: the conversation moved to {shown}" + (f" ({self.repo.note})" if self.repo.note else "")
         self.add_note(note, "repack")
         return [note]
 
@@ -365,7 +378,7 @@ class ChatSession:
         if not text.strip():
             raise ChatError("the message is empty")
         user = self._append("user", text)
-        notes = self._follow(text)
+        notes = self._follow(self._texts.redacted(user)[0])  # the pack header quotes its query
         reports = self._compact("budget", self._history_room())
         request = self.request()
         try:

@@ -1,32 +1,45 @@
-"""The repo shelf of a chat: pack once, re-pack only when the conversation moves to other files.
+"""The repo shelf of a chat: pack once, add files as the conversation names them, re-pack rarely.
 
-Re-packing changes the system message and so the whole cached prefix: it is done when
-the user names a file of the repository that the pack does not hold in full, and the
-note says so. The pack engine may fail (no text files, a budget too small, or the engine
-itself unavailable): the chat then goes on without the repository and says why.
+The packed repository sits in the system message, at the head of every request, so any
+change to it costs the whole cached prefix. Hence:
+
+- the first pack takes only part of the shelf (``reserve`` is kept free);
+- a file the user names that the pack does not hold in full is appended after the pack,
+  in full, while the reserve lasts: the prefix up to the end of the pack stays cached;
+- only when the reserve is spent is the repository packed again, for a query made of the
+  conversation's files, and the note says so.
+
+The files added obey the pack's rules: listed by the pack engine (not ignored, not a
+secret by name, not too large), not binary, redacted before sending. The pack engine may
+fail (nothing to pack, a budget too small): the chat then goes on without the repository
+and says why.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Sequence
 
 from kimicode.chat.floor import paths_in
 from kimicode.repo.pack import PackError, PackOptions
 from kimicode.tokens import TokenCounter
 
 MAX_QUERY = 2_000  # characters of conversation the ranking sees
+RESERVE = 0.2  # of the repo shelf, kept for files the conversation names later
 
 
 @dataclass(frozen=True)
 class RepoShelf:
-    text: str = ""
+    text: str = ""  # the pack, then the files added since, in order
     tokens: int = 0
-    budget: int = 0
+    budget: int = 0  # the whole shelf, reserve included
     query: str | None = None
-    full: frozenset[str] = frozenset()
+    full: frozenset[str] = frozenset()  # shown in full (by the pack or added)
     outline: frozenset[str] = frozenset()
-    note: str = ""  # why the repository is missing, or what changed
+    listed: frozenset[str] = frozenset()  # every file the pack engine would send
+    added: tuple[str, ...] = ()
+    note: str = ""  # why the repository is missing
     failed: bool = False
     redactions: tuple[tuple[str, int, str], ...] = field(default_factory=tuple)
 
@@ -34,46 +47,71 @@ class RepoShelf:
 class RepoPacker:
     """Packs one repository for a chat with the pack engine (kimicode.repo.pack)."""
 
-    def __init__(self, root: Path, options: PackOptions, cache_dir: Path | None, counter: TokenCounter) -> None:
+    def __init__(self, root: Path, options: PackOptions, cache_dir: Path | None, counter: TokenCounter,
+                 reserve: float = RESERVE) -> None:
         self.root = root
         self.options = options
         self.cache_dir = cache_dir
         self.counter = counter
+        self.reserve = reserve
 
     def pack(self, query: str | None, budget: int) -> RepoShelf:
+        budget = min(budget, self.options.budget)
         if budget <= 0:
             return RepoShelf(budget=budget, query=query, note="no room left for the repository in the model's window", failed=True)
         query = query[:MAX_QUERY] if query else None
-        options = replace(self.options, budget=min(budget, self.options.budget), query=query)
+        options = replace(self.options, budget=int(budget * (1 - self.reserve)), query=query)
         try:
+            from kimicode.repo.files import ListingError, list_files
             from kimicode.repo.pack import pack_repository
 
             result = pack_repository(self.root, options, self.cache_dir)
-        except PackError as exc:
-            return RepoShelf(budget=options.budget, query=query, note=f"repository not included: {exc}", failed=True)
-        except ImportError as exc:
-            # The pack engine is still being built; the chat works without it.
-            return RepoShelf(budget=options.budget, query=query, note=f"repository not included: the pack engine is unavailable ({exc})", failed=True)
+            listing = list_files(self.root, options.include, options.exclude, options.max_file_bytes)
+        except (PackError, ListingError) as exc:
+            return RepoShelf(budget=budget, query=query, note=f"repository not included: {exc}", failed=True)
         report = result.report
         text = result.text + "\n"
         return RepoShelf(
-            text=text, tokens=self.counter.count(text), budget=options.budget, query=query,
+            text=text, tokens=self.counter.count(text), budget=budget, query=query,
             full=frozenset(p for p, _ in report.full), outline=frozenset(p for p, _ in report.outline),
-            redactions=tuple(report.redactions),
+            listed=frozenset(f.path for f in listing.files), redactions=tuple(report.redactions),
         )
 
     def moved_to(self, text: str, shelf: RepoShelf) -> list[str]:
-        """Files of the repository named in ``text`` that the pack does not show in full."""
-        if shelf.failed:
-            return []  # re-packing would fail the same way: only an explicit repack retries
+        """Files of the repository named in ``text`` that the shelf does not show in full."""
         moved = []
         for path in paths_in(text):
             relative = path[2:] if path.startswith("./") else path
-            if relative in shelf.full or relative.startswith(("/", "~", "..")):
-                continue
+            if relative in shelf.listed and relative not in shelf.full and relative not in moved:
+                moved.append(relative)
+        return moved
+
+    def add(self, shelf: RepoShelf, paths: Sequence[str]) -> RepoShelf | None:
+        """The shelf with ``paths`` appended in full, or None when they do not fit its reserve."""
+        from kimicode.repo.files import content_reason
+        from kimicode.repo.render import render_file
+        from kimicode.repo.scan import decode
+        from kimicode.secrets import redact
+
+        blocks: list[str] = []
+        found: list[tuple[str, int, str]] = []
+        added: list[str] = []
+        for path in paths:
             try:
-                if (self.root / relative).is_file():
-                    moved.append(relative)
+                data = (self.root / path).read_bytes()
             except OSError:
                 continue
-        return moved
+            if content_reason(data):
+                continue  # binary or generated: the pack would not send it either
+            result = redact(decode(data)[0], path)
+            found.extend((path, f.line, f.kind) for f in result.findings)
+            blocks.append(render_file(path, "full", result.text, self.options.fmt))
+            added.append(path)
+        if not blocks:
+            return shelf
+        text = shelf.text + "".join(blocks)
+        tokens = self.counter.count(text)
+        if tokens > shelf.budget:
+            return None
+        return replace(shelf, text=text, tokens=tokens, full=shelf.full | set(added),
+                       added=shelf.added + tuple(added), redactions=shelf.redactions + tuple(found))

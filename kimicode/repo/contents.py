@@ -16,7 +16,7 @@ from kimicode.repo.scan import read_text
 from kimicode.secrets import Finding, redact
 from kimicode.tokens import TokenCounter
 
-VERSION = "v2"  # bump when outlines, redaction or rendering change
+VERSION = "v3"  # bump when outlines, redaction or rendering change
 
 
 @dataclass

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Mapping
 
 RECENT_COMMITS = 30
+BULK_COMMIT_FILES = 50  # an import, a reformat or a vendored drop says nothing about what is active
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,11 @@ def read_git_info(git_root: Path, packed_root: Path) -> GitInfo:
     if commit:
         log = repo.git.log(f"-{RECENT_COMMITS}", "--name-only", "--format=%x00", "--no-renames")
         for age, chunk in enumerate(log.split("\0")[1:]):
-            weight = 0.5 ** (age / 10)  # a commit 10 commits back counts half
-            for path in chunk.split("\n"):
+            weight = 0.8 * 0.5 ** (age / 10)  # below uncommitted work; 10 commits back counts half
+            touched = [p for p in chunk.split("\n") if p.strip()]
+            if len(touched) > BULK_COMMIT_FILES:
+                continue
+            for path in touched:
                 rel = _relative(path.strip(), prefix)
                 if rel and rel not in recent:
                     recent[rel] = weight

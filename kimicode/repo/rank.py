@@ -52,6 +52,8 @@ def query_terms(query: str) -> tuple[str, ...]:
         for term in {word.lower(), *split_identifier(word)}:
             if len(term) >= 3 and term not in STOPWORDS:
                 terms.add(term)
+                if len(term) > 4 and term.endswith("s") and not term.endswith("ss"):
+                    terms.add(term[:-1])  # "tables" should find table.py
     return tuple(sorted(terms))
 
 

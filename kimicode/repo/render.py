@@ -45,7 +45,9 @@ def _summary_lines(h: Header) -> list[str]:
         "the tree lists the remaining paths. Ask for any file you need in full.",
     ]
     if h.redacted_secrets:
-        lines.append(f"{h.redacted_secrets} secrets in {h.redacted_files} files were replaced by [REDACTED:kind] markers.")
+        secrets = "1 secret" if h.redacted_secrets == 1 else f"{h.redacted_secrets} secrets"
+        files = "1 file" if h.redacted_files == 1 else f"{h.redacted_files} files"
+        lines.append(f"{secrets} in {files} replaced by [REDACTED:kind] markers.")
     return lines
 
 

@@ -55,3 +55,9 @@ def test_tree_folds_deep_folders_to_fit() -> None:
     small = render_tree(paths, 500, len)
     assert len(small) <= 500 and "sub3/ (20 files)" in small and "setup.py" in small
     assert render_tree(paths, 20, len) == ""
+
+
+def test_plural_query_words_find_singular_names() -> None:
+    assert "table" in query_terms("render markdown tables") and "class" not in query_terms("classes")
+    ranked = rank_files(["rich/table.py", "rich/text.py"], {}, {}, {}, query="how are tables drawn?")
+    assert ranked[0].path == "rich/table.py"
