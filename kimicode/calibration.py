@@ -14,6 +14,8 @@ from pathlib import Path
 FILE_NAME = "calibration.json"
 LOW, HIGH = 0.5, 2.0  # a ratio outside this is a measuring error, not a tokenizer difference
 SMOOTHING = 0.3
+# Changes smaller than this are noise; ignoring them keeps budgets, and so cached packs, stable.
+RESOLUTION = 0.01
 
 
 def _load(data_dir: Path) -> dict[str, dict[str, float]]:
@@ -35,7 +37,10 @@ def factor(data_dir: Path, model: str) -> float:
 def update(ratio: float, previous: float | None) -> float:
     """Blend a new provider/ours ratio into the stored one."""
     ratio = min(max(ratio, LOW), HIGH)
-    return ratio if previous is None else previous + SMOOTHING * (ratio - previous)
+    if previous is None:
+        return round(ratio, 2)
+    blended = round(previous + SMOOTHING * (ratio - previous), 2)
+    return previous if abs(blended - previous) < RESOLUTION else blended
 
 
 def record(data_dir: Path, model: str, estimated: int, actual: int) -> float:

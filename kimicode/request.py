@@ -111,7 +111,7 @@ def build_request(
         stdin = f"# Piped input\n\n```\n{limited.rstrip()}\n```\n\n"
     template = string.Template(read_prompt("ask.md"))
     question_part = template.substitute(repo="", files=files, stdin=stdin, question=question)
-    sizes = {"system": counter.count(system), "memory": 0, "state": 0, "recent": counter.count(question_part)}
+    sizes = {"system": counter.bound(system), "memory": 0, "state": 0, "recent": counter.bound(question_part)}
     room = repo_room(window, reply, sizes, messages=2, cap=repo_cap)
     pack_result = None
     repo = ""
@@ -126,7 +126,8 @@ def build_request(
     elif inputs.repo_root is not None:
         notes.append("no room left for the repository in the model's window")
     user = template.substitute(repo=repo, files=files, stdin=stdin, question=question)
-    sizes["repo"] = counter.count(user) - sizes["recent"]
+    # the pack was counted exactly when it was made (and cached): no need to count it again
+    sizes["repo"] = pack_result.report.total_tokens + 1 if pack_result else 0
     sizes["reply"] = reply
     sizes["system"] += framing_tokens(2)
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]

@@ -19,8 +19,10 @@ from typing import Any, Callable
 
 from kimicode.budget import MESSAGE_OVERHEAD, ShelfTable, framing_tokens, middle_out
 from kimicode.chat.compaction import CompactionReport, fold
-from kimicode.chat.context import ContextPolicy, Request, Shelves, TurnTexts, TurnView, assemble, restored_block
+from kimicode.chat.context import (FILE_TURN, ContextPolicy, Request, Shelves, TurnTexts, TurnView, assemble,
+                                   is_file_turn, restored_block)
 from kimicode.chat.repo_shelf import RepoPacker, RepoShelf
+from kimicode.chat.search import SearchHit, search
 from kimicode.chat.session import LoadedSession, SessionFile, Turn, now
 from kimicode.chat.state import StateItem, StateRecord, render
 from kimicode.chat.summarize import Summarizer
@@ -31,7 +33,6 @@ from kimicode.tokens import TokenCounter
 TextCallback = Callable[[str], None]
 OVERFLOW_SHRINK = 0.5  # after "too long" from the provider: history and repo get half their room, once
 SAFETY = 16  # tokens: joining the system prompt and the pack may count a little above the parts
-SNIPPET = 80
 
 
 class ChatError(Exception):
@@ -52,28 +53,11 @@ class Exchange:
 
 
 @dataclass(frozen=True)
-class SearchHit:
-    kind: str  # "turn" or "state"
-    ref: str  # turn id, or state item id
-    role: str  # the turn's role, or the item's kind
-    snippet: str
-    in_context: bool  # the model sees it in the next request (verbatim turn or active item)
-
-
-@dataclass(frozen=True)
 class Restored:
     first: int
     last: int
     turns: list[int]
     tokens: int
-
-
-def _snippet(text: str, term: str) -> str:
-    flat = " ".join(text.split())
-    at = max(flat.lower().find(term), 0)
-    start = max(at - SNIPPET // 2, 0)
-    piece = flat[start : start + SNIPPET]
-    return ("..." if start else "") + piece + ("..." if start + SNIPPET < len(flat) else "")
 
 
 class ChatSession:
@@ -114,18 +98,22 @@ class ChatSession:
         pack_added: list[str] = []
         for record in loaded.records:
             kind = record.get("type")
-            if kind == "state" and isinstance(record.get("record"), dict):
-                self.record = StateRecord.from_dict(record["record"])
-            elif kind == "compaction" and isinstance(record.get("report"), dict):
-                self.reports.append(CompactionReport.from_dict(record["report"]))
-            elif kind == "restore":
-                self.restored.append((int(record["first"]), int(record["last"])))
-            elif kind == "unrestore":
-                self.restored = []
-            elif kind == "pack":
-                pack_query, pack_added = record.get("query"), []
-            elif kind == "pack-add":
-                pack_added += [p for p in record.get("paths", []) if isinstance(p, str)]
+            try:
+                if kind == "state":
+                    self.record = StateRecord.from_dict(record["record"])
+                elif kind == "compaction":
+                    self.reports.append(CompactionReport.from_dict(record["report"]))
+                elif kind == "restore":
+                    self.restored.append((int(record["first"]), int(record["last"])))
+                elif kind == "unrestore":
+                    self.restored = []
+                elif kind == "pack":
+                    pack_query, pack_added = record.get("query"), []
+                elif kind == "pack-add":
+                    pack_added += [p for p in record.get("paths", []) if isinstance(p, str)]
+            except (KeyError, TypeError, ValueError, AttributeError):
+                # A record from a newer version or a damaged one: the session goes on without it.
+                self.warnings.append(f"session {self.meta.id}: a {kind} record could not be read; skipped it")
         found: list[tuple[str, int, str]] = []
         self._system = _system_text(project_root, found)
         self._system_tokens = counter.count(self._system)
@@ -151,6 +139,13 @@ class ChatSession:
     def state(self) -> StateRecord:
         """The current state record (read it; change it only through pin/unpin/compact)."""
         return self.record
+
+    def use_client(self, client: ChatClient) -> None:
+        """/model: answer with another model from the next turn on; window and reply follow its spec."""
+        self.client = client
+        self.window = client.spec.context_window
+        self.reply = min(self.policy.reply_tokens, client.spec.max_output, self.window // 2)
+        self._texts = TurnTexts(self.counter, thinking=client.spec.thinking)
 
     def close(self) -> None:
         self._file.close()
@@ -253,13 +248,39 @@ class ChatSession:
 
     # -- compaction -------------------------------------------------------------------
 
+    def _fold_text(self, turn: Turn) -> str:
+        if is_file_turn(turn):
+            # The summarizer gets no file bodies: the file joins the repo shelf instead (see _absorb).
+            return f"[the file {turn.name[len(FILE_TURN):]} was shown in full]"
+        return self._texts.redacted(turn)[0]
+
+    def _absorb(self, turns: list[Turn], room: int) -> list[str]:
+        """Files attached in turns that leave the history join the repo shelf, if they fit.
+
+        The prefix breaks right after the repo shelf at a compaction anyway, so growing the
+        shelf now costs no cache.
+        """
+        paths = [t.name[len(FILE_TURN):] for t in turns if is_file_turn(t)]
+        if not paths or self._packer is None or self.repo.failed:
+            return []
+        grown = self._packer.add(self.repo, paths)
+        if grown is None or grown.tokens - self.repo.tokens > room - self._history_tokens(room):
+            return []  # no room: the path stays in the ledger, naming the file attaches it again
+        added = list(grown.added[len(self.repo.added):])
+        self.repo = grown
+        if added:
+            self._file.append({"type": "pack-add", "time": now(), "paths": added})
+        return added
+
     def _fold(self, trigger: str, reason: str, turns: list[Turn], room: int, with_model: bool) -> CompactionReport:
         before = self._history_tokens(room)
-        texts = [dataclasses.replace(t, text=self._texts.redacted(t)[0]) for t in turns]
+        texts = [dataclasses.replace(t, text=self._fold_text(t)) for t in turns]
         cap = int(room * self.policy.state_share)
         result = fold(self.record, texts, summarizer=self._summarizer if with_model else None,
                       count=self.counter.count, cap=cap, strategy=self.policy.strategy)
         self.record = result.record
+        absorbed = self._absorb(turns, room)
+        room = self._history_room()
         report = CompactionReport(
             number=self.record.compactions, time=now(), trigger=trigger, reason=reason,
             first_turn=turns[0].id, last_turn=turns[-1].id, turns_moved=len(turns), tokens_moved=result.tokens_moved,
@@ -271,6 +292,8 @@ class ChatSession:
         )
         if not with_model and self.policy.strategy == "state":
             report.notes.append("a second pass by code alone: the first did not free enough room")
+        if absorbed:
+            report.notes.append(f"files attached in the moved turns joined the repository shelf: {', '.join(absorbed)}")
         self._save_state()
         self._file.append({"type": "compaction", "report": report.to_dict()})
         self.reports.append(report)
@@ -280,8 +303,9 @@ class ChatSession:
     def _movable(self, room: int, target: int, everything: bool) -> list[Turn]:
         """The oldest recent turns whose leaving brings history under ``target``."""
         recent = self._recent_turns()
-        keep = max(1, self.policy.keep_recent)  # the newest turn (the question being asked) never leaves
-        movable = recent[:-keep] if len(recent) > keep else []
+        # The newest user message (the question being asked) and what follows it never leave.
+        last_user = max((n for n, t in enumerate(recent) if t.role == "user"), default=len(recent))
+        movable = recent[: min(len(recent) - max(1, self.policy.keep_recent), last_user)]
         if everything or not movable:
             return movable
         views = self._views(recent, room)
@@ -346,24 +370,29 @@ class ChatSession:
         self._file.append({"type": "pack", "time": now(), "query": query})
         return self.repo
 
+    def _attached(self) -> set[str]:
+        return {t.name[len(FILE_TURN):] for t in self._recent_turns() if is_file_turn(t)}
+
     def _follow(self, text: str) -> list[str]:
-        """Files the user names join the repo shelf: appended while its reserve lasts, else a re-pack."""
+        """Files the user names are attached in full after the message: nothing before it changes."""
         if self._packer is None or self.repo.failed:
-            return []  # a failed pack would fail the same way: only an explicit repack retries
-        moved = self._packer.moved_to(text, self.repo)
-        if not moved:
             return []
-        shown = ", ".join(moved[:5]) + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
-        grown = self._packer.add(self.repo, moved)
-        if grown is not None:
-            self.repo = grown
-            self._file.append({"type": "pack-add", "time": now(), "paths": moved})
-            note = f"added {shown} to the repository shelf in full (the cached prefix is kept)"
-        else:
-            self.repack(f"{text}\n{' '.join([*self.repo.added, *moved])}")
-            note = f"re-packed the repository: the conversation moved to {shown}" + (f" ({self.repo.note})" if self.repo.note else "")
-        self.add_note(note, "repack")
-        return [note]
+        attached = self._attached()
+        moved = [p for p in self._packer.moved_to(text, self.repo) if p not in attached][: self.policy.max_attach]
+        limit = self._message_limit(self._history_room())
+        notes = []
+        for path in moved:
+            made = self._packer.file_block(path)
+            if made is None:
+                continue
+            tokens = self.counter.count(made[0])
+            if tokens > limit:
+                notes.append(f"{path} is too large to attach ({tokens:,} tokens; one message may take {limit:,})")
+                continue
+            self.redactions.extend(made[1])
+            self._append("tool", made[0], name=f"{FILE_TURN}{path}")
+            notes.append(f"attached {path} in full ({tokens:,} tokens)")
+        return notes
 
     # -- a turn -------------------------------------------------------------------------
 
@@ -378,7 +407,7 @@ class ChatSession:
         if not text.strip():
             raise ChatError("the message is empty")
         user = self._append("user", text)
-        notes = self._follow(self._texts.redacted(user)[0])  # the pack header quotes its query
+        notes = self._follow(self._texts.redacted(user)[0])
         reports = self._compact("budget", self._history_room())
         request = self.request()
         try:
@@ -465,18 +494,7 @@ class ChatSession:
 
     def search(self, text: str, limit: int = 50) -> list[SearchHit]:
         """/search TEXT: every turn on disk and every state item (retired too) holding all the words."""
-        terms = [t.lower() for t in text.split()]
-        if not terms:
+        if not text.split():
             raise ChatError("nothing to search for")
         visible = {t.id for t in self._recent_turns()} | {t.id for t in self._restored_turns()}
-        hits = [
-            SearchHit("turn", str(t.id), t.role, _snippet(t.text, terms[0]), t.id in visible)
-            for t in reversed(self.turns)
-            if all(term in t.text.lower() for term in terms)
-        ]
-        hits += [
-            SearchHit("state", i.id, i.kind, _snippet(i.text, terms[0]), i.active)
-            for i in self.record.items
-            if all(term in i.text.lower() for term in terms)
-        ]
-        return hits[:limit]
+        return search(self.turns, self.record, text, visible, limit)

@@ -18,7 +18,7 @@ Consecutive messages of one role are joined, so the roles alternate whatever was
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from kimicode.budget import MESSAGE_OVERHEAD, ShelfTable, framing_tokens, middle_out
 from kimicode.chat.session import Turn
@@ -26,6 +26,13 @@ from kimicode.secrets import redact
 from kimicode.tokens import TokenCounter
 
 PARTIAL_MARK = "\n\n[this answer was cut short]"
+
+
+FILE_TURN = "file:"  # name prefix of a tool turn that attaches a repository file
+
+
+def is_file_turn(turn: Turn) -> bool:
+    return turn.role == "tool" and turn.name.startswith(FILE_TURN)
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,7 @@ class ContextPolicy:
     message_share: float = 0.5  # of the history room: one message beyond this is shortened middle-out
     recall_share: float = 0.1  # of the history room: most the memory recalls may take
     keep_recent: int = 2  # turns a compaction leaves verbatim, when it can
+    max_attach: int = 5  # files attached per message, at most
     summary_tokens: int = 8_192  # room for the summarizer's answer, reasoning included
     strategy: str = "state"  # "truncate": drop old turns without a state record (benchmark baseline)
 
@@ -71,7 +79,7 @@ class TurnTexts:
             result = redact(turn.text, f"turn {turn.id}")
             self.redactions.extend((turn.id, f.line, f.kind) for f in result.findings)
             text = result.text
-            if turn.role == "tool":
+            if turn.role == "tool" and not is_file_turn(turn):  # a file turn is a rendered <file> block already
                 text = f"[output of {turn.name or 'a tool'}]\n{text}"
             if turn.partial:
                 text += PARTIAL_MARK

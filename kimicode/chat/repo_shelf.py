@@ -4,10 +4,12 @@ The packed repository sits in the system message, at the head of every request, 
 change to it costs the whole cached prefix. Hence:
 
 - the first pack takes only part of the shelf (``reserve`` is kept free);
-- a file the user names that the pack does not hold in full is appended after the pack,
-  in full, while the reserve lasts: the prefix up to the end of the pack stays cached;
-- only when the reserve is spent is the repository packed again, for a query made of the
-  conversation's files, and the note says so.
+- a file the user names that the pack does not hold in full is attached to the conversation
+  (a turn after the user's message, see ChatSession): nothing before it changes;
+- when a compaction moves such a turn out (the prefix breaks right after the repo shelf
+  then anyway), its file joins the shelf in full while the reserve lasts (``add``);
+- the repository is packed again only when asked (/pack), or after the provider says the
+  request is too long.
 
 The files added obey the pack's rules: listed by the pack engine (not ignored, not a
 secret by name, not too large), not binary, redacted before sending. The pack engine may
@@ -86,27 +88,33 @@ class RepoPacker:
                 moved.append(relative)
         return moved
 
-    def add(self, shelf: RepoShelf, paths: Sequence[str]) -> RepoShelf | None:
-        """The shelf with ``paths`` appended in full, or None when they do not fit its reserve."""
+    def file_block(self, path: str) -> tuple[str, list[tuple[str, int, str]]] | None:
+        """One listed file in full, redacted and rendered like the pack's; None if it cannot be sent."""
         from kimicode.repo.files import content_reason
         from kimicode.repo.render import render_file
         from kimicode.repo.scan import decode
         from kimicode.secrets import redact
 
+        try:
+            data = (self.root / path).read_bytes()
+        except OSError:
+            return None
+        if content_reason(data):
+            return None  # binary or generated: the pack would not send it either
+        result = redact(decode(data)[0], path)
+        return render_file(path, "full", result.text, self.options.fmt), [(path, f.line, f.kind) for f in result.findings]
+
+    def add(self, shelf: RepoShelf, paths: Sequence[str]) -> RepoShelf | None:
+        """The shelf with ``paths`` appended in full, or None when they do not fit its reserve."""
         blocks: list[str] = []
         found: list[tuple[str, int, str]] = []
         added: list[str] = []
         for path in paths:
-            try:
-                data = (self.root / path).read_bytes()
-            except OSError:
-                continue
-            if content_reason(data):
-                continue  # binary or generated: the pack would not send it either
-            result = redact(decode(data)[0], path)
-            found.extend((path, f.line, f.kind) for f in result.findings)
-            blocks.append(render_file(path, "full", result.text, self.options.fmt))
-            added.append(path)
+            made = self.file_block(path) if path not in shelf.full else None
+            if made is not None:
+                blocks.append(made[0])
+                found.extend(made[1])
+                added.append(path)
         if not blocks:
             return shelf
         text = shelf.text + "".join(blocks)

@@ -346,13 +346,19 @@ class SessionStore:
         return [p for folder in folders if folder.is_dir() for p in folder.glob(f"*{SUFFIX}")]
 
     def list(self, repo_root: Path | None = None) -> list[SessionInfo]:
-        """Sessions of one repository (or of all, with None), newest first."""
+        """Sessions of one repository (or of all, with None), the most recently written first."""
         found = [info for info in map(_summary, self._files(repo_root)) if info is not None]
-        return sorted(found, key=lambda info: (info.id, info.updated), reverse=True)
+        return sorted(found, key=lambda info: (info.updated, info.id), reverse=True)
 
     def latest(self, repo_root: Path) -> Path | None:
-        """The last session of this repository (ids start with their creation time)."""
-        paths = sorted(self._files(repo_root), key=lambda p: p.stem)
+        """The session of this repository written to last (a resumed old one counts as recent)."""
+        def key(path: Path) -> tuple[int, str]:
+            try:
+                return path.stat().st_mtime_ns, path.stem
+            except OSError:
+                return 0, path.stem
+
+        paths = sorted(self._files(repo_root), key=key)
         return paths[-1] if paths else None
 
     def find(self, session_id: str) -> Path:

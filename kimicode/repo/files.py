@@ -11,6 +11,7 @@ returned with its reason.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,31 @@ class ListingError(Exception):
 
 def _spec(lines: Iterable[str]) -> pathspec.PathSpec:
     return pathspec.GitIgnoreSpec.from_lines(list(lines))
+
+
+class _Matcher:
+    """gitignore matching for every file of a repository, fast when patterns only exclude.
+
+    pathspec tries each pattern's regex in turn; without "!" patterns the
+    last-match-wins rule reduces to "any pattern matches", which one combined
+    regex answers in a single search.
+    """
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.spec = _spec(lines)
+        # pathspec names groups inside each regex; unnamed, they can share one alternation
+        regexes = [re.sub(r"\(\?P<\w+>", "(?:", p.regex.pattern)
+                   for p in self.spec.patterns if p.include is not None and p.regex is not None]
+        negated = any(p.include is False for p in self.spec.patterns)
+        self._combined = re.compile("|".join(f"(?:{r})" for r in regexes)) if regexes and not negated else None
+        self._empty = not regexes
+
+    def match(self, path: str) -> bool:
+        if self._empty:
+            return False
+        if self._combined is not None:
+            return self._combined.search(path) is not None
+        return self.spec.match_file(path)
 
 
 def _read_ignore_file(path: Path) -> list[str]:
@@ -185,13 +211,13 @@ def list_files(
     root = root.resolve()
     git_root_dir = git_root(root)
     candidates = _git_candidates(root) if git_root_dir else list(_walk_candidates(root))
-    ignore = _spec(list(DEFAULT_IGNORES) + _read_ignore_file(root / IGNORE_FILE) + list(exclude))
-    include_spec = _spec(include) if include else None
+    ignore = _Matcher(list(DEFAULT_IGNORES) + _read_ignore_file(root / IGNORE_FILE) + list(exclude))
+    include_spec = _Matcher(include) if include else None
     files: list[RepoFile] = []
     skipped: list[Skipped] = []
     base = str(root)
     for rel in candidates:
-        if ignore.match_file(rel) or (include_spec and not include_spec.match_file(rel)):
+        if ignore.match(rel) or (include_spec and not include_spec.match(rel)):
             continue
         reason = _name_reason(rel)
         st = None

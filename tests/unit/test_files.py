@@ -95,3 +95,20 @@ def test_bad_paths(tmp_path: Path) -> None:
 )
 def test_content_reason(data: bytes, reason: str | None) -> None:
     assert content_reason(data) == reason
+
+
+@pytest.mark.parametrize("lines", [
+    [".git/", "node_modules/", "*.pyc", "docs/", "/build/", "**/gen/*.c", "a?.txt"],
+    ["*.md", "!README.md", "build/"],
+    [],
+])
+def test_fast_matcher_agrees_with_pathspec(lines: list[str]) -> None:
+    import pathspec
+
+    from kimicode.repo.files import _Matcher
+
+    paths = ["README.md", "docs/x.md", "a/docs/y.py", "build/out.o", "src/build/keep.c", "x/node_modules/m.js",
+             "p/q.pyc", "lib/gen/z.c", "lib/gen/deep/z.c", "ab.txt", "abc.txt", "docs", "main.py", ".git/config"]
+    spec = pathspec.GitIgnoreSpec.from_lines(lines)
+    matcher = _Matcher(lines)
+    assert [matcher.match(p) for p in paths] == [spec.match_file(p) for p in paths]

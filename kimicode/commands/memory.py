@@ -1,0 +1,284 @@
+"""`kimicode memory`: the error-fingerprint index of the repository here.
+
+    kimicode memory add [--fix TEXT] [--root-cause TEXT] [--file PATH]... < error.txt
+    kimicode memory search TEXT        kimicode memory list
+    kimicode memory show ID            kimicode memory forget ID
+    kimicode memory export > f.jsonl   kimicode memory import f.jsonl
+
+Listing commands take --json. Memory that cannot be opened (corrupt or locked index,
+unreachable server) is a one-line error here, exit 1: this command is about memory.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterable
+
+import click
+
+from kimicode.commands.common import Failure, UsageFailure, repo_root_of, settings_or_exit
+
+
+def _root() -> Path:
+    return repo_root_of(Path.cwd())
+
+
+def _open(root: Path) -> Any:
+    from kimicode.memory.store import MemoryStore, MemoryUnavailable
+
+    settings = settings_or_exit(root)
+    try:
+        return MemoryStore.open(settings, root)
+    except MemoryUnavailable as exc:
+        raise Failure(f"memory unavailable: {exc}") from None
+
+
+def _guard(call: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a store call; its failures become one-line errors."""
+    from kimicode.memory.store import MemoryUnavailable
+
+    try:
+        return call(*args, **kwargs)
+    except MemoryUnavailable as exc:
+        raise Failure(f"memory unavailable: {exc}") from None
+    except LookupError as exc:
+        raise UsageFailure(str(exc.args[0] if exc.args else exc)) from None
+
+
+def _read_stdin() -> str:
+    if sys.stdin is None or sys.stdin.isatty():
+        return ""
+    data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+    return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+
+
+def _line(fp: Any) -> str:
+    return (f"{fp.id[:12]}  {fp.times_seen:>4}x  {fp.last_seen[:10] or '-':<10}  {fp.language or '-':<10}  "
+            f"{fp.error_type}: {fp.message[:90]}")
+
+
+def _json_record(fp: Any, **extra: Any) -> dict[str, Any]:
+    return {"id": fp.id, **fp.to_dict(), **extra}
+
+
+def _filters(language: str | None, error_type: str | None, file: str | None) -> Any:
+    from kimicode.memory.store import Filters
+
+    return Filters(language=language, error_type=error_type, file=file)
+
+
+def _filter_options(func: Any) -> Any:
+    func = click.option("--file", "file", help="Only errors in (or fixed in) this file: a repo path or a file name.")(func)
+    func = click.option("--type", "error_type", help="Only this error type, as stored (e.g. KeyError, panic).")(func)
+    func = click.option("--language", help="Only this language (python, javascript, java, go, rust, c, cpp).")(func)
+    return func
+
+
+@click.group("memory")
+def command() -> None:
+    """Errors seen in this repository, their root causes and fixes (kept across sessions)."""
+
+
+@command.command("add")
+@click.option("--error", "error_text", help="The error text (default: read from stdin).")
+@click.option("--type", "error_type", help="With --message: store an error given by its parts, not by its text.")
+@click.option("--message", help="The error message (with --type).")
+@click.option("--language", default="", help="The language (with --type).")
+@click.option("--root-cause", default="", help="Why the error happened.")
+@click.option("--fix", default="", help="How it was fixed.")
+@click.option("--file", "files", multiple=True, help="A file the fix touched; repeatable.")
+@click.option("--commit", default="", help="The commit with the fix (default: HEAD).")
+@click.option("--json", "as_json", is_flag=True, help="Print the stored record as JSON.")
+def add(error_text: str | None, error_type: str | None, message: str | None, language: str, root_cause: str, fix: str,
+        files: tuple[str, ...], commit: str, as_json: bool) -> None:
+    """Remember an error: its text from stdin or --error, or its parts from --type/--message."""
+    from kimicode.memory.capture import CaptureError, build_fingerprint, now_iso
+
+    root = _root()
+    if error_type or message:
+        record = _from_parts(error_type or "", message or "", language, root_cause, fix, files, commit, root, now_iso())
+    else:
+        text = error_text if error_text is not None else _read_stdin()
+        if not text.strip():
+            raise UsageFailure("no error given: pipe the error text in, or use --error TEXT, or --type and --message")
+        try:
+            record = build_fingerprint(text, root, root_cause=root_cause, fix=fix, files=files, commit=commit)
+        except CaptureError as exc:
+            raise UsageFailure(str(exc)) from None
+    store = _open(root)
+    stored, new = _guard(store.add, record)
+    if as_json:
+        click.echo(json.dumps(_json_record(stored, new=new), indent=1, ensure_ascii=False))
+        return
+    state = "new record" if new else f"updated: seen {stored.times_seen} times"
+    click.echo(f"{stored.id[:12]}  {stored.error_type}: {stored.message[:90]}  ({state})")
+
+
+def _from_parts(error_type: str, message: str, language: str, root_cause: str, fix: str, files: Iterable[str],
+                commit: str, root: Path, seen: str) -> Any:
+    from kimicode.memory.capture import scrub
+    from kimicode.memory.fingerprint import Fingerprint
+    from kimicode.memory.identity import head_commit
+    from kimicode.memory.normalize import normalize_message
+
+    if not error_type.strip():
+        raise UsageFailure("--message needs --type (the error type, e.g. KeyError)")
+    try:
+        return Fingerprint.from_dict({
+            "error_type": error_type.strip(), "message": normalize_message(message), "language": language.strip(),
+            "root_cause": scrub(root_cause), "fix": scrub(fix), "files": [f.strip().lstrip("./") for f in files if f.strip()],
+            "commit": commit or head_commit(root), "first_seen": seen, "last_seen": seen,
+        })
+    except ValueError as exc:
+        raise UsageFailure(str(exc)) from None
+
+
+@command.command("search")
+@click.argument("text")
+@click.option("-n", "--limit", default=5, show_default=True, type=click.IntRange(1, 100), help="Most results.")
+@click.option("--min-score", default=0.0, show_default=True, type=click.FloatRange(0, 1), help="Hide weaker matches.")
+@_filter_options
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def search(text: str, limit: int, min_score: float, language: str | None, error_type: str | None, file: str | None,
+           as_json: bool) -> None:
+    """Errors like TEXT (an error message, a traceback, or words); TEXT '-' reads stdin."""
+    if text == "-":
+        text = _read_stdin()
+    if not text.strip():
+        raise UsageFailure("nothing to search for")
+    root = _root()
+    store = _open(root)
+    hits = _guard(store.search, text, n=limit, filters=_filters(language, error_type, file), min_score=min_score,
+                  repo_root=str(root))
+    if as_json:
+        rows = [_json_record(h.fingerprint, score=round(h.score, 4), exact=h.exact) for h in hits]
+        click.echo(json.dumps(rows, indent=1, ensure_ascii=False))
+        return
+    if not hits:
+        click.echo("no matching errors remembered for this repository", err=True)
+        return
+    for hit in hits:
+        mark = "=" if hit.exact else " "
+        click.echo(f"{hit.score:4.2f}{mark} {_line(hit.fingerprint)}")
+        if hit.fingerprint.fix:
+            click.echo(f"        fix: {' '.join(hit.fingerprint.fix.split())[:110]}")
+
+
+@command.command("list")
+@_filter_options
+@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+def list_records(language: str | None, error_type: str | None, file: str | None, limit: int | None, as_json: bool) -> None:
+    """Remembered errors, most recently seen first."""
+    store = _open(_root())
+    records = _guard(store.list, _filters(language, error_type, file), limit)
+    if as_json:
+        click.echo(json.dumps([_json_record(r) for r in records], indent=1, ensure_ascii=False))
+        return
+    if not records:
+        click.echo("no errors remembered for this repository", err=True)
+        return
+    for record in records:
+        click.echo(_line(record))
+
+
+@command.command("show")
+@click.argument("ref", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
+def show(ref: str, as_json: bool) -> None:
+    """One record in full (ID: the id or a unique prefix of at least 4 characters)."""
+    record = _guard(_open(_root()).get, ref)
+    if record is None:
+        raise UsageFailure(f"no remembered error with id {ref!r} (see `kimicode memory list`)")
+    if as_json:
+        click.echo(json.dumps(_json_record(record), indent=1, ensure_ascii=False))
+        return
+    rows = [("id", record.id), ("type", record.error_type), ("message", record.message), ("language", record.language),
+            ("seen", f"{record.times_seen} times, first {record.first_seen}, last {record.last_seen}"),
+            ("frames", "; ".join(record.frames)), ("files", ", ".join(record.files)), ("commit", record.commit),
+            ("root cause", record.root_cause), ("fix", record.fix)]
+    for name, value in rows:
+        if value:
+            click.echo(f"{name + ':':<12}{value}")
+    if record.excerpt:
+        click.echo("excerpt:")
+        click.echo("\n".join("    " + line for line in record.excerpt.splitlines()))
+
+
+@command.command("forget")
+@click.argument("ref", metavar="ID")
+def forget(ref: str) -> None:
+    """Delete one remembered error."""
+    record = _guard(_open(_root()).forget, ref)
+    if record is None:
+        raise UsageFailure(f"no remembered error with id {ref!r} (see `kimicode memory list`)")
+    click.echo(f"forgot {record.id[:12]}  {record.error_type}: {record.message[:90]}")
+
+
+@command.command("export")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write to this file (default: stdout).")
+def export(output: Path | None) -> None:
+    """Every record of this repository as JSON Lines, oldest first."""
+    records = _guard(_open(_root()).export)
+    lines = "".join(json.dumps(r.to_dict(), ensure_ascii=False, sort_keys=True) + "\n" for r in records)
+    if output is None:
+        click.echo(lines, nl=False)
+        return
+    _write_atomic(output, lines)
+    click.echo(f"exported {len(records)} record{'s' if len(records) != 1 else ''} to {output}", err=True)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@command.command("import")
+@click.argument("source", metavar="FILE")
+def import_records(source: str) -> None:
+    """Add records from a JSON Lines export (FILE '-' reads stdin); known ids are merged.
+
+    Every line is checked first: one bad line imports nothing.
+    """
+    from kimicode.memory.fingerprint import Fingerprint
+
+    if source == "-":
+        text = _read_stdin()
+    else:
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageFailure(f"cannot read {source}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise UsageFailure(f"{source} is not UTF-8 text") from None
+    records, bad = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            records.append(Fingerprint.from_dict(data))
+        except ValueError as exc:
+            bad.append(f"line {number}: {exc}")
+    if bad:
+        more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        raise UsageFailure(f"{source}: nothing imported: {'; '.join(bad[:3])}{more}")
+    if not records:
+        raise UsageFailure(f"{source}: no records")
+    stored, new = _guard(_open(_root()).add_many, records, False)
+    click.echo(f"imported {len(records)} record{'s' if len(records) != 1 else ''}: {new} new, {len(stored) - new} merged", err=True)

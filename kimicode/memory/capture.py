@@ -1,0 +1,145 @@
+"""Capture: turn an error (and what was learned about it) into a stored fingerprint.
+
+Two ways in. ``kimicode memory add`` gives the error text and, optionally, the root cause
+and fix directly. After a conversation (``ask --remember``, or the TUI once the user
+confirms), the model is asked with prompts/fingerprint.md for the root cause, the fix and
+the files, and the answer is stored with the error's fingerprint.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from kimicode.memory.fingerprint import Fingerprint, ErrorShape, error_shapes, fingerprint_of, safe_excerpt
+
+SUMMARY_TOKENS = 4096  # room for the model's answer (reasoning included)
+CONVERSATION_CHARS = 60_000  # of the conversation shown to the model: the head and the tail
+
+
+class CaptureError(Exception):
+    """Nothing could be remembered; one line saying why."""
+
+
+@dataclass(frozen=True)
+class FixSummary:
+    fixed: bool
+    root_cause: str
+    fix: str
+    files: tuple[str, ...] = ()
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def build_fingerprint(text: str, repo_root: Path | None, *, root_cause: str = "", fix: str = "",
+                      files: Sequence[str] = (), commit: str = "", seen: str | None = None) -> Fingerprint:
+    """The record for the first error in ``text``; raises CaptureError when there is none."""
+    shapes = error_shapes(text, str(repo_root) if repo_root else None)
+    if not shapes:
+        raise CaptureError("no error found in the text (a traceback, a test failure, a compiler or panic message)")
+    return _record(shapes[0], repo_root, root_cause, fix, files, commit, seen)
+
+
+def _record(shape: ErrorShape, repo_root: Path | None, root_cause: str, fix: str, files: Sequence[str],
+            commit: str, seen: str | None) -> Fingerprint:
+    if not commit and repo_root is not None:
+        from kimicode.memory.identity import head_commit
+
+        commit = head_commit(repo_root)
+    excerpt = safe_excerpt(shape.excerpt, str(Path.home()))
+    return fingerprint_of(shape, seen=seen or now_iso(), excerpt=excerpt, root_cause=scrub(root_cause),
+                          fix=scrub(fix), files=[f.strip().lstrip("./") for f in files if f.strip()], commit=commit)
+
+
+def scrub(text: str) -> str:
+    """Model- or user-written text is redacted too: it may quote a secret from the conversation."""
+    if not text.strip():
+        return ""
+    from kimicode.secrets import redact
+
+    return redact(text, "memory").text.strip()
+
+
+def fix_prompt(error: str, conversation: str) -> str:
+    from kimicode.locations import read_prompt
+
+    if len(conversation) > CONVERSATION_CHARS:
+        half = CONVERSATION_CHARS // 2
+        conversation = conversation[:half] + "\n\n[... middle of the conversation left out ...]\n\n" + conversation[-half:]
+    return string.Template(read_prompt("fingerprint.md")).safe_substitute(error=error.strip(), conversation=conversation.strip())
+
+
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
+
+
+def parse_fix_summary(answer: str) -> FixSummary:
+    """The model's JSON answer; tolerant of a code fence or text around the object."""
+    text = _FENCE.sub("", answer.strip())
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        raise CaptureError("the model's answer holds no JSON object")
+    try:
+        data = json.loads(text[start:end + 1])
+    except ValueError as exc:
+        raise CaptureError(f"the model's answer is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise CaptureError("the model's answer is not a JSON object")
+    files = data.get("files") or []
+    if not isinstance(files, list):
+        files = [files]
+    fixed = data.get("fixed") is True
+
+    def text_of(key: str) -> str:
+        value = data.get(key)
+        return value.strip() if isinstance(value, str) and value.strip().lower() not in ("", "unknown", "none", "n/a") else ""
+
+    return FixSummary(fixed, text_of("root_cause"), text_of("fix") if fixed else "", tuple(str(f) for f in files if f))
+
+
+def summarize_fix(client: Any, error: str, conversation: str) -> FixSummary:
+    """Ask the model (a kimicode.llm.ChatClient) what the conversation established."""
+    from kimicode.llm import LLMError
+
+    prompt = fix_prompt(error, conversation)
+    try:
+        result = client.stream_chat([{"role": "user", "content": prompt}], max_tokens=SUMMARY_TOKENS)
+    except LLMError as exc:
+        raise CaptureError(f"the model could not summarize the fix: {exc}") from None
+    if result.partial:
+        raise CaptureError(f"the model's summary was cut short ({result.error or 'stopped early'})")
+    return parse_fix_summary(result.content)
+
+
+def remember_answer(settings: Any, repo_root: Path | None, error_text: str, question: str, answer: str,
+                    client: Any, data_dir: Path | None = None) -> str:
+    """`ask --remember`: summarize the exchange with the model and store it. Returns one line for stderr.
+
+    Never raises: memory is optional, so every failure is reported in the returned line.
+    """
+    from kimicode.memory.store import MemoryStore, MemoryUnavailable
+
+    if repo_root is None:
+        return "not remembered: memory is kept per repository, and this ask has none (--no-repo)"
+    shapes = error_shapes(error_text, str(repo_root))
+    if not shapes:
+        return "not remembered: the question and piped input hold no error to fingerprint"
+    conversation = f"## The user asked\n\n{question.strip()}\n\n## The assistant answered\n\n{answer.strip()}\n"
+    try:
+        summary = summarize_fix(client, shapes[0].excerpt, conversation)
+        record = _record(shapes[0], repo_root, summary.root_cause, summary.fix, summary.files, "", None)
+        store = MemoryStore.open(settings, repo_root, data_dir)
+        stored, new = store.add(record)
+    except CaptureError as exc:
+        return f"not remembered: {exc}"
+    except MemoryUnavailable as exc:
+        return f"not remembered: memory unavailable: {exc}"
+    what = "root cause and fix" if stored.fix else ("root cause, no fix" if stored.root_cause else "no root cause or fix")
+    state = "new" if new else f"seen {stored.times_seen} times"
+    return f"remembered {stored.error_type}: {stored.message[:80]} as {stored.id[:12]} ({state}; {what})"

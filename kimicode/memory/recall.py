@@ -1,0 +1,138 @@
+"""Memory as the rest of kimicode sees it: recall into the memory shelf, and a health check.
+
+Recall costs nothing when the text holds no error: the cheap parse runs first, and Chroma
+(about 2 s to import) is only loaded when there is something to look up. Every failure
+comes back as one warning line; the caller goes on without memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from kimicode.memory.fingerprint import error_shapes, short_type
+
+MIN_SCORE = 0.45  # below this a stored error is another bug (measured on tests/e2e/recall_set.py)
+MAX_HITS = 3
+FIELD_CHARS = 1200  # of a root cause or fix, in the shelf
+
+
+@dataclass(frozen=True)
+class Recall:
+    text: str  # the memory shelf; "" when nothing was recalled
+    hits: tuple[Any, ...]  # kimicode.memory.store.Hit
+    warning: str = ""  # one line when memory is unavailable
+
+
+def _clip(text: str, limit: int = FIELD_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def render_shelf(hits: Sequence[Any]) -> str:
+    """The memory shelf: what was learned about errors like the one in the input."""
+    if not hits:
+        return ""
+    out = [
+        "# Memory: errors seen before in this repository",
+        "",
+        "The input holds an error like these. They were recorded in earlier sessions; the code may "
+        "have changed since, so check a recalled fix against the code before relying on it.",
+    ]
+    for n, hit in enumerate(hits, start=1):
+        fp = hit.fingerprint
+        how = "the same error" if hit.exact else f"a similar error ({hit.score:.0%} alike)"
+        seen = f"seen {fp.times_seen} time{'s' if fp.times_seen != 1 else ''}, last {fp.last_seen[:10] or 'unknown'}"
+        out += ["", f"## {n}. {short_type(fp.error_type)}: {fp.message} [{fp.language or 'unknown'}, id {fp.id[:12]}]",
+                f"{how}; {seen}"]
+        if fp.frames:
+            out.append("Where: " + "; ".join(fp.frames[:3]))
+        out.append("Root cause: " + (_clip(fp.root_cause) if fp.root_cause else "not recorded"))
+        out.append("Fix: " + (_clip(fp.fix) if fp.fix else "not recorded"))
+        if fp.files:
+            out.append("Files: " + ", ".join(fp.files[:8]))
+        if fp.commit:
+            out.append(f"Fixed at commit: {fp.commit[:12]}")
+    return "\n".join(out) + "\n"
+
+
+def recall_for_text(text: str, repo_root: Path | None, settings: Any, *, data_dir: Path | None = None,
+                    n: int = MAX_HITS, min_score: float = MIN_SCORE, store: Any = None) -> Recall:
+    """Fingerprints like the error(s) in ``text``, rendered for the memory shelf.
+
+    Returns an empty Recall when memory is off, there is no repository, or the text holds
+    no error; ``warning`` is set (and ``text`` empty) when memory is unavailable.
+    """
+    if repo_root is None or not settings.memory.enabled or not text.strip():
+        return Recall("", ())
+    if not error_shapes(text, str(repo_root)):
+        return Recall("", ())
+    from kimicode.memory.store import MemoryStore, MemoryUnavailable
+
+    try:
+        store = store or MemoryStore.open(settings, repo_root, data_dir)
+        hits = store.search(text, n=n, min_score=min_score, repo_root=str(repo_root))
+    except MemoryUnavailable as exc:
+        return Recall("", (), f"memory unavailable: {exc}")
+    return Recall(render_shelf(hits), tuple(hits))
+
+
+class Recaller:
+    """The chat session's ``recall`` hook: one store for the session, one warning at most.
+
+    The first failure is raised (the session shows it as a warning); after that recall
+    returns "" silently, so a broken index costs one line, not one line per turn.
+    """
+
+    def __init__(self, repo_root: Path | None, settings: Any, data_dir: Path | None = None) -> None:
+        self.repo_root = repo_root
+        self.settings = settings
+        self.data_dir = data_dir
+        self.warning = ""
+        self.last: Recall = Recall("", ())
+        self._store: Any = None
+
+    def __call__(self, text: str) -> str:
+        if self.warning or self.repo_root is None or not self.settings.memory.enabled:
+            return ""
+        if not error_shapes(text, str(self.repo_root)):
+            self.last = Recall("", ())
+            return ""
+        from kimicode.memory.store import MemoryStore, MemoryUnavailable
+
+        try:
+            if self._store is None:
+                self._store = MemoryStore.open(self.settings, self.repo_root, self.data_dir)
+        except MemoryUnavailable as exc:
+            self.warning = f"memory unavailable: {exc}"
+            raise MemoryUnavailable(str(exc)) from None
+        self.last = recall_for_text(text, self.repo_root, self.settings, store=self._store)
+        if self.last.warning:
+            self.warning = self.last.warning
+            raise MemoryUnavailable(self.last.warning.removeprefix("memory unavailable: "))
+        return self.last.text
+
+
+def memory_status(settings: Any, repo_root: Path | None = None, data_dir: Path | None = None) -> tuple[bool, str]:
+    """For `kimicode doctor`: (usable, one line saying where the index is and what it holds)."""
+    if not settings.memory.enabled:
+        return True, "turned off (memory.enabled = false)"
+    try:
+        import chromadb
+    except Exception as exc:  # noqa: BLE001 - a broken install must not break doctor
+        return False, f"chromadb cannot be imported ({type(exc).__name__}: {exc}); ask and chat work without memory"
+    from kimicode.memory.store import MemoryStore, MemoryUnavailable
+
+    root = repo_root or Path.cwd()
+    try:
+        store = MemoryStore.open(settings, root, data_dir)
+        count = store.count()
+    except MemoryUnavailable as exc:
+        return False, f"unavailable: {exc}; ask and chat work without memory"
+    embedding = ("embeddings from " + settings.memory.embeddings_url) if getattr(settings.memory, "embeddings_url", "") \
+        else "offline hashed embedding"
+    kind = "Chroma server" if store.url else "local index"
+    store.close()
+    return True, (f"chromadb {chromadb.__version__}, {kind} at {store.where}, {embedding}; "
+                  f"{count} fingerprint{'s' if count != 1 else ''} for this repository")

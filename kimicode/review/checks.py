@@ -1,0 +1,98 @@
+"""Checks that need no model and run before any request, every time.
+
+- A staged secret blocks the commit and nothing is sent: a file that is a secret by its name
+  (.env, id_rsa, *.pem...), or a line the change adds that detect-secrets flags. Only added
+  lines count: a secret already in the repository is not this commit's doing (it is redacted
+  if its line is sent as context). ``# pragma: allowlist secret`` on a line marks a false positive.
+- Binary files, submodules, lock files, generated/minified and huge files are listed with the
+  reason and left out of the review; they are still scanned for secrets when they are text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kimicode.repo.files import GENERATED_SUFFIXES, LOCK_FILES, content_reason
+from kimicode.review.changes import Change, ChangeSet
+from kimicode.review.patch import added_lines
+from kimicode.secrets import redact, secret_file_kind
+
+
+@dataclass(frozen=True)
+class SecretHit:
+    path: str
+    line: int | None  # None: the whole file is a secret by its name
+    kind: str  # never the secret itself
+
+
+@dataclass(frozen=True)
+class Skip:
+    path: str
+    reason: str
+
+
+@dataclass
+class LocalReport:
+    secrets: list[SecretHit] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    reviewable: list[Change] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)  # path -> new text, for reviewable files
+
+
+def scan_added(change: Change) -> list[SecretHit]:
+    """Secrets on the lines this change adds, at their line numbers in the new file."""
+    added = added_lines(change.hunks)
+    if not added:
+        return []
+    # Other lines are left blank so detect-secrets reports the real line numbers.
+    text = "\n".join(added.get(number, "") for number in range(1, max(added) + 1))
+    return [SecretHit(change.path, found.line, found.kind) for found in redact(text, change.path).findings]
+
+
+def _name_reason(path: str) -> str | None:
+    name = path.rsplit("/", 1)[-1]
+    if name in LOCK_FILES:
+        return "lock file"
+    if name.lower().endswith(GENERATED_SUFFIXES):
+        return "generated"
+    return None
+
+
+def local_checks(changes: ChangeSet, max_file_bytes: int) -> LocalReport:
+    from kimicode.repo.scan import decode
+
+    report = LocalReport()
+    for change in changes.changes:
+        if change.status == "unmerged":
+            report.skipped.append(Skip(change.path, "unmerged (resolve the conflict first)"))
+            continue
+        if change.submodule:
+            report.skipped.append(Skip(change.path, "submodule"))
+            continue
+        if change.status == "deleted":
+            report.reviewable.append(change)  # shown by name only: the model sees what went away
+            continue
+        kind = secret_file_kind(change.path)
+        if kind:
+            report.secrets.append(SecretHit(change.path, None, f"secret file: {kind}"))
+            continue
+        if change.binary:
+            report.skipped.append(Skip(change.path, "binary"))
+            continue
+        report.secrets.extend(scan_added(change))
+        reason = _name_reason(change.path)
+        if reason is None and change.size is not None and change.size > max_file_bytes:
+            reason = f"too large ({change.size:,} bytes; the limit is pack.max_file_bytes = {max_file_bytes:,})"
+        data = None
+        if reason is None:
+            data = changes.source.read(change.path)
+            if data is None:
+                reason = "unreadable"
+            else:
+                reason = content_reason(data)
+        if reason is not None or data is None:
+            report.skipped.append(Skip(change.path, reason or "unreadable"))
+            continue
+        report.texts[change.path] = decode(data)[0]
+        report.reviewable.append(change)
+    return report

@@ -1,0 +1,174 @@
+"""Send each part of a review plan to the model and collect validated findings.
+
+An answer that is not the JSON asked for gets one more chance: the conversation goes on
+with the reason and a request for the JSON object only, this time with
+``response_format={"type": "json_object"}`` (dropped again if the endpoint rejects it).
+A part that still fails, or whose request fails (no network, a bad key, the provider down
+after the client's bounded retries), is reported as not reviewed: the caller decides
+whether that fails open. If the provider says a request is too long for the window, the
+plan is rebuilt once with a smaller budget.
+"""
+
+from __future__ import annotations
+
+import string
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from kimicode.llm import ChatClient, ChatResult, ContextOverflow, Endpoint, LLMError
+from kimicode.models import ModelSpec
+from kimicode.review.findings import Finding, InvalidFindings, merge, parse_findings
+from kimicode.review.request import Plan, prompt_sections
+
+Notify = Callable[[str], None]
+OVERFLOW_SHRINK = 0.6  # of the budget, for the one re-plan after the provider says "too long"
+
+
+class _ReviewClient(ChatClient):
+    """The chat client, able to ask for a JSON object (``response_format``) when told to."""
+
+    json_mode: bool = False
+
+    def request_body(self, messages: list[dict[str, Any]], **options: Any) -> dict[str, Any]:
+        body = super().request_body(messages, **options)
+        if self.json_mode:
+            body["response_format"] = {"type": "json_object"}
+        return body
+
+
+@dataclass
+class Outcome:
+    findings: list[Finding]
+    failures: list[str]  # one line per part that could not be reviewed
+    parts: int
+    model: str
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    elapsed: float = 0.0
+    samples: list[tuple[int, int]] = field(default_factory=list)  # (our estimate, provider's count)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _answer(result: ChatResult) -> list[Finding]:
+    if result.interrupted:
+        raise _Interrupted()
+    if result.partial:
+        raise InvalidFindings(result.error or "the answer was cut short")
+    return parse_findings(result.content)
+
+
+def _assistant(result: ChatResult) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": result.content}
+    if result.reasoning:
+        # Thinking models (Moonshot's k2.7-code, k3) need earlier reasoning sent back as-is.
+        message["reasoning_content"] = result.reasoning
+    return message
+
+
+class _Reviewer:
+    def __init__(self, client: _ReviewClient, notify: Notify) -> None:
+        self.client = client
+        self.notify = notify
+        self.requests = 0
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.model = client.endpoint.model
+
+    def _send(self, messages: list[dict[str, Any]], json_mode: bool = False) -> ChatResult:
+        self.client.json_mode = json_mode
+        try:
+            result = self.client.stream_chat(messages, temperature=0.0, on_retry=lambda why: self.notify(why))
+        finally:
+            self.client.json_mode = False
+        self.requests += 1
+        self.model = result.model or self.model
+        if result.usage is not None:
+            self.prompt_tokens += result.usage.prompt_tokens
+            self.completion_tokens += result.usage.completion_tokens
+        return result
+
+    def part(self, messages: list[dict[str, Any]], label: str) -> tuple[list[Finding] | None, str | None, int | None]:
+        """(findings, None, provider prompt tokens) or (None, why not, None). Raises ContextOverflow."""
+        try:
+            first = self._send(messages)
+        except ContextOverflow:
+            raise
+        except LLMError as exc:
+            return None, str(exc), None
+        counted = first.usage.prompt_tokens if first.usage else None
+        try:
+            return _answer(first), None, counted
+        except InvalidFindings as exc:
+            problem = str(exc)
+        self.notify(f"{label}the model's answer was not valid findings JSON ({problem}); asking once more")
+        retry = string.Template(prompt_sections()["retry"]).substitute(error=problem)
+        again = messages + [_assistant(first), {"role": "user", "content": retry}]
+        try:
+            try:
+                second = self._send(again, json_mode=True)
+            except ContextOverflow:
+                raise
+            except LLMError as exc:
+                if exc.status not in (400, 422):
+                    raise
+                second = self._send(again)  # the endpoint does not take response_format
+            return _answer(second), None, counted
+        except ContextOverflow:
+            return None, f"the retry did not fit the model's window ({problem})", counted
+        except LLMError as exc:
+            return None, str(exc), counted
+        except InvalidFindings as exc:
+            return None, f"the model did not return valid findings JSON twice ({exc})", counted
+
+
+def review(plan: Plan, replan: Callable[[int], Plan], endpoint: Endpoint, spec: ModelSpec, notify: Notify) -> Outcome:
+    """Review every part of ``plan``; raises KeyboardInterrupt when the user interrupts."""
+    started = time.monotonic()
+    notes: list[str] = []
+    with _ReviewClient(endpoint, spec) as client:
+        reviewer = _Reviewer(client, notify)
+        shrunk = False
+        while True:
+            groups: list[list[Finding]] = []
+            failures: list[str] = []
+            samples: list[tuple[int, int]] = []
+            try:
+                for number, part in enumerate(plan.parts, start=1):
+                    label = f"part {number} of {len(plan.parts)}: " if len(plan.parts) > 1 else ""
+                    findings, failure, counted = reviewer.part(part.messages, label)
+                    if findings is not None:
+                        groups.append(findings)
+                    if failure is not None:
+                        failures.append(label + failure)
+                    if counted:
+                        samples.append((part.tokens, counted))
+                break
+            except ContextOverflow as exc:
+                if shrunk:
+                    failures.append(str(exc))
+                    break
+                shrunk = True
+                smaller = int(plan.budget * OVERFLOW_SHRINK)
+                note = f"the provider says the request is too long; re-planning with {smaller:,} tokens instead of {plan.budget:,}"
+                notify(note)
+                notes.append(note)
+                plan = replan(smaller)
+                notes.extend(plan.notes)
+            except _Interrupted:
+                raise KeyboardInterrupt from None
+    return Outcome(
+        findings=merge(groups), failures=failures, parts=len(plan.parts), model=reviewer.model,
+        requests=reviewer.requests, prompt_tokens=reviewer.prompt_tokens,
+        completion_tokens=reviewer.completion_tokens, elapsed=time.monotonic() - started,
+        samples=samples, notes=notes,
+    )
