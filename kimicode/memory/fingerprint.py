@@ -217,9 +217,10 @@ def _better(old: str, old_seen: str, new: str, new_seen: str) -> str:
 
 def fingerprint_of(shape: ErrorShape, *, seen: str, excerpt: str | None = None, root_cause: str = "", fix: str = "",
                    files: Sequence[str] = (), commit: str = "") -> Fingerprint:
-    """A new record for ``shape`` seen at ``seen``; ``excerpt`` is the already-redacted text."""
-    if not files:
-        files = [f.partition(" in ")[0] for f in shape.frames if f.partition(" in ")[0]]
+    """A new record for ``shape`` seen at ``seen``; ``excerpt`` is the already-redacted text.
+
+    ``files`` are the files of the fix; the frames' files are searchable without being listed.
+    """
     return Fingerprint(
         signature=shape.signature, error_type=shape.error_type, message=shape.message, frames=shape.frames,
         language=shape.language, excerpt=shape.excerpt if excerpt is None else excerpt,

@@ -42,6 +42,8 @@ _QUOTED = re.compile(r"(['\"])([^'\"\n]*)\1")
 # A quoted name ('user_id', "String.length()", 'NoneType') says what the bug is about; any
 # other quoted text ('8080/tcp', "7,5", '03/01/2024') is a value of this run.
 _NAME_LIKE = re.compile(r"[A-Za-z_$][\w$.:<>\[\]()-]{0,59}")
+# ...and so is a C++ signature ('draw(Shape&, int)', 'Logger::init(std::string const&)').
+_SIGNATURE_LIKE = re.compile(r"[A-Za-z_~][\w:~<>]*\([\w:<>,*& .]{0,80}\)(?: const)?")
 _SPACES = re.compile(r"[ \t]+")
 MAX_MESSAGE = 300
 
@@ -72,7 +74,9 @@ def normalize_message(message: str) -> str:
 
     def quoted(match: re.Match[str]) -> str:
         body = match.group(2)
-        if not body or body.startswith("<path>/") or (not values_only and _NAME_LIKE.fullmatch(body)):
+        if not body or body.startswith("<path>/"):
+            return match.group(0)
+        if not values_only and (_NAME_LIKE.fullmatch(body) or _SIGNATURE_LIKE.fullmatch(body)):
             return match.group(0)
         return f"{match.group(1)}<str>{match.group(1)}"
 

@@ -183,8 +183,10 @@ class MemoryStore:
     """The fingerprints of one repository. Every method may raise MemoryUnavailable."""
 
     def __init__(self, identity: RepoIdentity, *, folder: Path | None = None, url: str = "",
-                 embeddings_url: str = "", embeddings_model: str = "", api_key: str = "") -> None:
+                 embeddings_url: str = "", embeddings_model: str = "", api_key: str = "",
+                 lock_timeout: float = LOCK_TIMEOUT) -> None:
         self.identity = identity
+        self.lock_timeout = lock_timeout
         self.folder = folder
         self.url = url
         self._embedding_args = (embeddings_url, embeddings_model, api_key)
@@ -193,7 +195,8 @@ class MemoryStore:
         self.where = _display_url(url) if url else str(folder)
 
     @classmethod
-    def open(cls, settings: Any, repo_root: Path, data_dir: Path | None = None) -> MemoryStore:
+    def open(cls, settings: Any, repo_root: Path, data_dir: Path | None = None,
+             lock_timeout: float = LOCK_TIMEOUT) -> MemoryStore:
         """The store for ``repo_root`` as configured: a server when ``memory.chroma_url`` is set."""
         from kimicode.locations import user_locations
 
@@ -203,7 +206,7 @@ class MemoryStore:
         folder = None if memory.chroma_url else (data_dir or user_locations().data_dir) / "memory" / "chroma"
         store = cls(repo_identity(repo_root), folder=folder, url=memory.chroma_url,
                     embeddings_url=getattr(memory, "embeddings_url", ""), embeddings_model=getattr(memory, "embeddings_model", ""),
-                    api_key=getattr(settings, "api_key", ""))
+                    api_key=getattr(settings, "api_key", ""), lock_timeout=lock_timeout)
         store.count()  # fail here, once, rather than in the middle of the work
         return store
 
@@ -271,11 +274,11 @@ class MemoryStore:
             self.folder.mkdir(parents=True, exist_ok=True)
             lock = _FileLock(self.folder.parent / "chroma.lock")
             # opening may create or migrate the database: that is a write too
-            with lock.hold(exclusive=True):
+            with lock.hold(exclusive=True, timeout=self.lock_timeout):
                 generation = self._generation()
                 client = _LocalClients.get(self.folder, generation)
                 collection = self._get_collection(client)
-            with lock.hold(exclusive=write):
+            with lock.hold(exclusive=write, timeout=self.lock_timeout):
                 if self._generation() != generation:  # another process wrote meanwhile
                     generation = self._generation()
                     collection = self._get_collection(_LocalClients.get(self.folder, generation))
