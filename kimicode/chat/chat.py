@@ -88,6 +88,7 @@ class ChatSession:
         self.reply = min(self.policy.reply_tokens, client.spec.max_output, self.window // 2)
         self._texts = TurnTexts(counter, thinking=client.spec.thinking)
         self._recall = recall
+        self._recalled: tuple[str, str] = ("", "")  # (question, recall): one lookup per question
         self._calibration_dir = calibration_dir
         self._owned = owned
         self._next_id = loaded.next_turn_id
@@ -220,12 +221,18 @@ class ChatSession:
     def _recall_text(self) -> str:
         if self._recall is None:
             return ""
-        last = next((t.text for t in reversed(self.turns) if t.role == "user"), "")
-        try:
-            text = self._recall(last) or ""
-        except Exception as exc:  # noqa: BLE001 - memory is optional: degrade, never fail the turn
-            self.warnings.append(f"memory recall failed: {exc}")
+        last = next((t for t in reversed(self.turns) if t.role == "user"), None)
+        if last is None:
             return ""
+        question = self._texts.redacted(last)[0]
+        if self._recalled[0] != question:
+            try:
+                text = self._recall(question) or ""
+            except Exception as exc:  # noqa: BLE001 - memory is optional: degrade, never fail the turn
+                self.warnings.append(f"memory recall failed: {exc}")
+                text = ""
+            self._recalled = (question, text)
+        text = self._recalled[1]
         cap = int(self._history_room() * self.policy.recall_share)
         return middle_out(text, cap, self.counter.count) if text.strip() else ""
 
@@ -377,20 +384,11 @@ class ChatSession:
         """Files the user names are attached in full after the message: nothing before it changes."""
         if self._packer is None or self.repo.failed:
             return []
-        attached = self._attached()
-        moved = [p for p in self._packer.moved_to(text, self.repo) if p not in attached][: self.policy.max_attach]
         limit = self._message_limit(self._history_room())
-        notes = []
-        for path in moved:
-            made = self._packer.file_block(path)
-            if made is None:
-                continue
-            tokens = self.counter.count(made[0])
-            if tokens > limit:
-                notes.append(f"{path} is too large to attach ({tokens:,} tokens; one message may take {limit:,})")
-                continue
-            self.redactions.extend(made[1])
-            self._append("tool", made[0], name=f"{FILE_TURN}{path}")
+        found, notes = self._packer.attachments(text, self.repo, self._attached(), limit, self.policy.max_attach)
+        for path, block, tokens, redactions in found:
+            self.redactions.extend(redactions)
+            self._append("tool", block, name=f"{FILE_TURN}{path}")
             notes.append(f"attached {path} in full ({tokens:,} tokens)")
         return notes
 

@@ -20,7 +20,6 @@ from kimicode.chat.state import LedgerDiff, StateRecord, add_floor, apply_patch,
 from kimicode.chat.summarize import Summarizer, SummaryOutcome
 
 Count = Callable[[str], int]
-STRATEGIES = ("state", "truncate")
 
 
 class TextTurn(Protocol):

@@ -50,6 +50,12 @@ class ContextPolicy:
     summary_tokens: int = 8_192  # room for the summarizer's answer, reasoning included
     strategy: str = "state"  # "truncate": drop old turns without a state record (benchmark baseline)
 
+    def __post_init__(self) -> None:
+        if self.strategy not in ("state", "truncate"):
+            raise ValueError(f"unknown compaction strategy {self.strategy!r}: state or truncate")
+        if not 0 < self.compact_to < 1 or not 0 < self.state_share < 1 or not 0 <= self.repo_share < 1:
+            raise ValueError("compact_to and state_share must be between 0 and 1, repo_share below 1")
+
 
 @dataclass(frozen=True)
 class TurnView:

@@ -153,14 +153,37 @@ def error_fingerprint(line: str) -> str:
     return hashlib.sha1(error_signature(line).encode()).hexdigest()[:10]
 
 
+def _clip(line: str) -> str:
+    line = line.strip()
+    return line if len(line) <= MAX_ERROR_LINE else line[: MAX_ERROR_LINE - 3] + "..."
+
+
 def errors_in(text: str) -> list[str]:
-    found: list[str] = []
-    for line in text.splitlines():
-        if _ERROR_LINE.match(line) and not _ERROR_SKIP.match(line):
-            line = line.strip()
-            if len(line) > MAX_ERROR_LINE:
-                line = line[: MAX_ERROR_LINE - 3] + "..."
-            found.append(line)
+    return [_clip(line) for line in text.splitlines() if _ERROR_LINE.match(line) and not _ERROR_SKIP.match(line)]
+
+
+def error_lines(text: str) -> list[tuple[str, str]]:
+    """(verbatim line, fingerprint) of each distinct error in ``text``.
+
+    The memory's parsers (kimicode.memory.fingerprint) know tracebacks and test reports and
+    give the signature the error index uses, so the state and `kimicode memory` name a bug
+    alike; the patterns above catch what they do not parse (compiler lines, say).
+    """
+    from kimicode.memory.fingerprint import error_shapes
+
+    found: list[tuple[str, str]] = []
+    seen_lines: set[str] = set()
+    for shape in error_shapes(text):
+        lines = [line for line in shape.excerpt.splitlines() if line.strip()]
+        line = next((x for x in reversed(lines) if shape.error_type.split(".")[-1] in x), lines[-1] if lines else "")
+        if line and shape.signature not in {f for _, f in found}:
+            found.append((_clip(line), shape.signature))
+            seen_lines.add(_clip(line))
+    for line in errors_in(text):
+        fingerprint = error_fingerprint(line)
+        if line not in seen_lines and fingerprint not in {f for _, f in found}:
+            found.append((line, fingerprint))
+            seen_lines.add(line)
     return found
 
 
@@ -182,12 +205,8 @@ def extract(turns: Iterable[TextTurn]) -> list[Found]:
                 if is_constraint(sentence):
                     add(Found("constraint", sentence, turn.id, normalise(sentence)))
         if turn.role in ("user", "tool"):
-            seen: set[str] = set()
-            for line in errors_in(turn.text):
-                fingerprint = error_fingerprint(line)
-                if fingerprint not in seen:
-                    seen.add(fingerprint)
-                    add(Found("error", line, turn.id, fingerprint, fingerprint))
+            for line, fingerprint in error_lines(turn.text):
+                add(Found("error", line, turn.id, fingerprint, fingerprint))
         for path in paths_in(turn.text):
             add(Found("file", path, turn.id, path))
     return found

@@ -88,6 +88,22 @@ class RepoPacker:
                 moved.append(relative)
         return moved
 
+    def attachments(self, text: str, shelf: RepoShelf, attached: set[str], limit: int, most: int
+                    ) -> tuple[list[tuple[str, str, int, list[tuple[str, int, str]]]], list[str]]:
+        """Files named in ``text`` to attach: (path, block, tokens, redactions), and notes on the rest."""
+        found: list[tuple[str, str, int, list[tuple[str, int, str]]]] = []
+        notes: list[str] = []
+        for path in [p for p in self.moved_to(text, shelf) if p not in attached][:most]:
+            made = self.file_block(path)
+            if made is None:
+                continue
+            tokens = self.counter.count(made[0])
+            if tokens > limit:
+                notes.append(f"{path} is too large to attach ({tokens:,} tokens; one message may take {limit:,})")
+            else:
+                found.append((path, made[0], tokens, made[1]))
+        return found, notes
+
     def file_block(self, path: str) -> tuple[str, list[tuple[str, int, str]]] | None:
         """One listed file in full, redacted and rendered like the pack's; None if it cannot be sent."""
         from kimicode.repo.files import content_reason

@@ -383,7 +383,7 @@ class SessionStore:
             return self.find(session_id)
         path = self.latest(repo_root)
         if path is None:
-            raise SessionError(f"no session to resume for {repo_root}: start one first")
+            raise SessionError(f"no session for {repo_root} yet: `kimicode sessions list --all` shows the others")
         return path
 
 

@@ -26,13 +26,15 @@ def open_session(
     policy: ContextPolicy | None = None,
     locations: Locations | None = None,
     summarizer_settings: Settings | None = None,
+    use_memory: bool = True,
 ) -> ChatSession:
     """A session for the repository at ``root``.
 
     ``resume`` with no ``session_id`` picks this repository's last session; a
     ``session_id`` (or a unique prefix of one) may name a session of any repository,
     whose own root then applies. ``summarizer_settings`` points compaction at another
-    (cheaper) model or endpoint; by default the chat model summarizes.
+    (cheaper) model or endpoint; by default the chat model summarizes. With ``use_memory``
+    (and ``memory.enabled``), errors in a question recall what the error index knows.
     """
     from kimicode import calibration
 
@@ -66,9 +68,14 @@ def open_session(
                               exclude=settings.pack.exclude, max_file_bytes=settings.pack.max_file_bytes,
                               encoding=counter.encoding, calibration=counter.calibration)
         packer = RepoPacker(root, options, locations.cache_dir, counter)
+    recall = None
+    if use_memory and settings.memory.enabled:
+        from kimicode.memory.recall import Recaller
+
+        recall = Recaller(root, settings, locations.data_dir)
     try:
         return ChatSession(file, loaded, client, counter, policy=policy, packer=packer, summarizer_client=summarizer,
-                           project_root=root, calibration_dir=locations.data_dir, owned=owned)
+                           project_root=root, recall=recall, calibration_dir=locations.data_dir, owned=owned)
     except BaseException:
         file.close()
         for c in owned:

@@ -42,7 +42,7 @@ def command() -> None:
 @click.option("--all", "all_repos", is_flag=True, help="Sessions of every repository, not only this one.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 def list_sessions(all_repos: bool, as_json: bool) -> None:
-    """Sessions of the repository here, newest first."""
+    """Sessions of the repository here, the most recently used first."""
     root = None if all_repos else repo_root_of(Path.cwd())
     infos = _store().list(root)
     if as_json:

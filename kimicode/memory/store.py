@@ -171,12 +171,23 @@ class _LocalClients:
                 cls._clients[folder] = (cls._clients[folder][0], generation)
 
     @classmethod
-    def close(cls, folder: Path) -> None:
+    def reset(cls) -> None:
+        """After a failure: close every client and drop Chroma's per-process cache.
+
+        A PersistentClient that failed to open (a corrupt database) leaves a half-started
+        system in Chroma's cache, and every later open of that path gets it back with a
+        meaningless error. The cache can only be cleared as a whole, so our other
+        clients are closed first and simply reopen on their next use.
+        """
         with cls._lock:
-            current = cls._clients.pop(folder, None)
-            if current:
+            for client, _ in cls._clients.values():
                 with contextlib.suppress(Exception):
-                    current[0].close()
+                    client.close()
+            cls._clients.clear()
+            with contextlib.suppress(Exception):
+                from chromadb.api.shared_system_client import SharedSystemClient
+
+                SharedSystemClient.clear_system_cache()
 
 
 class MemoryStore:
@@ -291,7 +302,7 @@ class MemoryStore:
             raise
         except Exception as exc:  # noqa: BLE001 - a broken index must never break the caller
             if self.folder is not None:
-                _LocalClients.close(self.folder)  # the next attempt starts from the files
+                _LocalClients.reset()  # the next attempt starts from the files
             raise MemoryUnavailable(f"the memory index at {self.where} is unusable: {_describe(exc)}") from None
 
     def close(self) -> None:

@@ -9,14 +9,34 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from kimicode.repo.cache import FileRecord, PackCache
+from kimicode.repo.parallel import map_files
 from kimicode.repo.render import render_file
 from kimicode.repo.scan import read_text
 from kimicode.secrets import Finding, redact
 from kimicode.tokens import TokenCounter
 
 VERSION = "v3"  # bump when outlines, redaction or rendering change
+
+
+PREFETCH_MIN = 16  # fewer uncached texts than this are made in-process
+
+
+def make_text(root: Path, path: str, mode: str) -> str:
+    """JSON {text, findings} of a file's full text or outline, redacted. Pure: runs in workers too."""
+    text = read_text(root, path)
+    if mode == "outline":
+        from kimicode.repo.outline import outline
+
+        text = outline(path, text).text
+    result = redact(text, path)
+    return json.dumps({"text": result.text, "findings": [[f.line, f.kind] for f in result.findings]})
+
+
+def _make_chunk(root: str, items: Sequence[tuple[str, str]]) -> list[str]:
+    return [make_text(Path(root), path, mode) for path, mode in items]
 
 
 @dataclass
@@ -27,34 +47,27 @@ class Contents:
     fmt: str
     # (path, mode) -> redactions in that text; filled whenever the text is produced
     findings: dict[tuple[str, str], tuple[Finding, ...]] = field(default_factory=dict)
-    _pending: list[tuple[str, str, str]] = field(default_factory=list)
+    _fresh: dict[tuple[str, str], str] = field(default_factory=dict)  # made this run, not yet stored
 
     def _cached(self, record: FileRecord, kind: str, make) -> str:  # type: ignore[no-untyped-def]
-        value = self.cache.get_blob(record.digest, kind)
+        key = (record.digest, kind)
+        value = self._fresh.get(key) or self.cache.get_blob(*key)
         if value is None:
-            value = make()
-            self._pending.append((record.digest, kind, value))
+            value = self._fresh[key] = make()
         return value
 
-    def _redacted(self, record: FileRecord, mode: str, make_text) -> str:  # type: ignore[no-untyped-def]
-        def make() -> str:
-            result = redact(make_text(), record.path)
-            return json.dumps({"text": result.text, "findings": [[f.line, f.kind] for f in result.findings]})
-
-        data = json.loads(self._cached(record, f"{mode}:{VERSION}", make))
-        self.findings[(record.path, mode)] = tuple(Finding(line, kind) for line, kind in data["findings"])
-        return data["text"]
+    def prefetch(self, wanted: Sequence[tuple[FileRecord, str]]) -> None:
+        """Make the texts ``wanted`` (record, mode) on every core, ahead of the one-by-one fitting."""
+        missing = [(r, m) for r, m in wanted if (r.digest, f"{m}:{VERSION}") not in self._fresh
+                   and self.cache.get_blob(r.digest, f"{m}:{VERSION}") is None]
+        made = map_files(_make_chunk, str(self.root), [(r.path, m) for r, m in missing], PREFETCH_MIN)
+        for (record, mode), value in zip(missing, made):
+            self._fresh[(record.digest, f"{mode}:{VERSION}")] = value
 
     def text(self, record: FileRecord, mode: str) -> str:
-        if mode == "full":
-            return self._redacted(record, "full", lambda: read_text(self.root, record.path))
-
-        def make_outline() -> str:
-            from kimicode.repo.outline import outline
-
-            return outline(record.path, read_text(self.root, record.path)).text
-
-        return self._redacted(record, "outline", make_outline)
+        data = json.loads(self._cached(record, f"{mode}:{VERSION}", lambda: make_text(self.root, record.path, mode)))
+        self.findings[(record.path, mode)] = tuple(Finding(line, kind) for line, kind in data["findings"])
+        return data["text"]
 
     def block(self, record: FileRecord, mode: str) -> str:
         return render_file(record.path, mode, self.text(record, mode), self.fmt)
@@ -65,5 +78,5 @@ class Contents:
         return self.counter.scale(int(raw))
 
     def flush(self) -> None:
-        self.cache.put_blobs(self._pending)
-        self._pending.clear()
+        self.cache.put_blobs((digest, kind, value) for (digest, kind), value in self._fresh.items())
+        self._fresh.clear()

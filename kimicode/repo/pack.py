@@ -28,7 +28,8 @@ from kimicode.tokens import DEFAULT_ENCODING, TokenCounter
 
 FULL_SHARE = 0.6  # of the budget for full files, when not everything fits
 TREE_SHARE = 0.08  # kept back from outlines so the rest of the paths can be listed
-MAX_MISSES = 40  # consecutive files that did not fit before a tier stops trying
+MAX_MISSES = 40
+OUTLINE_RATIO = 0.12  # an outline is roughly this share of its file's tokens  # consecutive files that did not fit before a tier stops trying
 Progress = Callable[[str, int, int], None]
 
 
@@ -110,11 +111,29 @@ def _fill(plan: list[tuple[FileRecord, int]], candidates: Sequence[FileRecord], 
     return used
 
 
+def _likely_needed(ranked: Sequence[FileRecord], counter: TokenCounter, full_cap: int, outline_cap: int) -> list[tuple[FileRecord, str]]:
+    """The texts the greedy fill will probably ask for, guessed from byte sizes (so they can be made in parallel)."""
+    wanted: list[tuple[FileRecord, str]] = []
+    full = outline = 0
+    for record in ranked:
+        estimate = counter.estimate_bytes(record.size)
+        if full + estimate <= full_cap * 1.1:
+            wanted.append((record, "full"))
+            full += estimate
+        elif outline <= outline_cap * 1.3:
+            wanted.append((record, "outline"))
+            outline += int(estimate * OUTLINE_RATIO)
+        else:
+            break
+    return wanted
+
+
 def _plan(ranked: Sequence[FileRecord], contents: Contents, available: int) -> _Plan:
     counter = contents.counter
     plan = _Plan()
     everything = sum(counter.estimate_bytes(r.size) for r in ranked)
     full_cap = available if everything <= available else int(available * FULL_SHARE)
+    contents.prefetch(_likely_needed(ranked, counter, full_cap, available - full_cap))
 
     def full_cost(record: FileRecord) -> int | None:
         # half the byte estimate already over the room left: not worth an exact count

@@ -10,6 +10,7 @@ from typing import Sequence
 from kimicode.repo.cache import FileRecord, PackCache, digest_bytes
 from kimicode.repo.files import RepoFile, Skipped, content_reason
 from kimicode.repo.languages import language_for
+from kimicode.repo.parallel import map_files
 
 
 @dataclass(frozen=True)
@@ -64,19 +65,8 @@ def _scan_chunk(root: str, entries: Sequence[RepoFile]) -> list[FileRecord | Ski
 
 
 def _scan_all(root: Path, entries: Sequence[RepoFile]) -> list[FileRecord | Skipped]:
-    """Read and scan ``entries``, on every core when there are many (regex scanning holds the GIL)."""
-    workers = min(os.cpu_count() or 1, 4)
-    if len(entries) < PARALLEL_MIN_FILES or workers < 2:
-        return _scan_chunk(str(root), entries)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # interleaved chunks spread big and small files evenly; fork shares the loaded modules
-    chunks = [entries[i::workers * 4] for i in range(workers * 4)]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        results = list(pool.map(_scan_chunk, [str(root)] * len(chunks), chunks))
-    by_path = {item.path: item for chunk in results for item in chunk}
-    return [by_path[e.path] for e in entries]
+    """Read and scan ``entries``, on every core when there are many."""
+    return map_files(_scan_chunk, str(root), entries, PARALLEL_MIN_FILES)
 
 
 def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache) -> ScanResult:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kimicode.budget import framing_tokens
@@ -114,16 +114,20 @@ class _Builder:
         texts, found = self._hunk_texts(change.path, hunks)
         body, start = [], 0
         for hunk in hunks:
-            body.append(numbered(hunk, texts[start : start + len(hunk.lines)]))
+            # the section git names after "@@" is file text too (a line above the hunk): redacted alike
+            section, start = texts[start], start + 1
+            body.append(numbered(replace(hunk, section=section), texts[start : start + len(hunk.lines)]))
             start += len(hunk.lines)
         text = f"<diff {attrs}>\n" + "\n".join(body) + "\n</diff>\n"
         return Block(change.path, text, self.counter.count(text), found)
 
     def _hunk_texts(self, path: str, hunks: tuple[Hunk, ...]) -> tuple[list[str], Redacted]:
-        """Line contents of ``hunks``, redacted in one pass (new-file line numbers in the report)."""
+        """Each hunk's section then its line contents, redacted in one pass (new-file numbers in the report)."""
         lines: list[str] = []
         numbers: list[int | None] = []
         for hunk in hunks:
+            lines.append(hunk.section)
+            numbers.append(None)
             number = hunk.new_start
             for line in hunk.lines:
                 lines.append(line[1:])
@@ -225,7 +229,8 @@ def _summary(changes: ChangeSet, report: LocalReport) -> str:
     lines.extend(f"- {skip.path} (not shown: {skip.reason})" for skip in report.skipped)
     if len(lines) > SUMMARY_LINES:
         lines = lines[:SUMMARY_LINES] + [f"- ... and {len(lines) - SUMMARY_LINES} more"]
-    return f"{len(report.reviewable) + len(report.skipped)} changed files:\n" + "\n".join(lines)
+    total = len(report.reviewable) + len(report.skipped)
+    return f"{total} changed file{'s' if total != 1 else ''}:\n" + "\n".join(lines)
 
 
 def _pack(units: list[Block], capacity: int) -> list[list[Block]]:
