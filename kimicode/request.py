@@ -59,7 +59,7 @@ def project_instructions(root: Path | None) -> tuple[str, str] | None:
     return None
 
 
-def _system_text(root: Path | None, found: list[tuple[str, int, str]]) -> str:
+def system_text(root: Path | None, found: list[tuple[str, int, str]]) -> str:
     text = read_prompt("system.md")
     instructions = project_instructions(root)
     if instructions:
@@ -97,7 +97,7 @@ def build_request(
     """Messages within ``window - reply``; the repo shelf gets what the rest leaves (at most ``repo_cap``)."""
     found: list[tuple[str, int, str]] = []
     notes: list[str] = []
-    system = _system_text(inputs.repo_root, found)
+    system = system_text(inputs.repo_root, found)
     # the question is sent too, and also becomes the pack's query, which the pack header quotes
     question = _redacted(inputs.question, "question", found)
     query = _redacted(inputs.query, "--query", found) if inputs.query else question

@@ -27,7 +27,7 @@ from kimicode.chat.session import LoadedSession, SessionFile, Turn, now
 from kimicode.chat.state import StateItem, StateRecord, render
 from kimicode.chat.summarize import Summarizer
 from kimicode.llm import ChatClient, ChatResult, ContextOverflow, LLMError
-from kimicode.request import _system_text
+from kimicode.request import system_text
 from kimicode.tokens import TokenCounter
 
 TextCallback = Callable[[str], None]
@@ -116,7 +116,7 @@ class ChatSession:
                 # A record from a newer version or a damaged one: the session goes on without it.
                 self.warnings.append(f"session {self.meta.id}: a {kind} record could not be read; skipped it")
         found: list[tuple[str, int, str]] = []
-        self._system = _system_text(project_root, found)
+        self._system = system_text(project_root, found)
         self._system_tokens = counter.count(self._system)
         self.redactions: list[tuple[str, int, str]] = list(found)
         sclient = summarizer_client or client

@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -43,7 +43,7 @@ class _Report:
         if not self.as_json:
             click.echo(text)
 
-    def finish(self, status: str, code: int, reason: str | None = None) -> None:
+    def finish(self, status: str, code: int, reason: str | None = None) -> NoReturn:
         self.data["status"] = status
         if reason:
             self.data["reason"] = reason
@@ -123,7 +123,7 @@ def _show_skipped(report: _Report, skipped: list) -> None:  # type: ignore[type-
         report.say(f"not reviewed: {len(skipped) - SKIPPED_SHOWN} more files (binary, too large, generated...)")
 
 
-def _block_on_secrets(report: _Report, secrets: list, staged: bool) -> None:  # type: ignore[type-arg]
+def _block_on_secrets(report: _Report, secrets: list, staged: bool) -> NoReturn:  # type: ignore[type-arg]
     report.data["secrets"] = [{"file": s.path, "line": s.line, "kind": s.kind} for s in secrets]
     width = max(len(f"{s.path}:{s.line}" if s.line else s.path) for s in secrets)
     report.out("\n".join(f"  {(f'{s.path}:{s.line}' if s.line else s.path):<{width}}  {s.kind}" for s in secrets))
@@ -135,7 +135,7 @@ def _block_on_secrets(report: _Report, secrets: list, staged: bool) -> None:  # 
     report.finish("blocked", exit_codes.ERROR, "secrets")
 
 
-def _skip(report: _Report, settings, why: str) -> None:  # type: ignore[no-untyped-def]
+def _skip(report: _Report, settings, why: str) -> NoReturn:  # type: ignore[no-untyped-def]
     """The review could not be done: fail open, unless review.require says otherwise."""
     if settings.review.require:
         report.say(f"review required but not done: {why} (review.require = true)")
@@ -169,8 +169,8 @@ def _review(report: _Report, settings, changes, local, budget: int | None, dry_r
         plan = plan_for(room)
     except PlanError as exc:
         raise UsageFailure(str(exc)) from None
-    except OSError as exc:  # prompts/review.md missing: a broken install must not block commits
-        _skip(report, settings, f"cannot read the review prompt ({exc.strerror}: {exc.filename})")
+    except OSError as exc:  # e.g. prompts/review.md missing from a broken install: must not block commits
+        _skip(report, settings, f"cannot read {exc.filename}: {exc.strerror}")
     report.data["parts"] = len(plan.parts)
     for note in plan.notes:
         report.say(note)
@@ -232,7 +232,7 @@ def _verdict(report: _Report, settings, changes, outcome) -> None:  # type: igno
             report.say(f"blocked: {tally(stopping)} at or above review.block_on = {block_on}{parts} ({figures})")
         report.finish("blocked", exit_codes.ERROR, "findings")
     if outcome.failures:
-        reviewed = outcome.parts - len(outcome.failures)
+        reviewed = outcome.reviewed
         why = outcome.failures[0] if reviewed <= 0 else f"{reviewed} of {outcome.parts} parts reviewed; {outcome.failures[0]}"
         if reviewed > 0 and outcome.findings:
             report.say(f"found {tally(outcome.findings)} (below review.block_on = {block_on})")

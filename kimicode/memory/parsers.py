@@ -367,7 +367,8 @@ def parse_c(lines: Sequence[str]) -> list[RawError]:
 
 # -- anything else that names an error -------------------------------------------------------------
 
-_GENERIC = re.compile(r"\b(?P<type>[A-Z][A-Za-z0-9_]*(?:Error|Exception))\b(?::\s*(?P<msg>[^\n]*))?")
+# "SomeError: message" with the colon: a name alone ("how is RequestError raised?") is no error report
+_GENERIC = re.compile(r"\b(?P<type>[A-Z][A-Za-z0-9_]*(?:Error|Exception)): +(?P<msg>\S[^\n]*)")
 PYTHON_BUILTINS = frozenset(
     "ArithmeticError AssertionError AttributeError BlockingIOError BrokenPipeError BufferError ConnectionError "
     "ConnectionRefusedError ConnectionResetError EOFError FileExistsError FileNotFoundError FloatingPointError "

@@ -42,6 +42,7 @@ class Outcome:
     findings: list[Finding]
     failures: list[str]  # one line per part that could not be reviewed
     parts: int
+    reviewed: int  # parts that were reviewed (their findings may be empty)
     model: str
     requests: int = 0
     prompt_tokens: int = 0
@@ -57,6 +58,14 @@ class Outcome:
 
 class _Interrupted(Exception):
     pass
+
+
+@dataclass
+class _PartResult:
+    findings: list[Finding] | None = None  # None: the part was not reviewed
+    failure: str | None = None
+    counted: int | None = None  # the provider's prompt tokens for the first request
+    unreachable: bool = False  # the request itself failed: the next parts would fail alike
 
 
 def _answer(result: ChatResult) -> list[Finding]:
@@ -97,17 +106,17 @@ class _Reviewer:
             self.completion_tokens += result.usage.completion_tokens
         return result
 
-    def part(self, messages: list[dict[str, Any]], label: str) -> tuple[list[Finding] | None, str | None, int | None]:
-        """(findings, None, provider prompt tokens) or (None, why not, None). Raises ContextOverflow."""
+    def part(self, messages: list[dict[str, Any]], label: str) -> _PartResult:
+        """Findings, or why there are none. Raises ContextOverflow."""
         try:
             first = self._send(messages)
         except ContextOverflow:
             raise
         except LLMError as exc:
-            return None, str(exc), None
+            return _PartResult(failure=str(exc), unreachable=True)
         counted = first.usage.prompt_tokens if first.usage else None
         try:
-            return _answer(first), None, counted
+            return _PartResult(_answer(first), counted=counted)
         except InvalidFindings as exc:
             problem = str(exc)
         self.notify(f"{label}the model's answer was not valid findings JSON ({problem}); asking once more")
@@ -122,13 +131,13 @@ class _Reviewer:
                 if exc.status not in (400, 422):
                     raise
                 second = self._send(again)  # the endpoint does not take response_format
-            return _answer(second), None, counted
+            return _PartResult(_answer(second), counted=counted)
         except ContextOverflow:
-            return None, f"the retry did not fit the model's window ({problem})", counted
+            return _PartResult(failure=f"the retry did not fit the model's window ({problem})", counted=counted)
         except LLMError as exc:
-            return None, str(exc), counted
+            return _PartResult(failure=str(exc), counted=counted, unreachable=True)
         except InvalidFindings as exc:
-            return None, f"the model did not return valid findings JSON twice ({exc})", counted
+            return _PartResult(failure=f"the model did not return valid findings JSON twice ({exc})", counted=counted)
 
 
 def review(plan: Plan, replan: Callable[[int], Plan], endpoint: Endpoint, spec: ModelSpec, notify: Notify) -> Outcome:
@@ -145,13 +154,17 @@ def review(plan: Plan, replan: Callable[[int], Plan], endpoint: Endpoint, spec: 
             try:
                 for number, part in enumerate(plan.parts, start=1):
                     label = f"part {number} of {len(plan.parts)}: " if len(plan.parts) > 1 else ""
-                    findings, failure, counted = reviewer.part(part.messages, label)
-                    if findings is not None:
-                        groups.append(findings)
-                    if failure is not None:
-                        failures.append(label + failure)
-                    if counted:
-                        samples.append((part.tokens, counted))
+                    result = reviewer.part(part.messages, label)
+                    if result.findings is not None:
+                        groups.append(result.findings)
+                    if result.failure is not None:
+                        failures.append(label + result.failure)
+                    if result.counted:
+                        samples.append((part.tokens, result.counted))
+                    if result.unreachable and number < len(plan.parts):
+                        # no network or a bad key: each further part would wait through its retries too
+                        failures.append(f"parts {number + 1} to {len(plan.parts)} not sent")
+                        break
                 break
             except ContextOverflow as exc:
                 if shrunk:
@@ -167,7 +180,7 @@ def review(plan: Plan, replan: Callable[[int], Plan], endpoint: Endpoint, spec: 
             except _Interrupted:
                 raise KeyboardInterrupt from None
     return Outcome(
-        findings=merge(groups), failures=failures, parts=len(plan.parts), model=reviewer.model,
+        findings=merge(groups), failures=failures, parts=len(plan.parts), reviewed=len(groups), model=reviewer.model,
         requests=reviewer.requests, prompt_tokens=reviewer.prompt_tokens,
         completion_tokens=reviewer.completion_tokens, elapsed=time.monotonic() - started,
         samples=samples, notes=notes,

@@ -145,7 +145,7 @@ def test_sessions_are_kept_per_repository_and_found_by_id_prefix(tmp_path: Path,
         store().find("19990101")
     with pytest.raises(SessionError, match="matches 3 sessions"):
         store().find(ids[0][:2])
-    with pytest.raises(SessionError, match="no session to resume"):
+    with pytest.raises(SessionError, match="no session for"):
         store().resolve(tmp_path / "c", None)
 
 
@@ -155,15 +155,15 @@ def test_sessions_are_kept_per_repository_and_found_by_id_prefix(tmp_path: Path,
 def test_resume_brings_back_turns_state_pins_and_restored_turns(tmp_path: Path, openai_server: OpenAIServer) -> None:
     with new_session(tmp_path, openai_server, window=4_000, keep_recent=2) as session:
         for n in range(12):
-            session.send(f"Message {n} is about trains and lunch and rivers and paper. " * 8)
+            session.send(f"Message {n} is about trains and lunch and rivers and paper. " * 30)
         session.pin("Ship before Friday.")
         assert session.record.through > 0 and session.reports
-        session.restore(1, 2)
+        session.restore(2, 2)
         before = session.request().messages
         record, path = session.record.to_dict(), session.path
     with reopen(path, openai_server, window=4_000, keep_recent=2) as resumed:
         assert resumed.record.to_dict() == record
-        assert resumed.restored == [(1, 2)] and len(resumed.reports) == len(session.reports)
+        assert resumed.restored == [(2, 2)] and len(resumed.reports) == len(session.reports)
         assert resumed.request().messages == before  # byte-identical: the cache survives a restart
         resumed.send("Where were we?")
     assert "Ship before Friday." in openai_server.chat_requests[-1].body["messages"][1]["content"]
@@ -193,7 +193,7 @@ def test_restore_and_search(tmp_path: Path, openai_server: OpenAIServer) -> None
     with new_session(tmp_path, openai_server, window=3_000, keep_recent=2) as session:
         session.send("The magic word is xylophone. " + "Trains and lunch. " * 40)
         for n in range(10):
-            session.send(f"Filler {n}. " + "Rivers and paper. " * 40)
+            session.send(f"Filler {n}. " + "Rivers and paper. " * 80)
         assert session.record.through >= 1
         hits = session.search("XYLOPHONE magic")
         assert hits[0].kind == "turn" and hits[0].ref == "1" and not hits[0].in_context

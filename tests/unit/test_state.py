@@ -15,7 +15,7 @@ import pytest
 from kimicode.budget import framing_tokens
 from kimicode.chat.chat import ChatError, ChatSession
 from kimicode.chat.compaction import fold
-from kimicode.chat.context import ContextPolicy, count_messages
+from kimicode.chat.context import ContextPolicy
 from kimicode.chat.floor import error_fingerprint, extract, paths_in
 from kimicode.chat.session import LoadedSession, SessionStore, Turn
 from kimicode.chat.state import InvalidSummary, StateRecord, apply_patch, fit, ledger_diff, parse_patch, render
@@ -320,3 +320,72 @@ def test_provider_overflow_compacts_and_retries_once(tmp_path: Path, openai_serv
         with pytest.raises(ChatError, match="context window"):
             session.send("Again.")
         assert session.turns[-1].role == "note" and "failed" in session.turns[-1].text
+
+
+# -- the repository shelf ------------------------------------------------------------
+
+
+def test_repo_is_packed_once_and_named_files_are_attached_then_absorbed(tmp_path: Path, openai_server: OpenAIServer) -> None:
+    from kimicode.chat.repo_shelf import RepoPacker
+    from kimicode.chat.session import SessionFile, load_session
+    from kimicode.repo.pack import PackOptions
+    from tests.repos import make_repo
+
+    root = tmp_path / "repo"
+    body = "".join(f"    total += {k}  # step {k}\n" for k in range(120))
+    files = {f"pkg/mod{n}.py": f"def func{n}(total):\n{body}    return total\n" for n in range(12)}
+    files["AGENTS.md"] = "Answer in English.\n"
+    files[".env"] = "TOKEN=abc\n"
+    make_repo(root, files)
+    window = 30_000
+
+    def session_for(file: SessionFile, loaded: LoadedSession) -> ChatSession:
+        packer = RepoPacker(root, PackOptions(budget=6_000), tmp_path / "cache", COUNTER)
+        return ChatSession(file, loaded, client_for(openai_server, window), COUNTER, policy=ContextPolicy(reply_tokens=1_000),
+                           packer=packer, project_root=root, summarizer_client=client_for(openai_server, window))
+
+    file, meta = SessionStore(user_locations().data_dir).create(root, "test-model")
+    with session_for(file, LoadedSession(meta, file.path)) as session:
+        assert session.repo.tokens and session.repo.tokens <= session.repo.budget and not session.repo.failed
+        outside = sorted(set(session.repo.listed) - set(session.repo.full) - {"AGENTS.md"})[0]
+        first = session.send("What does this repository do?")
+        system = openai_server.chat_requests[-1].body["messages"][0]["content"]
+        assert "# Project instructions (AGENTS.md)" in system and '<repository name="repo"' in system
+        exchange = session.send(f"Explain {outside} and .env please.")
+        assert len(exchange.notes) == 1 and exchange.notes[0].startswith(f"attached {outside} in full (")
+        assert session.turns[-2].name == f"file:{outside}"
+        messages = openai_server.chat_requests[-1].body["messages"]
+        assert messages[0]["content"] == system  # the cached prefix is untouched
+        assert messages[-1]["content"].startswith(f"Explain {outside}") and f'<file path="{outside}" mode="full">' in messages[-1]["content"]
+        assert "TOKEN=abc" not in json.dumps(messages)  # .env is never listed, so never attached
+        session.send(f"And {outside} once more?")
+        assert not [t for t in session.turns[-2:] if t.name.startswith("file:")]  # already attached
+        session.compact()
+        assert outside in session.repo.full and session.repo.added == (outside,)
+        assert any("joined the repository shelf" in n for n in session.reports[-1].notes)
+        path = session.path
+    assert first.shelves.sizes["repo"] > 0
+    with session_for(SessionFile.reopen(path), load_session(path)) as resumed:
+        assert resumed.repo.added == (outside,) and resumed.repo.text == session.repo.text
+
+
+def test_memory_recall_goes_last_and_a_failing_index_only_warns(tmp_path: Path, openai_server: OpenAIServer) -> None:
+    asked: list[str] = []
+
+    def recall(question: str) -> str:
+        asked.append(question)
+        if "broken" in question:
+            raise RuntimeError("index is locked")
+        return "# Memory: errors seen before\nKeyError: fixed by adding the key." if "KeyError" in question else ""
+
+    store = SessionStore(user_locations().data_dir)
+    file, meta = store.create(tmp_path, "t")
+    with ChatSession(file, LoadedSession(meta, file.path), client_for(openai_server), COUNTER,
+                     policy=ContextPolicy(reply_tokens=500), recall=recall) as session:
+        exchange = session.send("It fails with KeyError: 'x'")
+        assert exchange.shelves.sizes["memory"] > 0
+        assert openai_server.chat_requests[-1].body["messages"][-1]["content"].endswith("KeyError: fixed by adding the key.")
+        session.send("Now it is broken differently.")
+        assert session.warnings == ["memory recall failed: index is locked"]
+        assert "Memory" not in openai_server.chat_requests[-1].body["messages"][-1]["content"]
+    assert asked == ["It fails with KeyError: 'x'", "Now it is broken differently."]  # once per question

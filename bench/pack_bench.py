@@ -1,0 +1,368 @@
+"""Side-by-side benchmark of `kimicode pack` against repomix and aider's repo map.
+
+    .venv/bin/python bench/pack_bench.py [--corpus DIR] [--budget 128000] [--skip-peers]
+                                         [--peers-dir /tmp/bench-peers] [--runs N]
+
+Standard library only. See bench/README.md for what each row means and how memory is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import Measurement, run_measured  # noqa: E402
+
+DEFAULT_CORPUS = Path("/tmp/kimicode-corpus/stdinc")
+MAKE_CORPUS = "bash ../shared/checks/make-corpus.sh"
+GOALS = {"cold": 5.0, "warm": 0.5}   # seconds, at a 128K budget
+GOAL_PEAK_MB = 300.0
+MB = 1_000_000
+
+REPOMIX_VERSION = "1.14.0"
+AIDER_VERSION = "0.86.2"
+
+
+@dataclass
+class Row:
+    tool: str
+    runs: list[Measurement] = field(default_factory=list)
+    output_bytes: list[int] = field(default_factory=list)
+    tokens: int | None = None
+    note: str = ""                # "not installed ..." or a failure
+    goal_wall: float | None = None
+    flags: set[str] = field(default_factory=set)   # oddities worth a footnote
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.runs) and all(m.ok for m in self.runs)
+
+    @property
+    def wall(self) -> float:
+        return statistics.median(m.wall_s for m in self.runs)
+
+    @property
+    def peak_mb(self) -> float:
+        return max(m.peak_rss_bytes for m in self.runs) / MB
+
+    @property
+    def out_kb(self) -> float:
+        return statistics.median(self.output_bytes) / 1000 if self.output_bytes else 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Machine and corpus
+
+
+def corpus_stats(root: Path) -> tuple[int, int]:
+    files = size = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        if ".git" in dirnames and Path(dirpath) == root:
+            dirnames.remove(".git")
+        # os.walk lists a symlink to a directory among dirnames (and does not follow it): git
+        # tracks it as a file, so count it as one.
+        for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            try:
+                st = os.lstat(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            files += 1
+            size += st.st_size
+    return files, size
+
+
+def warm_page_cache(root: Path) -> None:
+    """Read every file once, so whichever tool runs first does not pay for the disk alone."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        if ".git" in dirnames and Path(dirpath) == root:
+            dirnames.remove(".git")
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                continue
+            try:
+                with open(path, "rb") as f:
+                    while f.read(1 << 20):
+                        pass
+            except OSError:
+                pass
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def machine_line() -> str:
+    usable = usable_cpus()
+    mem = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = f", {int(line.split()[1]) / 1024 / 1024:.1f} GiB RAM"
+                break
+    except OSError:
+        pass
+    return (f"machine: nproc {usable} (cpu_count {os.cpu_count()}){mem}, {platform.machine()}, "
+            f"Linux {platform.release()}, Python {platform.python_version()} ({sys.executable})")
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """The current environment with a throwaway HOME (and XDG dirs), so no tool writes into ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIMICODE_")}
+    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), XDG_CONFIG_HOME=str(home / ".config"),
+               XDG_DATA_HOME=str(home / ".local/share"), XDG_STATE_HOME=str(home / ".local/state"))
+    env.update(extra)
+    return env
+
+
+def tool_version(argv: list[str], env: dict[str, str]) -> str:
+    import subprocess
+    try:
+        out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    text = (out.stdout or out.stderr).strip().splitlines()
+    return text[-1].strip() if text else "?"
+
+
+# ---------------------------------------------------------------------------------------------
+# The tools
+
+
+def kimicode_rows(args: argparse.Namespace, tmp: Path) -> list[Row]:
+    exe = Path(sys.executable).parent / "kimicode"   # .venv/bin/kimicode (do not resolve the symlink)
+    cold, warm = Row("kimicode cold", goal_wall=GOALS["cold"]), Row("kimicode warm", goal_wall=GOALS["warm"])
+    if not exe.exists():
+        note = f"not found: {exe} (pip install -e . in the venv)"
+        cold.note = warm.note = note
+        return [cold, warm]
+    for run in range(1, args.runs + 1):
+        home = Path(tempfile.mkdtemp(prefix="kc-home-", dir=tmp))      # empty cache: cold
+        env = clean_env(home, KIMICODE_HOME=str(home / "kimicode"),
+                        TIKTOKEN_CACHE_DIR=str(Path(tempfile.mkdtemp(prefix="tiktoken-", dir=tmp))))
+        for row, kind in ((cold, "cold"), (warm, "warm")):
+            out = tmp / f"kimicode-{kind}-{run}.xml"
+            argv = [str(exe), "pack", str(args.corpus), "--budget", str(args.budget), "--output", str(out)]
+            progress(f"kimicode {kind} (run {run}/{args.runs})")
+            m = run_measured(argv, env=env, cwd=tmp, workdir=tmp / "logs", label=f"kimicode-{kind}-{run}",
+                             timeout=args.timeout)
+            row.runs.append(m)
+            if not m.ok:
+                row.note = failure_note(m)
+                break
+            row.output_bytes.append(out.stat().st_size if out.exists() else 0)
+            found = re.search(r"\(([\d,]+) tokens\)", m.stderr_path.read_text(errors="replace"))
+            if found:
+                row.tokens = int(found.group(1).replace(",", ""))
+        if not cold.ok:
+            warm.note = warm.note or "skipped: cold run failed"
+            break
+        if warm.ok:
+            same = (tmp / f"kimicode-cold-{run}.xml").read_bytes() == (tmp / f"kimicode-warm-{run}.xml").read_bytes()
+            if not same:
+                warm.flags.add("output differs from cold")
+        shutil.rmtree(home, ignore_errors=True)
+    return [cold, warm]
+
+
+def repomix_rows(args: argparse.Namespace, tmp: Path) -> list[Row]:
+    exe = args.peers_dir / "repomix" / "node_modules" / ".bin" / "repomix"
+    rows = [Row("repomix"), Row("repomix --compress")]
+    if not exe.exists():
+        hint = f"not installed: npm install --prefix {args.peers_dir / 'repomix'} repomix@{REPOMIX_VERSION}"
+        for row in rows:
+            row.note = hint
+        return rows
+    for row, extra in zip(rows, ([], ["--compress"])):
+        for run in range(1, args.runs + 1):
+            home = Path(tempfile.mkdtemp(prefix="repomix-home-", dir=tmp))
+            work = Path(tempfile.mkdtemp(prefix="repomix-cwd-", dir=tmp))   # no repomix.config.json here
+            out = tmp / f"repomix{'-compress' if extra else ''}-{run}.xml"
+            argv = [str(exe), str(args.corpus), "--output", str(out), *extra]
+            progress(f"{row.tool} (run {run}/{args.runs})")
+            m = run_measured(argv, env=clean_env(home), cwd=work, workdir=tmp / "logs",
+                             label=f"repomix{'-compress' if extra else ''}-{run}", timeout=args.timeout)
+            row.runs.append(m)
+            shutil.rmtree(home, ignore_errors=True)
+            if not m.ok:
+                row.note = failure_note(m)
+                break
+            row.output_bytes.append(out.stat().st_size if out.exists() else 0)
+            found = re.search(r"Total Tokens:\s*([\d,]+)", m.stdout_path.read_text(errors="replace"))
+            if found:
+                row.tokens = int(found.group(1).replace(",", ""))
+            out.unlink(missing_ok=True)   # up to 150 MB each
+    return rows
+
+
+def aider_rows(args: argparse.Namespace, tmp: Path) -> list[Row]:
+    exe = args.peers_dir / "aider" / "bin" / "aider"
+    rows = [Row("aider map cold"), Row("aider map warm")]
+    if not exe.exists():
+        hint = (f"not installed: python3 -m venv {args.peers_dir / 'aider'} && "
+                f"{args.peers_dir / 'aider' / 'bin' / 'pip'} install aider-chat=={AIDER_VERSION}")
+        for row in rows:
+            row.note = hint
+        return rows
+    argv = [str(exe), "--no-check-update", "--analytics-disable", "--no-show-model-warnings",
+            "--model", "gpt-4o", "--map-tokens", str(args.aider_map_tokens), "--show-repo-map"]
+    for run in range(1, args.runs + 1):
+        # aider writes .aider.tags.cache.v4 and history files into the repository, and may touch
+        # .gitignore: run it on a throwaway copy (copy time is not measured). Cold = fresh copy,
+        # warm = the same copy again (its tags cache is in the copy).
+        progress(f"aider: copying the corpus (run {run}/{args.runs})")
+        copy = Path(tempfile.mkdtemp(prefix="aider-repo-", dir=tmp)) / "corpus"
+        shutil.copytree(args.corpus, copy, symlinks=True)
+        home = Path(tempfile.mkdtemp(prefix="aider-home-", dir=tmp))
+        env = clean_env(home, LITELLM_LOCAL_MODEL_COST_MAP="True", OPENAI_API_KEY="sk-unused-offline")
+        for row, kind in zip(rows, ("cold", "warm")):
+            progress(f"aider map {kind} (run {run}/{args.runs})")
+            m = run_measured(argv, env=env, cwd=copy, workdir=tmp / "logs", label=f"aider-{kind}-{run}",
+                             timeout=args.timeout)
+            row.runs.append(m)
+            if not m.ok:
+                row.note = failure_note(m)
+                break
+            row.output_bytes.append(m.stdout_bytes())   # the map is printed on stdout
+        shutil.rmtree(copy.parent, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
+        if not rows[0].ok:
+            rows[1].note = rows[1].note or "skipped: cold run failed"
+            break
+    return rows
+
+
+def failure_note(m: Measurement) -> str:
+    if m.timed_out:
+        return f"timed out after {m.wall_s:.0f} s"
+    last = (m.tail("stderr", 1) or m.tail("stdout", 1)).strip()
+    return f"failed (exit {m.returncode}): {last[:150]}"
+
+
+def progress(text: str) -> None:
+    print(f"... {text}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The table
+
+
+def times(x: float) -> str:
+    return f"{x:.0f}x" if x >= 10 else f"{x:.1f}x" if x >= 1 else f"{x:.2f}x"
+
+
+def render(rows: list[Row], budget: int) -> str:
+    base = next((r for r in rows if r.tool == "kimicode cold" and r.ok), None)
+    header = ["tool", "wall s", "peak MB", "output KB", "tokens", "vs kimicode cold (time / mem)", "goal (at 128K)" if budget == 128000 else f"goal (set for 128K; budget {budget:,})"]
+    lines = []
+    for r in rows:
+        if not r.ok:
+            lines.append([r.tool, "-", "-", "-", "-", "-", r.note])
+            continue
+        ratio = (f"{times(r.wall / base.wall)} / {times(r.peak_mb / base.peak_mb)}"
+                 if base and base.wall > 0 and base.peak_mb > 0 else "-")
+        goal = ""
+        if r.goal_wall is not None:
+            misses = [f"wall > {r.goal_wall:g} s"] if r.wall > r.goal_wall else []
+            misses += [f"peak > {GOAL_PEAK_MB:g} MB"] if r.peak_mb > GOAL_PEAK_MB else []
+            goal = f"<= {r.goal_wall:g} s, <= {GOAL_PEAK_MB:g} MB: " + ("PASS" if not misses else "FAIL (" + ", ".join(misses) + ")")
+        wall = f"{r.wall:.2f}" if r.wall < 10 else f"{r.wall:.1f}"
+        if len(r.runs) > 1:
+            wall += f" ({min(m.wall_s for m in r.runs):.2f}-{max(m.wall_s for m in r.runs):.2f})"
+        lines.append([r.tool, wall, f"{r.peak_mb:,.0f}", f"{r.out_kb:,.0f}",
+                      f"{r.tokens:,}" if r.tokens is not None else "", ratio, goal])
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
+    fmt = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    notes = [f"{r.tool}: {flag}" for r in rows for flag in sorted(r.flags)]
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, lines),
+                      *(f"note: {n}" for n in notes)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS,
+                        help=f"repository to pack [{DEFAULT_CORPUS}, built by {MAKE_CORPUS}]")
+    parser.add_argument("--budget", type=int, default=128000, help="kimicode token budget [128000]")
+    parser.add_argument("--skip-peers", action="store_true", help="only the kimicode rows")
+    parser.add_argument("--peers-dir", type=Path, default=Path("/tmp/bench-peers"),
+                        help="where repomix (npm --prefix) and aider (venv) are installed [/tmp/bench-peers]")
+    parser.add_argument("--runs", type=int, default=1, help="runs per tool; the table shows the median wall time "
+                                                            "and the highest peak [1]")
+    parser.add_argument("--only", default="", help="comma list of kimicode,repomix,aider (default: all)")
+    parser.add_argument("--aider-map-tokens", type=int, default=8192,
+                        help="aider --map-tokens; with no files in the chat aider doubles it [8192]")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per tool run [1800]")
+    parser.add_argument("--json", type=Path, help="also write the raw measurements to this file")
+    parser.add_argument("--no-warm-page-cache", action="store_true",
+                        help="do not read the corpus once before measuring")
+    args = parser.parse_args(argv)
+    args.corpus = args.corpus.resolve()
+    args.peers_dir = args.peers_dir.resolve()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    if not (args.corpus / ".git").exists():
+        parser.error(f"{args.corpus} is not a git repository; build the corpus with: {MAKE_CORPUS}")
+    only = {t.strip() for t in args.only.split(",") if t.strip()} or {"kimicode", "repomix", "aider"}
+    if args.skip_peers:
+        only &= {"kimicode"}
+
+    load_start = os.getloadavg()[0]
+    files, size = corpus_stats(args.corpus)
+    print(machine_line())
+    print(f"corpus: {args.corpus}: {files:,} files, {size / MB:,.1f} MB ({size / 2**20:,.1f} MiB), .git excluded")
+    sys.stdout.flush()
+    if not args.no_warm_page_cache:
+        progress("reading the corpus once (OS page cache)")
+        warm_page_cache(args.corpus)
+
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="pack-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        if "kimicode" in only:
+            rows += kimicode_rows(args, tmp)
+        if "repomix" in only:
+            rows += repomix_rows(args, tmp)
+        if "aider" in only:
+            rows += aider_rows(args, tmp)
+        versions = []
+        if "repomix" in only and (args.peers_dir / "repomix/node_modules/.bin/repomix").exists():
+            versions.append("repomix " + tool_version([str(args.peers_dir / "repomix/node_modules/.bin/repomix"), "--version"],
+                                                      clean_env(tmp)))
+        if "aider" in only and (args.peers_dir / "aider/bin/aider").exists():
+            versions.append(tool_version([str(args.peers_dir / "aider/bin/aider"), "--version"], clean_env(tmp)))
+        if args.json:
+            args.json.write_text(json.dumps([{
+                "tool": r.tool, "note": r.note, "tokens": r.tokens, "output_bytes": r.output_bytes,
+                "runs": [{"argv": m.argv, "returncode": m.returncode, "wall_s": m.wall_s,
+                          "peak_rss_bytes": m.peak_rss_bytes, "tree_peak_bytes": m.tree_peak_bytes,
+                          "maxrss_bytes": m.maxrss_bytes, "max_procs": m.max_procs, "timed_out": m.timed_out}
+                         for m in r.runs]} for r in rows], indent=2))
+
+    print()
+    print(render(rows, args.budget))
+    print(f"\nload average (1 min): {load_start:.2f} at start, {os.getloadavg()[0]:.2f} at end on {usable_cpus()} CPUs"
+          + ("; the machine was busy: wall times are inflated" if max(load_start, os.getloadavg()[0]) > 0.5 * usable_cpus() + 0.5
+             else ""))
+    if versions:
+        print(f"\npeers: {', '.join(versions)}; aider --map-tokens {args.aider_map_tokens} "
+              f"(aider doubles it with no files in the chat)")
+    print("peak MB = max(sampled sum of RSS over the process tree, ru_maxrss of its largest process); "
+          "MB = 10^6 bytes; tokens as reported by each tool")
+    return 0 if all(r.ok for r in rows if r.tool.startswith("kimicode")) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
