@@ -346,6 +346,7 @@ class ChatClient:
         tools: list[dict[str, Any]] | None = None,
         tool_choice: str | dict[str, Any] | None = None,
         temperature: float | None = None,
+        response_format: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The exact request sent; messages go verbatim (reasoning_content included)."""
         body: dict[str, Any] = {
@@ -364,6 +365,8 @@ class ChatClient:
             body["tool_choice"] = tool_choice
         if temperature is not None and not self.spec.fixed_sampling:
             body["temperature"] = temperature  # fixed-sampling models reject any value
+        if response_format is not None:
+            body["response_format"] = response_format  # {"type": "json_object"} or a flat json_schema
         return body
 
     def stream_chat(
@@ -377,9 +380,11 @@ class ChatClient:
         tools: list[dict[str, Any]] | None = None,
         tool_choice: str | dict[str, Any] | None = None,
         temperature: float | None = None,
+        response_format: dict[str, Any] | None = None,
     ) -> ChatResult:
         """Stream one answer, retrying what is safe to retry. Raises LLMError / ContextOverflow."""
-        body = self.request_body(messages, max_tokens=max_tokens, tools=tools, tool_choice=tool_choice, temperature=temperature)
+        body = self.request_body(messages, max_tokens=max_tokens, tools=tools, tool_choice=tool_choice,
+                                 temperature=temperature, response_format=response_format)
         started = time.monotonic()
         tries = self.endpoint.max_retries + 1
         answer = _Answer(model=self.endpoint.model)

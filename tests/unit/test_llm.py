@@ -114,6 +114,14 @@ def test_request_body_for_a_fixed_sampling_model(openai_server: OpenAIServer, cl
     assert KEY not in repr(request)  # the recorded headers hide the key when printed
 
 
+def test_response_format_is_sent_only_when_asked(openai_server: OpenAIServer, client: ChatClient) -> None:
+    client.stream_chat(HELLO)
+    client.stream_chat(HELLO, response_format={"type": "json_object"})
+    first, second = (r.body for r in openai_server.chat_requests)
+    assert "response_format" not in first
+    assert second["response_format"] == {"type": "json_object"}
+
+
 def test_temperature_is_sent_when_the_model_allows_it(openai_server: OpenAIServer) -> None:
     with make_client(openai_server, model="some-local-model") as chat:
         assert not chat.spec.fixed_sampling
