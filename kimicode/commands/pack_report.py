@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections import Counter
 from contextlib import contextmanager
 from typing import Callable, Iterator
@@ -19,27 +18,27 @@ def progress_reporter() -> Iterator[Callable[[str, int, int], None] | None]:
     if not sys.stderr.isatty():
         yield None
         return
+    import threading
+
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    started = time.monotonic()
     display = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                        console=Console(stderr=True), transient=True)
     task = display.add_task("listing files")
-    live = False
+    # started from a timer: a quick pack ends before it fires and shows nothing at all
+    timer = threading.Timer(SHOW_AFTER, display.start)
+    timer.daemon = True
+    timer.start()
 
     def update(phase: str, done: int, total: int) -> None:
-        nonlocal live
-        if not live and time.monotonic() - started > SHOW_AFTER:
-            display.start()
-            live = True
         display.update(task, description=f"{phase} {total:,} files")
 
     try:
         yield update
     finally:
-        if live:
-            display.stop()
+        timer.cancel()
+        display.stop()
 
 
 def _share(tokens: int, budget: int) -> str:
