@@ -42,8 +42,10 @@ def user_locations(env: Mapping[str, str] | None = None) -> Locations:
 
 
 def prompts_dir() -> Path:
-    """The prompts/ folder at the top of the checkout (the package is installed editable)."""
-    return Path(__file__).resolve().parent.parent / "prompts"
+    """prompts/: inside the package when installed from a wheel (kimicode/prompts is a link to the
+    top-level folder, followed when the wheel is built), else the checkout's own folder."""
+    packaged = Path(__file__).resolve().parent / "prompts"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "prompts"
 
 
 def read_prompt(name: str) -> str:

@@ -7,21 +7,14 @@ import os
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 import click
 
 from kimicode import exit_codes
-from kimicode.commands.common import Failure, UsageFailure, repo_root_of, settings_or_exit
+from kimicode.commands.common import Failure, UsageFailure, needs_key, repo_root_of, settings_or_exit
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 OVERFLOW_SHRINK = 0.5  # the repo shelf keeps this share when the provider says "too long"
 NEAR_WINDOW = 0.9  # above this share of the window, get the provider's exact count first
-
-
-def _needs_key(base_url: str) -> bool:
-    # local servers (llama.cpp, Ollama, vLLM on this machine) usually take no key
-    return (urlparse(base_url).hostname or "") not in LOCAL_HOSTS
 
 
 def _read_stdin() -> str:
@@ -130,7 +123,7 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
         click.echo(f"kimicode: {root} is not a project folder; not packing it (cd into a repository)", err=True)
         no_repo = True
     settings = settings_or_exit(root, {"model": model, "base_url": base_url, "pack.budget": budget})
-    if not dry_run and not settings.api_key and _needs_key(settings.base_url):
+    if not dry_run and not settings.api_key and needs_key(settings.base_url):
         raise UsageFailure("no API key: set MOONSHOT_API_KEY (or KIMICODE_API_KEY, or api_key in config.toml)")
     spec = model_spec(settings.model, settings.models)
     locations = user_locations()

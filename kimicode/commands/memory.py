@@ -173,7 +173,7 @@ def search(text: str, limit: int, min_score: float, language: str | None, error_
 def list_records(language: str | None, error_type: str | None, file: str | None, limit: int | None, as_json: bool) -> None:
     """Remembered errors, most recently seen first."""
     store = _open(_root())
-    records = _guard(store.list, _filters(language, error_type, file), limit)
+    records = _guard(store.records, _filters(language, error_type, file), limit)
     if as_json:
         click.echo(json.dumps([_json_record(r) for r in records], indent=1, ensure_ascii=False))
         return

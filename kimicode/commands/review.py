@@ -14,15 +14,21 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from kimicode import exit_codes
 from kimicode.commands.common import UsageFailure, repo_root_of, settings_or_exit
 from kimicode.review.findings import SEVERITIES
+
+if TYPE_CHECKING:
+    from kimicode.config import Settings
+    from kimicode.review.changes import ChangeSet
+    from kimicode.review.checks import LocalReport, SecretHit, Skip
+    from kimicode.review.request import Plan
+    from kimicode.review.run import Outcome
 
 SKIPPED_SHOWN = 10  # skipped files listed one per line; the rest are counted
 
@@ -115,7 +121,7 @@ def command(staged: bool, range_spec: str | None, files: bool, paths: tuple[Path
     _review(report, settings, changes, local, budget, dry_run)
 
 
-def _show_skipped(report: _Report, skipped: list) -> None:  # type: ignore[type-arg]
+def _show_skipped(report: _Report, skipped: list[Skip]) -> None:
     report.data["skipped"] = [{"file": s.path, "reason": s.reason} for s in skipped]
     for skip in skipped[:SKIPPED_SHOWN]:
         report.say(f"not reviewed: {skip.path} ({skip.reason})")
@@ -123,7 +129,7 @@ def _show_skipped(report: _Report, skipped: list) -> None:  # type: ignore[type-
         report.say(f"not reviewed: {len(skipped) - SKIPPED_SHOWN} more files (binary, too large, generated...)")
 
 
-def _block_on_secrets(report: _Report, secrets: list, staged: bool) -> NoReturn:  # type: ignore[type-arg]
+def _block_on_secrets(report: _Report, secrets: list[SecretHit], staged: bool) -> NoReturn:
     report.data["secrets"] = [{"file": s.path, "line": s.line, "kind": s.kind} for s in secrets]
     width = max(len(f"{s.path}:{s.line}" if s.line else s.path) for s in secrets)
     report.out("\n".join(f"  {(f'{s.path}:{s.line}' if s.line else s.path):<{width}}  {s.kind}" for s in secrets))
@@ -135,7 +141,7 @@ def _block_on_secrets(report: _Report, secrets: list, staged: bool) -> NoReturn:
     report.finish("blocked", exit_codes.ERROR, "secrets")
 
 
-def _skip(report: _Report, settings, why: str) -> NoReturn:  # type: ignore[no-untyped-def]
+def _skip(report: _Report, settings: Settings, why: str) -> NoReturn:
     """The review could not be done: fail open, unless review.require says otherwise."""
     if settings.review.require:
         report.say(f"review required but not done: {why} (review.require = true)")
@@ -144,9 +150,9 @@ def _skip(report: _Report, settings, why: str) -> NoReturn:  # type: ignore[no-u
     report.finish("skipped", exit_codes.OK, why)
 
 
-def _review(report: _Report, settings, changes, local, budget: int | None, dry_run: bool) -> None:  # type: ignore[no-untyped-def]
+def _review(report: _Report, settings: Settings, changes: ChangeSet, local: LocalReport, budget: int | None, dry_run: bool) -> None:
     from kimicode import calibration
-    from kimicode.commands.ask import _needs_key
+    from kimicode.commands.common import needs_key
     from kimicode.llm import Endpoint
     from kimicode.locations import user_locations
     from kimicode.models import model_spec
@@ -154,7 +160,7 @@ def _review(report: _Report, settings, changes, local, budget: int | None, dry_r
     from kimicode.review.run import review
     from kimicode.tokens import TokenCounter
 
-    if not dry_run and not settings.api_key and _needs_key(settings.base_url):
+    if not dry_run and not settings.api_key and needs_key(settings.base_url):
         _skip(report, settings, "no API key (set MOONSHOT_API_KEY or KIMICODE_API_KEY)")
     spec = model_spec(settings.model, settings.models)
     data_dir = user_locations().data_dir
@@ -162,7 +168,7 @@ def _review(report: _Report, settings, changes, local, budget: int | None, dry_r
     reply = min(settings.ask.reply_tokens, spec.max_output, spec.context_window // 4)
     room = min(budget or spec.context_window, spec.context_window - reply)
 
-    def plan_for(tokens: int):  # type: ignore[no-untyped-def]
+    def plan_for(tokens: int) -> Plan:
         return build_plan(changes, local, counter, tokens, settings.pack.max_file_bytes)
 
     try:
@@ -177,7 +183,8 @@ def _review(report: _Report, settings, changes, local, budget: int | None, dry_r
     if plan.redactions:
         shown = ", ".join(f"{p}:{line} ({kind})" if line else f"{p} ({kind})" for p, line, kind in plan.redactions[:5])
         more = f" and {len(plan.redactions) - 5} more" if len(plan.redactions) > 5 else ""
-        report.say(f"redacted {len(plan.redactions)} secret{'s' if len(plan.redactions) != 1 else ''} already in the repository before sending: {shown}{more}")
+        count = f"{len(plan.redactions)} secret{'s' if len(plan.redactions) != 1 else ''}"
+        report.say(f"redacted {count} already in the repository before sending: {shown}{more}")
     if dry_run:
         _print_dry_run(report, plan)
         report.finish("passed", exit_codes.OK, "dry run")
@@ -193,7 +200,7 @@ def _review(report: _Report, settings, changes, local, budget: int | None, dry_r
     _verdict(report, settings, changes, outcome)
 
 
-def _print_dry_run(report: _Report, plan) -> None:  # type: ignore[no-untyped-def]
+def _print_dry_run(report: _Report, plan: Plan) -> None:
     if report.as_json:
         report.data["requests"] = [{"messages": p.messages, "prompt_tokens": p.tokens, "files": p.files,
                                     "context": [list(c) for c in p.context]} for p in plan.parts]
@@ -208,7 +215,7 @@ def _print_dry_run(report: _Report, plan) -> None:  # type: ignore[no-untyped-de
                    f"diffs: {', '.join(part.files)}; context: {context}")
 
 
-def _verdict(report: _Report, settings, changes, outcome) -> None:  # type: ignore[no-untyped-def]
+def _verdict(report: _Report, settings: Settings, changes: ChangeSet, outcome: Outcome) -> NoReturn:
     from kimicode.review.findings import blocking, render_text, tally
 
     block_on = settings.review.block_on

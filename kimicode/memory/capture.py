@@ -117,29 +117,49 @@ def summarize_fix(client: Any, error: str, conversation: str) -> FixSummary:
     return parse_fix_summary(result.content)
 
 
-def remember_answer(settings: Any, repo_root: Path | None, error_text: str, question: str, answer: str,
-                    client: Any, data_dir: Path | None = None) -> str:
-    """`ask --remember`: summarize the exchange with the model and store it. Returns one line for stderr.
+def store_fix(settings: Any, repo_root: Path | None, error_text: str, summary: FixSummary,
+              data_dir: Path | None = None) -> str:
+    """Store the first error in ``error_text`` with what ``summary`` says; one line for the user.
 
-    Never raises: memory is optional, so every failure is reported in the returned line.
+    The TUI calls this once the user confirmed the summary it showed. Never raises:
+    memory is optional, so every failure is reported in the returned line.
     """
     from kimicode.memory.store import MemoryStore, MemoryUnavailable
 
     if repo_root is None:
-        return "not remembered: memory is kept per repository, and this ask has none (--no-repo)"
+        return "not remembered: memory is kept per repository, and there is none here (--no-repo)"
     shapes = error_shapes(error_text, str(repo_root))
     if not shapes:
-        return "not remembered: the question and piped input hold no error to fingerprint"
-    conversation = f"## The user asked\n\n{question.strip()}\n\n## The assistant answered\n\n{answer.strip()}\n"
+        return "not remembered: no error to fingerprint (a traceback, a test failure, a compiler or panic message)"
     try:
-        summary = summarize_fix(client, shapes[0].excerpt, conversation)
         record = _record(shapes[0], repo_root, summary.root_cause, summary.fix, summary.files, "", None)
-        store = MemoryStore.open(settings, repo_root, data_dir)
-        stored, new = store.add(record)
-    except CaptureError as exc:
-        return f"not remembered: {exc}"
+        stored, new = MemoryStore.open(settings, repo_root, data_dir).add(record)
     except MemoryUnavailable as exc:
         return f"not remembered: memory unavailable: {exc}"
     what = "root cause and fix" if stored.fix else ("root cause, no fix" if stored.root_cause else "no root cause or fix")
     state = "new" if new else f"seen {stored.times_seen} times"
     return f"remembered {stored.error_type}: {stored.message[:80]} as {stored.id[:12]} ({state}; {what})"
+
+
+def remember_conversation(settings: Any, repo_root: Path | None, error_text: str, conversation: str, client: Any,
+                          data_dir: Path | None = None) -> str:
+    """Ask the model what the conversation established about the error, and store it: one line back.
+
+    For `ask --remember` (the flag is the user's confirmation) and for a TUI that asks first
+    should call summarize_fix and store_fix itself.
+    """
+    shapes = error_shapes(error_text, str(repo_root) if repo_root else None)
+    if repo_root is None or not shapes:
+        return store_fix(settings, repo_root, error_text, FixSummary(False, "", ""), data_dir)
+    try:
+        summary = summarize_fix(client, shapes[0].excerpt, conversation)
+    except CaptureError as exc:
+        return f"not remembered: {exc}"
+    return store_fix(settings, repo_root, error_text, summary, data_dir)
+
+
+def remember_answer(settings: Any, repo_root: Path | None, error_text: str, question: str, answer: str,
+                    client: Any, data_dir: Path | None = None) -> str:
+    """`ask --remember`: the question and the answer are the conversation."""
+    conversation = f"## The user asked\n\n{question.strip()}\n\n## The assistant answered\n\n{answer.strip()}\n"
+    return remember_conversation(settings, repo_root, error_text, conversation, client, data_dir)

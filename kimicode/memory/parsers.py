@@ -314,9 +314,9 @@ def parse_rust(lines: Sequence[str]) -> list[RawError]:
         loc = next((_RUSTC_LOC.match(lines[k]) for k in range(i + 1, min(i + 4, len(lines))) if _RUSTC_LOC.match(lines[k])), None)
         if compile_error and loc:
             kind = f"error[{compile_error['code']}]" if compile_error["code"] else "error"
-            frames = (RawFrame(loc["path"], _int(loc["line"]), ""),)
+            where = (RawFrame(loc["path"], _int(loc["line"]), ""),)
             end = next((k for k in range(i + 1, min(i + 40, len(lines))) if not lines[k].strip()), min(i + 40, len(lines)))
-            errors.append(RawError("rust", kind, compile_error["msg"], frames, i, end))
+            errors.append(RawError("rust", kind, compile_error["msg"], where, i, end))
     return errors
 
 

@@ -122,8 +122,12 @@ def memory_status(settings: Any, repo_root: Path | None = None, data_dir: Path |
         import chromadb
     except Exception as exc:  # noqa: BLE001 - a broken install must not break doctor
         return False, f"chromadb cannot be imported ({type(exc).__name__}: {exc}); ask and chat work without memory"
+    from kimicode.locations import user_locations
     from kimicode.memory.store import MemoryStore, MemoryUnavailable
 
+    folder = (data_dir or user_locations().data_dir) / "memory" / "chroma"
+    if not settings.memory.chroma_url and not folder.exists():  # a health check creates nothing
+        return True, f"chromadb {chromadb.__version__}; no local index yet (created at {folder} on first use)"
     root = repo_root or Path.cwd()
     try:
         store = MemoryStore.open(settings, root, data_dir)

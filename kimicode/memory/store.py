@@ -35,6 +35,11 @@ LOCK_TIMEOUT = 10.0  # seconds to wait for another kimicode's write before givin
 PROBE_TIMEOUT = 3.0  # seconds for a Chroma server to answer its heartbeat
 REQUEST_TIMEOUT = 30.0  # seconds for any one request to a Chroma server
 BATCH = 500  # records per Chroma call when importing
+# Hashed feature vectors are nearly orthogonal to each other, which makes HNSW's graph walk
+# miss more often than on dense text embeddings: at Chroma's defaults (100/100/16) a known
+# error among 10k records was missed in about one run out of three. Wider search is cheap
+# at this size (bench/memory_bench.py).
+HNSW = {"space": "cosine", "ef_construction": 200, "ef_search": 200, "max_neighbors": 32}
 
 try:  # advisory locks: POSIX only; elsewhere concurrent local writers are not guarded
     import fcntl
@@ -271,7 +276,7 @@ class MemoryStore:
         function, tag = embedding_for(*self._embedding_args)
         name = f"{self.identity.collection}-{tag}"
         return client.get_or_create_collection(
-            name, embedding_function=function, configuration={"hnsw": {"space": "cosine"}},
+            name, embedding_function=function, configuration={"hnsw": HNSW},
             metadata={"kimicode_repo": self.identity.key[:200], "kimicode_schema": 1},
         )
 
@@ -330,7 +335,7 @@ class MemoryStore:
         records = _records(found["metadatas"])
         return records[0] if records else None
 
-    def list(self, filters: Filters = Filters(), limit: int | None = None) -> list[Fingerprint]:
+    def records(self, filters: Filters = Filters(), limit: int | None = None) -> list[Fingerprint]:
         """Records, most recently seen first."""
         with self._collection() as collection:
             found = collection.get(where=filters.where(), include=["metadatas"])
@@ -354,18 +359,18 @@ class MemoryStore:
                                       include=["metadatas", "distances"])
         for metas, distances in zip(answer["metadatas"], answer["distances"]):
             for meta, distance in zip(metas, distances):
-                record = _record(meta)
-                if record is None:
+                near = _record(meta)
+                if near is None:
                     continue
                 score = max(0.0, min(1.0, 1.0 - float(distance)))
-                if record.id not in hits or hits[record.id].score < score:
-                    hits[record.id] = Hit(record, score, record.id in exact)
+                if near.id not in hits or hits[near.id].score < score:
+                    hits[near.id] = Hit(near, score, near.id in exact)
         ranked = sorted(hits.values(), key=lambda h: (h.score, h.fingerprint.last_seen, h.fingerprint.signature), reverse=True)
         return [h for h in ranked if h.score >= min_score][:n]
 
     def export(self) -> list[Fingerprint]:
         """Every record, oldest first (a stable order for diffs of exports)."""
-        return sorted(self.list(), key=lambda f: (f.first_seen, f.signature))
+        return sorted(self.records(), key=lambda f: (f.first_seen, f.signature))
 
     # -- writing ----------------------------------------------------------------------------
 

@@ -197,7 +197,7 @@ def _diff(repo: git.Repo, args: Sequence[str], source: GitTreeSource) -> list[Ch
         # Should not happen (same diff queue, same order); one call per file is slower but certain.
         blocks = [repo.git.diff(*args, *_DIFF_FLAGS, *_PATCH_FLAGS, "--", *filter(None, (r.old_path, r.path))).split("\n") for r in raw]
     changes: list[Change] = []
-    for entry, block in zip(raw, blocks):
+    for entry, block in zip(raw, blocks, strict=True):
         status = STATUS.get(entry.status, "changed")
         submodule = entry.new_mode == GITLINK
         binary = not submodule and _is_binary(block)

@@ -86,10 +86,7 @@ def local_checks(changes: ChangeSet, max_file_bytes: int) -> LocalReport:
         data = None
         if reason is None:
             data = changes.source.read(change.path)
-            if data is None:
-                reason = "unreadable"
-            else:
-                reason = content_reason(data)
+            reason = "unreadable" if data is None else content_reason(data)
         if reason is not None or data is None:
             report.skipped.append(Skip(change.path, reason or "unreadable"))
             continue

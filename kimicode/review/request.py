@@ -74,7 +74,7 @@ class Plan:
 def prompt_sections() -> dict[str, str]:
     """prompts/review.md cut at its ``<!-- kimicode:NAME -->`` markers."""
     pieces = _SECTION.split(read_prompt("review.md"))
-    return {name: body.strip("\n") + "\n" for name, body in zip(pieces[1::2], pieces[2::2])}
+    return {name: body.strip("\n") + "\n" for name, body in zip(pieces[1::2], pieces[2::2], strict=True)}
 
 
 def _attr(value: str) -> str:
@@ -313,8 +313,8 @@ def _context(builder: _Builder, part: Part, spare: int) -> list[Block]:
                 importers[target] = importers.get(target, 0) + 1
     # Modules several changed files import first; then by path, for a stable prompt prefix.
     for target in sorted(importers, key=lambda t: (-importers[t], t))[:MAX_IMPORTED]:
-        text = builder.imported_text(target)
-        block = builder.file_block(target, text, "outline") if text is not None else None
+        source = builder.imported_text(target)
+        block = builder.file_block(target, source, "outline") if source is not None else None
         if block is not None and block.tokens <= spare:
             chosen.append(block)
             part.context.append((target, "outline"))

@@ -19,22 +19,10 @@ from typing import Any, Callable
 from kimicode.llm import ChatClient, ChatResult, ContextOverflow, Endpoint, LLMError
 from kimicode.models import ModelSpec
 from kimicode.review.findings import Finding, InvalidFindings, merge, parse_findings
-from kimicode.review.request import Plan, prompt_sections
+from kimicode.review.request import Plan, PlanError, prompt_sections
 
 Notify = Callable[[str], None]
 OVERFLOW_SHRINK = 0.6  # of the budget, for the one re-plan after the provider says "too long"
-
-
-class _ReviewClient(ChatClient):
-    """The chat client, able to ask for a JSON object (``response_format``) when told to."""
-
-    json_mode: bool = False
-
-    def request_body(self, messages: list[dict[str, Any]], **options: Any) -> dict[str, Any]:
-        body = super().request_body(messages, **options)
-        if self.json_mode:
-            body["response_format"] = {"type": "json_object"}
-        return body
 
 
 @dataclass
@@ -85,7 +73,7 @@ def _assistant(result: ChatResult) -> dict[str, Any]:
 
 
 class _Reviewer:
-    def __init__(self, client: _ReviewClient, notify: Notify) -> None:
+    def __init__(self, client: ChatClient, notify: Notify) -> None:
         self.client = client
         self.notify = notify
         self.requests = 0
@@ -94,11 +82,8 @@ class _Reviewer:
         self.model = client.endpoint.model
 
     def _send(self, messages: list[dict[str, Any]], json_mode: bool = False) -> ChatResult:
-        self.client.json_mode = json_mode
-        try:
-            result = self.client.stream_chat(messages, temperature=0.0, on_retry=lambda why: self.notify(why))
-        finally:
-            self.client.json_mode = False
+        result = self.client.stream_chat(messages, temperature=0.0, on_retry=lambda why: self.notify(why),
+                                         response_format={"type": "json_object"} if json_mode else None)
         self.requests += 1
         self.model = result.model or self.model
         if result.usage is not None:
@@ -144,7 +129,8 @@ def review(plan: Plan, replan: Callable[[int], Plan], endpoint: Endpoint, spec: 
     """Review every part of ``plan``; raises KeyboardInterrupt when the user interrupts."""
     started = time.monotonic()
     notes: list[str] = []
-    with _ReviewClient(endpoint, spec) as client:
+    client = ChatClient(endpoint, spec)
+    with client:
         reviewer = _Reviewer(client, notify)
         shrunk = False
         while True:
@@ -163,7 +149,8 @@ def review(plan: Plan, replan: Callable[[int], Plan], endpoint: Endpoint, spec: 
                         samples.append((part.tokens, result.counted))
                     if result.unreachable and number < len(plan.parts):
                         # no network or a bad key: each further part would wait through its retries too
-                        failures.append(f"parts {number + 1} to {len(plan.parts)} not sent")
+                        rest = f"part {len(plan.parts)}" if number + 1 == len(plan.parts) else f"parts {number + 1} to {len(plan.parts)}"
+                        failures.append(f"{rest} of {len(plan.parts)} not sent")
                         break
                 break
             except ContextOverflow as exc:
@@ -175,7 +162,11 @@ def review(plan: Plan, replan: Callable[[int], Plan], endpoint: Endpoint, spec: 
                 note = f"the provider says the request is too long; re-planning with {smaller:,} tokens instead of {plan.budget:,}"
                 notify(note)
                 notes.append(note)
-                plan = replan(smaller)
+                try:
+                    plan = replan(smaller)
+                except PlanError as error:
+                    failures.append(f"{exc} (and {error})")
+                    break
                 notes.extend(plan.notes)
             except _Interrupted:
                 raise KeyboardInterrupt from None

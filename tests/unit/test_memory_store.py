@@ -70,15 +70,15 @@ class TestRecords:
 
     def test_filters(self, store: MemoryStore, repo: Path) -> None:
         store.add_many([_record(p.first, repo, files=["app/fix.py"] if n == 0 else ()) for n, p in enumerate(PAIRS)])
-        python = store.list(Filters(language="python"))
+        python = store.records(Filters(language="python"))
         assert python and {r.language for r in python} == {"python"}
-        assert {r.error_type for r in store.list(Filters(error_type="KeyError"))} == {"KeyError"}
-        by_name = store.list(Filters(file="models.py"))
-        assert by_name == store.list(Filters(file="app/models.py")) and len(by_name) == 1
-        assert [r.id for r in store.list(Filters(file="app/fix.py"))] == [by_name[0].id]
+        assert {r.error_type for r in store.records(Filters(error_type="KeyError"))} == {"KeyError"}
+        by_name = store.records(Filters(file="models.py"))
+        assert by_name == store.records(Filters(file="app/models.py")) and len(by_name) == 1
+        assert [r.id for r in store.records(Filters(file="app/fix.py"))] == [by_name[0].id]
         hits = store.search(PAIRS[0].second, filters=Filters(language="go"))
         assert hits and all(h.fingerprint.language == "go" for h in hits)
-        assert store.list(limit=3) == store.list()[:3]
+        assert store.records(limit=3) == store.records()[:3]
 
     def test_export_import_round_trip_is_idempotent(self, store: MemoryStore, repo: Path, tmp_path: Path) -> None:
         store.add_many([_record(p.first, repo) for p in PAIRS[:5]])

@@ -126,7 +126,8 @@ def test_whole_files(repo: git.Repo, monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert len(change.hunks[0].lines) == 5 and all(line.startswith("+") for line in change.hunks[0].lines)
     assert "gone.py" in changes.source.paths()  # imports resolve against every file of the repository
     (tmp_path / "outside.py").write_text("x = 1\n")
-    for bad, message in ((Path("missing.py"), "No such file"), (tmp_path / "outside.py", "outside the repository"), (Path("."), "is a directory")):
+    bad_paths = ((Path("missing.py"), "No such file"), (tmp_path / "outside.py", "outside the repository"), (Path("."), "is a directory"))
+    for bad, message in bad_paths:
         with pytest.raises(ChangeError, match=message):
             whole_files(root, [bad])
 

@@ -257,7 +257,7 @@ def test_a_partial_review_fails_open_and_says_so(repo: git.Repo, server: OpenAIS
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data["status"] == "skipped" and data["reason"].startswith(f"1 of {data['parts']} parts reviewed; part 2 of")
-    assert data["failures"][-1] == f"parts 3 to {data['parts']} not sent"
+    assert data["failures"][-1] == f"parts 3 to {data['parts']} of {data['parts']} not sent"
     assert data["findings"] == [WARNING]
 
 

@@ -11,7 +11,7 @@ index 1111111..2222222 100644
 @@ -1,3 +1,4 @@
  import os
 +import sys
- 
+\x20
  def main():
 @@ -10,4 +11,3 @@ def main():
      a = 1

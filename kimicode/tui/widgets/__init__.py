@@ -1,0 +1,1 @@
+"""Widgets of the kimicode TUI, one module per screen area."""

@@ -1,0 +1,309 @@
+"""What the TUI works on: one chat session, its settings, the error memory, and /commands.
+
+No Textual here: every method is synchronous and runs in a worker thread of the app,
+one at a time (the chat session allows one call at a time). Results come back as text
+for the chat (Markdown) and a Snapshot for the budget bar and the files panel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlparse
+
+from kimicode.budget import ShelfTable
+from kimicode.chat.chat import ChatError, ChatSession, Exchange
+from kimicode.config import Settings
+from kimicode.locations import Locations, user_locations
+from kimicode.tui import context_files
+from kimicode.tui.commands import Parsed
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+TextCallback = Callable[[str], None]
+
+
+def key_notice(settings: Settings) -> str | None:
+    """What to tell a user who has no API key for a remote endpoint (local servers need none)."""
+    if settings.api_key or (urlparse(settings.base_url).hostname or "") in LOCAL_HOSTS:
+        return None
+    return (f"No API key: set MOONSHOT_API_KEY (or KIMICODE_API_KEY) for {settings.base_url} and restart kimicode. "
+            "Commands that need no model (/add, /drop, /pack, /state, /search, /budget) work meanwhile.")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the budget bar and the files panel show after a turn or a command."""
+
+    table: ShelfTable | None
+    files: list[context_files.FileRow]
+    usage: dict[str, int] | None  # the provider's figures for the last call
+    model: str
+    session_id: str
+    note: str = ""  # why the table is missing
+
+
+@dataclass
+class Outcome:
+    markdown: str = ""  # shown in the chat
+    kind: str = "output"  # output | info | error
+    new_session: bool = False  # /clear: the chat view starts over
+    quit: bool = False
+    toggle_files: bool = False
+    notices: list[str] = field(default_factory=list)
+
+
+class Workspace:
+    def __init__(self, settings: Settings, root: Path, *, resume: bool = False, session_id: str | None = None,
+                 locations: Locations | None = None, use_memory: bool | None = None) -> None:
+        self.settings = settings
+        self.root = root
+        self.locations = locations or user_locations()
+        self.resume = resume
+        self.session_id = session_id
+        self.use_memory = settings.memory.enabled if use_memory is None else use_memory
+        self.session: ChatSession | None = None
+        self._clients: list[Any] = []  # clients made by /model, closed with the workspace
+        self._memory: Any = None
+
+    # -- the session ------------------------------------------------------------------
+
+    def open(self) -> list[str]:
+        """Open (or resume) the session and pack the repository; notes for the chat."""
+        from kimicode.chat.session import SessionError
+        from kimicode.chat.start import open_session
+
+        try:
+            self.session = open_session(self.settings, self.root, resume=self.resume, session_id=self.session_id,
+                                        locations=self.locations, use_memory=self.use_memory)
+        except SessionError as exc:
+            raise ChatError(str(exc)) from None
+        self.resume, self.session_id = False, None  # /clear opens a new one
+        session = self.session
+        notes = list(session.warnings)
+        if session.repo.note:
+            notes.append(session.repo.note)
+        return notes
+
+    def require(self) -> ChatSession:
+        if self.session is None:
+            raise ChatError("the session is not open yet")
+        return self.session
+
+    def send(self, text: str, on_content: TextCallback, on_reasoning: TextCallback, on_retry: TextCallback) -> Exchange:
+        return self.require().send(text, on_content=on_content, on_reasoning=on_reasoning, on_retry=on_retry)
+
+    def snapshot(self) -> Snapshot:
+        session = self.require()
+        table, note = None, ""
+        try:
+            table = session.shelves()
+        except ChatError as exc:
+            note = str(exc)
+        usage = next((t.usage for t in reversed(session.turns) if t.role == "assistant" and t.usage), None)
+        return Snapshot(table, context_files.rows(session), usage, session.client.endpoint.model, session.id, note)
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
+        if self._memory is not None:
+            self._memory.close()
+            self._memory = None
+
+    # -- commands ---------------------------------------------------------------------
+
+    def run(self, parsed: Parsed) -> Outcome:
+        handler = getattr(self, f"cmd_{parsed.command.name}")
+        return handler(parsed.arg)
+
+    def cmd_add(self, arg: str) -> Outcome:
+        return Outcome(context_files.add(self.require(), arg), "info")
+
+    def cmd_drop(self, arg: str) -> Outcome:
+        return Outcome(context_files.drop(self.require(), arg), "info")
+
+    def cmd_pack(self, arg: str) -> Outcome:
+        session = self.require()
+        repo = session.repack(arg or None)
+        if repo.failed:
+            return Outcome(repo.note, "error")
+        what = f'for "{repo.query}"' if repo.query else "(structural overview)"
+        return Outcome(f"packed the repository {what}: {len(repo.full)} files in full, {len(repo.outline)} as outlines, "
+                       f"{repo.tokens:,} tokens (the cached prompt prefix starts over)", "info")
+
+    def cmd_compact(self, arg: str) -> Outcome:
+        reports = self.require().compact()
+        if not reports:
+            return Outcome("nothing to compact: the recent turns are all the conversation has", "info")
+        return Outcome("\n".join(r.line() for r in reports), "info")
+
+    def cmd_state(self, arg: str) -> Outcome:
+        from kimicode.chat.state import render
+
+        text = render(self.require().state)
+        return Outcome(text or "The state summary is empty: nothing was compacted or pinned yet.")
+
+    def cmd_pin(self, arg: str) -> Outcome:
+        item = self.require().pin(arg)
+        return Outcome(f"pinned {item.id}: carried verbatim in every request (/unpin {item.id} to stop)", "info")
+
+    def cmd_unpin(self, arg: str) -> Outcome:
+        item = self.require().unpin(arg.strip().upper())
+        return Outcome(f"unpinned {item.id}", "info")
+
+    def cmd_restore(self, arg: str) -> Outcome:
+        session = self.require()
+        if not arg:
+            if not session.state.through:
+                return Outcome("nothing is compressed yet: every turn is in the context verbatim", "info")
+            lines = [f"Turns 1-{session.state.through} are compressed. Show some verbatim again with "
+                     "`/restore FIRST-LAST` (until the next compaction):", ""]
+            lines += [f"- compaction {r.number}: turns {r.first_turn}-{r.last_turn}" for r in session.reports if r.turns_moved]
+            return Outcome("\n".join(lines))
+        match = re.fullmatch(r"\s*(\d+)\s*(?:(?:-|\.\.|\s)\s*(\d+))?\s*", arg)
+        if not match:
+            raise ChatError(f"/restore takes turn numbers: /restore 3-7, not {arg!r}")
+        first = int(match.group(1))
+        last = int(match.group(2) or first)
+        restored = session.restore(first, last)
+        return Outcome(f"restored turns {restored.first}-{restored.last} verbatim ({restored.tokens:,} tokens) "
+                       "until the next compaction", "info")
+
+    def cmd_search(self, arg: str) -> Outcome:
+        hits = self.require().search(arg)
+        if not hits:
+            return Outcome(f"nothing found for {arg!r}", "info")
+        lines = [f"**{len(hits)} found for** `{arg}`:", ""]
+        for hit in hits:
+            where = f"turn {hit.ref} ({hit.role})" if hit.kind == "turn" else f"state item {hit.ref} ({hit.role})"
+            seen = "" if hit.in_context else " *(compressed: /restore to show it)*" if hit.kind == "turn" else " *(retired)*"
+            lines.append(f"- {where}{seen}: {hit.snippet}")
+        return Outcome("\n".join(lines))
+
+    def _store(self) -> Any:
+        if self._memory is None:
+            from kimicode.memory.store import MemoryStore
+
+            self._memory = MemoryStore.open(self.settings, self.root, self.locations.data_dir)
+        return self._memory
+
+    def _memory_call(self, call: Callable[[Any], Outcome]) -> Outcome:
+        try:
+            from kimicode.memory.store import MemoryUnavailable
+        except ImportError:
+            return Outcome("memory unavailable", "error")
+        try:
+            return call(self._store())
+        except MemoryUnavailable as exc:
+            return Outcome(f"memory unavailable: {exc}", "error")
+        except LookupError as exc:
+            return Outcome(str(exc.args[0] if exc.args else exc), "error")
+
+    def cmd_memory(self, arg: str) -> Outcome:
+        def run(store: Any) -> Outcome:
+            if arg:
+                found = [(h.fingerprint, f"{h.score:.2f}") for h in store.search(arg, n=10, repo_root=str(self.root))]
+            else:
+                found = [(fp, f"{fp.times_seen}x") for fp in store.list(limit=20)]
+            if not found:
+                what = f"like {arg!r}" if arg else "yet"
+                return Outcome(f"no errors remembered for this repository {what}", "info")
+            lines = [f"- `{fp.id[:12]}` {mark} **{fp.error_type}**: {fp.message[:100]}"
+                     + (f"  \n  fix: {' '.join(fp.fix.split())[:120]}" if fp.fix else "") for fp, mark in found]
+            return Outcome("\n".join(lines) + "\n\n`/forget ID` removes one.")
+
+        return self._memory_call(run)
+
+    def cmd_forget(self, arg: str) -> Outcome:
+        def run(store: Any) -> Outcome:
+            record = store.forget(arg.strip())
+            if record is None:
+                return Outcome(f"no remembered error with id {arg.strip()!r} (see /memory)", "error")
+            return Outcome(f"forgot {record.id[:12]} {record.error_type}: {record.message[:80]}", "info")
+
+        return self._memory_call(run)
+
+    def cmd_model(self, arg: str) -> Outcome:
+        from kimicode.llm import ChatClient, Endpoint
+        from kimicode.models import model_spec
+
+        session = self.require()
+        if not arg:
+            spec = session.client.spec
+            guess = "" if spec.known else " (an unknown model: the window is a guess; set [models] in config.toml)"
+            return Outcome(f"model {spec.name}: {spec.context_window:,}-token window{guess}", "info")
+        settings = dataclasses.replace(self.settings, model=arg.strip())
+        spec = model_spec(settings.model, settings.models)
+        client = ChatClient(Endpoint.from_settings(settings), spec)
+        session.use_client(client)
+        self._clients.append(client)
+        self.settings = settings
+        guess = "" if spec.known else " (unknown model: window guessed)"
+        return Outcome(f"answering with {spec.name} from now on: {spec.context_window:,}-token window{guess}", "info")
+
+    def cmd_budget(self, arg: str) -> Outcome:
+        snap = self.snapshot()
+        if snap.table is None:
+            return Outcome(snap.note or "no budget yet", "error")
+        table = snap.table
+        lines = ["| shelf | tokens | share of the window |", "|---|---:|---:|"]
+        lines += [f"| {name} | {tokens:,} | {share:.1f}% |" for name, tokens, share in table.rows()]
+        lines.append(f"| **total** | **{table.total:,}** | **{100 * table.total / table.window:.1f}%** |")
+        text = "\n".join(lines) + f"\n\nWindow: {table.window:,} tokens ({snap.model}); {table.window - table.total:,} free."
+        if snap.usage:
+            text += (f"\n\nLast call (the provider's count): {snap.usage.get('prompt_tokens', 0):,} prompt tokens, "
+                     f"{snap.usage.get('cached_tokens', 0):,} of them cached; "
+                     f"{snap.usage.get('completion_tokens', 0):,} completion tokens; our estimate of the prompt "
+                     f"was {snap.usage.get('estimated_prompt_tokens', 0):,}.")
+        return Outcome(text)
+
+    def cmd_files(self, arg: str) -> Outcome:
+        return Outcome(toggle_files=True)
+
+    def cmd_clear(self, arg: str) -> Outcome:
+        old = self.require().id
+        self.require().close()
+        self.session = None
+        notes = self.open()
+        return Outcome(f"new session {self.require().id}; {old} stays on disk (`kimicode --resume {old}`)", "info",
+                       new_session=True, notices=notes)
+
+    def cmd_export(self, arg: str) -> Outcome:
+        from kimicode.chat.export import to_json, to_markdown
+        from kimicode.chat.session import load_session
+
+        session = self.require()
+        loaded = load_session(session.path)
+        path = Path(arg).expanduser() if arg else self.locations.data_dir / "exports" / f"{session.id}.md"
+        if not path.is_absolute():
+            path = self.root / path
+        if path.suffix == ".json":
+            import json
+
+            text = json.dumps(to_json(loaded), indent=1, ensure_ascii=False) + "\n"
+        else:
+            text = to_markdown(loaded)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise ChatError(f"cannot write {path}: {exc.strerror}") from None
+        return Outcome(f"exported session {session.id} to {path}", "info")
+
+    def cmd_help(self, arg: str) -> Outcome:
+        from kimicode.tui.commands import help_markdown
+        from kimicode.tui.keys import KEYS
+
+        return Outcome(help_markdown(KEYS))
+
+    def cmd_quit(self, arg: str) -> Outcome:
+        return Outcome(quit=True)
