@@ -86,6 +86,8 @@ def recall(store, names: dict[str, str]) -> tuple[float, float, int, int]:  # ty
         ranked = [names.get(h.fingerprint.id, "other") for h in store.search(pair.second, n=3)]
         at1 += bool(ranked) and ranked[0] == pair.name
         at3 += pair.name in ranked
+        if not ranked or ranked[0] != pair.name:
+            print(f"  missed at 1: {pair.name} (ranked: {', '.join(ranked) or 'nothing'})")
     unrelated_first = sum(1 for pair in PAIRS if (hits := store.search(pair.second, n=1))
                           and names.get(hits[0].fingerprint.id) == "unrelated")
     novel_hits = sum(1 for text in NOVEL if store.search(text, n=1, min_score=MIN_SCORE))

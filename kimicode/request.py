@@ -33,6 +33,7 @@ class AskInputs:
     files: Sequence[Path] = ()
     stdin: str = ""
     query: str | None = None
+    memory: str = ""  # the memory shelf: recalled error fingerprints (kimicode.memory.recall)
 
 
 @dataclass
@@ -109,9 +110,12 @@ def build_request(
         if limited != piped:
             notes.append(f"piped input was {counter.count(piped):,} tokens; its middle was elided to fit")
         stdin = f"# Piped input\n\n```\n{limited.rstrip()}\n```\n\n"
+    # recalls change with every question: after the packed repository (the cached prefix), before the question
+    memory = _redacted(inputs.memory, "memory", found).rstrip() + "\n\n" if inputs.memory.strip() else ""
     template = string.Template(read_prompt("ask.md"))
-    question_part = template.substitute(repo="", files=files, stdin=stdin, question=question)
-    sizes = {"system": counter.bound(system), "memory": 0, "state": 0, "recent": counter.bound(question_part)}
+    question_part = template.substitute(repo="", files=files, stdin=stdin, memory="", question=question)
+    sizes = {"system": counter.bound(system), "memory": counter.bound(memory) if memory else 0, "state": 0,
+             "recent": counter.bound(question_part)}
     room = repo_room(window, reply, sizes, messages=2, cap=repo_cap)
     pack_result = None
     repo = ""
@@ -125,7 +129,7 @@ def build_request(
             notes.append(f"repository not included: {exc}")
     elif inputs.repo_root is not None:
         notes.append("no room left for the repository in the model's window")
-    user = template.substitute(repo=repo, files=files, stdin=stdin, question=question)
+    user = template.substitute(repo=repo, files=files, stdin=stdin, memory=memory, question=question)
     # the pack was counted exactly when it was made (and cached): no need to count it again
     sizes["repo"] = pack_result.report.total_tokens + 1 if pack_result else 0
     sizes["reply"] = reply

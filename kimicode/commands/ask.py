@@ -104,8 +104,9 @@ class _ReasoningPrinter:
 @click.option("--model", help="Model name [config model, KIMICODE_MODEL].")
 @click.option("--base-url", help="OpenAI-compatible endpoint [config base_url, KIMICODE_BASE_URL].")
 @click.option("--verbose", "-v", is_flag=True, help="Show the model's reasoning (dimmed, on stderr).")
+@click.option("--remember", is_flag=True, help="After the answer, record the error's root cause and fix in memory.")
 def command(question: str, files: tuple[Path, ...], query: str | None, budget: int | None, no_repo: bool,
-            as_json: bool, dry_run: bool, model: str | None, base_url: str | None, verbose: bool) -> None:
+            as_json: bool, dry_run: bool, model: str | None, base_url: str | None, verbose: bool, remember: bool) -> None:
     """Ask QUESTION about the repository here; piped stdin is added as context."""
     from kimicode import calibration
     from kimicode.locations import user_locations
@@ -132,7 +133,9 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
     options = PackOptions(budget=settings.pack.budget, fmt=settings.pack.format, include=settings.pack.include,
                           exclude=settings.pack.exclude, max_file_bytes=settings.pack.max_file_bytes,
                           encoding=counter.encoding, calibration=counter.calibration)
-    inputs = AskInputs(question, None if no_repo else root, files, _read_stdin(), query)
+    stdin = _read_stdin()
+    repo_root = None if no_repo else root
+    inputs = AskInputs(question, repo_root, files, stdin, query, memory=_recall(f"{question}\n{stdin}", repo_root, settings))
     build = lambda cap: build_request(inputs, counter, spec.context_window, reply, options, locations.cache_dir, cap)  # noqa: E731
     try:
         request, _ = build(settings.pack.budget)
@@ -146,8 +149,25 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
     if dry_run:
         _print_dry_run(request, as_json)
         return
-    code = _send(request, build, settings, spec, counter, locations.data_dir, as_json, verbose, timings)
+    after = None
+    if remember:
+        def after(client, result) -> None:  # type: ignore[no-untyped-def]
+            from kimicode.memory.capture import remember_answer
+
+            line = remember_answer(settings, repo_root, f"{question}\n{stdin}", question, result.content, client)
+            click.echo(f"kimicode: {line}", err=True)
+    code = _send(request, build, settings, spec, counter, locations.data_dir, as_json, verbose, timings, after)
     sys.exit(code)
+
+
+def _recall(text: str, root: Path | None, settings) -> str:  # type: ignore[no-untyped-def]
+    """The memory shelf for the errors in the question and piped input; one warning if memory is unavailable."""
+    from kimicode.memory.recall import recall_for_text
+
+    recall = recall_for_text(text, root, settings)
+    if recall.warning:
+        click.echo(f"kimicode: {recall.warning}", err=True)
+    return recall.text
 
 
 def _redaction_summary(found: list[tuple[str, int, str]], shown: int = 5) -> str:
@@ -184,7 +204,7 @@ def _stream(client, request, as_json: bool, verbose: bool):  # type: ignore[no-u
 
 
 def _send(request, build, settings, spec, counter, data_dir: Path, as_json: bool, verbose: bool,  # type: ignore[no-untyped-def]
-          timings: dict[str, float]) -> int:
+          timings: dict[str, float], after=None) -> int:
     from kimicode import calibration
     from kimicode.llm import ChatClient, ContextOverflow, Endpoint, LLMError
 
@@ -205,6 +225,8 @@ def _send(request, build, settings, spec, counter, data_dir: Path, as_json: bool
                 result = _stream(client, request, as_json, verbose)
         except LLMError as exc:
             raise Failure(str(exc)) from None
+        if after is not None and not result.partial:
+            after(client, result)  # --remember: one more request on the same client
     timings["model"] = round(time.perf_counter() - sent, 3)
     estimated = request.shelves.prompt_tokens
     if result.usage and result.usage.prompt_tokens:

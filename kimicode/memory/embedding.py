@@ -7,7 +7,8 @@ it from the stored configuration.
 
 ``EndpointEmbedding`` calls an OpenAI-compatible ``/embeddings`` endpoint instead, when
 ``memory.embeddings_url`` is configured. Its configuration stores the URL and model,
-never a key: the key is read from the environment when the function is rebuilt.
+never a key: the key is the chat key when the endpoint is on the chat provider's host, else
+KIMICODE_EMBEDDINGS_API_KEY from the environment.
 
 Importing this module imports chromadb (about 2 s): only kimicode.memory.store does, and
 only when memory is actually used.
@@ -25,7 +26,7 @@ from chromadb.utils.embedding_functions import register_embedding_function
 from kimicode.memory import features
 
 ENDPOINT_TIMEOUT = 20.0  # seconds per embeddings request
-KEY_VARIABLES = ("KIMICODE_EMBEDDINGS_API_KEY", "MOONSHOT_API_KEY", "KIMICODE_API_KEY")
+KEY_VARIABLES = ("KIMICODE_EMBEDDINGS_API_KEY",)  # only this: a chat key must not reach another service
 
 
 @register_embedding_function

@@ -91,11 +91,15 @@ class Recaller:
         self.data_dir = data_dir
         self.warning = ""
         self.last: Recall = Recall("", ())
+        self._last_text: str | None = None
         self._store: Any = None
 
     def __call__(self, text: str) -> str:
         if self.warning or self.repo_root is None or not self.settings.memory.enabled:
             return ""
+        if text == self._last_text:  # the session asks again for every budget display: same text, same answer
+            return self.last.text
+        self._last_text = text
         if not error_shapes(text, str(self.repo_root)):
             self.last = Recall("", ())
             return ""

@@ -170,6 +170,12 @@ class _LocalClients:
             return client
 
     @classmethod
+    def stale(cls, folder: Path, generation: str) -> bool:
+        with cls._lock:
+            current = cls._clients.get(folder)
+            return current is None or current[1] != generation
+
+    @classmethod
     def seen(cls, folder: Path, generation: str) -> None:
         with cls._lock:
             if folder in cls._clients:
@@ -207,7 +213,7 @@ class MemoryStore:
         self.url = url
         self._embedding_args = (embeddings_url, embeddings_model, api_key)
         self._http: Any = None
-        self._collection_name = ""
+        self._cached: tuple[Any, Any] | None = None  # (client, its collection)
         self.where = _display_url(url) if url else str(folder)
 
     @classmethod
@@ -220,9 +226,12 @@ class MemoryStore:
         if not memory.enabled:
             raise MemoryUnavailable("memory is turned off (memory.enabled = false)")
         folder = None if memory.chroma_url else (data_dir or user_locations().data_dir) / "memory" / "chroma"
-        store = cls(repo_identity(repo_root), folder=folder, url=memory.chroma_url,
-                    embeddings_url=getattr(memory, "embeddings_url", ""), embeddings_model=getattr(memory, "embeddings_model", ""),
-                    api_key=getattr(settings, "api_key", ""), lock_timeout=lock_timeout)
+        embeddings_url = getattr(memory, "embeddings_url", "")
+        # the chat key goes to the chat provider's own host only, never to another embeddings service
+        same_host = bool(embeddings_url) and urlparse(embeddings_url).hostname == urlparse(settings.base_url).hostname
+        store = cls(repo_identity(repo_root), folder=folder, url=memory.chroma_url, embeddings_url=embeddings_url,
+                    embeddings_model=getattr(memory, "embeddings_model", ""),
+                    api_key=settings.api_key if same_host else "", lock_timeout=lock_timeout)
         store.count()  # fail here, once, rather than in the middle of the work
         return store
 
@@ -271,14 +280,18 @@ class MemoryStore:
         return self._http
 
     def _get_collection(self, client: Any) -> Any:
+        """This repository's collection on ``client``; asked for once per client, not per operation."""
+        if self._cached is not None and self._cached[0] is client:
+            return self._cached[1]
         from kimicode.memory.embedding import embedding_for
 
         function, tag = embedding_for(*self._embedding_args)
-        name = f"{self.identity.collection}-{tag}"
-        return client.get_or_create_collection(
-            name, embedding_function=function, configuration={"hnsw": HNSW},
+        collection = client.get_or_create_collection(
+            f"{self.identity.collection}-{tag}", embedding_function=function, configuration={"hnsw": HNSW},
             metadata={"kimicode_repo": self.identity.key[:200], "kimicode_schema": 1},
         )
+        self._cached = (client, collection)
+        return collection
 
     @contextlib.contextmanager
     def _collection(self, write: bool = False) -> Iterator[Any]:
@@ -289,23 +302,28 @@ class MemoryStore:
             assert self.folder is not None
             self.folder.mkdir(parents=True, exist_ok=True)
             lock = _FileLock(self.folder.parent / "chroma.lock")
-            # opening may create or migrate the database: that is a write too
-            with lock.hold(exclusive=True, timeout=self.lock_timeout):
-                generation = self._generation()
-                client = _LocalClients.get(self.folder, generation)
-                collection = self._get_collection(client)
-            with lock.hold(exclusive=write, timeout=self.lock_timeout):
-                if self._generation() != generation:  # another process wrote meanwhile
+            database = self.folder / "chroma.sqlite3"
+            for _ in range(3):
+                # Creating the database, or closing a client that is behind the generation file
+                # (another process wrote since) and opening a fresh one, happen under the
+                # exclusive lock like writes; reads with an up-to-date client share the lock.
+                opening = not database.exists() or _LocalClients.stale(self.folder, self._generation())
+                with lock.hold(exclusive=write or opening, timeout=self.lock_timeout):
                     generation = self._generation()
+                    if not (write or opening) and _LocalClients.stale(self.folder, generation):
+                        continue  # a writer got in between: reopen under the exclusive lock
                     collection = self._get_collection(_LocalClients.get(self.folder, generation))
-                try:
-                    yield collection
-                finally:
-                    if write:  # even after a failed write: others must not trust what they hold
-                        _LocalClients.seen(self.folder, self._bump())
+                    try:
+                        yield collection
+                    finally:
+                        if write:  # even after a failed write: others must not trust what they hold
+                            _LocalClients.seen(self.folder, self._bump())
+                    return
+            raise MemoryUnavailable("the memory index keeps changing under concurrent writers; try again")
         except MemoryUnavailable:
             raise
         except Exception as exc:  # noqa: BLE001 - a broken index must never break the caller
+            self._cached = None
             if self.folder is not None:
                 _LocalClients.reset()  # the next attempt starts from the files
             raise MemoryUnavailable(f"the memory index at {self.where} is unusable: {_describe(exc)}") from None
@@ -315,6 +333,7 @@ class MemoryStore:
             with contextlib.suppress(Exception):
                 self._http.close()
             self._http = None
+        self._cached = None
 
     # -- reading ----------------------------------------------------------------------------
 

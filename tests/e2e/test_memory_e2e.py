@@ -177,6 +177,11 @@ from kimicode.memory.store import MemoryStore
 repo, data, worker, count = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 shared = sys.stdin.read()
 store = MemoryStore.open(Settings(), repo, data, lock_timeout=60)
+if worker == "reader":  # reads between the writes must neither fail nor block them for good
+    for i in range(count * 2):
+        store.search(shared, n=3)
+        store.count()
+    count = 0
 for i in range(count):
     own = ('Traceback (most recent call last):\\n  File "/w/app/jobs.py", line 3, in job_%s_%d\\n    x\\n'
            'ValueError: job %s failed\\n') % (worker, i, worker)
@@ -186,14 +191,14 @@ print("done")
 """
 
 
-def test_two_writers_do_not_corrupt_the_index(tmp_path: Path) -> None:
+def test_two_writers_and_a_reader_do_not_corrupt_the_index(tmp_path: Path) -> None:
     repo = _repo(tmp_path / "repo")
     data = tmp_path / "data"
     MemoryStore.open(Settings(), repo, data)  # create the index first, as the first kimicode would
     n = 12
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(repo), str(data), w, str(n)], cwd=ROOT,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for w in ("a", "b")]
+             for w in ("a", "b", "reader")]
     outs = [p.communicate(input=BUG.first, timeout=240) for p in procs]
     for proc, (out, err) in zip(procs, outs):
         assert proc.returncode == 0 and out.strip() == "done", err[-3000:]

@@ -12,7 +12,9 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -224,6 +226,8 @@ def test_memory_off(repo: Path, tmp_path: Path) -> None:
 
 def test_recall_renders_the_memory_shelf(tmp_path: Path, repo: Path) -> None:
     data = tmp_path / "data"
+    ok, detail = memory_status(LOCAL, repo, data)
+    assert ok and "no local index yet" in detail and not data.exists()  # a health check creates nothing
     store = MemoryStore.open(LOCAL, repo, data)
     store.add(_record(PAIRS[0].first, repo, root_cause="ids from the old API are strings", fix="use USERS.get and raise UserNotFound",
                       files=["app/models.py"]))
@@ -234,6 +238,9 @@ def test_recall_renders_the_memory_shelf(tmp_path: Path, repo: Path) -> None:
     for part in ("KeyError: 'user_<n>'", "ids from the old API are strings", "use USERS.get and raise UserNotFound",
                  "Files: app/models.py", "the same error"):
         assert part in recall.text
+    recaller = Recaller(repo, LOCAL, data)  # what a chat session calls for each request
+    assert recaller(f"it fails again:\n{PAIRS[0].second}") == recall.text
+    assert recaller("thanks, that worked") == "" and recaller.warning == ""
     ok, detail = memory_status(LOCAL, repo, data)
     assert ok and "2 fingerprints for this repository" in detail and "local index" in detail
 
@@ -263,3 +270,55 @@ def test_nothing_to_fingerprint(repo: Path) -> None:
     with pytest.raises(CaptureError, match="no error found"):
         build_fingerprint("all tests passed", repo)
     assert os.environ["KIMICODE_HOME"]  # the autouse fixture isolates every user dir
+
+
+# -- an OpenAI-compatible embeddings endpoint instead of the hashing --------------------------
+
+class _Embeddings(BaseHTTPRequestHandler):
+    """POST /v1/embeddings answered with the hashed vectors, so results stay meaningful."""
+
+    calls: list[dict] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        from kimicode.memory.features import embed
+
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).calls.append({"path": self.path, "model": body["model"], "auth": self.headers.get("Authorization")})
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(embed(texts))]
+        payload = json.dumps({"object": "list", "data": data, "model": body["model"],
+                              "usage": {"prompt_tokens": 1, "total_tokens": 1}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_embeddings_endpoint(tmp_path: Path, repo: Path) -> None:
+    from kimicode.memory.embedding import EndpointEmbedding
+    from kimicode.memory.identity import repo_identity
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Embeddings)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        store = MemoryStore(repo_identity(repo), folder=tmp_path / "data" / "memory" / "chroma", embeddings_url=url,
+                            embeddings_model="embed-small", api_key="sk-embed-test-key-123456")
+        store.add(_record(PAIRS[0].first, repo))
+        store.add(_record(UNRELATED[0], repo))
+        hits = store.search(PAIRS[0].second, n=2)
+        assert hits[0].exact and hits[0].fingerprint.message == "'user_<n>'"
+        calls = _Embeddings.calls
+        assert calls and all(c["path"] == "/v1/embeddings" and c["model"] == "embed-small" for c in calls)
+        assert calls[0]["auth"] == "Bearer sk-embed-test-key-123456"
+        assert "sk-embed" not in json.dumps(EndpointEmbedding(url, "embed-small", "sk-embed-test-key-123456").get_config())
+        hashed = MemoryStore.open(LOCAL, repo, tmp_path / "data")  # other vectors, other collection
+        assert hashed.count() == 0
+    finally:
+        server.shutdown()
+        server.server_close()
