@@ -4,14 +4,19 @@ Standard library only, Linux only (reads /proc).
 
 Peak memory is the larger of two numbers:
 
-* the peak of the *sum* of the resident set sizes (RSS) of the process and all its live
-  descendants, sampled from /proc every ``interval`` seconds (catches worker processes that run
-  at the same time, which ``ru_maxrss`` cannot add up);
-* ``ru_maxrss`` from ``os.wait4``: the exact high-water mark of the largest single process in the
-  tree (the kernel keeps it, so it also catches a peak shorter than the sampling interval).
+* the peak of the *sum* of the proportional set sizes (PSS) of the process and all its live
+  descendants, sampled from /proc every ``interval`` seconds. This adds up worker processes that
+  run at the same time, which ``ru_maxrss`` cannot, and charges a page shared by n processes
+  (forked workers, shared libraries) 1/n to each, so shared pages count once in the sum.
+* ``ru_maxrss`` from ``os.wait4``: the exact high-water mark of the resident set of the largest
+  single process in the tree (the kernel keeps it, so it also catches a peak shorter than the
+  sampling interval).
 
-The sum of RSS counts pages shared between processes (forked workers) once per process, so for a
-multi-process tool it is an upper bound; for a single process it is exact.
+The summed RSS is sampled too (``tree_rss_peak_bytes``): it counts shared pages once per process,
+an upper bound for forking tools. Where smaps_rollup is missing, PSS falls back to RSS; while the
+tree is a single process, its RSS is used (ru_maxrss bounds it anyway) since reading smaps_rollup
+costs time in proportion to the process's size. The sampling interval grows when a sample is slow,
+so the sampler stays under about a tenth of one CPU.
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ class Measurement:
     argv: list[str]
     returncode: int
     wall_s: float
-    peak_rss_bytes: int       # max(sampled tree sum, ru_maxrss)
-    tree_peak_bytes: int      # sampled peak of the tree's summed RSS
+    peak_bytes: int           # max(sampled tree PSS sum, ru_maxrss)
+    tree_pss_peak_bytes: int  # sampled peak of the tree's summed PSS
+    tree_rss_peak_bytes: int  # sampled peak of the tree's summed RSS (shared pages counted per process)
     maxrss_bytes: int         # ru_maxrss of the largest single process (from wait4)
     max_procs: int            # most processes seen alive in the tree at once
     stdout_path: Path
@@ -75,37 +81,61 @@ def _parent_map() -> dict[int, list[int]]:
     return children
 
 
-def _tree_rss(root: int) -> tuple[int, int]:
-    """Summed RSS (bytes) and process count of ``root`` and its live descendants."""
+def _pss(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _tree_memory(root: int) -> tuple[int, int, int]:
+    """Summed PSS and RSS (bytes), and process count, of ``root`` and its live descendants."""
     children = _parent_map()
-    total, count, todo = 0, 0, [root]
+    tree, todo = [], [root]
     while todo:
         pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, ()))
+    rss: dict[int, int] = {}
+    for pid in tree:
         try:
             with open(f"/proc/{pid}/statm", "rb") as f:
-                rss_pages = int(f.read().split()[1])
+                rss[pid] = int(f.read().split()[1]) * _PAGE
         except (OSError, IndexError, ValueError):
             continue
-        # A zombie (exited, not yet reaped) still has /proc/PID/statm with zeros: harmless.
-        total += rss_pages * _PAGE
-        count += 1
-        todo.extend(children.get(pid, ()))
-    return total, count
+        # A zombie (exited, not yet reaped) still has /proc/PID/statm, with zeros: harmless.
+    if len(rss) <= 1:
+        # One process: its PSS is at most its RSS, which ru_maxrss bounds exactly; reading
+        # smaps_rollup costs time proportional to its size (about 80 ms for 3 GB), so skip it.
+        total = sum(rss.values())
+        return total, total, len(rss)
+    pss_total = 0
+    for pid, size in rss.items():
+        pss = _pss(pid)
+        pss_total += size if pss is None else pss
+    return pss_total, sum(rss.values()), len(rss)
 
 
 class _Sampler(threading.Thread):
     def __init__(self, pid: int, interval: float) -> None:
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
-        self.peak = self.max_procs = 0
+        self.pss_peak = self.rss_peak = self.max_procs = 0
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         while not self._stop_event.is_set():
-            total, count = _tree_rss(self.pid)
-            self.peak = max(self.peak, total)
+            began = time.perf_counter()
+            pss, rss, count = _tree_memory(self.pid)
+            self.pss_peak = max(self.pss_peak, pss)
+            self.rss_peak = max(self.rss_peak, rss)
             self.max_procs = max(self.max_procs, count)
-            self._stop_event.wait(self.interval)
+            # Keep the sampler under about a tenth of one CPU, even for huge processes.
+            self._stop_event.wait(max(self.interval, 9 * (time.perf_counter() - began)))
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -156,6 +186,7 @@ def run_measured(argv: Sequence[str], *, cwd: str | os.PathLike | None = None,
         sampler.stop()
     maxrss = usage.ru_maxrss * 1024  # kilobytes on Linux
     return Measurement(argv=list(argv), returncode=proc.returncode, wall_s=wall,
-                       peak_rss_bytes=max(maxrss, sampler.peak), tree_peak_bytes=sampler.peak,
+                       peak_bytes=max(maxrss, sampler.pss_peak), tree_pss_peak_bytes=sampler.pss_peak,
+                       tree_rss_peak_bytes=sampler.rss_peak,
                        maxrss_bytes=maxrss, max_procs=sampler.max_procs,
                        stdout_path=out_path, stderr_path=err_path, timed_out=timed_out)

@@ -53,7 +53,11 @@ class Row:
 
     @property
     def peak_mb(self) -> float:
-        return max(m.peak_rss_bytes for m in self.runs) / MB
+        return max(m.peak_bytes for m in self.runs) / MB
+
+    @property
+    def rss_sum_mb(self) -> float:
+        return max(m.tree_rss_peak_bytes for m in self.runs) / MB
 
     @property
     def out_kb(self) -> float:
@@ -287,6 +291,11 @@ def render(rows: list[Row], budget: int) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines)]
     fmt = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     notes = [f"{r.tool}: {flag}" for r in rows for flag in sorted(r.flags)]
+    for r in rows:
+        procs = max((m.max_procs for m in r.runs), default=0)
+        if r.ok and procs > 1 and r.rss_sum_mb > 1.1 * r.peak_mb:
+            notes.append(f"{r.tool}: up to {procs} processes at once; their summed RSS peaked at "
+                         f"{r.rss_sum_mb:,.0f} MB (shared pages counted once per process)")
     return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, lines),
                       *(f"note: {n}" for n in notes)])
 
@@ -347,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(json.dumps([{
                 "tool": r.tool, "note": r.note, "tokens": r.tokens, "output_bytes": r.output_bytes,
                 "runs": [{"argv": m.argv, "returncode": m.returncode, "wall_s": m.wall_s,
-                          "peak_rss_bytes": m.peak_rss_bytes, "tree_peak_bytes": m.tree_peak_bytes,
+                          "peak_bytes": m.peak_bytes, "tree_pss_peak_bytes": m.tree_pss_peak_bytes,
+                          "tree_rss_peak_bytes": m.tree_rss_peak_bytes,
                           "maxrss_bytes": m.maxrss_bytes, "max_procs": m.max_procs, "timed_out": m.timed_out}
                          for m in r.runs]} for r in rows], indent=2))
 
@@ -357,9 +367,10 @@ def main(argv: list[str] | None = None) -> int:
           + ("; the machine was busy: wall times are inflated" if max(load_start, os.getloadavg()[0]) > 0.5 * usable_cpus() + 0.5
              else ""))
     if versions:
-        print(f"\npeers: {', '.join(versions)}; aider --map-tokens {args.aider_map_tokens} "
-              f"(aider doubles it with no files in the chat)")
-    print("peak MB = max(sampled sum of RSS over the process tree, ru_maxrss of its largest process); "
+        aider_note = (f"; aider --map-tokens {args.aider_map_tokens} (aider doubles it with no files in the chat)"
+                      if "aider" in only else "")
+        print(f"\npeers: {', '.join(versions)}{aider_note}")
+    print("peak MB = max(sampled sum of PSS over the process tree, ru_maxrss of its largest process); "
           "MB = 10^6 bytes; tokens as reported by each tool")
     return 0 if all(r.ok for r in rows if r.tool.startswith("kimicode")) else 1
 
