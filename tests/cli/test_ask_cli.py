@@ -356,8 +356,11 @@ def test_ctrl_c_keeps_the_partial_answer(tmp_path: Path, openai_server: OpenAISe
     # the first content chunk comes at once, the next one only after 30 s
     openai_server.reply("FIRSTCHUNK" + "-never-shown" * 5, chunk_size=10, delay_from_chunk=2, chunk_delay=30)
     env = {**os.environ, "KIMICODE_BASE_URL": openai_server.base_url}
+    # a test run started in the background inherits SIGINT ignored, and Python then keeps ignoring it:
+    # the child gets the default back, as in a terminal
     proc = subprocess.Popen([sys.executable, "-m", "kimicode", "ask", "--no-repo", "q?"], cwd=work, env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         out = b""
         deadline = time.monotonic() + 20
