@@ -45,12 +45,37 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kimicode")
 @click.option("--debug", is_flag=True, help="Show tracebacks for unexpected errors.")
+@click.option("--resume", "resume", is_flag=False, flag_value="", default=None, metavar="[ID]",
+              help="Open the TUI on this repository's last session, or on session ID.")
+@click.option("--model", help="The model the TUI answers with (default: from the config).")
+@click.option("--base-url", help="The OpenAI-compatible endpoint for the TUI (default: from the config).")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
-    """kimicode: a terminal coding assistant for long-context models."""
+def cli(ctx: click.Context, debug: bool, resume: str | None, model: str | None, base_url: str | None) -> None:
+    """kimicode: a terminal coding assistant for long-context models.
+
+    Without a command, opens the chat (TUI) on the repository here.
+    """
     ctx.obj = {"debug": debug}
-    if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+    if ctx.invoked_subcommand is not None:
+        if resume is not None or model or base_url:
+            raise click.UsageError("--resume, --model and --base-url open the TUI: give them without a command")
+        return
+    _open_tui(resume, model, base_url)
+
+
+def _open_tui(resume: str | None, model: str | None, base_url: str | None) -> None:
+    """The TUI, imported only now so `kimicode --help` and the subcommands stay quick."""
+    from pathlib import Path
+
+    from kimicode.commands.common import repo_root_of, settings_or_exit
+
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        raise click.UsageError("the chat needs a terminal; for scripts use `kimicode ask`")
+    root = repo_root_of(Path.cwd())
+    settings = settings_or_exit(root, {"model": model, "base_url": base_url})
+    from kimicode.tui import run
+
+    run(settings, root, resume=resume is not None, session_id=resume or None)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -50,18 +50,21 @@ def attached_turns(session: ChatSession) -> list[Any]:
 
 
 def rows(session: ChatSession) -> list[FileRow]:
+    """One row per file, in the order the request shows them; a file shown twice (an outline
+    in the pack, then added in full) adds up."""
     count = session.counter.count
     added = set(session.repo.added)
-    found: list[FileRow] = []
+    found: dict[str, FileRow] = {}
+
+    def put(path: str, mode: str, tokens: int) -> None:
+        old = found.get(path)
+        found[path] = FileRow(path, mode, tokens) if old is None else FileRow(path, f"{old.mode}+{mode}", old.tokens + tokens)
+
     for path, mode, block in _shelf_blocks(session.repo.text):
-        found.append(FileRow(path, "added" if path in added and mode == "full" else mode, count(block)))
-    shown = {r.path for r in found}
+        put(path, "added" if path in added and mode == "full" else mode, count(block))
     for turn in attached_turns(session):
-        path = turn.name[len(FILE_TURN):]
-        if path not in shown:
-            shown.add(path)
-            found.append(FileRow(path, "attached", count(turn.text)))
-    return found
+        put(turn.name[len(FILE_TURN):], "attached", count(turn.text))
+    return list(found.values())
 
 
 def _expand(session: ChatSession, pattern: str) -> list[str]:
@@ -103,7 +106,7 @@ def add(session: ChatSession, pattern: str) -> str:
         return str(own(pattern))
     if session.repo.failed or not session.repo.listed:
         raise ChatError(f"no repository in this session ({session.repo.note or 'not packed'}): nothing to add from")
-    paths = _expand(session, pattern)
+    paths = _expand(session, pattern) or _undrop(session, pattern)
     if not paths:
         raise ChatError(f"{pattern}: not a file kimicode may send (ignored, binary, too large, a secret, or missing)")
     if len(paths) > MAX_ADD:
@@ -126,6 +129,16 @@ def add(session: ChatSession, pattern: str) -> str:
         redacted = f"; {secrets} secret(s) redacted" if secrets else ""
         lines.append(f"added {path} in full ({tokens:,} tokens{redacted})")
     return "\n".join(lines)
+
+
+def _undrop(session: ChatSession, pattern: str) -> list[str]:
+    """Paths an earlier /drop excluded from the pack: /add takes them back."""
+    packer = getattr(session, "_packer", None)  # until ChatSession.add_file exists
+    pattern = pattern.strip().removeprefix("./")
+    if packer is None or pattern not in packer.options.exclude:
+        return []
+    packer.options = dataclasses.replace(packer.options, exclude=tuple(p for p in packer.options.exclude if p != pattern))
+    return [pattern]
 
 
 def drop(session: ChatSession, pattern: str) -> str:

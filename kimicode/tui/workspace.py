@@ -12,23 +12,31 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
-from urllib.parse import urlparse
+from typing import TYPE_CHECKING, Any, Callable
 
-from kimicode.budget import ShelfTable
-from kimicode.chat.chat import ChatError, ChatSession, Exchange
 from kimicode.config import Settings
 from kimicode.locations import Locations, user_locations
-from kimicode.tui import context_files
 from kimicode.tui.commands import Parsed
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+if TYPE_CHECKING:  # the chat core loads in the worker that opens the session: the window paints first
+    from kimicode.budget import ShelfTable
+    from kimicode.chat.chat import ChatSession, Exchange
+    from kimicode.tui.context_files import FileRow
+
 TextCallback = Callable[[str], None]
+
+
+def chat_error(message: str) -> Exception:
+    from kimicode.chat.chat import ChatError
+
+    return ChatError(message)
 
 
 def key_notice(settings: Settings) -> str | None:
     """What to tell a user who has no API key for a remote endpoint (local servers need none)."""
-    if settings.api_key or (urlparse(settings.base_url).hostname or "") in LOCAL_HOSTS:
+    from kimicode.commands.common import needs_key  # shared with ask and review
+
+    if settings.api_key or not needs_key(settings.base_url):
         return None
     return (f"No API key: set MOONSHOT_API_KEY (or KIMICODE_API_KEY) for {settings.base_url} and restart kimicode. "
             "Commands that need no model (/add, /drop, /pack, /state, /search, /budget) work meanwhile.")
@@ -39,7 +47,7 @@ class Snapshot:
     """What the budget bar and the files panel show after a turn or a command."""
 
     table: ShelfTable | None
-    files: list[context_files.FileRow]
+    files: list[FileRow]
     usage: dict[str, int] | None  # the provider's figures for the last call
     model: str
     session_id: str
@@ -51,8 +59,6 @@ class Outcome:
     markdown: str = ""  # shown in the chat
     kind: str = "output"  # output | info | error
     new_session: bool = False  # /clear: the chat view starts over
-    quit: bool = False
-    toggle_files: bool = False
     notices: list[str] = field(default_factory=list)
 
 
@@ -68,6 +74,7 @@ class Workspace:
         self.session: ChatSession | None = None
         self._clients: list[Any] = []  # clients made by /model, closed with the workspace
         self._memory: Any = None
+        self._warned = 0  # session warnings already shown
 
     # -- the session ------------------------------------------------------------------
 
@@ -80,23 +87,35 @@ class Workspace:
             self.session = open_session(self.settings, self.root, resume=self.resume, session_id=self.session_id,
                                         locations=self.locations, use_memory=self.use_memory)
         except SessionError as exc:
-            raise ChatError(str(exc)) from None
+            raise chat_error(str(exc)) from None
         self.resume, self.session_id = False, None  # /clear opens a new one
         session = self.session
-        notes = list(session.warnings)
+        self._warned = 0
+        notes = self.new_warnings()
         if session.repo.note:
             notes.append(session.repo.note)
         return notes
 
+    def new_warnings(self) -> list[str]:
+        """Warnings of the session not shown yet (a damaged record, a failed recall, ...)."""
+        if self.session is None:
+            return []
+        found = self.session.warnings[self._warned:]
+        self._warned = len(self.session.warnings)
+        return list(found)
+
     def require(self) -> ChatSession:
         if self.session is None:
-            raise ChatError("the session is not open yet")
+            raise chat_error("the session is not open yet")
         return self.session
 
     def send(self, text: str, on_content: TextCallback, on_reasoning: TextCallback, on_retry: TextCallback) -> Exchange:
         return self.require().send(text, on_content=on_content, on_reasoning=on_reasoning, on_retry=on_retry)
 
     def snapshot(self) -> Snapshot:
+        from kimicode.chat.chat import ChatError
+        from kimicode.tui import context_files
+
         session = self.require()
         table, note = None, ""
         try:
@@ -120,13 +139,18 @@ class Workspace:
     # -- commands ---------------------------------------------------------------------
 
     def run(self, parsed: Parsed) -> Outcome:
+        """A /command that needs the session (the app runs /help, /files and /quit itself)."""
         handler = getattr(self, f"cmd_{parsed.command.name}")
         return handler(parsed.arg)
 
     def cmd_add(self, arg: str) -> Outcome:
+        from kimicode.tui import context_files
+
         return Outcome(context_files.add(self.require(), arg), "info")
 
     def cmd_drop(self, arg: str) -> Outcome:
+        from kimicode.tui import context_files
+
         return Outcome(context_files.drop(self.require(), arg), "info")
 
     def cmd_pack(self, arg: str) -> Outcome:
@@ -169,7 +193,7 @@ class Workspace:
             return Outcome("\n".join(lines))
         match = re.fullmatch(r"\s*(\d+)\s*(?:(?:-|\.\.|\s)\s*(\d+))?\s*", arg)
         if not match:
-            raise ChatError(f"/restore takes turn numbers: /restore 3-7, not {arg!r}")
+            raise chat_error(f"/restore takes turn numbers: /restore 3-7, not {arg!r}")
         first = int(match.group(1))
         last = int(match.group(2) or first)
         restored = session.restore(first, last)
@@ -211,7 +235,8 @@ class Workspace:
             if arg:
                 found = [(h.fingerprint, f"{h.score:.2f}") for h in store.search(arg, n=10, repo_root=str(self.root))]
             else:
-                found = [(fp, f"{fp.times_seen}x") for fp in store.list(limit=20)]
+                listing = getattr(store, "records", None) or store.list  # renamed in the store
+                found = [(fp, f"{fp.times_seen}x") for fp in listing(limit=20)]
             if not found:
                 what = f"like {arg!r}" if arg else "yet"
                 return Outcome(f"no errors remembered for this repository {what}", "info")
@@ -260,20 +285,19 @@ class Workspace:
         if snap.usage:
             text += (f"\n\nLast call (the provider's count): {snap.usage.get('prompt_tokens', 0):,} prompt tokens, "
                      f"{snap.usage.get('cached_tokens', 0):,} of them cached; "
-                     f"{snap.usage.get('completion_tokens', 0):,} completion tokens; our estimate of the prompt "
-                     f"was {snap.usage.get('estimated_prompt_tokens', 0):,}.")
+                     f"{snap.usage.get('completion_tokens', 0):,} completion tokens.")
+            if snap.usage.get("estimated_prompt_tokens"):
+                text += f" Our estimate of that prompt was {snap.usage['estimated_prompt_tokens']:,} tokens."
         return Outcome(text)
 
-    def cmd_files(self, arg: str) -> Outcome:
-        return Outcome(toggle_files=True)
-
     def cmd_clear(self, arg: str) -> Outcome:
-        old = self.require().id
-        self.require().close()
-        self.session = None
+        old = self.session.id if self.session is not None else ""
+        if self.session is not None:
+            self.session.close()
+            self.session = None
         notes = self.open()
-        return Outcome(f"new session {self.require().id}; {old} stays on disk (`kimicode --resume {old}`)", "info",
-                       new_session=True, notices=notes)
+        kept = f"; {old} stays on disk (`kimicode --resume {old}`)" if old else ""
+        return Outcome(f"new session {self.require().id}{kept}", "info", new_session=True, notices=notes)
 
     def cmd_export(self, arg: str) -> Outcome:
         from kimicode.chat.export import to_json, to_markdown
@@ -296,7 +320,7 @@ class Workspace:
             tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, path)
         except OSError as exc:
-            raise ChatError(f"cannot write {path}: {exc.strerror}") from None
+            raise chat_error(f"cannot write {path}: {exc.strerror}") from None
         return Outcome(f"exported session {session.id} to {path}", "info")
 
     def cmd_help(self, arg: str) -> Outcome:
@@ -304,6 +328,3 @@ class Workspace:
         from kimicode.tui.keys import KEYS
 
         return Outcome(help_markdown(KEYS))
-
-    def cmd_quit(self, arg: str) -> Outcome:
-        return Outcome(quit=True)

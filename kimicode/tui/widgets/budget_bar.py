@@ -47,7 +47,7 @@ class BudgetBar(Widget):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.snapshot: Snapshot | None = None
-        self.message = "opening the session..."
+        self.message = "no budget yet: the session is opening"
 
     def show(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
@@ -65,17 +65,19 @@ class BudgetBar(Widget):
             return Text("░" * width + "\n" + note, no_wrap=True, overflow="ellipsis")
         table = snap.table
         sizes = dict(table.sizes)
-        bar = Text(no_wrap=True)
-        for name, cells in segments(sizes, table.window, width):
-            bar.append(GLYPHS[name] * cells, style=COLORS[name])
-        bar.append("░" * max(width - bar.cell_len, 0), style="bright_black")
+        summary = f" {short(table.total)} of {short(table.window)} ({100 * table.total / table.window:.0f}%)"
+        if snap.usage:
+            u = snap.usage
+            summary += (f" · last call {short(u.get('prompt_tokens', 0))} in, {short(u.get('cached_tokens', 0))} cached, "
+                        f"{short(u.get('completion_tokens', 0))} out")
+        cells = max(width - len(summary), 10)
+        bar = Text(no_wrap=True, overflow="ellipsis")
+        for name, n in segments(sizes, table.window, cells):
+            bar.append(GLYPHS[name] * n, style=COLORS[name])
+        bar.append("░" * max(cells - bar.cell_len, 0), style="bright_black")
+        bar.append(summary, style="bold")
         legend = Text(no_wrap=True, overflow="ellipsis")
         for name in SHELVES:
             legend.append("■ ", style=COLORS[name])
             legend.append(f"{name} {short(sizes.get(name, 0))}  ")
-        legend.append(f"│ {short(table.total)}/{short(table.window)} ({100 * table.total / table.window:.0f}%)", style="bold")
-        if snap.usage:
-            u = snap.usage
-            legend.append(f"  │ last call: {u.get('prompt_tokens', 0):,} in ({u.get('cached_tokens', 0):,} cached), "
-                          f"{u.get('completion_tokens', 0):,} out")
         return bar + Text("\n") + legend

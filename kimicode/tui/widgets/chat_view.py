@@ -9,8 +9,6 @@ from textual.content import Content
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
-from kimicode.chat.context import FILE_TURN
-
 REASONING_TAIL = 400  # characters of the model's reasoning shown while it thinks
 
 
@@ -46,15 +44,18 @@ class AssistantMessage(Vertical):
         self._stream: MarkdownStream | None = None
         self._thinking = Static("", classes="reasoning")
         self._answer = Markdown(text, classes="answer")
+        self._label = Static("", classes="partial-label")
 
     def compose(self) -> Iterable[Any]:
         yield self._thinking
         yield self._answer
+        yield self._label
 
     def on_mount(self) -> None:
         self._thinking.display = False
+        self._label.display = False
         if self.partial:
-            self._mark_partial("partial")
+            self._mark_partial("partial answer")
 
     async def write(self, fragment: str) -> None:
         if self._stream is None:
@@ -75,7 +76,7 @@ class AssistantMessage(Vertical):
             await self._stream.stop()
             self._stream = None
         self._thinking.display = False
-        if not self.text and self.reasoning:
+        if not self.text and self.reasoning and not partial:
             await self._answer.update("*(no answer: the model only reasoned)*")
         if partial:
             self.partial = True
@@ -83,7 +84,9 @@ class AssistantMessage(Vertical):
 
     def _mark_partial(self, label: str) -> None:
         self.add_class("-partial")
-        self.border_subtitle = label
+        empty = "" if self.text else " (no text had arrived)"
+        self._label.update(Content(f"⏹ {label}{empty}"))
+        self._label.display = True
 
 
 class ChatView(VerticalScroll):
@@ -110,6 +113,8 @@ class ChatView(VerticalScroll):
 
     async def show_turns(self, turns: Iterable[Any]) -> None:
         """A resumed conversation, as recorded (compressed turns included: they stay on disk)."""
+        from kimicode.chat.context import FILE_TURN
+
         widgets: list[Any] = []
         for turn in turns:
             if turn.role == "user":

@@ -38,8 +38,8 @@ class PromptInput(TextArea):
         items: list[str]
 
     def __init__(self, paths: Callable[[str, str], list[str]] | None = None, **kwargs: object) -> None:
-        super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", compact=True, **kwargs)  # type: ignore[arg-type]
-        self.history: list[str] = []
+        super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus", **kwargs)  # type: ignore[arg-type]
+        self.inputs: list[str] = []
         self._at: int | None = None  # index into history while browsing it
         self._draft = ""
         self._paths = paths  # (command, prefix) -> candidate paths
@@ -47,25 +47,25 @@ class PromptInput(TextArea):
     # -- history ----------------------------------------------------------------------
 
     def remember(self, text: str) -> None:
-        if text.strip() and (not self.history or self.history[-1] != text):
-            self.history.append(text)
+        if text.strip() and (not self.inputs or self.inputs[-1] != text):
+            self.inputs.append(text)
         self._at = None
 
     def _browse(self, step: int) -> bool:
-        if not self.history:
+        if not self.inputs:
             return False
         if self._at is None:
             if step > 0:
                 return False
             self._draft = self.text
-            self._at = len(self.history)
+            self._at = len(self.inputs)
         self._at += step
-        if self._at >= len(self.history):
+        if self._at >= len(self.inputs):
             self._at = None
             self._set(self._draft)
             return True
         self._at = max(self._at, 0)
-        self._set(self.history[self._at])
+        self._set(self.inputs[self._at])
         return True
 
     def _set(self, text: str) -> None:

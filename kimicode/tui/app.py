@@ -1,0 +1,417 @@
+"""The kimicode TUI: a chat over the chat core, a budget bar, the files in context.
+
+The window paints first; the session opens (and the repository is packed) in a worker.
+Everything that touches the session runs in one thread worker at a time (the session
+allows one call at a time); workers report back with messages (kimicode/tui/messages.py)
+posted to the app, so they are handled in order on the UI's own thread.
+
+Stopping an answer: Ctrl+C (or Escape) sets a flag that the streaming callbacks check;
+the next chunk raises ``_Stopped``, a KeyboardInterrupt, which the model client turns
+into a partial result, exactly as a Ctrl+C does in the CLI; the chat core records the
+answer marked partial.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.widgets import Footer, Static
+
+from kimicode.config import Settings
+from kimicode.locations import Locations
+from kimicode.tui.commands import CommandError, Parsed, is_command, parse
+from kimicode.tui.messages import (AnswerDelta, AnswerDone, AnswerRetry, CommandDone, Refreshed, SessionFailed,
+                                   SessionOpened, WorkFinished)
+from kimicode.tui.widgets.budget_bar import BudgetBar
+from kimicode.tui.widgets.chat_view import AssistantMessage, ChatView, Notice
+from kimicode.tui.widgets.files_panel import FilesPanel, FilesTable
+from kimicode.tui.widgets.prompt import PromptInput
+from kimicode.tui.workspace import Outcome, Snapshot, Workspace, key_notice
+
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+LABELS = {"pack": "packing the repository", "compact": "compacting the conversation", "memory": "searching memory",
+          "forget": "updating memory", "clear": "opening a new session", "add": "adding files", "drop": "dropping files"}
+
+
+class _Stopped(KeyboardInterrupt):
+    """Raised inside a streaming callback when the user asked to stop (see the module doc)."""
+
+
+class KimicodeApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "kimicode"
+    ENABLE_COMMAND_PALETTE = False  # the footer shows our keys; /help and F1 list the rest
+    BINDINGS = [
+        Binding("ctrl+c", "stop", "Stop", priority=True),
+        Binding("escape", "stop", "Stop", show=False, priority=True),
+        Binding("f1", "help", "Help"),
+        Binding("f2", "toggle_files", "Files"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    def __init__(self, settings: Settings, root: Path, *, resume: bool = False, session_id: str | None = None,
+                 locations: Locations | None = None, use_memory: bool | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.root = root
+        self.resuming = resume or bool(session_id)
+        self.workspace = Workspace(settings, root, resume=resume, session_id=session_id, locations=locations,
+                                   use_memory=use_memory)
+        self.snapshot: Snapshot | None = None
+        self.busy = ""  # what the session is doing; "" when it is free
+        self.streaming = False
+        self._stop = threading.Event()
+        self._answer: AssistantMessage | None = None
+        self._started = 0.0
+        self._frame = 0
+        self._quitting = False
+
+    # -- layout -------------------------------------------------------------------------
+
+    def compose(self) -> Iterable[Any]:
+        # Kept as attributes: app.query_one() looks at the active screen, which may be the help.
+        self.title_bar = Static(self._title(), id="title")
+        self.chat = ChatView(id="chat")
+        self.files = FilesPanel(id="files")
+        self.status = Static("", id="status")
+        self.prompt = PromptInput(paths=self._path_candidates, id="prompt")
+        self.hints = Static("", id="hints")
+        self.budget = BudgetBar(id="budget")
+        yield self.title_bar
+        with Horizontal(id="main"):
+            yield self.chat
+            yield self.files
+        yield self.status
+        yield self.prompt
+        yield self.hints
+        yield self.budget
+        yield Footer()
+
+    def _title(self) -> Content:
+        session = self.workspace.session
+        parts = [f"kimicode · {self.root.name} · {self.workspace.settings.model}"]
+        if session is not None:
+            parts.append(f"session {session.id}")
+        return Content(" · ".join(parts))
+
+    async def on_mount(self) -> None:
+        self.prompt.focus()
+        self.hints.display = False
+        notice = key_notice(self.settings)
+        if notice:
+            await self.chat.add_notice(notice, "error")
+        self._begin("resuming the session" if self.resuming else "opening the session and packing the repository")
+        self.set_interval(0.25, self._tick)
+        self._open()
+
+    # -- busy state ----------------------------------------------------------------------
+
+    def _begin(self, label: str) -> None:
+        self.busy = label
+        self._started = time.monotonic()
+        self._tick()
+        self.refresh_bindings()
+
+    def _tick(self) -> None:
+        status = self.status
+        if not self.busy:
+            status.display = False
+            return
+        self._frame = (self._frame + 1) % len(SPINNER)
+        elapsed = int(time.monotonic() - self._started)
+        status.update(Content(f"{SPINNER[self._frame]} {self.busy}... {elapsed} s"))
+        status.display = True
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop":
+            return self.streaming and not self._stop.is_set()
+        return True
+
+    async def on_work_finished(self, message: WorkFinished) -> None:
+        for note in message.notes:
+            await self.chat.add_notice(note, "warning")
+        self.busy = ""
+        self.streaming = False
+        self._tick()
+        self.refresh_bindings()
+        if self._quitting:
+            self._save_and_exit()
+
+    # -- workers (threads: the chat core is synchronous) ------------------------------------
+
+    def _report(self) -> None:
+        """In a worker: the budget and files after a change, then the session is free."""
+        try:
+            self.post_message(Refreshed(self.workspace.snapshot()))
+        except Exception as exc:  # noqa: BLE001 - the bar may be stale; the app stays usable
+            self.post_message(CommandDone(Outcome(f"the budget could not be computed: {exc}", "error")))
+        self.post_message(WorkFinished(self.workspace.new_warnings()))
+
+    @work(thread=True, exclusive=True, group="session")
+    def _open(self) -> None:
+        from kimicode.chat.chat import ChatError
+
+        try:
+            notes = self.workspace.open()
+        except ChatError as exc:
+            self.post_message(SessionFailed(str(exc)))
+            self.post_message(WorkFinished())
+            return
+        except Exception as exc:  # noqa: BLE001 - say it in the chat, keep the app
+            self.post_message(SessionFailed(f"cannot open the session: {type(exc).__name__}: {exc}"))
+            self.post_message(WorkFinished())
+            return
+        session = self.workspace.require()
+        self.post_message(SessionOpened(notes, list(session.turns), self.resuming))
+        self._report()
+
+    @work(thread=True, exclusive=True, group="session")
+    def _send(self, text: str) -> None:
+        from kimicode.chat.chat import ChatError
+
+        stop = self._stop
+
+        # The client has kept a fragment before it calls back: show it, then stop, so the
+        # answer on screen is the answer on disk.
+        def on_content(fragment: str) -> None:
+            self.post_message(AnswerDelta(fragment))
+            if stop.is_set():
+                raise _Stopped
+
+        def on_reasoning(fragment: str) -> None:
+            self.post_message(AnswerDelta(fragment, reasoning=True))
+            if stop.is_set():
+                raise _Stopped
+
+        def on_retry(note: str) -> None:
+            if stop.is_set():
+                raise _Stopped
+            self.post_message(AnswerRetry(note))
+
+        try:
+            exchange = self.workspace.send(text, on_content, on_reasoning, on_retry)
+            self.post_message(AnswerDone(exchange, stopped=exchange.result.interrupted))
+        except ChatError as exc:
+            self.post_message(AnswerDone(None, error=str(exc)))
+        except _Stopped:
+            self.post_message(AnswerDone(None, error="stopped before the answer began", stopped=True))
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(AnswerDone(None, error=f"internal error: {type(exc).__name__}: {exc}"))
+        self._report()
+
+    @work(thread=True, exclusive=True, group="session")
+    def _command(self, parsed: Parsed) -> None:
+        from kimicode.chat.chat import ChatError
+
+        try:
+            outcome = self.workspace.run(parsed)
+        except ChatError as exc:
+            outcome = Outcome(str(exc), "error")
+        except Exception as exc:  # noqa: BLE001 - a failed command is a notice, not a crash
+            outcome = Outcome(f"/{parsed.command.name} failed: {type(exc).__name__}: {exc}", "error")
+        self.post_message(CommandDone(outcome))
+        if self.workspace.session is not None:
+            self._report()
+        else:
+            self.post_message(WorkFinished())
+
+    # -- input ---------------------------------------------------------------------------
+
+    @on(PromptInput.Submitted)
+    async def _submitted(self, event: PromptInput.Submitted) -> None:
+        await self.submit(event.text)
+
+    async def submit(self, text: str, *, typed: bool = True) -> bool:
+        """Run a message or a /command; False when it could not start (the text stays).
+
+        ``typed``: it came from the message box (history, clearing); the files panel's
+        add and drop leave the box alone.
+        """
+        parsed: Parsed | None = None
+        if is_command(text):
+            try:
+                parsed = parse(text)
+            except CommandError as exc:
+                await self.chat.add_notice(str(exc), "error")
+                return False
+            if parsed.command.local:
+                self._accept(text, typed)
+                await self._local(parsed)
+                return True
+        if self.busy:
+            self.notify(f"kimicode is busy ({self.busy}): wait, or Ctrl+C to stop an answer", severity="warning")
+            return False
+        if self.workspace.session is None and (parsed is None or parsed.command.name != "clear"):
+            await self.chat.add_notice("no session is open: /clear opens a new one", "error")
+            return False
+        self._accept(text, typed)
+        if parsed is not None:
+            await self.chat.add_notice(f"› {text.strip()}", "command")
+            self._begin(LABELS.get(parsed.command.name, f"/{parsed.command.name}"))
+            self._command(parsed)
+            return True
+        await self.chat.add_user(text)
+        self._answer = await self.chat.start_answer()
+        self._stop.clear()
+        self.streaming = True
+        self._begin("answering (Ctrl+C stops)")
+        self._send(text)
+        return True
+
+    def _accept(self, text: str, typed: bool) -> None:
+        if typed:
+            self.prompt.remember(text)
+            self.prompt.clear()
+
+    async def _local(self, parsed: Parsed) -> None:
+        name = parsed.command.name
+        if name == "help":
+            outcome = self.workspace.cmd_help("")
+            await self.chat.add_output(outcome.markdown)
+        elif name == "files":
+            self.action_toggle_files()
+        elif name == "quit":
+            await self.action_quit()
+
+    def _path_candidates(self, command: str, prefix: str) -> list[str]:
+        """Paths for Tab: files in context for /drop, else the files the pack may send."""
+        session = self.workspace.session
+        if command == "drop":
+            pool: Iterable[str] = [r.path for r in self.snapshot.files] if self.snapshot else []
+        else:
+            pool = session.repo.listed if session is not None else []
+        found = set()
+        for path in pool:
+            if path.startswith(prefix):
+                rest = path[len(prefix):]
+                found.add(path[: len(prefix) + rest.index("/") + 1] if "/" in rest else path)
+        return sorted(found)
+
+    @on(PromptInput.Hints)
+    def _hints(self, event: PromptInput.Hints) -> None:
+        hints = self.hints
+        hints.update(Content("  ".join(event.items)))
+        hints.display = bool(event.items)
+
+    @on(FilesPanel.Add)
+    async def _panel_add(self, event: FilesPanel.Add) -> None:
+        await self.submit(f"/add {event.path}", typed=False)
+
+    @on(FilesTable.Drop)
+    async def _panel_drop(self, event: FilesTable.Drop) -> None:
+        await self.submit(f"/drop {event.path}", typed=False)
+
+    # -- worker reports -----------------------------------------------------------------------
+
+    async def on_session_opened(self, message: SessionOpened) -> None:
+        self.title_bar.update(self._title())
+        if message.resumed:
+            await self.chat.show_turns(message.turns)
+            prompt = self.prompt
+            for turn in message.turns:
+                if turn.role == "user":
+                    prompt.remember(turn.text)
+        for note in message.notes:
+            await self.chat.add_notice(note, "warning")
+        if not message.turns:
+            await self.chat.add_notice(f"Ask anything about {self.root.name}. /help lists the commands; F1 the keys.")
+
+    async def on_session_failed(self, message: SessionFailed) -> None:
+        await self.chat.add_notice(message.error, "error")
+        self.budget.say("no session is open: /clear opens a new one")
+
+    async def on_answer_delta(self, message: AnswerDelta) -> None:
+        if self._answer is None:
+            return
+        if message.reasoning:
+            self._answer.think(message.text)
+        else:
+            await self._answer.write(message.text)
+
+    async def on_answer_retry(self, message: AnswerRetry) -> None:
+        await self.chat.add_notice(message.text, "warning")
+
+    async def on_answer_done(self, message: AnswerDone) -> None:
+        answer, self._answer = self._answer, None
+        if answer is None:
+            return
+        exchange = message.exchange
+        if exchange is None:
+            await answer.finish(partial=bool(answer.text), label="partial: not saved")
+            if not answer.text:
+                await answer.remove()
+            await self.chat.add_notice(message.error, "info" if message.stopped else "error")
+            return
+        result = exchange.result
+        label = "stopped: partial answer, kept" if result.interrupted else f"partial: {result.error or 'cut short'}"
+        await answer.finish(partial=result.partial, label=label)
+        before = [Notice(r.line(), "compaction") for r in exchange.compactions]
+        before += [Notice(note, "info") for note in exchange.notes]
+        if before:
+            await self.chat.mount_all(before, before=answer)
+
+    async def on_command_done(self, message: CommandDone) -> None:
+        outcome = message.outcome
+        if outcome.new_session:
+            await self.chat.clear()
+            self.title_bar.update(self._title())
+        if outcome.markdown:
+            if outcome.kind == "output":
+                await self.chat.add_output(outcome.markdown)
+            else:
+                await self.chat.add_notice(outcome.markdown, outcome.kind)
+        for note in outcome.notices:
+            await self.chat.add_notice(note, "warning")
+
+    def on_refreshed(self, message: Refreshed) -> None:
+        self.snapshot = message.snapshot
+        self.budget.show(message.snapshot)
+        self.files.show(message.snapshot.files)
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def action_stop(self) -> None:
+        if self.streaming and not self._stop.is_set():
+            self._stop.set()
+            self.busy = "stopping: the answer so far is kept"
+            self._tick()
+            self.refresh_bindings()
+
+    def action_help(self) -> None:
+        from kimicode.tui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_toggle_files(self) -> None:
+        panel = self.files
+        panel.toggle_class("-show")
+        if panel.has_class("-show"):
+            panel.query_one(FilesTable).focus()
+        else:
+            self.prompt.focus()
+
+    async def action_quit(self) -> None:
+        """Quit once the session is free (a streaming answer is stopped and saved first)."""
+        if self._quitting or not self.busy:
+            self._save_and_exit()  # a second Ctrl+Q does not wait
+            return
+        self._quitting = True
+        self.action_stop()
+        self.notify("saving the session before quitting (Ctrl+Q again quits now)")
+
+    def _save_and_exit(self) -> None:
+        if not self.busy:
+            self.workspace.close()
+        self.exit()
+
+    def on_unmount(self) -> None:
+        if not self.busy:  # a worker still running keeps the session until it ends
+            self.workspace.close()
