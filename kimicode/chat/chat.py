@@ -13,6 +13,7 @@ of the same session until it returns.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -33,6 +34,7 @@ from kimicode.tokens import TokenCounter
 TextCallback = Callable[[str], None]
 OVERFLOW_SHRINK = 0.5  # after "too long" from the provider: history and repo get half their room, once
 SAFETY = 16  # tokens: joining the system prompt and the pack may count a little above the parts
+MAX_ADD = 20  # files one add_file may attach (a glob or a folder)
 
 
 class ChatError(Exception):
@@ -97,6 +99,8 @@ class ChatSession:
         self.restored: list[tuple[int, int]] = []
         pack_query: str | None = None
         pack_added: list[str] = []
+        pack_skip: set[str] = set()  # dropped when the repository was last packed
+        dropped: set[str] = set()
         for record in loaded.records:
             kind = record.get("type")
             try:
@@ -109,9 +113,15 @@ class ChatSession:
                 elif kind == "unrestore":
                     self.restored = []
                 elif kind == "pack":
-                    pack_query, pack_added = record.get("query"), []
+                    pack_query, pack_added, pack_skip = record.get("query"), [], set(dropped)
                 elif kind == "pack-add":
                     pack_added += [p for p in record.get("paths", []) if isinstance(p, str)]
+                elif kind == "drop":
+                    gone = {p for p in record["paths"] if isinstance(p, str)}
+                    dropped |= gone
+                    pack_added = [p for p in pack_added if p not in gone]
+                elif kind == "undrop":
+                    dropped -= {p for p in record["paths"] if isinstance(p, str)}
             except (KeyError, TypeError, ValueError, AttributeError):
                 # A record from a newer version or a damaged one: the session goes on without it.
                 self.warnings.append(f"session {self.meta.id}: a {kind} record could not be read; skipped it")
@@ -123,10 +133,12 @@ class ChatSession:
         summary_reply = min(self.policy.summary_tokens, sclient.spec.context_window // 4)
         self._summarizer = Summarizer(sclient, counter, sclient.spec.context_window, summary_reply)
         self._packer = packer
-        self.repo = RepoShelf()
+        self._dropped: set[str] = dropped
+        self.repo = RepoShelf(dropped=frozenset(dropped))
         if packer is not None:
             # The same pack and additions as before the restart: the cached prefix still applies.
-            self.repo = packer.pack(pack_query, self._repo_budget())
+            self.repo = dataclasses.replace(packer.pack(pack_query, self._repo_budget(), pack_skip),
+                                            dropped=frozenset(dropped))
             if pack_added and not self.repo.failed:
                 self.repo = packer.add(self.repo, pack_added) or self.repo
 
@@ -198,12 +210,16 @@ class ChatSession:
     def _message_limit(self, room: int) -> int:
         return max(int(room * self.policy.message_share), 64)
 
+    def _shown(self, turn: Turn) -> bool:
+        """Notes are never sent; nor is a file attached in a turn once the user dropped it."""
+        return turn.role != "note" and not (is_file_turn(turn) and turn.name[len(FILE_TURN):] in self._dropped)
+
     def _recent_turns(self) -> list[Turn]:
-        return [t for t in self.turns if t.id > self.record.through and t.role != "note"]
+        return [t for t in self.turns if t.id > self.record.through and self._shown(t)]
 
     def _restored_turns(self) -> list[Turn]:
         wanted = {n for first, last in self.restored for n in range(first, last + 1)}
-        return [t for t in self.turns if t.id in wanted and t.id <= self.record.through and t.role != "note"]
+        return [t for t in self.turns if t.id in wanted and t.id <= self.record.through and self._shown(t)]
 
     def _views(self, turns: list[Turn], room: int) -> list[TurnView]:
         limit = self._message_limit(room)
@@ -373,9 +389,101 @@ class ChatSession:
         """/pack: pack the repository again (for ``query``); changes the cached prefix."""
         if self._packer is None:
             raise ChatError("this session has no repository")
-        self.repo = self._packer.pack(query, budget if budget is not None else self._repo_budget())
+        self.repo = self._packer.pack(query, budget if budget is not None else self._repo_budget(), self._dropped)
         self._file.append({"type": "pack", "time": now(), "query": query})
         return self.repo
+
+    @property
+    def dropped(self) -> frozenset[str]:
+        """Files the user took out of the context (/drop); /add takes them back."""
+        return frozenset(self._dropped)
+
+    def _matching(self, pattern: str, paths: set[str] | frozenset[str]) -> list[str]:
+        if pattern in paths:
+            return [pattern]
+        if any(ch in pattern for ch in "*?["):
+            return sorted(p for p in paths if fnmatch.fnmatchcase(p, pattern))
+        folder = pattern.rstrip("/") + "/"
+        return sorted(p for p in paths if p.startswith(folder))
+
+    def drop_file(self, path: str) -> str:
+        """/drop PATH (a file, a glob or a folder): take files out of every request from now on.
+
+        Recorded in the session file, so a resumed session leaves them out too. A file in the
+        repo shelf means a re-pack without it (the cached prefix starts over); a file attached
+        in a recent turn leaves the request. Naming the file again does not attach it; only
+        ``add_file`` takes it back.
+        """
+        from kimicode.chat.repo_shelf import shelf_blocks
+
+        pattern = path.strip().removeprefix("./")
+        in_shelf = {p for p, _, _, _ in shelf_blocks(self.repo.text)} | set(self.repo.full) | set(self.repo.outline)
+        attached = self._attached()
+        paths = self._matching(pattern, (in_shelf | attached) - self._dropped)
+        if not paths:
+            if self._matching(pattern, frozenset(self._dropped)):
+                return f"{pattern} is already dropped (/add takes it back)"
+            raise ChatError(f"{pattern} is not in the context (the files panel, F2, lists what is)")
+        self._dropped |= set(paths)
+        self._file.append({"type": "drop", "time": now(), "paths": paths})
+        self.repo = dataclasses.replace(self.repo, dropped=frozenset(self._dropped))
+        shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+        packed = [p for p in paths if p in in_shelf]
+        if not packed or self._packer is None:
+            return f"dropped {shown}: it leaves the request from the next message on"
+        before = self.repo.tokens
+        kept = [p for p in self.repo.added if p not in self._dropped]
+        self.repack(self.repo.query)
+        if kept and not self.repo.failed:
+            grown = self._packer.add(self.repo, kept)
+            if grown is not None and grown.added:
+                self.repo = grown
+                self._file.append({"type": "pack-add", "time": now(), "paths": list(grown.added)})
+        return (f"dropped {shown}: the repository was packed again without it "
+                f"({before:,} -> {self.repo.tokens:,} tokens; the cached prefix starts over)")
+
+    def add_file(self, path: str) -> str:
+        """/add PATH (a file, a glob or a folder): attach files in full after the last turn.
+
+        Nothing earlier in the request changes (the cached prefix holds); a later compaction
+        moves the file into the repo shelf. A dropped file is taken back.
+        """
+        if self._packer is None or self.repo.failed or not self.repo.listed:
+            raise ChatError(f"no repository in this session ({self.repo.note or 'not packed'}): nothing to add from")
+        pattern = path.strip().removeprefix("./")
+        paths = self._matching(pattern, self.repo.listed | self._dropped)
+        if not paths:
+            raise ChatError(f"{pattern}: not a file kimicode may send (ignored, binary, too large, a secret, or missing)")
+        if len(paths) > MAX_ADD:
+            raise ChatError(f"{pattern} matches {len(paths)} files: /add takes at most {MAX_ADD} at a time")
+        undropped = [p for p in paths if p in self._dropped]
+        if undropped:
+            self._dropped -= set(undropped)
+            self._file.append({"type": "undrop", "time": now(), "paths": undropped})
+            self.repo = dataclasses.replace(self.repo, dropped=frozenset(self._dropped))
+        attached = self._attached()
+        table = self.shelves()
+        free = table.window - table.total
+        lines: list[str] = []
+        for name in paths:
+            if name in self.repo.full or name in attached:
+                back = " again" if name in undropped else ""
+                lines.append(f"{name} is in the context in full{back}")
+                continue
+            made = self._packer.file_block(name)
+            if made is None:
+                lines.append(f"{name} cannot be read, or is binary: not added")
+                continue
+            tokens = self.counter.count(made[0])
+            if tokens > free:
+                lines.append(f"{name} needs {tokens:,} tokens and the window has {max(free, 0):,} left: not added")
+                continue
+            self.redactions.extend(made[1])
+            self._append("tool", made[0], name=f"{FILE_TURN}{name}")
+            free -= tokens
+            redacted = f"; {len(made[1])} secret(s) redacted" if made[1] else ""
+            lines.append(f"added {name} in full ({tokens:,} tokens{redacted})")
+        return "\n".join(lines)
 
     def _attached(self) -> set[str]:
         return {t.name[len(FILE_TURN):] for t in self._recent_turns() if is_file_turn(t)}

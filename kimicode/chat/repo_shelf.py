@@ -19,9 +19,11 @@ and says why.
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Sequence
 
 from kimicode.chat.floor import paths_in
 from kimicode.repo.pack import PackError, PackOptions
@@ -29,6 +31,21 @@ from kimicode.tokens import TokenCounter
 
 MAX_QUERY = 2_000  # characters of conversation the ranking sees
 RESERVE = 0.2  # of the repo shelf, kept for files the conversation names later
+_XML_FILE = re.compile(r'<file path="([^"]*)" mode="(full|outline)">\n.*?</file>\n', re.DOTALL)
+_MD_FILE = re.compile(r"^## (.+?)( \(outline\))?\n\n(`{3,})[^\n]*\n.*?^\3\n\n?", re.DOTALL | re.MULTILINE)
+
+
+def shelf_blocks(text: str) -> list[tuple[str, str, int, int]]:
+    """(path, mode, start, end) of every file block the shelf text shows, in its order."""
+    if text.lstrip().startswith("<repository"):
+        return [(html.unescape(m.group(1)), m.group(2), m.start(), m.end()) for m in _XML_FILE.finditer(text)]
+    return [(m.group(1), "outline" if m.group(2) else "full", m.start(), m.end()) for m in _MD_FILE.finditer(text)
+            if m.group(1) != "Other files"]
+
+
+def _exclude_pattern(path: str) -> str:
+    """A gitignore line matching exactly this one path (anchored, wildcards escaped)."""
+    return "/" + re.sub(r"([\\*?\[\]!# ])", r"\\\1", path)
 
 
 @dataclass(frozen=True)
@@ -39,8 +56,9 @@ class RepoShelf:
     query: str | None = None
     full: frozenset[str] = frozenset()  # shown in full (by the pack or added)
     outline: frozenset[str] = frozenset()
-    listed: frozenset[str] = frozenset()  # every file the pack engine would send
+    listed: frozenset[str] = frozenset()  # every file the pack engine would send, dropped ones included
     added: tuple[str, ...] = ()
+    dropped: frozenset[str] = frozenset()  # taken out by the user (/drop): never packed, added or attached
     note: str = ""  # why the repository is missing
     failed: bool = False
     redactions: tuple[tuple[str, int, str], ...] = field(default_factory=tuple)
@@ -57,26 +75,30 @@ class RepoPacker:
         self.counter = counter
         self.reserve = reserve
 
-    def pack(self, query: str | None, budget: int) -> RepoShelf:
+    def pack(self, query: str | None, budget: int, skip: Collection[str] = ()) -> RepoShelf:
+        """Pack the repository for ``query`` without the files in ``skip`` (dropped by the user)."""
         budget = min(budget, self.options.budget)
+        dropped = frozenset(skip)
         if budget <= 0:
-            return RepoShelf(budget=budget, query=query, note="no room left for the repository in the model's window", failed=True)
+            return RepoShelf(budget=budget, query=query, note="no room left for the repository in the model's window",
+                             failed=True, dropped=dropped)
         query = query[:MAX_QUERY] if query else None
         options = replace(self.options, budget=int(budget * (1 - self.reserve)), query=query)
+        packed = replace(options, exclude=tuple(options.exclude) + tuple(_exclude_pattern(p) for p in sorted(dropped)))
         try:
             from kimicode.repo.files import ListingError, list_files
             from kimicode.repo.pack import pack_repository
 
-            result = pack_repository(self.root, options, self.cache_dir)
+            result = pack_repository(self.root, packed, self.cache_dir)
             listing = list_files(self.root, options.include, options.exclude, options.max_file_bytes)
         except (PackError, ListingError) as exc:
-            return RepoShelf(budget=budget, query=query, note=f"repository not included: {exc}", failed=True)
+            return RepoShelf(budget=budget, query=query, note=f"repository not included: {exc}", failed=True, dropped=dropped)
         report = result.report
         text = result.text + "\n"
         return RepoShelf(
             text=text, tokens=self.counter.count(text), budget=budget, query=query,
-            full=frozenset(p for p, _ in report.full), outline=frozenset(p for p, _ in report.outline),
-            listed=frozenset(f.path for f in listing.files), redactions=tuple(report.redactions),
+            full=frozenset(p for p, _ in report.full) - dropped, outline=frozenset(p for p, _ in report.outline) - dropped,
+            listed=frozenset(f.path for f in listing.files), redactions=tuple(report.redactions), dropped=dropped,
         )
 
     def moved_to(self, text: str, shelf: RepoShelf) -> list[str]:
@@ -84,7 +106,8 @@ class RepoPacker:
         moved = []
         for path in paths_in(text):
             relative = path[2:] if path.startswith("./") else path
-            if relative in shelf.listed and relative not in shelf.full and relative not in moved:
+            if (relative in shelf.listed and relative not in shelf.full and relative not in shelf.dropped
+                    and relative not in moved):
                 moved.append(relative)
         return moved
 
@@ -121,21 +144,31 @@ class RepoPacker:
         return render_file(path, "full", result.text, self.options.fmt), [(path, f.line, f.kind) for f in result.findings]
 
     def add(self, shelf: RepoShelf, paths: Sequence[str]) -> RepoShelf | None:
-        """The shelf with ``paths`` appended in full, or None when they do not fit its reserve."""
-        blocks: list[str] = []
+        """The shelf with ``paths`` in full, or None when they do not fit its budget.
+
+        A file the shelf shows as an outline has its outline replaced by the full text, in
+        place (the shelf never holds both); other files are appended. Dropped files are skipped.
+        """
+        text = shelf.text
         found: list[tuple[str, int, str]] = []
         added: list[str] = []
         for path in paths:
-            made = self.file_block(path) if path not in shelf.full else None
-            if made is not None:
-                blocks.append(made[0])
-                found.extend(made[1])
-                added.append(path)
-        if not blocks:
+            if path in shelf.full or path in shelf.dropped or path in added:
+                continue
+            made = self.file_block(path)
+            if made is None:
+                continue
+            outline = next(((start, end) for p, mode, start, end in shelf_blocks(text) if p == path and mode == "outline"), None)
+            if outline is None:
+                text += made[0]
+            else:
+                text = text[:outline[0]] + made[0] + text[outline[1]:]
+            found.extend(made[1])
+            added.append(path)
+        if not added:
             return shelf
-        text = shelf.text + "".join(blocks)
         tokens = self.counter.count(text)
         if tokens > shelf.budget:
             return None
-        return replace(shelf, text=text, tokens=tokens, full=shelf.full | set(added),
+        return replace(shelf, text=text, tokens=tokens, full=shelf.full | set(added), outline=shelf.outline - set(added),
                        added=shelf.added + tuple(added), redactions=shelf.redactions + tuple(found))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class FileRecord:
     skip: str | None  # content-based reason not to send it (binary, generated, minified)
     lines: int
     utf8: bool  # False when invalid UTF-8 was replaced while decoding
-    defines: tuple[str, ...]
+    defines: str  # names defined, one per line: one string per file keeps 10k records small
     imports: tuple[str, ...]
 
     def to_json(self) -> str:
@@ -44,7 +44,7 @@ class FileRecord:
     @classmethod
     def from_json(cls, text: str) -> "FileRecord":
         path, size, mtime_ns, digest, language, skip, lines, utf8, defines, imports = json.loads(text)
-        return cls(path, size, mtime_ns, digest, language, skip, lines, utf8, tuple(defines), tuple(imports))
+        return cls(path, size, mtime_ns, digest, language, skip, lines, utf8, defines, tuple(imports))
 
 
 def digest_bytes(data: bytes) -> str:

@@ -68,7 +68,7 @@ def mentioned_paths(query: str, paths: Sequence[str]) -> set[str]:
     return found
 
 
-def _match_score(path: str, defines: Sequence[str], terms: Sequence[str]) -> tuple[float, list[str]]:
+def _match_score(path: str, defines: str, terms: Sequence[str]) -> tuple[float, list[str]]:
     """How strongly a file matches the query: by its name, its folders and what it defines.
 
     Runs for every file with a question, so it works on one lower-cased string of
@@ -81,7 +81,7 @@ def _match_score(path: str, defines: Sequence[str], terms: Sequence[str]) -> tup
     stem = name.rsplit(".", 1)[0] if "." in name[1:] else name
     stem_parts = set(split_identifier(path.rsplit("/", 1)[-1].rsplit(".", 1)[0]))
     dirs = set(folders.split("/")) if folders else set()
-    symbols = "\n" + "\n".join(defines).lower() + "\n"
+    symbols = "\n" + defines.lower() + "\n"
     score = 0.0
     reasons: list[str] = []
     for term in terms:
@@ -136,7 +136,7 @@ def _prior(path: str, query_given: bool) -> tuple[float, list[str]]:
 
 def rank_files(
     paths: Sequence[str],
-    defines: Mapping[str, Sequence[str]],
+    defines: Mapping[str, str],
     imports: Mapping[str, Sequence[str]],
     recent: Mapping[str, float],
     query: str | None = None,
@@ -150,7 +150,7 @@ def rank_files(
     why: list[list[str]] = []
     for path in order:
         prior, reasons = _prior(path, bool(query))
-        match, match_reasons = _match_score(path, defines.get(path, ()), terms)
+        match, match_reasons = _match_score(path, defines.get(path, ""), terms)
         if path in mentioned:
             match += 10.0
             match_reasons.insert(0, "named in the question")

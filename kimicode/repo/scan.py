@@ -39,12 +39,12 @@ def _record(path: str, entry: RepoFile, data: bytes) -> FileRecord:
     skip = content_reason(data)
     language = language_for(path)
     if skip:
-        return FileRecord(path, entry.size, entry.mtime_ns, digest_bytes(data), language, skip, 0, True, (), ())
+        return FileRecord(path, entry.size, entry.mtime_ns, digest_bytes(data), language, skip, 0, True, "", ())
     text, utf8 = decode(data)
     found = scan(language, text)
     return FileRecord(
         path, entry.size, entry.mtime_ns, digest_bytes(data), language, None,
-        text.count("\n") + 1, utf8, found.defines, found.imports,
+        text.count("\n") + 1, utf8, "\n".join(found.defines), found.imports,
     )
 
 

@@ -22,7 +22,7 @@ IMPORTS = {
     "app/budget.py": ["app/util.py"],
     "tests/test_db.py": ["app/db.py"],
 }
-DEFINES = {"app/budget.py": ["compute_budget", "Shelf"], "app/db.py": ["connect"], "app/util.py": ["helper"]}
+DEFINES = {"app/budget.py": "compute_budget\nShelf", "app/db.py": "connect", "app/util.py": "helper"}
 
 
 def test_structural_ranking_prefers_imported_and_entry_points() -> None:
