@@ -467,8 +467,8 @@ class ChatSession:
         lines: list[str] = []
         for name in paths:
             if name in self.repo.full or name in attached:
-                back = " again" if name in undropped else ""
-                lines.append(f"{name} is in the context in full{back}")
+                back = " (taken back: it was dropped)" if name in undropped else ""
+                lines.append(f"{name} is already in the context in full{back}")
                 continue
             made = self._packer.file_block(name)
             if made is None:

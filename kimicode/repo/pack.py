@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -24,7 +25,7 @@ from kimicode.repo.rank import RankedFile, rank_files
 from kimicode.repo.render import Header, render_file, render_footer, render_header, render_tree_block
 from kimicode.repo.scan import ScanResult, scan_files
 from kimicode.repo.tree import render_tree
-from kimicode.tokens import DEFAULT_ENCODING, TokenCounter
+from kimicode.tokens import DEFAULT_ENCODING, EncodingUnavailable, TokenCounter
 
 FULL_SHARE = 0.6  # of the budget for full files, when not everything fits
 TREE_SHARE = 0.08  # kept back from outlines so the rest of the paths can be listed
@@ -188,6 +189,13 @@ def _fit(report: PackReport, plan: _Plan, ranked: Sequence[FileRecord], skipped:
         tier.pop()
 
 
+def _preload(counter: TokenCounter) -> None:
+    try:
+        counter.check()
+    except EncodingUnavailable:
+        pass  # said once, as a one-line error, when the main thread first counts
+
+
 def _result_key(listing: Listing, git: GitInfo | None, options: PackOptions, split: bool) -> str:
     h = hashlib.sha256()
     h.update(json.dumps([CONTENTS_VERSION, str(listing.root), asdict(options), split, git.commit if git else None]).encode())
@@ -279,6 +287,9 @@ def pack_repository(root: Path, options: PackOptions, cache_dir: Path | None, sp
         report = PackReport(listing.root.name, git.describe() if git else "not a git repository", options.budget, counter.describe(), options.query)
         if progress:
             progress("scanning", 0, len(listing.files))
+        # the tokenizer takes ~0.25 s to load; the main thread idles while workers scan, so load it then
+        loading = threading.Thread(target=_preload, args=(counter,), daemon=True)
+        loading.start()
         scan = scan_files(listing.root, listing.files, cache)
         report.files_reused, report.files_scanned = scan.reused, scan.scanned
         skipped = list(listing.skipped) + list(scan.skipped)
@@ -291,6 +302,7 @@ def pack_repository(root: Path, options: PackOptions, cache_dir: Path | None, sp
         records, ranked = _ranked(scan, git, options.query)
         report.top = [(r.path, round(r.score, 4), list(r.reasons)) for r in ranked[:15]]
         lap("rank")
+        loading.join()
         contents = Contents(listing.root, cache, counter, options.fmt)
         if progress:
             progress("packing", 0, len(records))

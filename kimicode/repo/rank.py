@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Mapping, Sequence
 
 DAMPING = 0.85
@@ -124,12 +123,14 @@ def _pagerank(n: int, edges: list[tuple[int, int, float]], teleport: list[float]
 
 def _prior(path: str, query_given: bool) -> tuple[float, list[str]]:
     """Structural prior: entry points and top-level docs up, tests down when there is no question."""
-    pure = PurePosixPath(path)
-    if pure.stem.lower() in ENTRY_NAMES:
+    first, _, _ = path.partition("/")
+    name = path.rsplit("/", 1)[-1]
+    stem = name.rsplit(".", 1)[0] if "." in name[1:] else name
+    if stem.lower() in ENTRY_NAMES:
         return 3.0, ["entry point"]
-    if len(pure.parts) == 1 and pure.stem.upper() in ("README", "AGENTS", "KIMI", "CONTRIBUTING"):
+    if "/" not in path and stem.upper() in ("README", "AGENTS", "KIMI", "CONTRIBUTING"):
         return 3.0, ["top-level doc"]
-    if not query_given and ("test" in pure.parts[0].lower() or pure.name.startswith("test_")):
+    if not query_given and ("test" in first.lower() or name.startswith("test_")):
         return 0.5, []
     return 1.0, []
 
