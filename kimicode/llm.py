@@ -18,6 +18,8 @@ import json
 import math
 import random
 import re
+import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -129,6 +131,10 @@ class _Retry(Exception):
 
 class _Cut(Exception):
     """The stream broke after text reached the callbacks: return a partial result."""
+
+
+class _Cancelled(Exception):
+    """ChatClient.cancel() was called from another thread: return what arrived, interrupted."""
 
 
 @dataclass
@@ -309,6 +315,8 @@ class ChatClient:
         self._sleep = sleep
         self._rng = rng
         self._client: OpenAI | None = None
+        self._cancelled = threading.Event()
+        self._live: Any = None  # the stream being read, for cancel()
 
     def __repr__(self) -> str:
         return f"ChatClient(base_url={self.endpoint.base_url!r}, model={self.endpoint.model!r})"
@@ -323,6 +331,31 @@ class ChatClient:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+    def cancel(self) -> None:
+        """Stop the answer being streamed now; safe to call from any thread.
+
+        The live HTTP response is shut down, so even a stream that has stalled stops at once;
+        ``stream_chat`` then returns what arrived, ``partial`` and ``interrupted`` (like Ctrl-C).
+        Applies to the call in progress (or waiting to retry); the next call starts afresh.
+        """
+        self._cancelled.set()
+        stream = self._live
+        response = getattr(stream, "response", None)
+        if response is None:
+            return
+        sock = None
+        try:
+            sock = response.extensions["network_stream"].get_extra_info("socket")
+        except Exception:  # noqa: BLE001 - another transport: fall back to closing the response
+            sock = None
+        try:
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read in the streaming thread
+            else:
+                response.close()
+        except Exception:  # noqa: BLE001 - already closed: nothing left to stop
+            pass
 
     def _openai(self) -> OpenAI:
         if self._client is None:
@@ -389,6 +422,7 @@ class ChatClient:
         tries = self.endpoint.max_retries + 1
         answer = _Answer(model=self.endpoint.model)
         attempt = 0
+        self._cancelled.clear()
         try:
             while True:
                 attempt += 1
@@ -396,6 +430,8 @@ class ChatClient:
                 try:
                     self._attempt(body, answer, on_content, on_reasoning)
                     return answer.result(partial=False, attempts=attempt, elapsed=time.monotonic() - started)
+                except _Cancelled:
+                    raise KeyboardInterrupt from None
                 except _Cut as cut:
                     return answer.result(partial=True, attempts=attempt, elapsed=time.monotonic() - started, error=str(cut))
                 except _Retry as retry:
@@ -406,6 +442,8 @@ class ChatClient:
                     if on_retry:
                         on_retry(f"{retry.reason}; retrying in {round(delay, 2):g} s (attempt {attempt + 1} of {tries})")
                     self._sleep(delay)
+                    if self._cancelled.is_set():
+                        raise KeyboardInterrupt
         except KeyboardInterrupt:
             # Ctrl-C: keep what arrived; the caller shows it marked partial.
             return answer.result(partial=True, attempts=attempt, elapsed=time.monotonic() - started, interrupted=True, error="interrupted")
@@ -420,21 +458,37 @@ class ChatClient:
     def _attempt(self, body: dict[str, Any], answer: _Answer, on_content: TextCallback | None, on_reasoning: TextCallback | None) -> None:
         import openai
 
+        if self._cancelled.is_set():
+            raise _Cancelled
         try:
             stream = self._openai().chat.completions.create(**body)
         except openai.APIStatusError as err:
             raise self._status_failure(err) from None
         except openai.APIError as err:
             raise self._transport_failure(err, answer) from None
+        self._live = stream
         try:
+            if self._cancelled.is_set():
+                raise _Cancelled  # cancel() came while the request was being sent
             for chunk in stream:
                 answer.add(chunk, on_content, on_reasoning)
         except openai.APIStatusError as err:
             raise self._status_failure(err) from None
-        except (openai.APIError, json.JSONDecodeError) as err:
-            raise self._transport_failure(err, answer) from None
+        except Exception as err:
+            if self._cancelled.is_set():
+                raise _Cancelled from None  # the shut-down socket ends the read with some error
+            if isinstance(err, (openai.APIError, json.JSONDecodeError)):
+                raise self._transport_failure(err, answer) from None
+            raise
         finally:
-            stream.close()
+            self._live = None
+            try:
+                stream.close()
+            except Exception:  # noqa: BLE001 - a cancelled response may fail to close cleanly
+                if not self._cancelled.is_set():
+                    raise
+        if self._cancelled.is_set() and answer.finish_reason is None:
+            raise _Cancelled
         if answer.finish_reason is None:
             # The body ended without a finish_reason: a proxy or the provider dropped us.
             if answer.emitted:

@@ -7,7 +7,8 @@ A session file is a sequence of records, one JSON object per line:
 - ``state``: a full snapshot of the state record after it changed (compaction, pin);
 - ``compaction``: the report of one compaction (when, why, token figures);
 - ``restore`` / ``unrestore``: compressed turns shown verbatim again, or hidden again;
-- ``pack``: the query the repository was last packed for.
+- ``pack``: the query the repository was last packed for; ``pack-add``: files added to it since;
+- ``drop`` / ``undrop``: files the user took out of the context (/drop), or back (/add).
 
 Every record is written with one ``write`` and fsynced before the call returns, so a
 process killed at any moment loses at most the record being written. Such a half-written

@@ -381,6 +381,8 @@ class KimicodeApp(App[None]):
     def action_stop(self) -> None:
         if self.streaming and not self._stop.is_set():
             self._stop.set()
+            if self.workspace.session is not None:  # a stalled stream stops at once, not at the next fragment
+                self.workspace.session.client.cancel()
             self.busy = "stopping: the answer so far is kept"
             self._tick()
             self.refresh_bindings()

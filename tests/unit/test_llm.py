@@ -518,3 +518,42 @@ def test_result_is_a_plain_dataclass(openai_server: OpenAIServer, client: ChatCl
     result = client.stream_chat(HELLO)
     assert isinstance(result, ChatResult)
     assert isinstance(client.spec, ModelSpec)
+
+
+def test_cancel_from_another_thread_stops_a_stalled_stream_at_once(openai_server: OpenAIServer, client: ChatClient) -> None:
+    openai_server.reply("one two three four five six", chunk_size=4, chunk_delay=30.0, delay_from_chunk=3)
+    received: list[str] = []
+    arrived = threading.Event()
+
+    def on_content(text: str) -> None:
+        received.append(text)
+        arrived.set()
+
+    def stop() -> None:
+        arrived.wait(5)
+        time.sleep(0.2)  # the stream is now stalled, waiting for the next chunk
+        client.cancel()
+
+    stopper = threading.Thread(target=stop)
+    stopper.start()
+    started = time.monotonic()
+    result = client.stream_chat(HELLO, on_content=on_content)
+    stopper.join()
+    assert time.monotonic() - started < 3.0  # not the 30 s stall, nor the 5 s timeout
+    assert result.partial and result.interrupted and result.error == "interrupted"
+    assert result.content == "".join(received) and result.content.startswith("one ")
+    assert client.stream_chat(HELLO).content == "ok"  # the next call starts afresh
+
+
+def test_cancel_while_waiting_to_retry(openai_server: OpenAIServer) -> None:
+    openai_server.fail(500)
+    holder: list[ChatClient] = []
+
+    def sleep_then_cancelled(seconds: float) -> None:
+        holder[0].cancel()  # what the TUI's stop does while the client waits
+
+    with make_client(openai_server, sleep=sleep_then_cancelled) as chat:
+        holder.append(chat)
+        result = chat.stream_chat(HELLO)
+    assert result.partial and result.interrupted and result.content == ""
+    assert len(openai_server.chat_requests) == 1
