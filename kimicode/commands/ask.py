@@ -196,6 +196,8 @@ def _stream(client, request, as_json: bool, verbose: bool):  # type: ignore[no-u
         return client.stream_chat(
             request.messages, on_content=printer, on_reasoning=thoughts,
             on_retry=lambda why: click.echo(f"kimicode: {why}", err=True),
+            # the reply shelf is what the budget reserved: a runaway answer stops there
+            max_tokens=request.shelves.sizes.get("reply") or None,
         )
     finally:
         if thoughts is not None:

@@ -521,6 +521,14 @@ def test_near_the_window_the_provider_count_is_asked_first_and_shrinks(tmp_path:
     assert calibration["tiny-model"]["samples"] >= 1
 
 
+def test_the_reply_shelf_bounds_the_answer(tmp_path: Path, openai_server: OpenAIServer) -> None:
+    work = plain_dir(tmp_path, config=FAST + "[ask]\nreply_tokens = 777\n")
+    openai_server.reply("ok")
+    result = ask("--no-repo", "q?", cwd=work, server=openai_server)
+    assert result.returncode == 0, result.stderr
+    assert sent(openai_server)["max_tokens"] == 777
+
+
 def test_home_directory_is_not_packed(tmp_path: Path) -> None:
     home = tmp_path / "home"
     write_files(home, {"notes.txt": "HOME-NOTES-MARKER\n"})
