@@ -15,6 +15,7 @@ from typing import Sequence
 from kimicode.budget import ShelfTable, framing_tokens, middle_out, repo_room
 from kimicode.locations import read_prompt
 from kimicode.repo.pack import PackError, PackOptions, PackReport, PackResult, pack_repository
+from kimicode.repo.render import render_file
 from kimicode.secrets import redact, secret_file_kind
 from kimicode.tokens import TokenCounter
 
@@ -82,7 +83,7 @@ def _file_blocks(files: Sequence[Path], found: list[tuple[str, int, str]]) -> st
         if b"\0" in data[:8192]:
             raise RequestError(f"refusing to send {path}: it is a binary file")
         text = data.decode("utf-8", errors="replace")
-        blocks.append(f'<file path="{path.as_posix()}" mode="full">\n{_redacted(text, path.as_posix(), found)}\n</file>\n')
+        blocks.append(render_file(path.as_posix(), "full", _redacted(text, path.as_posix(), found), "xml"))
     return "# Files the user attached\n\n" + "".join(blocks) + "\n" if blocks else ""
 
 

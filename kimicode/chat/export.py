@@ -7,6 +7,7 @@ from typing import Any
 from kimicode.chat.compaction import CompactionReport
 from kimicode.chat.session import LoadedSession, Turn
 from kimicode.chat.state import StateRecord, render
+from kimicode.repo.render import code_fence
 
 TITLES = {"user": "User", "assistant": "Assistant", "tool": "Tool output", "note": "Note"}
 
@@ -21,12 +22,6 @@ def compactions(loaded: LoadedSession) -> list[CompactionReport]:
             if r.get("type") == "compaction" and isinstance(r.get("report"), dict)]
 
 
-def _fence(text: str) -> str:
-    """A code fence longer than any backtick run inside ``text``."""
-    longest = max((len(run) for run in text.split("\n") if run.startswith("```")), default=0)
-    return "`" * max(3, longest + 1)
-
-
 def _turn_md(turn: Turn) -> str:
     title = TITLES.get(turn.role, turn.role)
     if turn.role == "tool" and turn.name:
@@ -37,7 +32,7 @@ def _turn_md(turn: Turn) -> str:
         return f"> **Note ({turn.name or 'note'}):** {turn.text}\n"
     body = turn.text.rstrip()
     if turn.role == "tool":
-        fence = _fence(body)
+        fence = code_fence(body)
         body = f"{fence}\n{body}\n{fence}"
     return f"{head}\n\n{body}\n"
 

@@ -31,7 +31,8 @@ class Header:
     part: tuple[int, int] | None = None  # (n, of) when split
 
 
-def _attr(value: str) -> str:
+def xml_attr(value: str) -> str:
+    """``value`` safe inside a double-quoted XML attribute."""
     return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
 
 
@@ -55,7 +56,7 @@ def render_header(h: Header, fmt: str) -> str:
     if fmt == "markdown":
         body = "\n".join("> " + line for line in _summary_lines(h))
         return f"# Repository {h.name} @ {h.commit}\n\nBudget {h.budget} tokens ({h.encoding}).\n\n{body}\n\n"
-    attrs = f'name="{_attr(h.name)}" commit="{_attr(h.commit)}" budget="{h.budget}" encoding="{_attr(h.encoding)}"'
+    attrs = f'name="{xml_attr(h.name)}" commit="{xml_attr(h.commit)}" budget="{h.budget}" encoding="{xml_attr(h.encoding)}"'
     return f"<repository {attrs}>\n<summary>\n" + "\n".join(_summary_lines(h)) + "\n</summary>\n"
 
 
@@ -63,7 +64,8 @@ def render_footer(fmt: str) -> str:
     return "" if fmt == "markdown" else "</repository>\n"
 
 
-def _fence(text: str) -> str:
+def code_fence(text: str) -> str:
+    """A Markdown code fence longer than any backtick run inside ``text``."""
     longest = max((len(m) for m in re.findall(r"`{3,}", text)), default=2)
     return "`" * (longest + 1)
 
@@ -72,11 +74,11 @@ def render_file(path: str, mode: str, text: str, fmt: str) -> str:
     """One file's block; ``mode`` is "full" or "outline"."""
     body = text if text.endswith("\n") or not text else text + "\n"
     if fmt == "markdown":
-        fence = _fence(body)
+        fence = code_fence(body)
         lang = (language_for(path) or "") if mode == "full" else "text"
         title = path if mode == "full" else f"{path} (outline)"
         return f"## {title}\n\n{fence}{lang}\n{body}{fence}\n\n"
-    return f'<file path="{_attr(path)}" mode="{mode}">\n{body}</file>\n'
+    return f'<file path="{xml_attr(path)}" mode="{mode}">\n{body}</file>\n'
 
 
 def render_tree_block(tree: str, fmt: str) -> str:

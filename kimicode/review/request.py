@@ -19,7 +19,7 @@ from pathlib import Path
 
 from kimicode.budget import framing_tokens
 from kimicode.locations import read_prompt
-from kimicode.repo.render import render_file
+from kimicode.repo.render import render_file, xml_attr
 from kimicode.review.changes import Change, ChangeSet
 from kimicode.review.checks import LocalReport
 from kimicode.review.patch import Hunk, counts, numbered, split_hunk
@@ -77,10 +77,6 @@ def prompt_sections() -> dict[str, str]:
     return {name: body.strip("\n") + "\n" for name, body in zip(pieces[1::2], pieces[2::2], strict=True)}
 
 
-def _attr(value: str) -> str:
-    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
-
-
 class _Builder:
     def __init__(self, changes: ChangeSet, report: LocalReport, counter: TokenCounter, max_file_bytes: int) -> None:
         self.changes = changes
@@ -102,9 +98,9 @@ class _Builder:
 
     def diff_block(self, change: Change, hunks: tuple[Hunk, ...], piece: tuple[int, int] | None = None) -> Block:
         plus, minus = counts(change.hunks)
-        attrs = f'path="{_attr(change.path)}" status="{change.status}"'
+        attrs = f'path="{xml_attr(change.path)}" status="{change.status}"'
         if change.old_path:
-            attrs += f' from="{_attr(change.old_path)}"'
+            attrs += f' from="{xml_attr(change.old_path)}"'
         if change.status != "deleted":
             attrs += f' added="{plus}" removed="{minus}"'
         if piece is not None:

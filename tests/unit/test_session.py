@@ -314,3 +314,11 @@ def test_sessions_cli_list_show_export(tmp_path: Path, openai_server: OpenAIServ
     assert [t["role"] for t in data["turns"]] == ["user", "assistant", "tool"] and data["state"]["items"][0]["kind"] == "pin"
     missing = runner.invoke(cli, ["sessions", "show", "19990101-000000-0000"])
     assert missing.exit_code == 2 and "no session" in missing.output
+
+
+def test_exported_tool_output_fence_outlasts_indented_backtick_runs() -> None:
+    from kimicode.chat.export import _turn_md
+
+    output = "log:\n    ```\n    quoted block\n    ```\ndone"
+    md = _turn_md(Turn(id=3, role="tool", text=output, name="cat"))
+    assert "````\nlog:" in md and md.rstrip().endswith("done\n````")
