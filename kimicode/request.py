@@ -15,7 +15,7 @@ from typing import Sequence
 from kimicode.budget import ShelfTable, framing_tokens, middle_out, repo_room
 from kimicode.locations import read_prompt
 from kimicode.repo.pack import PackError, PackOptions, PackReport, PackResult, pack_repository
-from kimicode.repo.render import render_file
+from kimicode.repo.render import code_fence, frame_body, render_file
 from kimicode.secrets import redact, secret_file_kind
 from kimicode.tokens import TokenCounter
 
@@ -73,7 +73,8 @@ def system_text(root: Path | None, found: list[tuple[str, int, str]]) -> str:
 def _file_blocks(files: Sequence[Path], found: list[tuple[str, int, str]]) -> str:
     blocks = []
     for path in files:
-        kind = secret_file_kind(path.as_posix())
+        # a link named notes.txt may point at .env: the target's name counts as much as the link's
+        kind = secret_file_kind(path.as_posix()) or secret_file_kind(path.resolve().as_posix())
         if kind:
             raise RequestError(f"refusing to send {path}: it looks like a secret ({kind})")
         try:
@@ -110,9 +111,10 @@ def build_request(
         limited = middle_out(piped, int(window * STDIN_SHARE), counter.count)
         if limited != piped:
             notes.append(f"piped input was {counter.count(piped):,} tokens; its middle was elided to fit")
-        stdin = f"# Piped input\n\n```\n{limited.rstrip()}\n```\n\n"
+        fence = code_fence(limited)  # longer than any backtick run in the input: it cannot close early
+        stdin = f"# Piped input\n\n{fence}\n{frame_body(limited.rstrip())}\n{fence}\n\n"
     # recalls change with every question: after the packed repository (the cached prefix), before the question
-    memory = _redacted(inputs.memory, "memory", found).rstrip() + "\n\n" if inputs.memory.strip() else ""
+    memory = frame_body(_redacted(inputs.memory, "memory", found).rstrip()) + "\n\n" if inputs.memory.strip() else ""
     template = string.Template(read_prompt("ask.md"))
     question_part = template.substitute(repo="", files=files, stdin=stdin, memory="", question=question)
     sizes = {"system": counter.bound(system), "memory": counter.bound(memory) if memory else 0, "state": 0,

@@ -22,6 +22,7 @@ from typing import Any, Iterable, Sequence
 
 from kimicode.budget import MESSAGE_OVERHEAD, ShelfTable, framing_tokens, middle_out
 from kimicode.chat.session import Turn
+from kimicode.repo.render import frame_body
 from kimicode.secrets import redact
 from kimicode.tokens import TokenCounter
 
@@ -86,7 +87,8 @@ class TurnTexts:
             self.redactions.extend((turn.id, f.line, f.kind) for f in result.findings)
             text = result.text
             if turn.role == "tool" and not is_file_turn(turn):  # a file turn is a rendered <file> block already
-                text = f"[output of {turn.name or 'a tool'}]\n{text}"
+                # a command's output is data: it must not forge a <file> block or other frame
+                text = f"[output of {turn.name or 'a tool'}]\n{frame_body(text)}"
             if turn.partial:
                 text += PARTIAL_MARK
             reasoning = redact(turn.reasoning, f"turn {turn.id} reasoning").text if (self.thinking and turn.reasoning) else ""

@@ -31,13 +31,41 @@ class Header:
     part: tuple[int, int] | None = None  # (n, of) when split
 
 
+# Tags kimicode wraps around text it did not write (files, diffs, trees, piped input, tool
+# output). Such text must never open or close one of them, or a file could forge another file's
+# block or end the repository early.
+FRAME_TAGS = ("repository", "summary", "file", "tree", "diff", "output", "input", "memory", "state")
+_TAGS = "|".join(FRAME_TAGS)
+_FRAME_TAG = re.compile(rf"<(/?\s*(?:{_TAGS}))(?![\w-])", re.IGNORECASE)
+_ESCAPED_TAG = re.compile(rf"&(?=lt;/?\s*(?:{_TAGS})(?![\w-]))", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def xml_attr(value: str) -> str:
-    """``value`` safe inside a double-quoted XML attribute."""
-    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    """``value`` safe inside a double-quoted XML attribute, on one line."""
+    value = value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+    return _CONTROL.sub(lambda m: f"&#{ord(m.group(0))};", value)
+
+
+def frame_body(text: str) -> str:
+    """``text`` safe inside one of our frames: ``<file``, ``</file``, ... become ``&lt;file``.
+
+    Only our own tag names are escaped, so ordinary code (``a < b``, HTML, generics) reaches the
+    model unchanged; an ``&lt;file`` already in the text becomes ``&amp;lt;file``, so the
+    escaping stays unambiguous.
+    """
+    return _FRAME_TAG.sub(r"&lt;\1", _ESCAPED_TAG.sub("&amp;", text))
+
+
+def one_line(value: str) -> str:
+    """A path or name for a Markdown heading: control characters (a newline could start a forged
+    heading) shown as escapes."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", value)
 
 
 def _summary_lines(h: Header) -> list[str]:
-    purpose = f'Packed for the question: "{h.query}"' if h.query else "Structural overview (no question given)"
+    # the question may quote piped logs or tool output: one line, like every header field
+    purpose = f'Packed for the question: "{" ".join(h.query.split())}"' if h.query else "Structural overview (no question given)"
     skipped = ", ".join(f"{reason} {n}" for reason, n in h.skipped) or "none"
     lines = [
         purpose + ("" if h.part is None else f"; part {h.part[0]} of {h.part[1]}") + ".",
@@ -55,9 +83,9 @@ def _summary_lines(h: Header) -> list[str]:
 def render_header(h: Header, fmt: str) -> str:
     if fmt == "markdown":
         body = "\n".join("> " + line for line in _summary_lines(h))
-        return f"# Repository {h.name} @ {h.commit}\n\nBudget {h.budget} tokens ({h.encoding}).\n\n{body}\n\n"
+        return f"# Repository {one_line(h.name)} @ {one_line(h.commit)}\n\nBudget {h.budget} tokens ({h.encoding}).\n\n{body}\n\n"
     attrs = f'name="{xml_attr(h.name)}" commit="{xml_attr(h.commit)}" budget="{h.budget}" encoding="{xml_attr(h.encoding)}"'
-    return f"<repository {attrs}>\n<summary>\n" + "\n".join(_summary_lines(h)) + "\n</summary>\n"
+    return f"<repository {attrs}>\n<summary>\n" + frame_body("\n".join(_summary_lines(h))) + "\n</summary>\n"
 
 
 def render_footer(fmt: str) -> str:
@@ -76,14 +104,15 @@ def render_file(path: str, mode: str, text: str, fmt: str) -> str:
     if fmt == "markdown":
         fence = code_fence(body)
         lang = (language_for(path) or "") if mode == "full" else "text"
-        title = path if mode == "full" else f"{path} (outline)"
+        title = one_line(path) if mode == "full" else f"{one_line(path)} (outline)"
         return f"## {title}\n\n{fence}{lang}\n{body}{fence}\n\n"
-    return f'<file path="{xml_attr(path)}" mode="{mode}">\n{body}</file>\n'
+    return f'<file path="{xml_attr(path)}" mode="{mode}">\n{frame_body(body)}</file>\n'
 
 
 def render_tree_block(tree: str, fmt: str) -> str:
     if not tree:
         return ""
     if fmt == "markdown":
-        return f"## Other files\n\n```text\n{tree}\n```\n\n"
-    return f"<tree>\n{tree}\n</tree>\n"
+        fence = code_fence(tree)
+        return f"## Other files\n\n{fence}text\n{tree}\n{fence}\n\n"
+    return f"<tree>\n{frame_body(tree)}\n</tree>\n"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from kimicode.budget import framing_tokens
 from kimicode.locations import read_prompt
-from kimicode.repo.render import render_file, xml_attr
+from kimicode.repo.render import frame_body, render_file, xml_attr
 from kimicode.review.changes import Change, ChangeSet
 from kimicode.review.checks import LocalReport
 from kimicode.review.patch import Hunk, counts, numbered, split_hunk
@@ -114,7 +114,7 @@ class _Builder:
             section, start = texts[start], start + 1
             body.append(numbered(replace(hunk, section=section), texts[start : start + len(hunk.lines)]))
             start += len(hunk.lines)
-        text = f"<diff {attrs}>\n" + "\n".join(body) + "\n</diff>\n"
+        text = f"<diff {attrs}>\n" + frame_body("\n".join(body)) + "\n</diff>\n"
         return Block(change.path, text, self.counter.count(text), found)
 
     def _hunk_texts(self, path: str, hunks: tuple[Hunk, ...]) -> tuple[list[str], Redacted]:

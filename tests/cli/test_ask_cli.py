@@ -506,17 +506,17 @@ def test_markdown_is_rendered_on_a_terminal(tmp_path: Path, openai_server: OpenA
 
 
 def test_near_the_window_the_provider_count_is_asked_first_and_shrinks(tmp_path: Path, openai_server: OpenAIServer) -> None:
-    config = FAST + 'model = "tiny-model"\n[ask]\nreply_tokens = 200\n[models."tiny-model"]\ncontext_window = 2500\nmax_output = 400\n'
+    config = FAST + 'model = "tiny-model"\n[ask]\nreply_tokens = 200\n[models."tiny-model"]\ncontext_window = 2900\nmax_output = 400\n'
     root = tmp_path / "near"
     files = dict(REPO, **{".kimicode.toml": config})
     files.update({f"calc/mod{i}.py": f'"""Module {i}."""\n\n\ndef helper_{i}(x: int) -> int:\n    return x * {i}\n' for i in range(40)})
     make_repo(root, files)
-    openai_server.estimate_tokens = 2600  # the provider counts more than fits: 2600 + 200 reply > 2500
+    openai_server.estimate_tokens = 3000  # the provider counts more than fits: 3000 + 200 reply > 2900
     openai_server.reply("short answer")
     result = ask("how is the budget computed?", cwd=root, server=openai_server, env={"MOONSHOT_API_KEY": KEY})
     assert result.returncode == 0, result.stderr
     assert [r.path for r in openai_server.requests][:2] == ["/v1/tokenizers/estimate-token-count", "/v1/chat/completions"]
-    assert re.search(r"provider counts 2,600 prompt tokens; shrinking the repository to [\d,]+", result.stderr), result.stderr
+    assert re.search(r"provider counts 3,000 prompt tokens; shrinking the repository to [\d,]+", result.stderr), result.stderr
     calibration = json.loads((Path(os.environ["KIMICODE_HOME"]) / "data" / "calibration.json").read_text())
     assert calibration["tiny-model"]["samples"] >= 1
 

@@ -190,7 +190,7 @@ def test_the_api_key_never_reaches_the_session_file(tmp_path: Path, openai_serve
 
 
 def test_restore_and_search(tmp_path: Path, openai_server: OpenAIServer) -> None:
-    with new_session(tmp_path, openai_server, window=3_000, keep_recent=2) as session:
+    with new_session(tmp_path, openai_server, window=3_200, keep_recent=2) as session:
         session.send("The magic word is xylophone. " + "Trains and lunch. " * 40)
         for n in range(10):
             session.send(f"Filler {n}. " + "Rivers and paper. " * 80)
