@@ -72,7 +72,7 @@ def _open_tui(resume: str | None, model: str | None, base_url: str | None) -> No
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         raise click.UsageError("the chat needs a terminal; for scripts use `kimicode ask`")
     root = repo_root_of(Path.cwd())
-    settings = settings_or_exit(root, {"model": model, "base_url": base_url})
+    settings = settings_or_exit(root, {"model": model, "base_url": base_url}, warn=False)  # shown in the chat
     from kimicode.tui import run
 
     run(settings, root, resume=resume is not None, session_id=resume or None)

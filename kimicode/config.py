@@ -3,6 +3,12 @@
 The dataclasses below are the schema: a key is valid when it names a field, a
 value when it has the field's type (and, for fields with ``choices``, one of
 them). Every error names the file (or variable) and the key.
+
+A repository is untrusted input (a clone of someone else's code): its
+.kimicode.toml may tune packing and review, but never choose where code, memory
+or the API key are sent. Fields marked ``user_only`` are taken only from the
+user's own config, the environment and flags; a repository file that sets one is
+ignored for that key, with a warning naming it.
 """
 
 from __future__ import annotations
@@ -29,6 +35,11 @@ def _choices(*values: str) -> Any:
     return field(default=values[0], metadata={"choices": values})
 
 
+def _user_only(default: Any, **kwargs: Any) -> Any:
+    """A setting that decides where data or credentials go: never from a repository's file."""
+    return field(default=default, metadata={"user_only": True}, **kwargs)
+
+
 @dataclass(frozen=True)
 class PackSettings:
     budget: int = 128_000
@@ -47,7 +58,7 @@ class AskSettings:
 @dataclass(frozen=True)
 class MemorySettings:
     enabled: bool = True
-    chroma_url: str = ""
+    chroma_url: str = _user_only("")
 
 
 @dataclass(frozen=True)
@@ -72,8 +83,8 @@ class ModelOverride:
 @dataclass(frozen=True)
 class Settings:
     model: str = DEFAULT_MODEL
-    base_url: str = DEFAULT_BASE_URL
-    api_key: str = field(default="", repr=False)
+    base_url: str = _user_only(DEFAULT_BASE_URL)
+    api_key: str = _user_only("", repr=False)
     timeout: float = 120.0
     max_retries: int = 4
     pack: PackSettings = field(default_factory=PackSettings)
@@ -83,6 +94,8 @@ class Settings:
     models: Mapping[str, ModelOverride] = field(default_factory=dict)
     # key -> where its value came from ("default", a file path, a variable, "flag")
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # settings that were read but not applied (a repository file setting a user-only key)
+    warnings: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
 
 # Environment variables, in priority order within each key (first set wins).
@@ -138,10 +151,21 @@ def _coerce(value: Any, kind: Any, source: str, key: str, choices: tuple[str, ..
     raise AssertionError(f"unsupported setting type {kind!r}")
 
 
-def _apply(target: Any, values: Mapping[str, Any], source: str, prefix: str, sources: dict[str, str]) -> Any:
-    """Return ``target`` (a settings dataclass) with ``values`` applied and validated."""
+@dataclass
+class _Merge:
+    """Where each applied value came from, and what was refused, across every source."""
+
+    sources: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _apply(target: Any, values: Mapping[str, Any], source: str, prefix: str, merge: _Merge, trusted: bool = True) -> Any:
+    """Return ``target`` (a settings dataclass) with ``values`` applied and validated.
+
+    ``trusted`` is False for a repository's file: user-only keys are then skipped with a warning.
+    """
     hints = get_type_hints(type(target))
-    fields = {f.name: f for f in dataclasses.fields(target) if f.name != "sources"}
+    fields = {f.name: f for f in dataclasses.fields(target) if f.name not in ("sources", "warnings")}
     changes: dict[str, Any] = {}
     for name, value in values.items():
         key = prefix + name
@@ -151,23 +175,26 @@ def _apply(target: Any, values: Mapping[str, Any], source: str, prefix: str, sou
         if dataclasses.is_dataclass(kind):
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{source}: [{key}] must be a table")
-            changes[name] = _apply(getattr(target, name), value, source, key + ".", sources)
+            changes[name] = _apply(getattr(target, name), value, source, key + ".", merge, trusted)
         elif name == "models" and prefix == "":
-            changes[name] = _apply_models(target.models, value, source, sources)
+            changes[name] = _apply_models(target.models, value, source, merge, trusted)
+        elif not trusted and fields[name].metadata.get("user_only"):
+            merge.warnings.append(f"{source}: ignored '{key}': a repository cannot choose where code or keys are sent "
+                                  f"(set it in your own config, the environment or a flag)")
         else:
             changes[name] = _coerce(value, kind, source, key, fields[name].metadata.get("choices"))
-            sources[key] = source
+            merge.sources[key] = source
     return dataclasses.replace(target, **changes)
 
 
-def _apply_models(current: Mapping[str, ModelOverride], value: Any, source: str, sources: dict[str, str]) -> dict[str, ModelOverride]:
+def _apply_models(current: Mapping[str, ModelOverride], value: Any, source: str, merge: _Merge, trusted: bool) -> dict[str, ModelOverride]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{source}: [models] must be a table of model names")
     merged = dict(current)
     for name, table in value.items():
         if not isinstance(table, Mapping):
             raise ConfigError(f"{source}: [models.\"{name}\"] must be a table")
-        merged[name] = _apply(merged.get(name, ModelOverride()), table, source, f"models.{name}.", sources)
+        merged[name] = _apply(merged.get(name, ModelOverride()), table, source, f"models.{name}.", merge, trusted)
     return merged
 
 
@@ -202,15 +229,15 @@ def load_settings(
     """Merge every source, lowest priority first. ``flags`` uses dotted keys; None values are ignored."""
     env = os.environ if env is None else env
     locations = locations or user_locations(env)
-    sources: dict[str, str] = {}
+    merge = _Merge()
     settings = Settings()
-    for path in (locations.user_config_file, (repo_root / REPO_CONFIG_NAME) if repo_root else None):
+    for path, trusted in ((locations.user_config_file, True), ((repo_root / REPO_CONFIG_NAME) if repo_root else None, False)):
         if path is not None and path.is_file():
-            settings = _apply(settings, _read_toml(path), str(path), "", sources)
+            settings = _apply(settings, _read_toml(path), str(path), "", merge, trusted)
     for key, names in ENV_KEYS.items():
         name = next((n for n in names if env.get(n)), None)
         if name:
-            settings = _apply(settings, _nest({key: env[name]}), name, "", sources)
+            settings = _apply(settings, _nest({key: env[name]}), name, "", merge)
     given = {k: v for k, v in (flags or {}).items() if v is not None}
-    settings = _apply(settings, _nest(given), "flag", "", sources)
-    return dataclasses.replace(settings, sources=sources)
+    settings = _apply(settings, _nest(given), "flag", "", merge)
+    return dataclasses.replace(settings, sources=merge.sources, warnings=tuple(merge.warnings))

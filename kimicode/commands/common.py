@@ -47,8 +47,13 @@ def repo_root_of(path: Path) -> Path:
     return git_root(resolved) or resolved
 
 
-def settings_or_exit(repo_root: Path | None, flags: Mapping[str, Any] | None = None) -> Settings:
+def settings_or_exit(repo_root: Path | None, flags: Mapping[str, Any] | None = None, *, warn: bool = True) -> Settings:
+    """The merged settings; a bad one exits 2 with one line. ``warn``: print what was ignored
+    (the TUI shows it in the chat instead, where it is not hidden by the screen)."""
     try:
-        return load_settings(repo_root, flags)
+        settings = load_settings(repo_root, flags)
     except ConfigError as exc:
         raise UsageFailure(str(exc)) from None
+    for warning in settings.warnings if warn else ():
+        click.echo(f"kimicode: warning: {warning}", err=True)
+    return settings

@@ -53,7 +53,10 @@ def _settings() -> tuple[Check, object | None]:
     except ConfigError as exc:
         return Check("config", "fail", str(exc)), None
     files = sorted({s for s in settings.sources.values() if s.endswith(".toml")})
-    return Check("config", "ok", "files: " + (", ".join(files) if files else "none (defaults)")), settings
+    detail = "files: " + (", ".join(files) if files else "none (defaults)")
+    if settings.warnings:
+        return Check("config", "warn", detail + "; " + "; ".join(settings.warnings)), settings
+    return Check("config", "ok", detail), settings
 
 
 def _tokens(settings: object) -> Check:

@@ -75,6 +75,7 @@ class Workspace:
         self._clients: list[Any] = []  # clients made by /model, closed with the workspace
         self._memory: Any = None
         self._warned = 0  # session warnings already shown
+        self._settings_warned = False
 
     # -- the session ------------------------------------------------------------------
 
@@ -92,6 +93,9 @@ class Workspace:
         session = self.session
         self._warned = 0
         notes = self.new_warnings()
+        if not self._settings_warned:
+            notes = [f"warning: {w}" for w in self.settings.warnings] + notes
+            self._settings_warned = True
         if session.repo.note:
             notes.append(session.repo.note)
         return notes
