@@ -111,6 +111,7 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
     from kimicode import calibration
     from kimicode.locations import user_locations
     from kimicode.models import model_spec
+    from kimicode.repo.files import refusal
     from kimicode.repo.pack import PackOptions
     from kimicode.request import AskInputs, RequestError, build_request
     from kimicode.tokens import TokenCounter
@@ -119,9 +120,10 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
     if not question.strip():
         raise UsageFailure("the question is empty")
     root = repo_root_of(Path.cwd())
-    if not no_repo and root in (Path.home().resolve(), Path(root.anchor)):
-        # a whole home directory is no repository: walking it would take long and send noise
-        click.echo(f"kimicode: {root} is not a project folder; not packing it (cd into a repository)", err=True)
+    refused = None if no_repo else refusal(root)
+    if refused:
+        # before anything reads the folder: not even AGENTS.md of a home directory is sent
+        click.echo(f"kimicode: {refused}", err=True)
         no_repo = True
     settings = settings_or_exit(root, {"model": model, "base_url": base_url, "pack.budget": budget})
     if not dry_run and not settings.api_key and needs_key(settings.base_url):

@@ -103,6 +103,31 @@ def _read_ignore_file(path: Path) -> list[str]:
         return []
 
 
+def refusal(root: Path) -> str | None:
+    """Why the folder ``root`` (resolved) must never be packed whole, or None.
+
+    A home directory holds shell histories, cloud and cluster credentials and every other
+    project; the folders above it hold other users' homes; a bare repository or a .git
+    folder holds git's objects, not files. Every entry point (pack, ask, the chat) asks here.
+    """
+    try:
+        home = Path.home().resolve()
+    except (RuntimeError, OSError):
+        home = None
+    what = None
+    if root == Path(root.anchor):
+        what = "the filesystem root"
+    elif home is not None and (root == home or root in home.parents):
+        what = "your home directory" if root == home else "a folder above your home directory"
+    if what:
+        return f"{root} is {what}, not a project: not packing it (cd into a repository)"
+    if ".git" in root.parts:
+        return f"{root} is inside a .git folder, not a work tree: not packing it"
+    if (root / "HEAD").is_file() and (root / "objects").is_dir() and (root / "refs").is_dir():
+        return f"{root} is a bare git repository (it has no work tree): pack a clone or a worktree of it"
+    return None
+
+
 def git_root(root: Path) -> Path | None:
     import git
 
@@ -209,6 +234,9 @@ def list_files(
     if not root.is_dir():
         raise ListingError(f"{root}: not a directory (pack takes a repository or folder)")
     root = root.resolve()
+    refused = refusal(root)
+    if refused:
+        raise ListingError(refused)
     git_root_dir = git_root(root)
     candidates = _git_candidates(root) if git_root_dir else list(_walk_candidates(root))
     ignore = _Matcher(list(DEFAULT_IGNORES) + _read_ignore_file(root / IGNORE_FILE) + list(exclude))

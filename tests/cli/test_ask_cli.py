@@ -534,5 +534,5 @@ def test_home_directory_is_not_packed(tmp_path: Path) -> None:
     write_files(home, {"notes.txt": "HOME-NOTES-MARKER\n"})
     result = ask("--dry-run", "what is here?", cwd=home, env={"HOME": str(home)})
     assert result.returncode == 0, result.stderr
-    assert "is not a project folder; not packing it" in result.stderr
+    assert "is your home directory, not a project: not packing it" in result.stderr
     assert "HOME-NOTES-MARKER" not in result.stdout

@@ -92,3 +92,39 @@ def test_user_config_environment_and_flags_still_choose_the_endpoint(tmp_path: P
     assert load_settings(root, env=env, locations=where).base_url == "http://127.0.0.1:3/v1"
     flagged = load_settings(root, {"base_url": "http://127.0.0.1:4/v1"}, env=env, locations=where)
     assert flagged.base_url == "http://127.0.0.1:4/v1"
+
+
+def _home_with_secrets(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    (home / ".kube").mkdir(parents=True)
+    (home / ".kube" / "config").write_text("users:\n- user:\n    token: HOME-KUBE-TOKEN-Zx81\n")
+    (home / ".bash_history").write_text("export AWS_SECRET_ACCESS_KEY=HOME-HISTORY-SECRET\n")
+    (home / "notes.txt").write_text("HOME-NOTES-MARKER\n")
+    return home
+
+
+def test_pack_refuses_a_home_directory_the_folders_above_it_and_the_root(tmp_path: Path) -> None:
+    home = _home_with_secrets(tmp_path)
+    for target, what in ((home, "your home directory"), (tmp_path, "a folder above your home directory"),
+                         (Path("/"), "the filesystem root")):
+        result = run_cli("pack", str(target), env={"HOME": str(home)})
+        assert result.returncode != 0 and result.stdout == ""
+        assert result.stderr.strip() == f"kimicode: error: {target.resolve()} is {what}, not a project: not packing it (cd into a repository)"
+    inside = home / "work" / "project"
+    make_repo(inside, {"main.py": "print(1)\n"})
+    assert run_cli("pack", str(inside), env={"HOME": str(home)}).returncode == 0  # a project inside home is fine
+
+
+def test_a_bare_repository_and_a_git_folder_are_refused(tmp_path: Path) -> None:
+    bare = tmp_path / "bare.git"
+    git.Repo.init(bare, bare=True)
+    result = run_cli("pack", str(bare))
+    assert result.returncode != 0 and result.stdout == ""
+    assert "is a bare git repository (it has no work tree)" in result.stderr
+    repo = tmp_path / "repo"
+    make_repo(repo, {"main.py": "print(1)\n"})
+    result = run_cli("pack", str(repo / ".git"))
+    assert result.returncode != 0 and "is inside a .git folder" in result.stderr
+    result = run_cli("ask", "--dry-run", "what is this?", cwd=bare)
+    assert result.returncode == 0 and "is a bare git repository" in result.stderr
+    assert "<repository" not in result.stdout

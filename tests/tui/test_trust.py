@@ -26,3 +26,22 @@ async def test_the_chat_warns_and_keeps_the_users_endpoint(make_app: Any, openai
             shown = notices(app, "warning")
         assert any("ignored 'base_url'" in n for n in shown) and any("ignored 'api_key'" in n for n in shown), shown
         assert attacker.requests == [] and len(openai_server.chat_requests) == 1
+
+
+async def test_the_chat_does_not_pack_a_home_directory(make_app: Any, openai_server: Any, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    (home / ".kube").mkdir(parents=True)
+    (home / ".kube" / "config").write_text("users:\n- user:\n    token: HOME-KUBE-TOKEN-Zx81\n")
+    (home / "notes.txt").write_text("HOME-NOTES-MARKER\n")
+    monkeypatch.setenv("HOME", str(home))
+    openai_server.reply("fine")
+    app = make_app(root=home)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot)
+        await submit(pilot, "what is in my notes?")
+        await idle(pilot)
+        shown = notices(app)
+    assert any("is your home directory, not a project: not packing it" in n for n in shown), shown
+    sent = str(openai_server.chat_requests[-1].body)
+    assert "HOME-NOTES-MARKER" not in sent and "HOME-KUBE-TOKEN" not in sent
