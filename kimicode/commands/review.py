@@ -130,9 +130,9 @@ def _show_skipped(report: _Report, skipped: list[Skip]) -> None:
 
 
 def _block_on_secrets(report: _Report, secrets: list[SecretHit], staged: bool) -> NoReturn:
-    report.data["secrets"] = [{"file": s.path, "line": s.line, "kind": s.kind} for s in secrets]
-    width = max(len(f"{s.path}:{s.line}" if s.line else s.path) for s in secrets)
-    report.out("\n".join(f"  {(f'{s.path}:{s.line}' if s.line else s.path):<{width}}  {s.kind}" for s in secrets))
+    report.data["secrets"] = [{"file": s.path, "line": s.line, "kind": s.kind, "commit": s.commit} for s in secrets]
+    width = max(len(s.where) for s in secrets)
+    report.out("\n".join(f"  {s.where:<{width}}  {s.kind}" for s in secrets))
     what = "commit blocked" if staged else "blocked"
     count = f"{len(secrets)} secret{'s' if len(secrets) != 1 else ''}"
     report.say(f"{what}: {count} in the changes; nothing was sent for review")

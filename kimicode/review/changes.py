@@ -58,6 +58,14 @@ class Source(Protocol):
     def size(self, path: str) -> int | None: ...
 
 
+@dataclass(frozen=True)
+class Commit:
+    """One commit of a range: the lines it added, per file (for the secret scan of the history)."""
+
+    sha: str
+    changes: tuple[Change, ...]  # hunks without context: only what this commit added
+
+
 @dataclass
 class ChangeSet:
     label: str  # for messages: "staged changes", "main..feature", "2 files"
@@ -65,6 +73,9 @@ class ChangeSet:
     changes: list[Change]
     source: Source
     staged: bool = False  # a commit is what stops: say how to skip the hook
+    # a range's commits: a secret added by one and removed by a later one is gone from the net
+    # diff, yet pushing the range publishes it
+    history: list[Commit] = field(default_factory=list)
 
 
 # -- sources ------------------------------------------------------------------------------
@@ -250,9 +261,54 @@ def commit_range(root: Path, spec: str) -> ChangeSet:
     try:
         source = GitTreeSource(repo, _tree_blobs(repo, end))
         changes = _diff(repo, (f"{start}{dots}{end}",), source)
+        # the commits B has and A lacks: for A...B too, since merge-base(A, B)..B is the same set
+        history = _history(repo, f"{start}..{end}")
     except git.GitCommandError as exc:
         raise ChangeError(_git_error(f"git diff {spec}", exc)) from None
-    return ChangeSet(f"{start}{dots}{end}", Path(repo.working_tree_dir or root), changes, source)
+    return ChangeSet(f"{start}{dots}{end}", Path(repo.working_tree_dir or root), changes, source, history=history)
+
+
+def _history(repo: git.Repo, spec: str) -> list[Commit]:
+    """Each non-merge commit of ``spec`` with the lines it added (a merge adds nothing of its own
+    unless it resolved a conflict: that case is not scanned)."""
+    out = repo.git.log("--no-merges", "-p", "-U0", "--format=%x00%H", *_DIFF_FLAGS, "--src-prefix=a/", "--dst-prefix=b/", spec)
+    commits: list[Commit] = []
+    for chunk in out.split("\0")[1:]:
+        sha, _, patch = chunk.partition("\n")
+        changes = []
+        for block in _split_patch(patch):
+            path = _new_path(block)
+            if path is not None:
+                changes.append(Change(path, "added" if _is_new(block) else "modified", None, tuple(parse_hunks("\n".join(block)))))
+        commits.append(Commit(sha.strip(), tuple(changes)))
+    return commits
+
+
+def _new_path(block: list[str]) -> str | None:
+    """The path a patch block writes, or None for a deletion."""
+    for line in block:
+        if line.startswith("@@"):
+            break
+        if line.startswith("deleted file mode") or line == "+++ /dev/null":
+            return None
+        if line.startswith("+++ "):  # git ends a name that has spaces with a tab
+            return _unquote(line[4:].removesuffix("\t")).removeprefix("b/")
+    # no "+++" line (a binary or a mode-only change): the header names the file
+    header = block[0].removeprefix("diff --git ")
+    quoted = header.rfind(' "b/')
+    return _unquote(header[quoted + 1:]).removeprefix("b/") if quoted >= 0 else header.rpartition(" b/")[2]
+
+
+def _unquote(name: str) -> str:
+    """git's C-style quoting of unusual names (octal escapes of UTF-8 bytes) undone."""
+    if not (name.startswith('"') and name.endswith('"')):
+        return name
+    raw = name[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
+    return raw.encode("latin-1").decode("utf-8", "replace")
+
+
+def _is_new(block: list[str]) -> bool:
+    return any(line.startswith("new file mode") for line in block[:6])
 
 
 def whole_files(root: Path, paths: Sequence[Path]) -> ChangeSet:

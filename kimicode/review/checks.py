@@ -23,6 +23,12 @@ class SecretHit:
     path: str
     line: int | None  # None: the whole file is a secret by its name
     kind: str  # never the secret itself
+    commit: str | None = None  # set when a commit of the range added it and a later one removed it
+
+    @property
+    def where(self) -> str:
+        place = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{place} (in commit {self.commit[:10]}, removed later)" if self.commit else place
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,24 @@ def scan_added(change: Change) -> list[SecretHit]:
     return [SecretHit(change.path, found.line, found.kind) for found in redact(text, change.path).findings]
 
 
+def scan_history(changes: ChangeSet) -> list[SecretHit]:
+    """Secrets that commits of a range added and later commits removed: gone from the net diff,
+    still in the history a push publishes. Those the net diff still shows are reported there."""
+    final = {change.path: set(added_lines(change.hunks).values()) for change in changes.changes}
+    hits: list[SecretHit] = []
+    for commit in changes.history:
+        for change in commit.changes:
+            kind = secret_file_kind(change.path)
+            if kind and change.status == "added" and change.path not in final:
+                hits.append(SecretHit(change.path, None, f"secret file: {kind}", commit.sha))
+                continue
+            added = added_lines(change.hunks)
+            for hit in scan_added(change):
+                if added.get(hit.line or 0) not in final.get(change.path, set()):
+                    hits.append(SecretHit(hit.path, hit.line, hit.kind, commit.sha))
+    return list(dict.fromkeys(hits))
+
+
 def _name_reason(path: str) -> str | None:
     name = path.rsplit("/", 1)[-1]
     if name in LOCK_FILES:
@@ -62,6 +86,7 @@ def local_checks(changes: ChangeSet, max_file_bytes: int) -> LocalReport:
     from kimicode.repo.scan import decode
 
     report = LocalReport()
+    report.secrets.extend(scan_history(changes))
     for change in changes.changes:
         if change.status == "unmerged":
             report.skipped.append(Skip(change.path, "unmerged (resolve the conflict first)"))

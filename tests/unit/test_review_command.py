@@ -134,7 +134,7 @@ def test_a_staged_secret_blocks_without_a_request(repo: git.Repo, server: OpenAI
     assert server.requests == []
     data = json.loads(result.stdout)
     assert data["status"] == "blocked" and data["reason"] == "secrets"
-    assert data["secrets"] == [{"file": "calc/keys.py", "line": 1, "kind": "AWS Access Key"}]
+    assert data["secrets"] == [{"file": "calc/keys.py", "line": 1, "kind": "AWS Access Key", "commit": None}]
     assert AWS not in result.stdout + result.stderr
     text = review()
     assert "calc/keys.py:1  AWS Access Key" in text.stdout
