@@ -335,7 +335,10 @@ class SessionStore:
         return self.root / repo_key(repo_root)
 
     def create(self, repo_root: Path, model: str = "") -> tuple[SessionFile, SessionMeta]:
+        from kimicode.locations import private_dir
+
         meta = SessionMeta(id=new_session_id(), root=str(repo_root.expanduser().resolve()), created=now(), model=model)
+        private_dir(self.repo_dir(repo_root), self.root.parent)
         path = self.repo_dir(repo_root) / f"{meta.id}{SUFFIX}"
         return SessionFile.create(path, meta), meta
 

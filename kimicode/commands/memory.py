@@ -127,7 +127,7 @@ def _from_parts(error_type: str, message: str, language: str, root_cause: str, f
         raise UsageFailure("--message needs --type (the error type, e.g. KeyError)")
     try:
         return Fingerprint.from_dict({
-            "error_type": error_type.strip(), "message": normalize_message(message), "language": language.strip(),
+            "error_type": error_type.strip(), "message": normalize_message(scrub(message)), "language": language.strip(),
             "root_cause": scrub(root_cause), "fix": scrub(fix), "files": [f.strip().lstrip("./") for f in files if f.strip()],
             "commit": commit or head_commit(root), "first_seen": seen, "last_seen": seen,
         })
@@ -226,24 +226,10 @@ def export(output: Path | None) -> None:
     if output is None:
         click.echo(lines, nl=False)
         return
-    _write_atomic(output, lines)
+    from kimicode.locations import write_private
+
+    write_private(output, lines)
     click.echo(f"exported {len(records)} record{'s' if len(records) != 1 else ''} to {output}", err=True)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    import os
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @command.command("import")

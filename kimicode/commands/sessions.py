@@ -90,9 +90,11 @@ def export(session_id: str | None, fmt: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
         return
+    from kimicode.locations import write_private
+
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        write_private(output, text)  # a conversation quotes private code: owner only
     except OSError as exc:
         raise Failure(f"cannot write {output}: {exc.strerror}") from None
     click.echo(f"wrote {output} ({len(loaded.turns)} turns)", err=True)

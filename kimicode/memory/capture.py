@@ -41,10 +41,16 @@ def now_iso() -> str:
 def build_fingerprint(text: str, repo_root: Path | None, *, root_cause: str = "", fix: str = "",
                       files: Sequence[str] = (), commit: str = "", seen: str | None = None) -> Fingerprint:
     """The record for the first error in ``text``; raises CaptureError when there is none."""
-    shapes = error_shapes(text, str(repo_root) if repo_root else None)
+    shapes = _shapes(text, repo_root)
     if not shapes:
         raise CaptureError("no error found in the text (a traceback, a test failure, a compiler or panic message)")
     return _record(shapes[0], repo_root, root_cause, fix, files, commit, seen)
+
+
+def _shapes(error_text: str, repo_root: Path | None) -> list[ErrorShape]:
+    """The errors in ``error_text``, found after its secrets are redacted: normalisation rewrites
+    parts of a message (numbers, hex runs), after which a token may no longer be recognised."""
+    return error_shapes(scrub(error_text), str(repo_root) if repo_root else None)
 
 
 def _record(shape: ErrorShape, repo_root: Path | None, root_cause: str, fix: str, files: Sequence[str],
@@ -128,7 +134,7 @@ def store_fix(settings: Any, repo_root: Path | None, error_text: str, summary: F
 
     if repo_root is None:
         return "not remembered: memory is kept per repository, and there is none here (--no-repo)"
-    shapes = error_shapes(error_text, str(repo_root))
+    shapes = _shapes(error_text, repo_root)
     if not shapes:
         return "not remembered: no error to fingerprint (a traceback, a test failure, a compiler or panic message)"
     try:
@@ -148,7 +154,7 @@ def remember_conversation(settings: Any, repo_root: Path | None, error_text: str
     For `ask --remember` (the flag is the user's confirmation) and for a TUI that asks first
     should call summarize_fix and store_fix itself.
     """
-    shapes = error_shapes(error_text, str(repo_root) if repo_root else None)
+    shapes = _shapes(error_text, repo_root)
     if repo_root is None or not shapes:
         return store_fix(settings, repo_root, error_text, FixSummary(False, "", ""), data_dir)
     try:

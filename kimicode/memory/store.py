@@ -22,11 +22,12 @@ import contextlib
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 from urllib.parse import urlparse
 
+from kimicode.locations import private_dir, tighten
 from kimicode.memory.fingerprint import Fingerprint, error_shapes, shape_document
 from kimicode.memory.identity import RepoIdentity, repo_identity
 from kimicode.memory.normalize import normalize_message
@@ -90,6 +91,19 @@ def _metadata(fp: Fingerprint) -> dict[str, Any]:
         if values:
             data[key] = list(values)
     return data
+
+
+def _redacted(fp: Fingerprint) -> Fingerprint:
+    """``fp`` as it may be stored: every text field redacted (an error message quotes whatever the
+    failing code printed, a fix whatever the model wrote), whoever built the record."""
+    from kimicode.secrets import redact
+
+    def clean(text: str) -> str:
+        return redact(text, "memory").text if text else text
+
+    return replace(fp, error_type=clean(fp.error_type), message=clean(fp.message), excerpt=clean(fp.excerpt),
+                   root_cause=clean(fp.root_cause), fix=clean(fp.fix), frames=tuple(map(clean, fp.frames)),
+                   files=tuple(map(clean, fp.files)))
 
 
 def _record(metadata: Mapping[str, Any]) -> Fingerprint | None:
@@ -300,7 +314,7 @@ class MemoryStore:
                 yield self._get_collection(self._http_client())
                 return
             assert self.folder is not None
-            self.folder.mkdir(parents=True, exist_ok=True)
+            private_dir(self.folder, self.folder.parent.parent)  # the data dir, memory/ and chroma/: owner only
             lock = _FileLock(self.folder.parent / "chroma.lock")
             database = self.folder / "chroma.sqlite3"
             for _ in range(3):
@@ -318,6 +332,8 @@ class MemoryStore:
                     finally:
                         if write:  # even after a failed write: others must not trust what they hold
                             _LocalClients.seen(self.folder, self._bump())
+                    if write or opening:
+                        tighten(self.folder.parent)  # Chroma creates its files with the umask's mode
                     return
             raise MemoryUnavailable("the memory index keeps changing under concurrent writers; try again")
         except MemoryUnavailable:
@@ -405,7 +421,7 @@ class MemoryStore:
         kept, so importing the same export twice changes nothing.
         """
         merged: dict[str, Fingerprint] = {}
-        for fp in records:  # duplicates within the batch merge first
+        for fp in map(_redacted, records):  # duplicates within the batch merge first
             merged[fp.id] = merged[fp.id].merged(fp, add_counts) if fp.id in merged else fp
         new = 0
         out: list[Fingerprint] = []

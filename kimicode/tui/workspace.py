@@ -8,7 +8,6 @@ for the chat (Markdown) and a Snapshot for the budget bar and the files panel.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -318,11 +317,14 @@ class Workspace:
             text = json.dumps(to_json(loaded), indent=1, ensure_ascii=False) + "\n"
         else:
             text = to_markdown(loaded)
+        from kimicode.locations import private_dir, write_private
+
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
+            if arg:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            else:
+                private_dir(path.parent, self.locations.data_dir)
+            write_private(path, text)  # a conversation quotes private code: owner only
         except OSError as exc:
             raise chat_error(f"cannot write {path}: {exc.strerror}") from None
         return Outcome(f"exported session {session.id} to {path}", "info")

@@ -45,3 +45,24 @@ async def test_the_chat_does_not_pack_a_home_directory(make_app: Any, openai_ser
     assert any("is your home directory, not a project: not packing it" in n for n in shown), shown
     sent = str(openai_server.chat_requests[-1].body)
     assert "HOME-NOTES-MARKER" not in sent and "HOME-KUBE-TOKEN" not in sent
+
+
+async def test_export_writes_an_owner_only_file(make_app: Any, openai_server: Any, demo_repo: Path) -> None:
+    import os
+    import stat
+
+    from tests.tui.test_commands import run
+
+    os.umask(0o022)
+    openai_server.reply("fine")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot)
+        await submit(pilot, "hello")
+        await idle(pilot)
+        said = await run(pilot, "/export")
+        session_id = app.workspace.require().id
+    exports = Path(os.environ["KIMICODE_HOME"]) / "data" / "exports"
+    assert "exported" in said
+    assert stat.S_IMODE(exports.stat().st_mode) == 0o700
+    assert stat.S_IMODE((exports / f"{session_id}.md").stat().st_mode) == 0o600
