@@ -14,6 +14,7 @@ from typing import Sequence
 
 from kimicode.budget import ShelfTable, framing_tokens, middle_out, repo_room
 from kimicode.locations import read_prompt
+from kimicode.repo.files import secret_in_name
 from kimicode.repo.pack import PackError, PackOptions, PackReport, PackResult, pack_repository
 from kimicode.repo.render import code_fence, frame_body, render_file
 from kimicode.secrets import redact, secret_file_kind
@@ -77,6 +78,8 @@ def _file_blocks(files: Sequence[Path], found: list[tuple[str, int, str]]) -> st
         kind = secret_file_kind(path.as_posix()) or secret_file_kind(path.resolve().as_posix())
         if kind:
             raise RequestError(f"refusing to send {path}: it looks like a secret ({kind})")
+        if secret_in_name(path.as_posix()):
+            raise RequestError("refusing to send a file whose name holds a secret (rename it first)")
         try:
             data = path.read_bytes()
         except OSError as exc:

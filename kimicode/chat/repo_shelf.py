@@ -129,11 +129,13 @@ class RepoPacker:
 
     def file_block(self, path: str) -> tuple[str, list[tuple[str, int, str]]] | None:
         """One listed file in full, redacted and rendered like the pack's; None if it cannot be sent."""
-        from kimicode.repo.files import content_reason
+        from kimicode.repo.files import content_reason, secret_in_name
         from kimicode.repo.render import render_file
         from kimicode.repo.scan import decode
         from kimicode.secrets import redact
 
+        if secret_in_name(path):
+            return None  # its very name would leak: the pack does not send it either
         try:
             data = (self.root / path).read_bytes()
         except OSError:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6  # 6: a secret in a file name is a skip reason
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,29 @@ def _walk_candidates(root: Path) -> Iterator[str]:
                 yield rel
 
 
+# A run of letters and digits this long is where a token in a file name would be; among runs
+# that long, one with a digit or with upper and lower case mixed like random text (not like
+# CamelCase words) is worth the secret detector.
+_LONG_RUN = re.compile(r"[A-Za-z0-9]{20,}")
+
+
+def secret_in_name(path: str) -> str | None:
+    """The kind of secret a path's own name holds (a tracked backup_ghp_....py), or None.
+
+    Names are sent too (file blocks, the tree, diffs), so such a file is never sent at all.
+    Checked when a file is scanned (and cached with its record), not on every listing.
+    """
+    for match in _LONG_RUN.finditer(path):
+        run = match.group(0)
+        upper = sum(c.isupper() for c in run)
+        if any(c.isdigit() for c in run) or 0.25 <= upper / len(run) <= 0.75:
+            from kimicode.secrets import redact
+
+            found = redact(path.replace("/", "\n"), "file name").findings
+            return found[0].kind if found else None
+    return None
+
+
 def _name_reason(path: str) -> str | None:
     # string operations, not pathlib: this runs for every file of the repository
     name = path.rsplit("/", 1)[-1]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from kimicode.repo.cache import FileRecord, PackCache, digest_bytes
-from kimicode.repo.files import RepoFile, Skipped, content_reason
+from kimicode.repo.files import RepoFile, Skipped, content_reason, secret_in_name
 from kimicode.repo.languages import language_for
 from kimicode.repo.parallel import map_files
 
@@ -36,7 +36,8 @@ def read_text(root: Path, path: str) -> str:
 def _record(path: str, entry: RepoFile, data: bytes) -> FileRecord:
     from kimicode.repo.symbols import scan
 
-    skip = content_reason(data)
+    named = secret_in_name(path)
+    skip = f"secret in file name: {named}" if named else content_reason(data)
     language = language_for(path)
     if skip:
         return FileRecord(path, entry.size, entry.mtime_ns, digest_bytes(data), language, skip, 0, True, "", ())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kimicode.repo.files import GENERATED_SUFFIXES, LOCK_FILES, content_reason
+from kimicode.repo.files import GENERATED_SUFFIXES, LOCK_FILES, content_reason, secret_in_name
 from kimicode.review.changes import Change, ChangeSet
 from kimicode.review.patch import added_lines
 from kimicode.secrets import redact, secret_file_kind
@@ -63,8 +63,10 @@ def scan_history(changes: ChangeSet) -> list[SecretHit]:
     for commit in changes.history:
         for change in commit.changes:
             kind = secret_file_kind(change.path)
-            if kind and change.status == "added" and change.path not in final:
-                hits.append(SecretHit(change.path, None, f"secret file: {kind}", commit.sha))
+            named = secret_in_name(change.path)
+            if (kind or named) and change.status == "added" and change.path not in final:
+                what = f"secret file: {kind}" if kind else f"secret in file name: {named}"
+                hits.append(SecretHit(change.path, None, what, commit.sha))
                 continue
             added = added_lines(change.hunks)
             for hit in scan_added(change):
@@ -100,6 +102,10 @@ def local_checks(changes: ChangeSet, max_file_bytes: int) -> LocalReport:
         kind = secret_file_kind(change.path)
         if kind:
             report.secrets.append(SecretHit(change.path, None, f"secret file: {kind}"))
+            continue
+        named = secret_in_name(change.path)
+        if named:  # the diff would send the name itself
+            report.secrets.append(SecretHit(change.path, None, f"secret in file name: {named}"))
             continue
         if change.binary:
             report.skipped.append(Skip(change.path, "binary"))

@@ -128,3 +128,45 @@ def test_a_bare_repository_and_a_git_folder_are_refused(tmp_path: Path) -> None:
     result = run_cli("ask", "--dry-run", "what is this?", cwd=bare)
     assert result.returncode == 0 and "is a bare git repository" in result.stderr
     assert "<repository" not in result.stdout
+
+
+def _token(prefix: str, length: int) -> str:
+    import secrets
+    import string
+
+    return prefix + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(length))
+
+
+def test_a_file_whose_name_holds_a_token_is_never_sent(tmp_path: Path, openai_server: OpenAIServer) -> None:
+    token, key_id = _token("ghp_", 36), "AKIA" + _token("", 16).upper()
+    root = tmp_path / "repo"
+    named = {f"backup_{token}.py": "x = 1\n", f"keys/{key_id}.txt": "notes\n", "app.py": "def run():\n    return 1\n"}
+    make_repo(root, named)
+    for attempt in ("cold", "warm"):
+        result = run_cli("pack", str(root), "--stats", "--output", str(tmp_path / f"{attempt}.xml"))
+        assert result.returncode == 0, result.stderr
+        text = (tmp_path / f"{attempt}.xml").read_text()
+        assert 'path="app.py"' in text
+        assert token not in text and token[4:20] not in text and key_id not in text, attempt
+        assert "secret in file name" in result.stdout
+    refused = run_cli("ask", "--dry-run", "--no-repo", "--file", f"backup_{token}.py", "what is this?", cwd=root)
+    assert refused.returncode == 2 and "name holds a secret" in refused.stderr
+    assert token not in refused.stdout
+    (root / f"new_{_token('glpat-', 20)}.cfg").write_text("a = 1\n")
+    git.Repo(root).git.add("-A")
+    blocked = run_cli("review", "--staged", cwd=root, env={"KIMICODE_BASE_URL": openai_server.base_url})
+    assert blocked.returncode == 1 and "secret in file name" in blocked.stdout + blocked.stderr
+    assert openai_server.chat_requests == []
+
+
+def test_the_chat_does_not_attach_a_file_whose_name_holds_a_token(tmp_path: Path) -> None:
+    from kimicode.chat.repo_shelf import RepoPacker
+    from kimicode.repo.pack import PackOptions
+    from kimicode.tokens import TokenCounter
+
+    token = _token("ghp_", 36)
+    root = tmp_path / "repo"
+    make_repo(root, {f"notes_{token}.md": "hello\n", "app.py": "x = 1\n"})
+    packer = RepoPacker(root, PackOptions(budget=4000), None, TokenCounter())
+    assert packer.file_block(f"notes_{token}.md") is None
+    assert packer.file_block("app.py") is not None
