@@ -65,6 +65,9 @@ class MemorySettings:
 class ReviewSettings:
     block_on: str = _choices("error", "warning", "info")
     require: bool = False
+    deadline: float = 120.0  # seconds for the whole review; past it the review is skipped (0: none)
+    max_tokens: int = 500_000  # prompt tokens for all parts; above it, ask on a terminal or skip (0: none)
+    max_parts: int = 8  # requests; likewise
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,9 @@ class Settings:
     api_key: str = _user_only("", repr=False)
     timeout: float = 120.0
     max_retries: int = 4
+    # httpx's timeout restarts with every byte: these bound what a keep-alive or trickling stream can hold
+    idle_timeout: float = 120.0  # seconds without new answer data (0: no limit)
+    request_deadline: float = 1800.0  # seconds per request, retries included (0: no limit)
     pack: PackSettings = field(default_factory=PackSettings)
     ask: AskSettings = field(default_factory=AskSettings)
     memory: MemorySettings = field(default_factory=MemorySettings)

@@ -7,6 +7,10 @@ stay under our control. ``openai`` is imported lazily so ``import kimicode.llm``
 Guarantees:
 - callbacks never see the same text twice: once anything was streamed to them, a failure
   returns a partial result (``partial=True``) instead of retrying;
+- every request ends: httpx's read timeout restarts with each byte, so a server sending SSE
+  keep-alive comments (or one word a second) forever would hold it open for ever. A watchdog
+  stops a stream with no new answer data for ``idle_timeout`` seconds, and every request
+  (retries and waits included) at ``request_deadline``; no wait outlasts that deadline;
 - Ctrl-C during a request closes the stream and returns what arrived, marked partial;
 - errors are one line and never contain the API key.
 """
@@ -33,8 +37,9 @@ if TYPE_CHECKING:
 
 TextCallback = Callable[[str], None]
 
-# Never wait longer than this on a server's Retry-After: past it, the user is better off told.
-RETRY_AFTER_CEILING = 120.0
+# Never wait longer than this on a server's Retry-After: past it, the user is better off told
+# at once (a Retry-After of a day must not hold a command, or a commit, for minutes).
+RETRY_AFTER_CEILING = 60.0
 ESTIMATE_TIMEOUT = 5.0
 # Sent when no key is configured: keeps the SDK from falling back to OPENAI_* credentials
 # from the environment (which belong to another provider); a keyless local server ignores it.
@@ -62,6 +67,10 @@ class LLMError(Exception):
         self.attempts = attempts
 
 
+class DeadlineExceeded(LLMError):
+    """No answer before the request's deadline (or the caller's, see ChatClient.finish_by)."""
+
+
 class ContextOverflow(LLMError):
     """The provider said the request does not fit the model's window (never retried here)."""
 
@@ -77,6 +86,8 @@ class Endpoint:
     model: str
     timeout: float = 120.0
     max_retries: int = 4
+    idle_timeout: float = 120.0  # seconds without new answer data; 0: no limit
+    request_deadline: float = 1800.0  # seconds per request, retries included; 0: no limit
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Endpoint:
@@ -86,6 +97,8 @@ class Endpoint:
             model=settings.model,
             timeout=settings.timeout,
             max_retries=settings.max_retries,
+            idle_timeout=settings.idle_timeout,
+            request_deadline=settings.request_deadline,
         )
 
 
@@ -116,6 +129,7 @@ class ChatResult:
     tool_calls: list[ToolCall] = field(default_factory=list)
     interrupted: bool = False  # Ctrl-C, as opposed to a dropped stream
     error: str | None = None  # one line on why a partial result stopped early
+    timed_out: bool = False  # stopped by idle_timeout or a deadline (asking again will not help)
 
 
 class _Retry(Exception):
@@ -131,6 +145,10 @@ class _Retry(Exception):
 
 class _Cut(Exception):
     """The stream broke after text reached the callbacks: return a partial result."""
+
+    def __init__(self, reason: str, timed_out: bool = False) -> None:
+        super().__init__(reason)
+        self.timed_out = timed_out
 
 
 class _Cancelled(Exception):
@@ -149,6 +167,7 @@ class _Answer:
     finish_reason: str | None = None
     started: bool = False  # any chunk arrived
     emitted: bool = False  # text reached a callback: retrying would show it twice
+    fresh: float = field(default_factory=time.monotonic)  # when answer data last arrived (the watchdog reads it)
 
     def add(self, chunk: Any, on_content: TextCallback | None, on_reasoning: TextCallback | None) -> None:
         self.started = True
@@ -166,12 +185,14 @@ class _Answer:
             thought = _get(delta, "reasoning_content") or _get(delta, "reasoning")
             if isinstance(thought, str) and thought:
                 self.emitted = True
+                self.fresh = time.monotonic()
                 self.reasoning.append(thought)
                 if on_reasoning:
                     on_reasoning(thought)
             text = getattr(delta, "content", None)
             if text:
                 self.emitted = True
+                self.fresh = time.monotonic()
                 self.content.append(text)
                 if on_content:
                     on_content(text)
@@ -182,6 +203,7 @@ class _Answer:
 
     def _add_tool_delta(self, call: Any) -> None:
         # Not "emitted": tool calls reach no callback, so a retry cannot duplicate them.
+        self.fresh = time.monotonic()
         slot = self.tools.setdefault(getattr(call, "index", None) or 0, {"id": "", "name": "", "arguments": ""})
         if getattr(call, "id", None):
             slot["id"] = call.id
@@ -190,7 +212,8 @@ class _Answer:
             slot["name"] += getattr(function, "name", None) or ""
             slot["arguments"] += getattr(function, "arguments", None) or ""
 
-    def result(self, *, partial: bool, attempts: int, elapsed: float, interrupted: bool = False, error: str | None = None) -> ChatResult:
+    def result(self, *, partial: bool, attempts: int, elapsed: float, interrupted: bool = False, error: str | None = None,
+               timed_out: bool = False) -> ChatResult:
         # A half-received tool call must never be acted on: a partial result carries none.
         calls = [] if partial else [ToolCall(**self.tools[i]) for i in sorted(self.tools)]
         return ChatResult(
@@ -205,6 +228,7 @@ class _Answer:
             tool_calls=calls,
             interrupted=interrupted,
             error=error,
+            timed_out=timed_out,
         )
 
 
@@ -278,6 +302,25 @@ def _retry_after(err: Any) -> float | None:
     return None
 
 
+def _shut(stream: Any) -> None:
+    """Stop a stream from another thread: shutting its socket down wakes the blocked read."""
+    response = getattr(stream, "response", None)
+    if response is None:
+        return
+    sock = None
+    try:
+        sock = response.extensions["network_stream"].get_extra_info("socket")
+    except Exception:  # noqa: BLE001 - another transport: fall back to closing the response
+        sock = None
+    try:
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+        else:
+            response.close()
+    except Exception:  # noqa: BLE001 - already closed: nothing left to stop
+        pass
+
+
 def is_context_overflow(status: int | None, message: str, code: str | None = None, kind: str | None = None) -> bool:
     """Does this error mean "the request is longer than the window"? Wordings differ per server."""
     if status == 429:
@@ -317,6 +360,8 @@ class ChatClient:
         self._client: OpenAI | None = None
         self._cancelled = threading.Event()
         self._live: Any = None  # the stream being read, for cancel()
+        self._finish_by: tuple[float, str] | None = None  # see finish_by()
+        self._expired: tuple[str, str] | None = None  # set by the watchdog: ("idle" | "deadline", which limit)
 
     def __repr__(self) -> str:
         return f"ChatClient(base_url={self.endpoint.base_url!r}, model={self.endpoint.model!r})"
@@ -340,22 +385,23 @@ class ChatClient:
         Applies to the call in progress (or waiting to retry); the next call starts afresh.
         """
         self._cancelled.set()
-        stream = self._live
-        response = getattr(stream, "response", None)
-        if response is None:
-            return
-        sock = None
-        try:
-            sock = response.extensions["network_stream"].get_extra_info("socket")
-        except Exception:  # noqa: BLE001 - another transport: fall back to closing the response
-            sock = None
-        try:
-            if sock is not None:
-                sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read in the streaming thread
-            else:
-                response.close()
-        except Exception:  # noqa: BLE001 - already closed: nothing left to stop
-            pass
+        _shut(self._live)
+
+    def finish_by(self, at: float | None, why: str = "") -> None:
+        """End every call by ``at`` (a time.monotonic() value) even when request_deadline is later.
+
+        For callers with a total deadline of their own (the review hook): ``why`` names it in
+        messages, e.g. "review.deadline = 120 s". None lifts it.
+        """
+        self._finish_by = None if at is None else (at, why)
+
+    def _limit(self, started: float) -> tuple[float, str]:
+        """When the call starting now must end, and the setting that says so."""
+        deadline = self.endpoint.request_deadline
+        limit = (started + deadline, f"request_deadline = {deadline:g} s") if deadline > 0 else (math.inf, "")
+        if self._finish_by is not None and self._finish_by[0] < limit[0]:
+            limit = self._finish_by
+        return limit
 
     def _openai(self) -> OpenAI:
         if self._client is None:
@@ -419,6 +465,7 @@ class ChatClient:
         body = self.request_body(messages, max_tokens=max_tokens, tools=tools, tool_choice=tool_choice,
                                  temperature=temperature, response_format=response_format)
         started = time.monotonic()
+        stop_at, why = self._limit(started)
         tries = self.endpoint.max_retries + 1
         answer = _Answer(model=self.endpoint.model)
         attempt = 0
@@ -428,17 +475,25 @@ class ChatClient:
                 attempt += 1
                 answer = _Answer(model=self.endpoint.model)
                 try:
-                    self._attempt(body, answer, on_content, on_reasoning)
+                    self._attempt(body, answer, on_content, on_reasoning, stop_at, why)
                     return answer.result(partial=False, attempts=attempt, elapsed=time.monotonic() - started)
                 except _Cancelled:
                     raise KeyboardInterrupt from None
                 except _Cut as cut:
-                    return answer.result(partial=True, attempts=attempt, elapsed=time.monotonic() - started, error=str(cut))
+                    return answer.result(partial=True, attempts=attempt, elapsed=time.monotonic() - started, error=str(cut),
+                                         timed_out=cut.timed_out)
+                except LLMError as exc:
+                    exc.attempts = attempt
+                    raise
                 except _Retry as retry:
                     if attempt >= tries:
                         message = retry.final + (f" (gave up after {attempt} attempts)" if attempt > 1 else "")
                         raise LLMError(redact(message, self.endpoint.api_key), status=retry.status, attempts=attempt) from None
                     delay = self._delay(attempt, retry.retry_after)
+                    too_long = self._too_long(delay, retry.retry_after, stop_at - time.monotonic(), why)
+                    if too_long:
+                        raise LLMError(redact(f"{retry.final} ({too_long})", self.endpoint.api_key),
+                                       status=retry.status, attempts=attempt) from None
                     if on_retry:
                         on_retry(f"{retry.reason}; retrying in {round(delay, 2):g} s (attempt {attempt + 1} of {tries})")
                     self._sleep(delay)
@@ -451,22 +506,48 @@ class ChatClient:
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         """Full-jitter exponential backoff, unless the server said how long to wait."""
         if retry_after is not None:
-            return min(retry_after, RETRY_AFTER_CEILING)
+            return retry_after
         ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
         return self._rng() * ceiling
 
-    def _attempt(self, body: dict[str, Any], answer: _Answer, on_content: TextCallback | None, on_reasoning: TextCallback | None) -> None:
+    @staticmethod
+    def _too_long(delay: float, retry_after: float | None, left: float, why: str) -> str | None:
+        """Why waiting ``delay`` seconds before the next try is pointless, or None to wait."""
+        if retry_after is not None and retry_after > RETRY_AFTER_CEILING:
+            return f"the server asks to wait {retry_after:g} s, longer than kimicode waits ({RETRY_AFTER_CEILING:g} s): try again later"
+        if delay >= left:
+            if retry_after is not None:
+                return f"the server asks to wait {retry_after:g} s and only {max(left, 0):.0f} s are left before {why}: try again later"
+            return f"no time left before {why} for another try"
+        return None
+
+    def _attempt(self, body: dict[str, Any], answer: _Answer, on_content: TextCallback | None, on_reasoning: TextCallback | None,
+                 stop_at: float, why: str) -> None:
         import openai
 
         if self._cancelled.is_set():
             raise _Cancelled
+        self._expired = None
+        left = stop_at - time.monotonic()
+        if left <= 0:
+            raise self._deadline_failure(answer, why)
         try:
-            stream = self._openai().chat.completions.create(**body)
+            # httpx's own timeout covers connecting and waiting for the headers; never past the deadline
+            stream = self._openai().chat.completions.create(**body, timeout=min(self.endpoint.timeout, left))
         except openai.APIStatusError as err:
             raise self._status_failure(err) from None
         except openai.APIError as err:
+            if time.monotonic() >= stop_at:
+                raise self._deadline_failure(answer, why) from None
             raise self._transport_failure(err, answer) from None
         self._live = stream
+        answer.fresh = time.monotonic()
+        done = threading.Event()
+        watchdog = None
+        if self.endpoint.idle_timeout > 0 or math.isfinite(stop_at):
+            watchdog = threading.Thread(target=self._watch, args=(stream, answer, stop_at, why, done),
+                                        name="kimicode-stream-watchdog", daemon=True)
+            watchdog.start()
         try:
             if self._cancelled.is_set():
                 raise _Cancelled  # cancel() came while the request was being sent
@@ -477,25 +558,72 @@ class ChatClient:
         except Exception as err:
             if self._cancelled.is_set():
                 raise _Cancelled from None  # the shut-down socket ends the read with some error
+            if self._expired is not None:
+                raise self._expiry_failure(answer) from None
             if isinstance(err, (openai.APIError, json.JSONDecodeError)):
                 raise self._transport_failure(err, answer) from None
             raise
         finally:
+            done.set()
+            if watchdog is not None:
+                watchdog.join()
             self._live = None
             try:
                 stream.close()
             except Exception:  # noqa: BLE001 - a cancelled response may fail to close cleanly
-                if not self._cancelled.is_set():
+                if not self._cancelled.is_set() and self._expired is None:
                     raise
         if self._cancelled.is_set() and answer.finish_reason is None:
             raise _Cancelled
+        if self._expired is not None and answer.finish_reason is None:
+            raise self._expiry_failure(answer)
         if answer.finish_reason is None:
             # The body ended without a finish_reason: a proxy or the provider dropped us.
             if answer.emitted:
                 raise _Cut("the answer was cut: the stream ended before it was complete")
             raise _Retry("the stream ended before any answer", "the stream ended before any answer arrived: the provider may be overloaded, try again later")
 
+    def _watch(self, stream: Any, answer: _Answer, stop_at: float, why: str, done: threading.Event) -> None:
+        """Runs beside one attempt: stops the stream at the deadline or after idle_timeout without data.
+
+        Only answer data counts (content, reasoning, tool-call deltas): keep-alive comments and
+        empty chunks restart httpx's read timeout, but not this one.
+        """
+        idle = self.endpoint.idle_timeout
+        while True:
+            idle_at = answer.fresh + idle if idle > 0 else math.inf
+            if done.wait(max(min(stop_at, idle_at) - time.monotonic(), 0.0)):
+                return
+            now = time.monotonic()
+            if now >= stop_at:
+                self._expired = ("deadline", why)
+            elif idle > 0 and now >= answer.fresh + idle:
+                self._expired = ("idle", "idle_timeout")
+            else:
+                continue  # data arrived meanwhile: wait again
+            _shut(stream)
+            return
+
     # -- failures -----------------------------------------------------------------
+
+    def _expiry_failure(self, answer: _Answer) -> Exception:
+        """The watchdog stopped the stream: keep what arrived, marked partial, or say why nothing did."""
+        kind, why = self._expired or ("deadline", "")
+        if kind == "deadline":
+            return self._deadline_failure(answer, why)
+        idle = self.endpoint.idle_timeout
+        reason = f"no new answer data for {idle:g} s (idle_timeout)"
+        if answer.emitted:
+            return _Cut(f"the answer was cut: {reason}", timed_out=True)
+        return _Retry(reason, f"{self.endpoint.base_url} sent no answer data for {idle:g} s (idle_timeout): "
+                              "the provider may be overloaded; try again later, or raise idle_timeout")
+
+    def _deadline_failure(self, answer: _Answer, why: str) -> Exception:
+        if answer.emitted:
+            return _Cut(f"the answer was cut: not complete within {why}", timed_out=True)
+        message = f"no complete answer from {self.endpoint.base_url} within {why}: try again later, or raise it"
+        return DeadlineExceeded(redact(message, self.endpoint.api_key))
+
 
     def _error(self, message: str, status: int | None = None) -> LLMError:
         return LLMError(redact(message, self.endpoint.api_key), status=status)

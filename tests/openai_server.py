@@ -20,6 +20,8 @@ is empty it answers with ``default_reply`` (content "ok").
         server.context_overflow()             # Moonshot's 400 "exceeded model token limit"
         server.cut_stream(after_chunks=2)     # drop the connection mid-answer
         server.slow(1.0)                      # answer after a delay
+        server.keep_alive(every=0.05)         # content, then SSE ": ping" comments forever
+        server.trickle("word ", every=0.05)   # content, then one more word every 0.05 s forever
         server.estimate_tokens = 1234         # or None (chars / 4), or fn(body); estimate_status = 404
         server.expected_key = "sk-..."        # 401 to any other key
         ...
@@ -97,6 +99,11 @@ class Reply:
     # chunk and [DONE]; "garbage": send a line that is not JSON; "error": send an SSE error event
     cut_how: str = "close"
     cut_error: str = "The engine is currently overloaded, please try again later"
+    # Never finish: after the content, send an SSE comment (": ping") every ``keepalive``
+    # seconds, or the ``trickle`` text as one more content delta every ``chunk_delay``
+    # seconds, until the client hangs up or the server closes (a stuck proxy, a runaway model).
+    keepalive: float | None = None
+    trickle: str | None = None
 
 
 @dataclass
@@ -244,11 +251,28 @@ class _Handler(BaseHTTPRequestHandler):
             if script.cut_after_chunks is not None and index >= script.cut_after_chunks:
                 self._cut(script)
                 return
+            if (script.keepalive is not None or script.trickle is not None) and _is_last(chunk):
+                self._forever(script, model)
+                return
             if index >= max(script.delay_from_chunk, 1) and not self._wait(script.chunk_delay):
                 return
             self._send_chunk(b"data: " + json.dumps(chunk).encode() + b"\n\n")
         self._send_chunk(b"data: [DONE]\n\n")
         self._send_chunk(b"")  # the zero-length chunk ends the HTTP body
+
+    def _forever(self, script: Reply, model: str) -> None:
+        """Keep the response open without ever finishing it (see Reply.keepalive / trickle)."""
+        while True:
+            if script.trickle is not None:
+                if not self._wait(script.chunk_delay):
+                    return
+                payload = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": model,
+                           "choices": [{"index": 0, "delta": {"content": script.trickle}, "finish_reason": None}]}
+                self._send_chunk(b"data: " + json.dumps(payload).encode() + b"\n\n")
+            else:
+                if not self._wait(script.keepalive or 0.05):
+                    return
+                self._send_chunk(b": ping\n\n")
 
     def _send_chunk(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
@@ -269,6 +293,12 @@ class _Handler(BaseHTTPRequestHandler):
             raise ValueError(f"unknown cut_how {script.cut_how!r}")
         # The body ends cleanly (the connection stays reusable), without finish_reason / [DONE].
         self._send_chunk(b"")
+
+
+def _is_last(chunk: dict[str, Any]) -> bool:
+    """The chunk that ends an answer: a finish_reason, or the usage chunk after it."""
+    choices = chunk.get("choices") or []
+    return not choices or choices[0].get("finish_reason") is not None
 
 
 def _usage(body: dict[str, Any], script: Reply) -> dict[str, Any]:
@@ -448,6 +478,14 @@ class OpenAIServer:
     def slow(self, seconds: float, content: str = "ok", **options: Any) -> Reply:
         """Wait before answering (a client with a shorter timeout gives up first)."""
         return self.reply(content, delay=seconds, **options)
+
+    def keep_alive(self, content: str = "partial answer", every: float = 0.05, **options: Any) -> Reply:
+        """Stream ``content``, then only SSE keep-alive comments, forever."""
+        return self.reply(content, keepalive=every, **options)
+
+    def trickle(self, word: str = "word ", every: float = 0.05, content: str = "", **options: Any) -> Reply:
+        """Stream ``content``, then ``word`` again every ``every`` seconds, forever."""
+        return self.reply(content, trickle=word, chunk_delay=every, delay_from_chunk=10**9, **options)
 
     # -- recorded traffic -------------------------------------------------------
 

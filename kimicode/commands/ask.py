@@ -213,8 +213,9 @@ def _send(request, build, settings, spec, counter, data_dir: Path, as_json: bool
     from kimicode.llm import ChatClient, ContextOverflow, Endpoint, LLMError
 
     sent = time.perf_counter()
+    unsaved: list[str] = []  # what could not be written (a full or read-only data dir): said once, at the end
     with ChatClient(Endpoint.from_settings(settings), spec) as client:
-        request = _check_near_window(client, request, build, counter, data_dir, spec)
+        request = _check_near_window(client, request, build, counter, data_dir, spec, unsaved)
         try:
             try:
                 result = _stream(client, request, as_json, verbose)
@@ -230,24 +231,35 @@ def _send(request, build, settings, spec, counter, data_dir: Path, as_json: bool
         except LLMError as exc:
             raise Failure(str(exc)) from None
         if after is not None and not result.partial:
-            after(client, result)  # --remember: one more request on the same client
+            _keep(unsaved, "the memory record", lambda: after(client, result))  # --remember: one more request
     timings["model"] = round(time.perf_counter() - sent, 3)
     estimated = request.shelves.prompt_tokens
     if result.usage and result.usage.prompt_tokens:
         raw_estimate = round(estimated / counter.calibration)
-        calibration.record(data_dir, spec.name, raw_estimate, result.usage.prompt_tokens)
+        _keep(unsaved, "the token calibration", lambda: calibration.record(data_dir, spec.name, raw_estimate, result.usage.prompt_tokens))
     if result.partial:
         click.echo(f"kimicode: [partial answer: {result.error or 'stopped early'}]", err=True)
     if as_json:
         click.echo(json.dumps(_json_result(request, result, estimated, spec, timings), indent=1))
     else:
         click.echo(_usage_line(result, estimated, spec), err=True)
+    if unsaved:
+        # the answer was delivered: a write that failed after it is worth a warning, not a failure
+        click.echo(f"kimicode: warning: not saved: {'; '.join(unsaved)}; the answer itself is complete", err=True)
     if result.interrupted:
         return 130
     return exit_codes.ERROR if result.partial else exit_codes.OK
 
 
-def _check_near_window(client, request, build, counter, data_dir: Path, spec):  # type: ignore[no-untyped-def]
+def _keep(unsaved: list[str], what: str, write) -> None:  # type: ignore[no-untyped-def]
+    """Run a write of ours; on a disk error note ``what`` was not saved instead of failing."""
+    try:
+        write()
+    except OSError as exc:
+        unsaved.append(f"{what} ({exc.strerror or type(exc).__name__} in {exc.filename or 'the data dir'})")
+
+
+def _check_near_window(client, request, build, counter, data_dir: Path, spec, unsaved: list[str]):  # type: ignore[no-untyped-def]
     """Near the window our estimate is not good enough: ask the provider's exact count (Moonshot's
     free estimate endpoint; None elsewhere), learn from it, and shrink the repo before sending."""
     from kimicode import calibration
@@ -258,7 +270,7 @@ def _check_near_window(client, request, build, counter, data_dir: Path, spec):  
     exact = client.estimate_tokens(request.messages)
     if not exact:
         return request
-    calibration.record(data_dir, spec.name, round(shelves.prompt_tokens / counter.calibration), exact)
+    _keep(unsaved, "the token calibration", lambda: calibration.record(data_dir, spec.name, round(shelves.prompt_tokens / counter.calibration), exact))
     over = exact + shelves.sizes.get("reply", 0) - shelves.window
     repo = shelves.sizes.get("repo", 0)
     if over <= 0 or repo <= 0:

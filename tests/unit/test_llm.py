@@ -28,6 +28,8 @@ def make_client(server: OpenAIServer, model: str = "kimi-k2.7-code", **options: 
         model=model,
         timeout=options.pop("timeout", 5.0),
         max_retries=options.pop("max_retries", 3),
+        idle_timeout=options.pop("idle_timeout", 120.0),
+        request_deadline=options.pop("request_deadline", 1800.0),
     )
     spec = options.pop("spec", None) or model_spec(model, {})
     options.setdefault("backoff_base", 0.01)
