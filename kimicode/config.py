@@ -157,6 +157,43 @@ def _coerce(value: Any, kind: Any, source: str, key: str, choices: tuple[str, ..
     raise AssertionError(f"unsupported setting type {kind!r}")
 
 
+def _url_problem(value: str) -> str | None:
+    """Why ``value`` is not an http(s) URL with a host; None when it is one."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        return "not a valid URL"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "not an http:// or https:// URL"
+    if not parts.hostname:
+        return "a URL without a host"
+    return None
+
+
+def _shown_url(value: str) -> str:
+    """``value`` fit for an error line: credentials in it are masked, and it is cut short."""
+    head, at, tail = value.rpartition("@")
+    if at and "://" in head:
+        value = head.split("://", 1)[0] + "://***@" + tail
+    return repr(value if len(value) <= 80 else value[:77] + "...")
+
+
+# Settings that name an endpoint: checked where they are read, so a typo is a usage error
+# naming its source, not five retries of a "network failure". "" means unset where allowed.
+URL_KEYS = {"base_url": False, "memory.chroma_url": True}  # key -> may be empty
+
+
+def _check_url(value: str, source: str, key: str) -> None:
+    if URL_KEYS[key] and not value:
+        return
+    problem = _url_problem(value)
+    if problem:
+        raise ConfigError(f"{source}: {key} must be an http:// or https:// URL with a host; {_shown_url(value)} is {problem}")
+
+
 @dataclass
 class _Merge:
     """Where each applied value came from, and what was refused, across every source."""
@@ -189,6 +226,8 @@ def _apply(target: Any, values: Mapping[str, Any], source: str, prefix: str, mer
                                   f"(set it in your own config, the environment or a flag)")
         else:
             changes[name] = _coerce(value, kind, source, key, fields[name].metadata.get("choices"))
+            if key in URL_KEYS:
+                _check_url(changes[name], source, key)
             merge.sources[key] = source
     return dataclasses.replace(target, **changes)
 
@@ -210,6 +249,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a TOML file: it is not UTF-8 text") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 

@@ -7,8 +7,10 @@ One SQLite file per packed root under the user cache dir:
   counts), so renames and reverts reuse work too.
 - ``results``: a whole pack keyed by the digest of everything it depends on.
 
-It is only a cache: a corrupt or locked database is replaced by an in-memory
-one and packing goes on.
+It is only a cache: a damaged database (truncated, overwritten, not SQLite) is deleted
+and rebuilt, whether the damage shows on opening or on a later query; a locked or
+unwritable one is replaced by an in-memory one for this run. Either way packing goes on,
+with one warning.
 """
 
 from __future__ import annotations
@@ -63,9 +65,17 @@ CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, value TEXT);
 """
 
 
+def _damaged(exc: sqlite3.Error) -> bool:
+    """The file is not a sound database (as opposed to locked, read-only, or a full disk)."""
+    name = getattr(exc, "sqlite_errorname", "")
+    return name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in str(exc) or "not a database" in str(exc)
+
+
 class PackCache:
     def __init__(self, path: Path | None) -> None:
         self.warning: str | None = None
+        self._path = path
+        self._rebuilt = False
         self._db = self._open(path)
 
     def _open(self, path: Path | None) -> sqlite3.Connection:
@@ -77,11 +87,9 @@ class PackCache:
                     db.executescript(_SCHEMA)
                     return db
                 except sqlite3.DatabaseError as exc:
-                    # a corrupt cache is rebuilt: it holds nothing that cannot be recomputed
                     self.warning = f"pack cache unavailable ({exc}); packing without it"
-                    if attempt == 0 and "not a database" in str(exc):
-                        path.unlink(missing_ok=True)
-                        self.warning = None
+                    if attempt == 0 and _damaged(exc):
+                        self._remove(path, exc)
                         continue
                     break
                 except OSError as exc:
@@ -91,11 +99,30 @@ class PackCache:
         db.executescript(_SCHEMA)
         return db
 
+    def _remove(self, path: Path, exc: sqlite3.Error) -> None:
+        """Delete a damaged cache file: it holds nothing that cannot be recomputed."""
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        self._rebuilt = True
+        self.warning = f"the pack cache was damaged ({exc}); rebuilt it"
+
     def _guard(self, action, default=None):  # type: ignore[no-untyped-def]
-        """Run a database action; a failing cache must never fail the pack."""
+        """Run a database action; a failing cache must never fail the pack.
+
+        Damage found by a query (a truncated file opens fine) rebuilds the cache once and
+        runs the action again on the new, empty one.
+        """
         try:
             return action()
         except sqlite3.Error as exc:
+            if _damaged(exc) and not self._rebuilt and self._path is not None:
+                try:
+                    self._db.close()
+                    self._remove(self._path, exc)
+                except (sqlite3.Error, OSError):
+                    pass
+                self._db = self._open(self._path)
+                return self._guard(action, default)
             self.warning = f"pack cache error ({exc}); results not cached"
             return default
 

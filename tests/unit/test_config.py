@@ -77,3 +77,60 @@ def test_model_override_table(tmp_path: Path, locs: Locations) -> None:
     write(locs.user_config_file, '[models."my-llama"]\nwindow = 8192\n')
     with pytest.raises(ConfigError, match="unknown key 'models.my-llama.window'"):
         load_settings(None, env={}, locations=locs)
+
+
+def test_a_binary_user_config_is_a_config_error_naming_the_file(locs: Locations) -> None:
+    locs.user_config_file.parent.mkdir(parents=True)
+    locs.user_config_file.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00\x01model = 1\n\xc3\x28")
+    with pytest.raises(ConfigError) as err:
+        load_settings(None, env={}, locations=locs)
+    assert str(err.value) == f"{locs.user_config_file}: not a TOML file: it is not UTF-8 text"
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("not-a-url", "is not an http:// or https:// URL"),
+    ("ftp://example.com/v1", "is not an http:// or https:// URL"),
+    ("http:///v1", "is a URL without a host"),
+    ("https://api.example.com:port/v1", "is not a valid URL"),
+])
+def test_base_url_must_be_http_with_a_host_wherever_it_is_set(tmp_path: Path, locs: Locations, url: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(None, env={"KIMICODE_BASE_URL": url}, locations=locs)
+    assert str(err.value).startswith("KIMICODE_BASE_URL: base_url must be an http:// or https:// URL with a host;")
+    assert problem in str(err.value)
+    write(locs.user_config_file, f"base_url = {url!r}\n")
+    with pytest.raises(ConfigError, match=f"^{locs.user_config_file}: base_url must be"):
+        load_settings(None, env={}, locations=locs)
+    with pytest.raises(ConfigError, match="^flag: base_url must be"):
+        load_settings(None, flags={"base_url": url}, env={}, locations=locs.__class__(tmp_path / "x", tmp_path / "y", tmp_path / "z"))
+
+
+def test_good_urls_pass_and_credentials_are_masked_in_errors(locs: Locations) -> None:
+    write(locs.user_config_file, 'base_url = ""\n')
+    with pytest.raises(ConfigError, match="base_url must be an http"):
+        load_settings(None, env={}, locations=locs)
+    locs.user_config_file.unlink()
+    for url in ("https://api.moonshot.ai/v1", "http://127.0.0.1:8080/v1", "HTTP://[::1]:9/v1"):
+        assert load_settings(None, env={"KIMICODE_BASE_URL": url}, locations=locs).base_url == url
+    with pytest.raises(ConfigError) as err:
+        load_settings(None, env={"KIMICODE_BASE_URL": "https://user:sk-very-secret@:99/v1"}, locations=locs)
+    assert "sk-very-secret" not in str(err.value) and "***@" in str(err.value)
+
+
+def test_chroma_url_is_checked_when_set(locs: Locations) -> None:
+    write(locs.user_config_file, '[memory]\nchroma_url = ""\n')
+    assert load_settings(None, env={}, locations=locs).memory.chroma_url == ""
+    write(locs.user_config_file, '[memory]\nchroma_url = "http://chroma.internal:8000"\n')
+    assert load_settings(None, env={}, locations=locs).memory.chroma_url == "http://chroma.internal:8000"
+    write(locs.user_config_file, '[memory]\nchroma_url = "chroma internal"\n')
+    with pytest.raises(ConfigError, match=r"memory\.chroma_url must be an http:// or https:// URL with a host; 'chroma internal'"):
+        load_settings(None, env={}, locations=locs)
+
+
+def test_deadline_settings_have_generous_defaults_and_are_checked(locs: Locations) -> None:
+    s = load_settings(None, env={}, locations=locs)
+    assert (s.idle_timeout, s.request_deadline) == (120.0, 1800.0)
+    assert (s.review.deadline, s.review.max_tokens, s.review.max_parts) == (120.0, 500_000, 8)
+    write(locs.user_config_file, "idle_timeout = -1\n")
+    with pytest.raises(ConfigError, match="idle_timeout must be a number >= 0"):
+        load_settings(None, env={}, locations=locs)
