@@ -22,7 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sessions": ("kimicode.commands.sessions", "List, show and export chat sessions."),
     "memory": ("kimicode.commands.memory", "Errors seen in this repository, their root causes and fixes."),
     "review": ("kimicode.commands.review", "Review the staged changes (or a range, or files); exit 1 to stop a commit."),
-    "hook": ("kimicode.commands.hook", "Install or remove the git pre-commit hook that runs kimicode review."),
+    "hook": ("kimicode.commands.hook", "Install or remove the git hooks (pre-commit, pre-merge-commit) that run kimicode review."),
 }
 
 

@@ -1,4 +1,4 @@
-"""`kimicode hook install|uninstall|status`: the git pre-commit hook that runs `kimicode review`."""
+"""`kimicode hook install|uninstall|status`: the git hooks (pre-commit, pre-merge-commit) that run `kimicode review`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from kimicode.commands.common import Failure, UsageFailure
 
 @click.group("hook")
 def command() -> None:
-    """Install or remove the git pre-commit hook that reviews each commit."""
+    """Install or remove the git hooks that review each commit and merge commit."""
 
 
 def _root() -> Path:
@@ -25,19 +25,22 @@ def _root() -> Path:
 
 @command.command("install")
 def install() -> None:
-    """Write .git/hooks/pre-commit (an existing hook is kept and runs first)."""
+    """Write .git/hooks/pre-commit and pre-merge-commit (existing hooks are kept and run first)."""
     from kimicode.review.hook import HookError, install as do_install
 
     try:
         click.echo(f"kimicode: {do_install(_root())}")
     except (HookError, OSError) as exc:
         raise Failure(str(exc)) from None
-    click.echo("kimicode: every commit is now reviewed; git commit --no-verify skips it once")
+    click.echo("kimicode: commits (git commit, --amend) and merge commits (git merge, git pull) are now reviewed; "
+               "git commit --no-verify or git merge --no-verify skips it once")
+    click.echo("kimicode: not reviewed: commits git replays (rebase, cherry-pick, revert, am) and fast-forwards "
+               "(see docs/hooks.md)")
 
 
 @command.command("uninstall")
 def uninstall() -> None:
-    """Remove kimicode's hook and restore the one it replaced."""
+    """Remove kimicode's hooks and restore the ones they replaced."""
     from kimicode.review.hook import HookError, uninstall as do_uninstall
 
     try:
@@ -48,7 +51,7 @@ def uninstall() -> None:
 
 @command.command("status")
 def status() -> None:
-    """Say whether kimicode's hook is installed here."""
+    """Say whether kimicode's hooks are installed here."""
     from kimicode.review.hook import HookError, status as hook_status
 
     try:

@@ -2,7 +2,8 @@
 
 Exit codes (the issue's contract, which a git hook reads as pass/refuse):
 0  passed, nothing to review, or the review was skipped (no key, no network, a model that
-   would not answer in JSON): the review fails open;
+   would not answer in JSON, review.deadline passed, a diff over review.max_tokens /
+   review.max_parts that nobody confirmed): the review fails open;
 1  blocked (a finding at or above review.block_on, or a staged secret), or the review could
    not be done while review.require = true;
 2  usage (bad flags, bad config, unknown revision, missing file).
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -31,6 +33,13 @@ if TYPE_CHECKING:
     from kimicode.review.run import Outcome
 
 SKIPPED_SHOWN = 10  # skipped files listed one per line; the rest are counted
+
+
+def _bypass() -> str:
+    """How to skip the review once, for the hook that runs it (the hook script names itself)."""
+    from kimicode.review.hook import BYPASS, HOOK_NAME
+
+    return BYPASS.get(os.environ.get("KIMICODE_HOOK", ""), BYPASS[HOOK_NAME])
 
 
 class _Report:
@@ -95,6 +104,7 @@ def command(staged: bool, range_spec: str | None, files: bool, paths: tuple[Path
     from kimicode.review import changes as change_sets
     from kimicode.review.checks import local_checks
 
+    started = time.monotonic()  # review.deadline counts from here: planning a huge diff takes time too
     mode, spec = _mode(staged, range_spec, files, paths)
     root = repo_root_of(Path.cwd())
     settings = settings_or_exit(root, {"model": model, "base_url": base_url, "review.block_on": block_on, "review.require": require})
@@ -118,7 +128,7 @@ def command(staged: bool, range_spec: str | None, files: bool, paths: tuple[Path
     if not local.reviewable:
         report.say("nothing left to review once those files are set aside")
         report.finish("passed", exit_codes.OK, "nothing to review")
-    _review(report, settings, changes, local, budget, dry_run)
+    _review(report, settings, changes, local, budget, dry_run, started)
 
 
 def _show_skipped(report: _Report, skipped: list[Skip]) -> None:
@@ -137,7 +147,7 @@ def _block_on_secrets(report: _Report, secrets: list[SecretHit], staged: bool) -
     count = f"{len(secrets)} secret{'s' if len(secrets) != 1 else ''}"
     report.say(f"{what}: {count} in the changes; nothing was sent for review")
     report.say("take them out (edit, then git add; or git restore --staged PATH); "
-               "mark a false positive with `# pragma: allowlist secret` on its line")
+               f"mark a false positive with `# pragma: allowlist secret` on its line (or skip once with {_bypass()})")
     report.finish("blocked", exit_codes.ERROR, "secrets")
 
 
@@ -150,14 +160,15 @@ def _skip(report: _Report, settings: Settings, why: str) -> NoReturn:
     report.finish("skipped", exit_codes.OK, why)
 
 
-def _review(report: _Report, settings: Settings, changes: ChangeSet, local: LocalReport, budget: int | None, dry_run: bool) -> None:
+def _review(report: _Report, settings: Settings, changes: ChangeSet, local: LocalReport, budget: int | None, dry_run: bool,
+            started: float) -> None:
     from kimicode import calibration
     from kimicode.commands.common import needs_key
     from kimicode.llm import Endpoint
     from kimicode.locations import user_locations
     from kimicode.models import model_spec
     from kimicode.review.request import PlanError, build_plan
-    from kimicode.review.run import review
+    from kimicode.review.run import Deadline, review
     from kimicode.tokens import TokenCounter
 
     if not dry_run and not settings.api_key and needs_key(settings.base_url):
@@ -188,16 +199,63 @@ def _review(report: _Report, settings: Settings, changes: ChangeSet, local: Loca
     if dry_run:
         _print_dry_run(report, plan)
         report.finish("passed", exit_codes.OK, "dry run")
+    size = _size(plan, spec)
+    over = _over_ceiling(plan, settings)
+    if over and not _confirmed(f"the review needs {size}, over {over}"):
+        _skip(report, settings, f"the review would need {size}, over {over} "
+                                "(raise it in config.toml, or review fewer files with --files)")
+    deadline = None
+    if settings.review.deadline > 0:
+        deadline = Deadline(started + settings.review.deadline, f"review.deadline = {settings.review.deadline:g} s")
+        if deadline.passed():
+            _skip(report, settings, f"{deadline.why} passed while preparing the request")
     files = len(local.reviewable)
-    requests = f"{len(plan.parts)} requests" if len(plan.parts) > 1 else "1 request"
-    report.say(f"reviewing {changes.label} ({files} file{'s' if files != 1 else ''}) with {settings.model}: "
-               f"{requests}, ~{sum(p.tokens for p in plan.parts):,} prompt tokens")
-    outcome = review(plan, plan_for, Endpoint.from_settings(settings), spec, lambda line: report.say(line))
+    report.say(f"reviewing {changes.label} ({files} file{'s' if files != 1 else ''}) with {settings.model}: {size}")
+    outcome = review(plan, plan_for, Endpoint.from_settings(settings), spec, lambda line: report.say(line), deadline)
     for estimated, actual in outcome.samples:
         calibration.record(data_dir, spec.name, round(estimated / counter.calibration), actual)
     for note in outcome.notes:
         report.data.setdefault("notes", []).append(note)
     _verdict(report, settings, changes, outcome)
+
+
+def _size(plan: Plan, spec) -> str:  # type: ignore[no-untyped-def]
+    """What a review will send, said before sending: requests, prompt tokens and, split, the price."""
+    from kimicode.models import cost_usd
+
+    tokens = sum(p.tokens for p in plan.parts)
+    if len(plan.parts) == 1:
+        return f"1 request, ~{tokens:,} prompt tokens"
+    cost = cost_usd(spec, tokens, 0, 0)
+    price = f", about ${cost:,.2f} of input at list price" if cost > 0 else ""
+    return f"{len(plan.parts)} requests, ~{tokens:,} prompt tokens{price}"
+
+
+def _over_ceiling(plan: Plan, settings: Settings) -> str | None:
+    """The review.max_tokens / review.max_parts limit this plan passes, if any (0 turns one off)."""
+    tokens = sum(p.tokens for p in plan.parts)
+    ceiling = settings.review
+    if ceiling.max_tokens and tokens > ceiling.max_tokens:
+        return f"review.max_tokens = {ceiling.max_tokens:,}"
+    if ceiling.max_parts and len(plan.parts) > ceiling.max_parts:
+        return f"review.max_parts = {ceiling.max_parts:,}"
+    return None
+
+
+def _confirmed(question: str) -> bool:
+    """Ask y/N on the terminal; False when there is none (a CI job, an IDE's commit button).
+
+    A git hook's stdin is not the terminal (git gives it /dev/null), so the question goes to
+    the controlling terminal itself, as interactive hooks do.
+    """
+    try:
+        with open("/dev/tty", encoding="utf-8") as keys, open("/dev/tty", "w", encoding="utf-8") as screen:
+            screen.write(f"kimicode: {question}. Send it? [y/N] ")
+            screen.flush()
+            answer = keys.readline()
+    except (OSError, KeyboardInterrupt):  # no terminal (ENXIO), or Ctrl-C at the question: not confirmed
+        return False
+    return answer.strip().lower() in ("y", "yes")
 
 
 def _print_dry_run(report: _Report, plan: Plan) -> None:
@@ -234,13 +292,18 @@ def _verdict(report: _Report, settings: Settings, changes: ChangeSet, outcome: O
     if stopping:
         if changes.staged:
             report.say(f"commit blocked: {tally(stopping)} at or above review.block_on = {block_on}{parts} ({figures}); "
-                       "fix them, or skip the review once with git commit --no-verify")
+                       f"fix them, or skip the review once with {_bypass()}")
         else:
             report.say(f"blocked: {tally(stopping)} at or above review.block_on = {block_on}{parts} ({figures})")
         report.finish("blocked", exit_codes.ERROR, "findings")
     if outcome.failures:
         reviewed = outcome.reviewed
-        why = outcome.failures[0] if reviewed <= 0 else f"{reviewed} of {outcome.parts} parts reviewed; {outcome.failures[0]}"
+        if outcome.timed_out:
+            why = f"the model had not answered within review.deadline = {settings.review.deadline:g} s"
+            if outcome.parts > 1:
+                why += f" ({reviewed} of {outcome.parts} parts reviewed)"
+        else:
+            why = outcome.failures[0] if reviewed <= 0 else f"{reviewed} of {outcome.parts} parts reviewed; {outcome.failures[0]}"
         if reviewed > 0 and outcome.findings:
             report.say(f"found {tally(outcome.findings)} (below review.block_on = {block_on})")
         _skip(report, settings, why)

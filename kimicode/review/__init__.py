@@ -9,5 +9,5 @@ One job per module, in the order the data flows:
 - ``request``  the review request(s) within a token budget, split by file then hunk when too big;
 - ``findings`` the model's JSON answer, validated, merged across parts, rendered;
 - ``run``      one model call per part, with one retry for an answer that is not valid JSON;
-- ``hook``     the git pre-commit hook script: install, uninstall, chain to a foreign hook.
+- ``hook``     the git pre-commit and pre-merge-commit hooks: install, uninstall, chain to a foreign hook.
 """

@@ -1,7 +1,13 @@
-"""The git pre-commit hook: write it, remove it, and never lose a hook that was there before.
+"""The git hooks: write them, remove them, and never lose a hook that was there before.
+
+Two hooks run the review: ``pre-commit`` (every ``git commit``, ``--amend`` and a merge
+concluded by hand after conflicts) and ``pre-merge-commit`` (the merge commit ``git merge``
+and ``git pull`` record themselves; pre-commit does not run for those). Nothing runs for
+commits git replays (rebase, cherry-pick, revert, am), fast-forwards, or ``--no-verify``:
+docs/hooks.md says so.
 
 A hook someone else wrote (by hand, husky, the pre-commit framework) is moved aside, unchanged,
-to ``pre-commit.pre-kimicode``; ours runs it first and stops if it fails, and ``uninstall``
+to ``NAME.pre-kimicode``; ours runs it first and stops if it fails, and ``uninstall``
 puts it back. The hook calls the ``kimicode`` script next to the Python that installed it
 (the hook runs with git's PATH, where a virtualenv's script is usually absent), then one on
 PATH; if neither exists the commit goes on with a line saying the review was skipped.
@@ -18,7 +24,12 @@ from pathlib import Path
 
 MARKER = "# kimicode-review-hook"  # identifies our hook: anything without it is someone else's
 HOOK_NAME = "pre-commit"
-CHAINED_NAME = "pre-commit.pre-kimicode"
+MERGE_HOOK_NAME = "pre-merge-commit"
+HOOK_NAMES = (HOOK_NAME, MERGE_HOOK_NAME)
+CHAINED_SUFFIX = ".pre-kimicode"
+CHAINED_NAME = HOOK_NAME + CHAINED_SUFFIX
+WHEN = {HOOK_NAME: "before each commit", MERGE_HOOK_NAME: "before git merge records a merge commit"}
+BYPASS = {HOOK_NAME: "git commit --no-verify", MERGE_HOOK_NAME: "git merge --no-verify"}
 
 
 class HookError(Exception):
@@ -32,7 +43,7 @@ class HookPaths:
     chained: Path
 
 
-def hook_paths(root: Path) -> HookPaths:
+def hooks_dir(root: Path) -> Path:
     """Where git looks for hooks in this work tree (honours core.hooksPath and worktrees)."""
     import git
 
@@ -43,10 +54,15 @@ def hook_paths(root: Path) -> HookPaths:
         raise HookError(f"{root} is not inside a git repository") from None
     except git.GitCommandError as exc:
         raise HookError(f"git rev-parse failed: {(exc.stderr or '').strip()}") from None
-    hooks_dir = Path(folder)
-    if not hooks_dir.is_absolute():
-        hooks_dir = Path(repo.working_tree_dir or repo.git_dir) / hooks_dir
-    return HookPaths(hooks_dir, hooks_dir / HOOK_NAME, hooks_dir / CHAINED_NAME)
+    folder_path = Path(folder)
+    if not folder_path.is_absolute():
+        folder_path = Path(repo.working_tree_dir or repo.git_dir) / folder_path
+    return folder_path
+
+
+def hook_paths(root: Path, name: str = HOOK_NAME, folder: Path | None = None) -> HookPaths:
+    folder = folder or hooks_dir(root)
+    return HookPaths(folder, folder / name, folder / (name + CHAINED_SUFFIX))
 
 
 def kimicode_script(executable: str | None = None) -> Path:
@@ -56,14 +72,15 @@ def kimicode_script(executable: str | None = None) -> Path:
     return (folder / name).absolute()
 
 
-def script_text(script: Path) -> str:
+def script_text(script: Path, name: str = HOOK_NAME) -> str:
+    chained = name + CHAINED_SUFFIX
     return f"""#!/bin/sh
 {MARKER}: installed by `kimicode hook install`; `kimicode hook uninstall` removes it.
-# Reviews the staged changes before each commit. Skip it once with: git commit --no-verify
+# Reviews the staged changes {WHEN[name]}. Skip it once with: {BYPASS[name]}
 hooks_dir=$(dirname "$0")
-if [ -x "$hooks_dir/{CHAINED_NAME}" ]; then
+if [ -x "$hooks_dir/{chained}" ]; then
     # the hook that was here before kimicode's: it runs first, and its failure stops the commit
-    "$hooks_dir/{CHAINED_NAME}" "$@" || exit $?
+    "$hooks_dir/{chained}" "$@" || exit $?
 fi
 kimicode={shlex.quote(str(script))}
 if [ ! -x "$kimicode" ]; then
@@ -72,7 +89,7 @@ if [ ! -x "$kimicode" ]; then
         exit 0
     }}
 fi
-exec "$kimicode" review --staged
+KIMICODE_HOOK={name} exec "$kimicode" review --staged
 """
 
 
@@ -96,51 +113,70 @@ def _write_executable(path: Path, text: str) -> None:
     os.replace(temp, path)
 
 
+def _all_paths(root: Path) -> list[HookPaths]:
+    folder = hooks_dir(root)
+    return [hook_paths(root, name, folder) for name in HOOK_NAMES]
+
+
 def install(root: Path, executable: str | None = None) -> str:
-    """Install (or refresh) the hook; returns what was done, one line."""
-    paths = hook_paths(root)
-    paths.hooks_dir.mkdir(parents=True, exist_ok=True)
-    script = kimicode_script(executable)
-    text = script_text(script)
-    kept = ""
-    if _exists(paths.hook) and not is_ours(paths.hook):
-        if _exists(paths.chained):
+    """Install (or refresh) both hooks; returns what was done, one line."""
+    every = _all_paths(root)
+    for paths in every:  # check both before touching either: never half-installed
+        if _exists(paths.hook) and not is_ours(paths.hook) and _exists(paths.chained):
             raise HookError(
                 f"{paths.hook} is not kimicode's and {paths.chained.name} already exists: "
                 f"move one of them away, then run kimicode hook install again"
             )
-        os.replace(paths.hook, paths.chained)
-        kept = f"; the existing hook was kept as {paths.chained.name} and runs first"
-    elif _exists(paths.hook):
-        _write_executable(paths.hook, text)
-        return f"updated {paths.hook} (runs {script}){_chain_note(paths)}"
-    _write_executable(paths.hook, text)
+    every[0].hooks_dir.mkdir(parents=True, exist_ok=True)
+    script = kimicode_script(executable)
+    done: list[str] = []
+    notes: list[str] = []
+    for paths in every:
+        name = paths.hook.name
+        if _exists(paths.hook) and not is_ours(paths.hook):
+            os.replace(paths.hook, paths.chained)
+            done.append(f"installed {paths.hook}")
+            notes.append(f"the existing {name} hook was kept as {paths.chained.name} and runs first")
+        else:
+            done.append(f"{'updated' if _exists(paths.hook) else 'installed'} {paths.hook}")
+            if _exists(paths.chained):
+                notes.append(f"{paths.chained.name} runs first")
+        _write_executable(paths.hook, script_text(script, name))
     where = script if script.exists() else "kimicode on PATH"
-    return f"installed {paths.hook} (runs {where}){kept or _chain_note(paths)}"
-
-
-def _chain_note(paths: HookPaths) -> str:
-    return f"; {paths.chained.name} runs first" if _exists(paths.chained) else ""
+    return f"{'; '.join(done)} (runs {where})" + "".join(f"; {note}" for note in notes)
 
 
 def uninstall(root: Path) -> str:
-    """Remove our hook and restore the one it replaced; a foreign hook is left alone."""
-    paths = hook_paths(root)
-    if not _exists(paths.hook):
-        return f"no pre-commit hook in {paths.hooks_dir}: nothing to remove"
-    if not is_ours(paths.hook):
-        return f"{paths.hook} is not kimicode's: left alone"
-    paths.hook.unlink()
-    if _exists(paths.chained):
-        os.replace(paths.chained, paths.hook)
-        return f"removed kimicode's hook; restored the previous {paths.hook}"
-    return f"removed {paths.hook}"
+    """Remove our hooks and restore the ones they replaced; a foreign hook is left alone."""
+    every = _all_paths(root)
+    done: list[str] = []
+    for paths in every:
+        if not _exists(paths.hook):
+            continue
+        if not is_ours(paths.hook):
+            done.append(f"{paths.hook} is not kimicode's: left alone")
+            continue
+        paths.hook.unlink()
+        if _exists(paths.chained):
+            os.replace(paths.chained, paths.hook)
+            done.append(f"removed kimicode's hook; restored the previous {paths.hook}")
+        else:
+            done.append(f"removed {paths.hook}")
+    if not done:
+        return f"no kimicode hook in {every[0].hooks_dir}: nothing to remove"
+    return "; ".join(done)
 
 
 def status(root: Path) -> str:
-    paths = hook_paths(root)
-    if not _exists(paths.hook):
-        return f"not installed ({paths.hook} does not exist)"
-    if not is_ours(paths.hook):
-        return f"not installed ({paths.hook} is another tool's hook)"
-    return f"installed at {paths.hook}{_chain_note(paths)}"
+    commit, merge = _all_paths(root)
+    if not _exists(commit.hook):
+        return f"not installed ({commit.hook} does not exist)"
+    if not is_ours(commit.hook):
+        return f"not installed ({commit.hook} is another tool's hook)"
+    chained = [p.chained.name for p in (commit, merge) if _exists(p.chained) and is_ours(p.hook)]
+    runs_first = f"; {' and '.join(chained)} run{'s' if len(chained) == 1 else ''} first" if chained else ""
+    if not is_ours(merge.hook):
+        why = "is another tool's hook" if _exists(merge.hook) else "does not exist"
+        return (f"installed at {commit.hook}{runs_first}; but {merge.hook} {why}: merge commits made by "
+                "git merge are not reviewed (kimicode hook install adds it)")
+    return f"installed at {commit.hook} and {merge.hook.name}{runs_first}"

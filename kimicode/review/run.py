@@ -7,22 +7,39 @@ A part that still fails, or whose request fails (no network, a bad key, the prov
 after the client's bounded retries), is reported as not reviewed: the caller decides
 whether that fails open. If the provider says a request is too long for the window, the
 plan is rebuilt once with a smaller budget.
+
+With a deadline (``review.deadline``: a commit must not wait for ever on a stuck provider),
+every request ends by it, the parts not sent by then are reported as not reviewed, and a
+progress line says how long the review has been waiting.
 """
 
 from __future__ import annotations
 
 import string
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from kimicode.llm import ChatClient, ChatResult, ContextOverflow, Endpoint, LLMError
+from kimicode.llm import ChatClient, ChatResult, ContextOverflow, DeadlineExceeded, Endpoint, LLMError
 from kimicode.models import ModelSpec
 from kimicode.review.findings import Finding, InvalidFindings, merge, parse_findings
 from kimicode.review.request import Plan, PlanError, prompt_sections
 
 Notify = Callable[[str], None]
 OVERFLOW_SHRINK = 0.6  # of the budget, for the one re-plan after the provider says "too long"
+PROGRESS_EVERY = 15.0  # seconds between "still waiting" lines (sooner with a short deadline)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When the whole review must end (a time.monotonic() value) and the setting that says so."""
+
+    at: float
+    why: str  # e.g. "review.deadline = 120 s"
+
+    def passed(self) -> bool:
+        return time.monotonic() >= self.at
 
 
 @dataclass
@@ -38,6 +55,7 @@ class Outcome:
     elapsed: float = 0.0
     samples: list[tuple[int, int]] = field(default_factory=list)  # (our estimate, provider's count)
     notes: list[str] = field(default_factory=list)
+    timed_out: bool = False  # the deadline stopped the review before every part was done
 
     @property
     def complete(self) -> bool:
@@ -54,6 +72,7 @@ class _PartResult:
     failure: str | None = None
     counted: int | None = None  # the provider's prompt tokens for the first request
     unreachable: bool = False  # the request itself failed: the next parts would fail alike
+    timed_out: bool = False  # the deadline passed during this part
 
 
 def _answer(result: ChatResult) -> list[Finding]:
@@ -98,8 +117,10 @@ class _Reviewer:
         except ContextOverflow:
             raise
         except LLMError as exc:
-            return _PartResult(failure=str(exc), unreachable=True)
+            return _PartResult(failure=str(exc), unreachable=True, timed_out=isinstance(exc, DeadlineExceeded))
         counted = first.usage.prompt_tokens if first.usage else None
+        if first.timed_out:  # asking again cannot help: the time is up
+            return _PartResult(failure=first.error, counted=counted, unreachable=True, timed_out=True)
         try:
             return _PartResult(_answer(first), counted=counted)
         except InvalidFindings as exc:
@@ -116,21 +137,55 @@ class _Reviewer:
                 if exc.status not in (400, 422):
                     raise
                 second = self._send(again)  # the endpoint does not take response_format
+            if second.timed_out:
+                return _PartResult(failure=second.error, counted=counted, unreachable=True, timed_out=True)
             return _PartResult(_answer(second), counted=counted)
         except ContextOverflow:
             return _PartResult(failure=f"the retry did not fit the model's window ({problem})", counted=counted)
         except LLMError as exc:
-            return _PartResult(failure=str(exc), counted=counted, unreachable=True)
+            return _PartResult(failure=str(exc), counted=counted, unreachable=True, timed_out=isinstance(exc, DeadlineExceeded))
         except InvalidFindings as exc:
             return _PartResult(failure=f"the model did not return valid findings JSON twice ({exc})", counted=counted)
 
 
-def review(plan: Plan, replan: Callable[[int], Plan], endpoint: Endpoint, spec: ModelSpec, notify: Notify) -> Outcome:
+class _Progress:
+    """Says every so often, from a thread of its own, how long the review has been waiting."""
+
+    def __init__(self, notify: Notify, started: float, deadline: Deadline | None) -> None:
+        self.notify = notify
+        self.started = started
+        self.deadline = deadline
+        self.every = PROGRESS_EVERY
+        if deadline is not None:
+            self.every = min(PROGRESS_EVERY, max((deadline.at - started) / 4, 1.0))
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kimicode-review-progress", daemon=True)
+
+    def __enter__(self) -> _Progress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(self.every):
+            waited = time.monotonic() - self.started
+            limit = f"; it stops at {self.deadline.why}" if self.deadline is not None else ""
+            self.notify(f"still waiting for the review: {waited:.0f} s{limit}")
+
+
+def review(plan: Plan, replan: Callable[[int], Plan], endpoint: Endpoint, spec: ModelSpec, notify: Notify,
+           deadline: Deadline | None = None) -> Outcome:
     """Review every part of ``plan``; raises KeyboardInterrupt when the user interrupts."""
     started = time.monotonic()
     notes: list[str] = []
+    timed_out = False
     client = ChatClient(endpoint, spec)
-    with client:
+    if deadline is not None:
+        client.finish_by(deadline.at, deadline.why)
+    with client, _Progress(notify, started, deadline):
         reviewer = _Reviewer(client, notify)
         shrunk = False
         while True:
@@ -140,7 +195,12 @@ def review(plan: Plan, replan: Callable[[int], Plan], endpoint: Endpoint, spec: 
             try:
                 for number, part in enumerate(plan.parts, start=1):
                     label = f"part {number} of {len(plan.parts)}: " if len(plan.parts) > 1 else ""
+                    if deadline is not None and deadline.passed():
+                        timed_out = True
+                        failures.append(f"{_rest(number, len(plan.parts))} not sent: {deadline.why} passed")
+                        break
                     result = reviewer.part(part.messages, label)
+                    timed_out = timed_out or result.timed_out
                     if result.findings is not None:
                         groups.append(result.findings)
                     if result.failure is not None:
@@ -148,9 +208,8 @@ def review(plan: Plan, replan: Callable[[int], Plan], endpoint: Endpoint, spec: 
                     if result.counted:
                         samples.append((part.tokens, result.counted))
                     if result.unreachable and number < len(plan.parts):
-                        # no network or a bad key: each further part would wait through its retries too
-                        rest = f"part {len(plan.parts)}" if number + 1 == len(plan.parts) else f"parts {number + 1} to {len(plan.parts)}"
-                        failures.append(f"{rest} of {len(plan.parts)} not sent")
+                        # no network, a bad key, or no time left: each further part would fail alike
+                        failures.append(f"{_rest(number + 1, len(plan.parts))} not sent")
                         break
                 break
             except ContextOverflow as exc:
@@ -174,5 +233,10 @@ def review(plan: Plan, replan: Callable[[int], Plan], endpoint: Endpoint, spec: 
         findings=merge(groups), failures=failures, parts=len(plan.parts), reviewed=len(groups), model=reviewer.model,
         requests=reviewer.requests, prompt_tokens=reviewer.prompt_tokens,
         completion_tokens=reviewer.completion_tokens, elapsed=time.monotonic() - started,
-        samples=samples, notes=notes,
+        samples=samples, notes=notes, timed_out=timed_out,
     )
+
+
+def _rest(first: int, total: int) -> str:
+    """The parts from ``first`` on, for a line saying they were not sent."""
+    return f"part {total} of {total}" if first == total else f"parts {first} to {total} of {total}"
