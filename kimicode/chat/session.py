@@ -192,11 +192,21 @@ class SessionFile:
     def _write(self, data: bytes) -> None:
         if self._fd is None:
             raise SessionError(f"session file {self.path} is closed")
+        start = os.lseek(self._fd, 0, os.SEEK_END)
         view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        os.fsync(self._fd)
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            os.fsync(self._fd)
+        except OSError:
+            # A full disk can take part of a record: cut it off, so that the next record (the
+            # caller's retry) starts on a line of its own instead of being glued to a fragment.
+            try:
+                os.ftruncate(self._fd, start)
+            except OSError:
+                pass
+            raise
 
     def append(self, record: dict[str, Any]) -> None:
         self._write(_line(record))

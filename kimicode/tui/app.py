@@ -31,7 +31,7 @@ from kimicode.tui.commands import CommandError, Parsed, is_command, parse
 from kimicode.tui.messages import (AnswerDelta, AnswerDone, AnswerRetry, CommandDone, Refreshed, SessionFailed,
                                    SessionOpened, WorkFinished)
 from kimicode.tui.widgets.budget_bar import BudgetBar
-from kimicode.tui.widgets.chat_view import AssistantMessage, ChatView, Notice
+from kimicode.tui.widgets.chat_view import AssistantMessage, ChatView, Notice, UserMessage
 from kimicode.tui.widgets.files_panel import FilesPanel, FilesTable
 from kimicode.tui.widgets.prompt import PromptInput
 from kimicode.tui.workspace import Outcome, Snapshot, Workspace, key_notice
@@ -43,6 +43,13 @@ LABELS = {"pack": "packing the repository", "compact": "compacting the conversat
 
 class _Stopped(KeyboardInterrupt):
     """Raised inside a streaming callback when the user asked to stop (see the module doc)."""
+
+
+def _not_sent(exc: Exception) -> str:
+    """One line for a message that could not be recorded; the text itself goes back in the box."""
+    why = f"the session file could not be written ({exc.strerror})" if isinstance(exc, OSError) and exc.strerror \
+        else f"internal error: {type(exc).__name__}: {exc}"
+    return f"not sent: {why}; your message is back in the box: press Enter to try again once that is fixed"
 
 
 class KimicodeApp(App[None]):
@@ -70,6 +77,7 @@ class KimicodeApp(App[None]):
         self.streaming = False
         self._stop = threading.Event()
         self._answer: AssistantMessage | None = None
+        self._asked: UserMessage | None = None  # the message being answered, as shown
         self._started = 0.0
         self._frame = 0
         self._quitting = False
@@ -196,6 +204,8 @@ class KimicodeApp(App[None]):
                 raise _Stopped
             self.post_message(AnswerRetry(note))
 
+        session = self.workspace.session
+        recorded = len(session.turns) if session is not None else 0
         try:
             exchange = self.workspace.send(text, on_content, on_reasoning, on_retry)
             self.post_message(AnswerDone(exchange, stopped=exchange.result.interrupted))
@@ -204,7 +214,11 @@ class KimicodeApp(App[None]):
         except _Stopped:
             self.post_message(AnswerDone(None, error="stopped before the answer began", stopped=True))
         except Exception as exc:  # noqa: BLE001
-            self.post_message(AnswerDone(None, error=f"internal error: {type(exc).__name__}: {exc}"))
+            if session is not None and not any(t.role == "user" for t in session.turns[recorded:]):
+                # the message never reached the session file (a full disk, a read-only folder): give it back
+                self.post_message(AnswerDone(None, error=_not_sent(exc), unsent=text))
+            else:
+                self.post_message(AnswerDone(None, error=f"internal error: {type(exc).__name__}: {exc}"))
         self._report()
 
     @work(thread=True, exclusive=True, group="session")
@@ -258,7 +272,7 @@ class KimicodeApp(App[None]):
             self._begin(LABELS.get(parsed.command.name, f"/{parsed.command.name}"))
             self._command(parsed)
             return True
-        await self.chat.add_user(text)
+        self._asked = await self.chat.add_user(text)
         self._answer = await self.chat.start_answer()
         self._stop.clear()
         self.streaming = True
@@ -341,9 +355,17 @@ class KimicodeApp(App[None]):
 
     async def on_answer_done(self, message: AnswerDone) -> None:
         answer, self._answer = self._answer, None
+        asked, self._asked = self._asked, None
         if answer is None:
             return
         exchange = message.exchange
+        if message.unsent is not None:
+            await answer.remove()
+            if asked is not None:
+                await asked.remove()
+            self.prompt.give_back(message.unsent)
+            await self.chat.add_notice(message.error, "error")
+            return
         if exchange is None:
             await answer.finish(partial=bool(answer.text), label="partial: not saved")
             if not answer.text:

@@ -42,6 +42,7 @@ class AnswerDone(Message):
     exchange: Any | None  # kimicode.chat.chat.Exchange; None when the request failed
     error: str = ""
     stopped: bool = False
+    unsent: str | None = None  # the user's text when it could not even be recorded: it goes back in the box
 
 
 @dataclass

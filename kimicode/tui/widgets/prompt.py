@@ -72,6 +72,12 @@ class PromptInput(TextArea):
         self.text = text
         self.move_cursor(self.document.end)
 
+    def give_back(self, text: str) -> None:
+        """Put back a message that could not be sent; anything typed since stays after it."""
+        typed = self.text
+        self._at = None
+        self._set(text if not typed.strip() else f"{text}\n{typed}")
+
     # -- keys -------------------------------------------------------------------------
 
     async def _on_key(self, event: events.Key) -> None:
