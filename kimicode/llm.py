@@ -17,17 +17,17 @@ Guarantees:
 
 from __future__ import annotations
 
-import email.utils
 import json
 import math
 import random
-import re
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from kimicode.llm_failures import (MAX_SAID_CHARS, ContextOverflow, DeadlineExceeded, LLMError, is_context_overflow,
+                                   overflow_limit, redact, retry_after, server_message)
 from kimicode.models import ModelSpec
 
 if TYPE_CHECKING:
@@ -44,41 +44,6 @@ ESTIMATE_TIMEOUT = 5.0
 # Sent when no key is configured: keeps the SDK from falling back to OPENAI_* credentials
 # from the environment (which belong to another provider); a keyless local server ignores it.
 NO_KEY_PLACEHOLDER = "no-key-configured"
-MAX_SAID_CHARS = 200  # how much of a provider's error text we quote
-
-_OVERFLOW_TEXT = re.compile(
-    r"token limit|context[ _-]?(length|window|size)|maximum context|prompt is too long"
-    r"|too many tokens|input is too long|exceeds? the (available )?context",
-    re.IGNORECASE,
-)
-_OVERFLOW_CODES = {"context_length_exceeded", "exceed_context_size_error", "context_window_exceeded"}
-_LIMIT_NUMBER = (
-    re.compile(r"(?:token limit|context (?:length|window|size))\D{0,24}?(\d[\d,]{2,})", re.IGNORECASE),
-    re.compile(r"(\d[\d,]{2,}) (?:token )?maximum", re.IGNORECASE),
-)
-
-
-class LLMError(Exception):
-    """A request that failed for good; ``str()`` is one line the user can act on."""
-
-    def __init__(self, message: str, *, status: int | None = None, attempts: int = 1) -> None:
-        super().__init__(message)
-        self.status = status
-        self.attempts = attempts
-
-
-class DeadlineExceeded(LLMError):
-    """No answer before the request's deadline (or the caller's, see ChatClient.finish_by)."""
-
-
-class ContextOverflow(LLMError):
-    """The provider said the request does not fit the model's window (never retried here)."""
-
-    def __init__(self, message: str, *, limit: int | None = None, status: int | None = 400) -> None:
-        super().__init__(message, status=status)
-        self.limit = limit  # the window the provider named, when it named one
-
-
 @dataclass(frozen=True)
 class Endpoint:
     base_url: str
@@ -261,47 +226,6 @@ def _usage(chunk: Any) -> Usage | None:
     )
 
 
-def redact(text: str, secret: str, limit: int | None = None) -> str:
-    """``text`` on one line with ``secret`` masked, cut to ``limit`` characters if given."""
-    if secret:
-        text = text.replace(secret, "***")
-    text = " ".join(text.split())
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 3].rstrip() + "..."
-    return text
-
-
-def _server_message(err: Any) -> str:
-    """The provider's own words from an error response, whatever its shape."""
-    body = getattr(err, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        message = inner.get("message") if isinstance(inner, dict) else inner
-        if isinstance(message, str) and message:
-            return message
-    if isinstance(body, str) and body.strip():
-        return body
-    return ""
-
-
-def _retry_after(err: Any) -> float | None:
-    """Seconds the server asked us to wait: retry-after-ms, or Retry-After as seconds or a date."""
-    headers = getattr(getattr(err, "response", None), "headers", None) or {}
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value) * scale
-        except ValueError:
-            try:
-                seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-            except (TypeError, ValueError):
-                return None
-        return max(seconds, 0.0) if math.isfinite(seconds) else None
-    return None
-
-
 def _shut(stream: Any) -> None:
     """Stop a stream from another thread: shutting its socket down wakes the blocked read."""
     response = getattr(stream, "response", None)
@@ -319,23 +243,6 @@ def _shut(stream: Any) -> None:
             response.close()
     except Exception:  # noqa: BLE001 - already closed: nothing left to stop
         pass
-
-
-def is_context_overflow(status: int | None, message: str, code: str | None = None, kind: str | None = None) -> bool:
-    """Does this error mean "the request is longer than the window"? Wordings differ per server."""
-    if status == 429:
-        return False  # token-per-minute rate limits mention tokens too
-    if code in _OVERFLOW_CODES or kind in _OVERFLOW_CODES:
-        return True
-    return bool(_OVERFLOW_TEXT.search(message))
-
-
-def _overflow_limit(message: str) -> int | None:
-    for pattern in _LIMIT_NUMBER:
-        match = pattern.search(message)
-        if match:
-            return int(match.group(1).replace(",", ""))
-    return None
 
 
 class ChatClient:
@@ -634,17 +541,17 @@ class ChatClient:
 
     def _overflow(self, said: str, status: int | None) -> ContextOverflow:
         message = f"the request is larger than {self.endpoint.model}'s context window ({said}): shrink it and retry"
-        return ContextOverflow(redact(message, self.endpoint.api_key), limit=_overflow_limit(said), status=status)
+        return ContextOverflow(redact(message, self.endpoint.api_key), limit=overflow_limit(said), status=status)
 
     def _status_failure(self, err: Any) -> Exception:
         """An HTTP error status: overflow, retry, or give up."""
         status = int(getattr(err, "status_code", 0) or 0)
-        said = self._said(_server_message(err)) or f"HTTP {status}"
+        said = self._said(server_message(err)) or f"HTTP {status}"
         if status in (400, 413, 422) and is_context_overflow(status, said, getattr(err, "code", None), getattr(err, "type", None)):
             return self._overflow(said, status)
         final = f"the API answered {status} {said}: {self._hint(status)}"
         if status in (408, 409, 429) or status >= 500:
-            wait = _retry_after(err) if status in (429, 503) else None
+            wait = retry_after(err) if status in (429, 503) else None
             return _Retry(f"the API answered {status} {said}", final, status, wait)
         return self._error(final, status)
 
@@ -688,7 +595,7 @@ class ChatClient:
             final = f"the API at {url} sent a malformed stream: is base_url an OpenAI-compatible endpoint?"
         else:
             # An error event inside the stream: the provider's message, possibly an overflow.
-            said = self._said(_server_message(err) or str(err))
+            said = self._said(server_message(err) or str(err))
             if not answer.emitted and is_context_overflow(None, said, getattr(err, "code", None), getattr(err, "type", None)):
                 return self._overflow(said, None)
             reason = f"the stream reported an error: {said}"
