@@ -13,6 +13,7 @@ import re
 import pty
 import select
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Mapping
@@ -21,6 +22,7 @@ import git
 import pytest
 
 from tests.cli.runner import run_cli
+from tests.e2e.test_review_hook import head, local, stage
 from tests.openai_server import OpenAIServer
 from tests.repos import make_repo, write_files
 
@@ -38,10 +40,6 @@ def git_run(root: Path, *args: str, env: Mapping[str, str] | None = None, timeou
                           timeout=timeout, start_new_session=True, stdin=subprocess.DEVNULL)
 
 
-def head(repo: git.Repo) -> str:
-    return repo.head.commit.hexsha
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> git.Repo:
     repo = make_repo(tmp_path / "shop", BASE)
@@ -52,17 +50,6 @@ def repo(tmp_path: Path) -> git.Repo:
 
 def user_config(home: Path, text: str) -> None:
     write_files(home / "config", {"config.toml": text})
-
-
-def stage(repo: git.Repo, files: Mapping[str, str]) -> Path:
-    root = Path(repo.working_tree_dir)
-    write_files(root, files)
-    repo.git.add("-A")
-    return root
-
-
-def local(server: OpenAIServer) -> dict[str, str]:
-    return {"KIMICODE_BASE_URL": server.base_url}
 
 
 # -- review.deadline ---------------------------------------------------------------------------
@@ -129,19 +116,13 @@ def test_a_split_review_over_the_parts_ceiling_says_its_size_and_skips(repo: git
                                                                       isolated_home: Path) -> None:
     user_config(isolated_home, "[review]\nmax_parts = 2\nrequire = true\n")
     root = stage(repo, BIG)
-    result = subprocess.run([*run_cli_args(), "review", "--staged", "--budget", "3000"], cwd=root, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "kimicode", "review", "--staged", "--budget", "3000"], cwd=root, capture_output=True,
                             text=True, timeout=90, start_new_session=True, stdin=subprocess.DEVNULL,
                             env={**os.environ, **local(openai_server)})
     assert result.returncode == 1  # review.require: not reviewed means refused
     assert "review required but not done: the review would need " in result.stderr
     assert " requests, ~" in result.stderr and "over review.max_parts = 2" in result.stderr
     assert openai_server.requests == []
-
-
-def run_cli_args() -> list[str]:
-    import sys
-
-    return [sys.executable, "-m", "kimicode"]
 
 
 def commit_in_a_terminal(root: Path, answer: str, env: Mapping[str, str], timeout: float = 90) -> tuple[int, str]:
