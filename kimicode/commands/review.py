@@ -182,6 +182,14 @@ def _review(report: _Report, settings: Settings, changes: ChangeSet, local: Loca
     def plan_for(tokens: int) -> Plan:
         return build_plan(changes, local, counter, tokens, settings.pack.max_file_bytes)
 
+    # Planning a huge diff takes a while (about a minute for 10 MB here): when its size alone
+    # says it is over the ceiling, ask (or skip) first.
+    asked = False
+    floor = _diff_tokens_floor(local)
+    if not dry_run and settings.review.max_tokens and floor > settings.review.max_tokens:
+        _ask_or_skip(report, settings, f"more than ~{floor:,} prompt tokens (from the diffs' size)",
+                     f"review.max_tokens = {settings.review.max_tokens:,}")
+        asked = True
     try:
         plan = plan_for(room)
     except PlanError as exc:
@@ -200,10 +208,9 @@ def _review(report: _Report, settings: Settings, changes: ChangeSet, local: Loca
         _print_dry_run(report, plan)
         report.finish("passed", exit_codes.OK, "dry run")
     size = _size(plan, spec)
-    over = _over_ceiling(plan, settings)
-    if over and not _confirmed(f"the review needs {size}, over {over}"):
-        _skip(report, settings, f"the review would need {size}, over {over} "
-                                "(raise it in config.toml, or review fewer files with --files)")
+    over = None if asked else _over_ceiling(plan, settings)
+    if over:
+        _ask_or_skip(report, settings, size, over)
     deadline = None
     if settings.review.deadline > 0:
         deadline = Deadline(started + settings.review.deadline, f"review.deadline = {settings.review.deadline:g} s")
@@ -229,6 +236,20 @@ def _size(plan: Plan, spec) -> str:  # type: ignore[no-untyped-def]
     cost = cost_usd(spec, tokens, 0, 0)
     price = f", about ${cost:,.2f} of input at list price" if cost > 0 else ""
     return f"{len(plan.parts)} requests, ~{tokens:,} prompt tokens{price}"
+
+
+CHARS_PER_TOKEN_MAX = 8  # code averages 3-5 characters a token: diff size / 8 is a floor on its tokens
+
+
+def _diff_tokens_floor(local: LocalReport) -> int:
+    return sum(len(line) for change in local.reviewable for hunk in change.hunks for line in hunk.lines) // CHARS_PER_TOKEN_MAX
+
+
+def _ask_or_skip(report: _Report, settings: Settings, size: str, over: str) -> None:
+    """A review over a ceiling goes on only when someone at the terminal says yes."""
+    if not _confirmed(f"the review needs {size}, over {over}"):
+        _skip(report, settings, f"the review would need {size}, over {over} "
+                                "(raise it in config.toml, or review fewer files with --files)")
 
 
 def _over_ceiling(plan: Plan, settings: Settings) -> str | None:

@@ -112,6 +112,18 @@ def test_a_diff_over_the_token_ceiling_is_skipped_without_a_request_when_nobody_
     assert openai_server.requests == []
 
 
+def test_a_diff_far_over_the_ceiling_is_judged_by_its_size_before_planning(repo: git.Repo, openai_server: OpenAIServer,
+                                                                          isolated_home: Path) -> None:
+    user_config(isolated_home, "[review]\nmax_tokens = 1000\n")  # the diffs' characters / 8 are already more
+    root = stage(repo, BIG)
+    result = git_run(root, "commit", "-m", "big", env=local(openai_server))
+    assert result.returncode == 0, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("kimicode: review skipped: the review would need more than ~")
+    assert "prompt tokens (from the diffs' size), over review.max_tokens = 1,000" in last
+    assert "reviewing" not in result.stderr and openai_server.requests == []
+
+
 def test_a_split_review_over_the_parts_ceiling_says_its_size_and_skips(repo: git.Repo, openai_server: OpenAIServer,
                                                                       isolated_home: Path) -> None:
     user_config(isolated_home, "[review]\nmax_parts = 2\nrequire = true\n")
