@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from kimicode.review.run import Outcome
 
 SKIPPED_SHOWN = 10  # skipped files listed one per line; the rest are counted
+CHARS_PER_TOKEN_MAX = 8  # code averages 3-5 characters a token: diff size / 8 is a floor on its tokens
 
 
 def _bypass() -> str:
@@ -147,7 +148,7 @@ def _block_on_secrets(report: _Report, secrets: list[SecretHit], staged: bool) -
     count = f"{len(secrets)} secret{'s' if len(secrets) != 1 else ''}"
     report.say(f"{what}: {count} in the changes; nothing was sent for review")
     report.say("take them out (edit, then git add; or git restore --staged PATH); "
-               f"mark a false positive with `# pragma: allowlist secret` on its line (or skip once with {_bypass()})")
+               "mark a false positive with `# pragma: allowlist secret` on its line")
     report.finish("blocked", exit_codes.ERROR, "secrets")
 
 
@@ -187,8 +188,8 @@ def _review(report: _Report, settings: Settings, changes: ChangeSet, local: Loca
     asked = False
     floor = _diff_tokens_floor(local)
     if not dry_run and settings.review.max_tokens and floor > settings.review.max_tokens:
-        _ask_or_skip(report, settings, f"more than ~{floor:,} prompt tokens (from the diffs' size)",
-                     f"review.max_tokens = {settings.review.max_tokens:,}")
+        started += _ask_or_skip(report, settings, f"more than ~{floor:,} prompt tokens (from the diffs' size)",
+                                f"review.max_tokens = {settings.review.max_tokens:,}")
         asked = True
     try:
         plan = plan_for(room)
@@ -210,7 +211,7 @@ def _review(report: _Report, settings: Settings, changes: ChangeSet, local: Loca
     size = _size(plan, spec)
     over = None if asked else _over_ceiling(plan, settings)
     if over:
-        _ask_or_skip(report, settings, size, over)
+        started += _ask_or_skip(report, settings, size, over)
     deadline = None
     if settings.review.deadline > 0:
         deadline = Deadline(started + settings.review.deadline, f"review.deadline = {settings.review.deadline:g} s")
@@ -238,18 +239,20 @@ def _size(plan: Plan, spec) -> str:  # type: ignore[no-untyped-def]
     return f"{len(plan.parts)} requests, ~{tokens:,} prompt tokens{price}"
 
 
-CHARS_PER_TOKEN_MAX = 8  # code averages 3-5 characters a token: diff size / 8 is a floor on its tokens
-
-
 def _diff_tokens_floor(local: LocalReport) -> int:
     return sum(len(line) for change in local.reviewable for hunk in change.hunks for line in hunk.lines) // CHARS_PER_TOKEN_MAX
 
 
-def _ask_or_skip(report: _Report, settings: Settings, size: str, over: str) -> None:
-    """A review over a ceiling goes on only when someone at the terminal says yes."""
+def _ask_or_skip(report: _Report, settings: Settings, size: str, over: str) -> float:
+    """A review over a ceiling goes on only when someone at the terminal says yes.
+
+    Returns the seconds spent waiting for that yes: they do not count against review.deadline.
+    """
+    asked = time.monotonic()
     if not _confirmed(f"the review needs {size}, over {over}"):
         _skip(report, settings, f"the review would need {size}, over {over} "
                                 "(raise it in config.toml, or review fewer files with --files)")
+    return time.monotonic() - asked
 
 
 def _over_ceiling(plan: Plan, settings: Settings) -> str | None:
