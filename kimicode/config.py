@@ -6,9 +6,10 @@ them). Every error names the file (or variable) and the key.
 
 A repository is untrusted input (a clone of someone else's code): its
 .kimicode.toml may tune packing and review, but never choose where code, memory
-or the API key are sent. Fields marked ``user_only`` are taken only from the
-user's own config, the environment and flags; a repository file that sets one is
-ignored for that key, with a warning naming it.
+or the API key are sent, nor lift the limits that keep a command (or a commit)
+from waiting for ever or sending without bound. Fields marked ``user_only`` are
+taken only from the user's own config, the environment and flags; a repository
+file that sets one is ignored for that key, with a warning naming it and why.
 """
 
 from __future__ import annotations
@@ -35,9 +36,13 @@ def _choices(*values: str) -> Any:
     return field(default=values[0], metadata={"choices": values})
 
 
-def _user_only(default: Any, **kwargs: Any) -> Any:
-    """A setting that decides where data or credentials go: never from a repository's file."""
-    return field(default=default, metadata={"user_only": True}, **kwargs)
+DESTINATION = "a repository cannot choose where code or keys are sent"
+LIMIT = "a repository cannot lift how long kimicode may wait or how much it may send"
+
+
+def _user_only(default: Any, why: str = DESTINATION, **kwargs: Any) -> Any:
+    """A setting never taken from a repository's file; ``why`` is said when one sets it."""
+    return field(default=default, metadata={"user_only": why}, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -65,9 +70,9 @@ class MemorySettings:
 class ReviewSettings:
     block_on: str = _choices("error", "warning", "info")
     require: bool = False
-    deadline: float = 120.0  # seconds for the whole review; past it the review is skipped (0: none)
-    max_tokens: int = 500_000  # prompt tokens for all parts; above it, ask on a terminal or skip (0: none)
-    max_parts: int = 8  # requests; likewise
+    deadline: float = _user_only(120.0, LIMIT)  # seconds for the whole review; past it the review is skipped (0: none)
+    max_tokens: int = _user_only(500_000, LIMIT)  # prompt tokens for all parts; above it, ask on a terminal or skip (0: none)
+    max_parts: int = _user_only(8, LIMIT)  # requests; likewise
 
 
 @dataclass(frozen=True)
@@ -91,8 +96,8 @@ class Settings:
     timeout: float = 120.0
     max_retries: int = 4
     # httpx's timeout restarts with every byte: these bound what a keep-alive or trickling stream can hold
-    idle_timeout: float = 120.0  # seconds without new answer data (0: no limit)
-    request_deadline: float = 1800.0  # seconds per request, retries included (0: no limit)
+    idle_timeout: float = _user_only(120.0, LIMIT)  # seconds without new answer data (0: no limit)
+    request_deadline: float = _user_only(1800.0, LIMIT)  # seconds per request, retries included (0: no limit)
     pack: PackSettings = field(default_factory=PackSettings)
     ask: AskSettings = field(default_factory=AskSettings)
     memory: MemorySettings = field(default_factory=MemorySettings)
@@ -222,7 +227,7 @@ def _apply(target: Any, values: Mapping[str, Any], source: str, prefix: str, mer
         elif name == "models" and prefix == "":
             changes[name] = _apply_models(target.models, value, source, merge, trusted)
         elif not trusted and fields[name].metadata.get("user_only"):
-            merge.warnings.append(f"{source}: ignored '{key}': a repository cannot choose where code or keys are sent "
+            merge.warnings.append(f"{source}: ignored '{key}': {fields[name].metadata['user_only']} "
                                   f"(set it in your own config, the environment or a flag)")
         else:
             changes[name] = _coerce(value, kind, source, key, fields[name].metadata.get("choices"))

@@ -170,3 +170,18 @@ def test_the_chat_does_not_attach_a_file_whose_name_holds_a_token(tmp_path: Path
     packer = RepoPacker(root, PackOptions(budget=4000), None, TokenCounter())
     assert packer.file_block(f"notes_{token}.md") is None
     assert packer.file_block("app.py") is not None
+
+
+def test_a_repository_cannot_lift_the_limits_that_keep_a_commit_from_hanging(tmp_path: Path) -> None:
+    from kimicode.config import load_settings
+    from kimicode.locations import Locations
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / ".kimicode.toml").write_text("idle_timeout = 0\nrequest_deadline = 0\n[review]\ndeadline = 0\nmax_tokens = 0\n"
+                                          "max_parts = 0\nblock_on = \"warning\"\n")
+    settings = load_settings(root, env={}, locations=Locations(tmp_path / "c", tmp_path / "d", tmp_path / "k"))
+    assert settings.idle_timeout > 0 and settings.request_deadline > 0
+    assert settings.review.deadline > 0 and settings.review.max_tokens > 0 and settings.review.max_parts > 0
+    assert settings.review.block_on == "warning"  # the team's review policy is the repository's to set
+    assert len(settings.warnings) == 5 and all("cannot lift how long" in w for w in settings.warnings)
