@@ -1,0 +1,203 @@
+"""Find secrets in a text about to leave the machine and replace each by ``[REDACTED:<kind>]``.
+
+The detectors are detect-secrets' plugins (Yelp's maintained provider formats, keyword and
+entropy rules) plus ours in ``plugins.py``, built once through detect-secrets' settings. The
+scan around them is ours, for three reasons:
+
+- **Whole tokens.** Some plugins report only part of a match (the GitHub pattern's capture
+  group is ``ghp``). Every reported value is found in its line and widened to the token
+  characters around it, so nothing of the token is left behind, whatever the plugin.
+- **No line-level filters.** detect-secrets drops a whole line that reads like an indirect
+  reference (``client = Client(token="ghp_...")``) or a lock/swagger file; here a value is
+  judged on its own shape instead (kimicode.secrets.shape), and only generic kinds (keyword,
+  entropy) are judged at all: a provider format is proof enough.
+- **Speed.** Lines are screened with one cheap regex that every detector's match implies;
+  only those go through the plugins.
+
+detect-secrets keeps its configuration in a process-wide object. It is used only to build
+the plugin objects (inside ``transient_settings``, which restores whatever was there), and
+the objects are kept: nothing here depends on, or changes, the global settings afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from kimicode.secrets.shape import plausible_secret, random_looking, strip_auth_scheme
+
+
+@dataclass(frozen=True)
+class Finding:
+    line: int  # 1-based line in the scanned text
+    kind: str  # detector name, e.g. "AWS Access Key"; never the secret itself
+
+
+@dataclass(frozen=True)
+class Redaction:
+    text: str
+    findings: tuple[Finding, ...]
+
+
+PLUGINS_FILE = Path(__file__).with_name("plugins.py")
+
+# IPPublicDetector flags every public IPv4 literal (test fixtures, docs): not credentials.
+# BasicAuthDetector is replaced by plugins.UrlSecretDetector, which tells `user:pw@host` from a password.
+DISABLED_PLUGINS = frozenset({"IPPublicDetector", "BasicAuthDetector"})
+
+# When detectors overlap on one span the most specific kind is reported: a provider format
+# (rank 0, every kind not listed) beats a JWT, which beats a URL password, then assignments,
+# then prose, then bare entropy.
+KIND_RANK = {
+    "JSON Web Token": 1,
+    "URL Password": 2,
+    "Secret Assignment": 3,
+    "Secret Keyword": 3,
+    "Password in Prose": 4,
+    "Base64 High Entropy String": 5,
+    "Hex High Entropy String": 5,
+}
+_ENTROPY_KINDS = frozenset({"Base64 High Entropy String", "Hex High Entropy String"})
+
+# Every detector's match implies one of these: a long token, a secret word, a password in a
+# URL, a prefix shorter than the long-token rule (Artifactory's AKC..., Twilio...), a PEM header.
+_CANDIDATE_LINE = re.compile(
+    r"[A-Za-z0-9_\-+/=]{16,}"
+    r"|(?i:pass|pwd|secret|token|key|auth|cred|contrase|bearer)"
+    r"|://[^\s/@]*:[^\s/@]*@"
+    r"|AKC[a-zA-Z0-9]{10}|AP[\dA-F][a-zA-Z0-9]{8}"
+    r"|PRIVATE KEY|PuTTY-User-Key-File"
+)
+# Secrets that span lines: PEM blocks (also inside JSON with \n escapes) and PuTTY key files.
+_KEY_BLOCK = re.compile(
+    r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----.*?(?:-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)"
+    r"|PuTTY-User-Key-File-\d+:.*?(?:Private-MAC:[^\n]*|\Z)",
+    re.DOTALL,
+)
+# Entropy hits count on a line that names a secret; elsewhere only when clearly random base64.
+_SECRET_WORD = re.compile(r"(?i:pass|pwd|secret|token|api.?key|access.?key|private.?key|auth|cred|bearer|signature)")
+_LEFT_TOKEN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_RIGHT_TOKEN = _LEFT_TOKEN | frozenset("+/=.~")
+MAX_SEGMENT = 4_000  # longer lines (minified code) are scanned in overlapping pieces
+_OVERLAP = 512
+
+
+@lru_cache(maxsize=1)
+def plugins() -> tuple[Any, ...]:
+    """detect-secrets' plugins (but the disabled ones) and ours, built once per process."""
+    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class, get_plugins_from_file
+    from detect_secrets.settings import get_plugins, transient_settings
+
+    builtin = [cls.__name__ for cls in get_mapping_from_secret_type_to_class().values()]
+    path = f"file://{PLUGINS_FILE}"
+    ours = [{"name": cls.__name__, "path": path} for cls in get_plugins_from_file(str(PLUGINS_FILE))]
+    config = {"plugins_used": [{"name": n} for n in builtin if n not in DISABLED_PLUGINS] + ours}
+    # The class mapping is cached once per process: clear it so our file's classes are seen,
+    # and again after, so whoever configures detect-secrets next starts from its own settings.
+    get_mapping_from_secret_type_to_class.cache_clear()
+    try:
+        with transient_settings(config):
+            return tuple(get_plugins())
+    finally:
+        get_mapping_from_secret_type_to_class.cache_clear()
+
+
+def redact(text: str, filename: str) -> Redaction:
+    """Replace every secret in ``text`` (the contents of ``filename``, or any string) by a marker.
+
+    The line count is kept, so finding lines and later line numbers stay right.
+    """
+    findings: list[Finding] = []
+    if "PRIVATE KEY" in text or "PuTTY-User-Key-File" in text:
+        text = _redact_key_blocks(text, findings)
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        if not _CANDIDATE_LINE.search(line) or _allowlisted(lines, index, filename):
+            continue
+        spans = _spans(line, filename)
+        if spans:
+            lines[index] = _replace(line, spans)
+            findings.extend(Finding(index + 1, kind) for _, _, kind in spans)
+    findings.sort(key=lambda f: (f.line, f.kind))
+    return Redaction("\n".join(lines), tuple(findings))
+
+
+def _redact_key_blocks(text: str, findings: list[Finding]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        findings.append(Finding(text.count("\n", 0, match.start()) + 1, "Private Key"))
+        return "[REDACTED:Private Key]" + "\n" * match.group(0).count("\n")
+
+    return _KEY_BLOCK.sub(replace, text)
+
+
+def _allowlisted(lines: list[str], index: int, filename: str) -> bool:
+    """detect-secrets' ``pragma: allowlist secret`` (this line) or ``allowlist nextline secret`` (above)."""
+    previous = lines[index - 1] if index else ""
+    if "allowlist" not in lines[index] and "allowlist" not in previous:
+        return False
+    from detect_secrets.filters.allowlist import is_line_allowlisted
+
+    return is_line_allowlisted(filename, lines[index], SimpleNamespace(previous_line=previous))
+
+
+def _spans(line: str, filename: str) -> list[tuple[int, int, str]]:
+    """Merged (start, end, kind) of the secrets in ``line``, most specific kind per span."""
+    hits: list[tuple[int, int, str]] = []
+    for offset in range(0, max(len(line) - _OVERLAP, 1), MAX_SEGMENT - _OVERLAP):
+        segment = line[offset : offset + MAX_SEGMENT]
+        for order, plugin in enumerate(plugins()):
+            for secret in plugin.analyze_line(filename=filename, line=segment, line_number=0, context=None):
+                value = secret.secret_value
+                if value and _confirmed(secret.type, value, segment):
+                    rank = (KIND_RANK.get(secret.type, 0), order)
+                    hits.extend((offset + s, offset + e, rank, secret.type) for s, e in _occurrences(segment, value))
+    return _merge(hits)
+
+
+def _confirmed(kind: str, value: str, line: str) -> bool:
+    """Generic kinds from detect-secrets' own plugins must also look like a secret."""
+    if kind == "Secret Keyword":
+        return plausible_secret(strip_auth_scheme(value))
+    if kind in _ENTROPY_KINDS:
+        if _SECRET_WORD.search(line):
+            return plausible_secret(value)
+        return kind == "Base64 High Entropy String" and len(value) >= 32 and random_looking(value) and plausible_secret(value)
+    return True
+
+
+def _occurrences(line: str, value: str) -> list[tuple[int, int]]:
+    """Every place ``value`` occurs, widened over the token characters around it."""
+    found = []
+    start = line.find(value)
+    while start >= 0:
+        end = start + len(value)
+        while start > 0 and line[start - 1] in _LEFT_TOKEN:
+            start -= 1
+        while end < len(line) and line[end] in _RIGHT_TOKEN:
+            end += 1
+        found.append((start, end))
+        start = line.find(value, end)
+    return found
+
+
+def _merge(hits: list[tuple[int, int, tuple[int, int], str]]) -> list[tuple[int, int, str]]:
+    """Overlapping hits become one span, reported as the most specific kind among them
+    (then the first plugin: detect-secrets' own before ours)."""
+    merged: list[tuple[int, int, tuple[int, int], str]] = []
+    for start, end, rank, kind in sorted(hits):
+        if merged and start < merged[-1][1]:
+            s, e, r, k = merged[-1]
+            merged[-1] = (s, max(e, end), *min((r, k), (rank, kind)))
+        else:
+            merged.append((start, end, rank, kind))
+    return [(start, end, kind) for start, end, _, kind in merged]
+
+
+def _replace(line: str, spans: list[tuple[int, int, str]]) -> str:
+    for start, end, kind in reversed(spans):
+        line = f"{line[:start]}[REDACTED:{kind}]{line[end:]}"
+    return line

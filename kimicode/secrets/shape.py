@@ -1,0 +1,185 @@
+"""Is a value found beside a secret-sounding name a secret, or code, a placeholder, a word?
+
+Provider formats (``ghp_...``, ``AKIA...``) prove themselves by their shape. Keyword,
+entropy and URL rules do not: they fire on ordinary code all the time
+(``secrets = "1 secret"``, ``token_type = "bearer"``, ``password = get_password()``,
+a docstring's ``https://user:pw@host``). These pure functions tell the two apart by the
+name (``password_field`` names a field, ``api_token`` holds a token) and by the value's
+shape: length, character classes, entropy, placeholders, references and paths.
+
+Randomly generated secrets pass easily (long, mixed, high entropy); what they reject is
+text a person wrote as an example or a name.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections import Counter
+
+# Files where a bare (unquoted) value after ``name =`` is a variable, not a literal.
+CODE_SUFFIXES = frozenset({
+    ".py", ".pyi", ".pyx", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".go", ".rs", ".java", ".kt",
+    ".kts", ".scala", ".groovy", ".c", ".h", ".cc", ".cpp", ".cxx", ".hh", ".hpp", ".hxx", ".cs", ".fs",
+    ".rb", ".php", ".swift", ".m", ".mm", ".lua", ".pl", ".pm", ".r", ".jl", ".dart", ".ex", ".exs",
+    ".erl", ".hs", ".ml", ".clj", ".vue", ".svelte", ".zig", ".nim", ".v", ".sql",
+})
+
+# Words of a name that make it a secret's name, and `<word> key` pairs (api key, access key...).
+_SECRET_WORDS = frozenset({
+    "password", "passwd", "passphrase", "pwd", "secret", "token", "apikey", "credential", "credentials",
+    "contraseña", "contrasena", "bearer", "authorization", "secretkey", "accesskey", "privatekey",
+    "authtoken", "accesstoken", "refreshtoken", "passcode",
+})
+_KEY_QUALIFIERS = frozenset({
+    "api", "access", "auth", "app", "private", "client", "signing", "encryption", "master", "secret",
+    "account", "service", "db", "database", "admin", "root", "deploy", "consumer", "storage", "shared",
+    "sas", "webhook", "license", "hmac", "jwt", "session", "cookie", "crypt", "cipher",
+})
+# A name ending in one of these names something about a secret, not the secret itself.
+_NOT_SECRET_LAST = frozenset({
+    "name", "names", "id", "ids", "file", "files", "filename", "path", "paths", "dir", "url", "uri", "urls",
+    "endpoint", "host", "env", "var", "variable", "field", "fields", "type", "types", "kind", "length",
+    "len", "size", "count", "prefix", "suffix", "header", "headers", "param", "params", "prompt", "label",
+    "title", "message", "msg", "text", "regex", "re", "pattern", "format", "fmt", "template", "policy",
+    "hint", "help", "placeholder", "source", "store", "provider", "command", "cmd", "mode", "class",
+    "cls", "method", "timeout", "ttl", "expiry", "expires", "expiration", "lifetime", "limit", "min",
+    "max", "required", "enabled", "disabled", "location", "hash", "hashed", "hasher", "digest", "encoder",
+    "validator", "validation", "error", "errors", "reset", "strength", "check", "checker", "manager",
+    "index", "column", "version", "scope", "scopes", "algorithm", "alg", "ref", "arn", "input", "widget",
+    "button", "form", "input", "option", "options", "flag", "schema", "mask", "masked", "length",
+    "chars", "char", "callback", "handler", "factory", "fn", "func", "function", "loader", "parser",
+    "reader", "writer", "generator", "pool", "cache", "list", "dict", "map", "set", "tokens",
+})
+_NOT_SECRET_WORDS = frozenset({"public", "publishable", "page", "next", "continuation", "cancel", "cancellation",
+                               "csrf", "xsrf", "sync", "tokens", "tokenizer"})
+_NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+# Values that are code, a reference or a template rather than a literal.
+_NOT_LITERAL = re.compile(
+    r"\$\{|\$\(|^\$[A-Za-z_{]|\{\{|\}\}|\{[A-Za-z_][\w.]*\}|%\(\w+\)[sdr]|%[sdr](?![A-Za-z0-9])|#\{"
+    r"|^<.*>$|^\[.*\]$|^@\w+@$|^__\w+__$|^%\w+%$|://|\(\)|^[A-Za-z_][\w.]*\(|\w\[['\"]"
+    r"|(?i:os\.environ|process\.env|getenv|\bENV\[|\bself\.|\bthis\.|\bsettings\.|\bconfig\.|\bargs\.)"
+)
+# Placeholder and name words, matched as whole words inside the value (letters around break them).
+# Words of four letters or more almost never occur so in a random token; shorter ones do
+# ("...9no7..."), so they only count against values that do not look random.
+_PLACEHOLDER = re.compile(
+    r"(?<![a-z])(?:changeme|change_?it|change_me|example|examples|placeholder|dummy|sample|fake|redacted"
+    r"|replace_?me|your|yours|insert|todo|fixme|notreal|not_?a_?secret|mock|foobar|lorem|none|null"
+    r"|undefined|true|false|required|optional|empty|default|string|value|password|passwd|pass|secret"
+    r"|secrets|token|tokens|apikey|auth|credentials?|bearer|username|user|admin|test)(?![a-z])"
+    r"|xxxx|XXXX|\*\*\*|\.\.\.|<|>|^-+$|^_+$|^0+$",
+)
+_SHORT_PLACEHOLDER = re.compile(r"(?<![a-z])(?:foo|bar|baz|pwd|key|api|nil|yes|no|str|tbd|my)(?![a-z])")
+_SEQUENTIAL = ("abcdefghijklmnopqrstuvwxyz", "0123456789", "qwertyuiop", "asdfghjkl", "zyxwvutsrqponmlkjihgfedcba")
+_PATH = re.compile(r"^(?:[A-Za-z]:)?(?:~|\.{1,2})?[/\\](?:[\w.\-]+[/\\])*[\w.\-]*$")
+_AUTH_SCHEME = re.compile(r"^(?i:bearer|basic|token|bot|digest)\s+")
+_WORDY = re.compile(r"^[A-Za-z]+(?:[._\-/:][A-Za-z]+)*$")  # words and separators only
+
+
+def is_code_file(filename: str) -> bool:
+    return os.path.splitext(filename)[1].lower() in CODE_SUFFIXES
+
+
+def name_words(name: str) -> list[str]:
+    """``apiKey``, ``API_KEY``, ``api-key`` -> ["api", "key"]."""
+    return [w.lower() for w in _NAME_WORD.findall(name)]
+
+
+def secret_name(name: str) -> bool:
+    """True for names that hold a secret (``api_token``, ``DB_PASS``, ``clientSecret``),
+    False for names about one (``password_field``, ``token_type``, ``max_tokens``, ``public_key``)."""
+    words = name_words(name)
+    if not words:
+        return "contrase" in name.lower()
+    if words[-1] in _NOT_SECRET_LAST or _NOT_SECRET_WORDS.intersection(words):
+        return False
+    if _SECRET_WORDS.intersection(words) or words[-1] in ("pass", "auth"):
+        return True
+    return any(word == "key" and prev in _KEY_QUALIFIERS for prev, word in zip(words, words[1:]))
+
+
+def entropy(value: str) -> float:
+    """Shannon entropy in bits per character."""
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in Counter(value).values()) if n else 0.0
+
+
+def strip_auth_scheme(value: str) -> str:
+    """``Bearer abc`` -> ``abc``: the scheme is not the secret."""
+    return _AUTH_SCHEME.sub("", value)
+
+
+def _not_a_value(value: str) -> bool:
+    """Code, templates, placeholders, names, paths, runs and sequences: never a secret."""
+    low = value.lower()
+    if any(c.isspace() for c in value) or _NOT_LITERAL.search(value) or _PLACEHOLDER.search(low):
+        return True
+    if len(set(low)) < 4 or value.replace(".", "").isdigit():
+        return True
+    if any(low in seq for seq in _SEQUENTIAL):
+        return True
+    if _PATH.match(value) and (re.search(r"\.[A-Za-z]{1,5}$", value) or value.lower() == value):
+        return True
+    return False
+
+
+def _classes(value: str) -> tuple[bool, bool, bool, bool]:
+    lower = any(c.islower() for c in value)
+    upper = any(c.isupper() for c in value)
+    digit = any(c.isdigit() for c in value)
+    symbol = any(not c.isalnum() for c in value)
+    return lower, upper, digit, symbol
+
+
+def random_looking(value: str) -> bool:
+    """Long, high-entropy and mixed: what generated keys and tokens look like."""
+    lower, upper, digit, _ = _classes(value)
+    return len(value) >= 16 and entropy(value) >= 3.5 and (digit + lower + upper) >= 2
+
+
+def plausible_secret(value: str) -> bool:
+    """Could ``value``, assigned to a secret's name, be the secret itself?"""
+    value = strip_auth_scheme(value)
+    if not 6 <= len(value) <= 400 or _not_a_value(value):
+        return False
+    if random_looking(value):
+        return True
+    if _SHORT_PLACEHOLDER.search(value.lower()):
+        return False
+    lower, upper, digit, symbol = _classes(value)
+    letter = lower or upper
+    if _WORDY.match(value):  # words: `content-type`, `django.core.signing`, `MyAppName`
+        return False
+    if letter and digit:  # hunter2x, S3cr3t, v2-rollout
+        return len(value) >= 8 or upper and lower or symbol
+    return letter and symbol  # p@ss!word
+
+
+def plausible_password(value: str) -> bool:
+    """A secret written in a sentence ("the password is ..."): prose is full of words, so it must be
+    random-looking or mix letters with digits (``hunter2``, ``hunter2-Xyz``), not ``base64-encoded``."""
+    value = value.rstrip(".,;:!?)")
+    if not 6 <= len(value) <= 200 or _not_a_value(value):
+        return False
+    if random_looking(value):
+        return True
+    if _SHORT_PLACEHOLDER.search(value.lower()):
+        return False
+    lower, upper, digit, symbol = _classes(value)
+    separators_only = all(c.isalnum() or c in "-_./" for c in value)
+    return (lower or upper) and digit and (lower and upper or not separators_only or not symbol)
+
+
+def url_password(password: str) -> bool:
+    """The password of ``scheme://user:password@host``, unless it is an example (``user:pw``,
+    ``joe:password``, ``spam:eggs``) or a template (``{password}``, ``${DB_PASS}``, ``%s``)."""
+    if len(password) < 4 or _not_a_value(password):
+        return False
+    if random_looking(password):
+        return True
+    if _SHORT_PLACEHOLDER.search(password.lower()):
+        return False
+    return len(password) >= 6 or not password.isalpha()
