@@ -29,6 +29,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from kimicode.secrets.shape import plausible_secret, random_looking, strip_auth_scheme
+from kimicode.secrets.triggers import Trigger, screened, trigger_of
 
 
 @dataclass(frozen=True)
@@ -63,15 +64,6 @@ KIND_RANK = {
 }
 _ENTROPY_KINDS = frozenset({"Base64 High Entropy String", "Hex High Entropy String"})
 
-# Every detector's match implies one of these: a long token, a secret word, a password in a
-# URL, a prefix shorter than the long-token rule (Artifactory's AKC..., Twilio...), a PEM header.
-_CANDIDATE_LINE = re.compile(
-    r"[A-Za-z0-9_\-+/=]{16,}"
-    r"|(?i:pass|pwd|secret|token|key|auth|cred|contrase|bearer)"
-    r"|://[^\s/@]*:[^\s/@]*@"
-    r"|AKC[a-zA-Z0-9]{10}|AP[\dA-F][a-zA-Z0-9]{8}"
-    r"|PRIVATE KEY|PuTTY-User-Key-File"
-)
 # Secrets that span lines: PEM blocks (also inside JSON with \n escapes) and PuTTY key files.
 _KEY_BLOCK = re.compile(
     r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----.*?(?:-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)"
@@ -79,15 +71,22 @@ _KEY_BLOCK = re.compile(
     re.DOTALL,
 )
 # Entropy hits count on a line that names a secret; elsewhere only when clearly random base64.
-_SECRET_WORD = re.compile(r"(?i:pass|pwd|secret|token|api.?key|access.?key|private.?key|auth|cred|bearer|signature)")
+_SECRET_WORD = re.compile(r"(?i:pass|pwd|secret|token|api.?key|access.?key|private.?key|auth|cred|bearer)")
 _LEFT_TOKEN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _RIGHT_TOKEN = _LEFT_TOKEN | frozenset("+/=.~")
 MAX_SEGMENT = 4_000  # longer lines (minified code) are scanned in overlapping pieces
 _OVERLAP = 512
 
 
+@dataclass(frozen=True)
+class Detector:
+    plugin: Any  # a detect-secrets plugin object
+    trigger: Trigger  # no hit, no secret of this plugin in the line
+    rank: tuple[int, int]  # (kind specificity, plugin order): lower is more specific
+
+
 @lru_cache(maxsize=1)
-def plugins() -> tuple[Any, ...]:
+def detectors() -> tuple[Detector, ...]:
     """detect-secrets' plugins (but the disabled ones) and ours, built once per process."""
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class, get_plugins_from_file
     from detect_secrets.settings import get_plugins, transient_settings
@@ -101,9 +100,12 @@ def plugins() -> tuple[Any, ...]:
     get_mapping_from_secret_type_to_class.cache_clear()
     try:
         with transient_settings(config):
-            return tuple(get_plugins())
+            plugins = get_plugins()
     finally:
         get_mapping_from_secret_type_to_class.cache_clear()
+    return tuple(Detector(p, trigger_of(p), (KIND_RANK.get(p.secret_type, 0), order))
+                 for order, p in enumerate(plugins))
+
 
 
 def redact(text: str, filename: str) -> Redaction:
@@ -115,12 +117,12 @@ def redact(text: str, filename: str) -> Redaction:
     if "PRIVATE KEY" in text or "PuTTY-User-Key-File" in text:
         text = _redact_key_blocks(text, findings)
     lines = text.split("\n")
-    for index, line in enumerate(lines):
-        if not _CANDIDATE_LINE.search(line) or _allowlisted(lines, index, filename):
+    for index in screened(text, lines):
+        if _allowlisted(lines, index, filename):
             continue
-        spans = _spans(line, filename)
+        spans = _spans(lines[index], filename)
         if spans:
-            lines[index] = _replace(line, spans)
+            lines[index] = _replace(lines[index], spans)
             findings.extend(Finding(index + 1, kind) for _, _, kind in spans)
     findings.sort(key=lambda f: (f.line, f.kind))
     return Redaction("\n".join(lines), tuple(findings))
@@ -146,15 +148,18 @@ def _allowlisted(lines: list[str], index: int, filename: str) -> bool:
 
 def _spans(line: str, filename: str) -> list[tuple[int, int, str]]:
     """Merged (start, end, kind) of the secrets in ``line``, most specific kind per span."""
-    hits: list[tuple[int, int, str]] = []
+    hits: list[tuple[int, int, tuple[int, int], str]] = []
     for offset in range(0, max(len(line) - _OVERLAP, 1), MAX_SEGMENT - _OVERLAP):
         segment = line[offset : offset + MAX_SEGMENT]
-        for order, plugin in enumerate(plugins()):
-            for secret in plugin.analyze_line(filename=filename, line=segment, line_number=0, context=None):
+        lowered = segment.lower()
+        for detector in detectors():
+            exact, lower = detector.trigger.exact, detector.trigger.lower
+            if not (exact and exact.search(segment) or lower and lower.search(lowered)):
+                continue
+            for secret in detector.plugin.analyze_line(filename=filename, line=segment, line_number=0, context=None):
                 value = secret.secret_value
                 if value and _confirmed(secret.type, value, segment):
-                    rank = (KIND_RANK.get(secret.type, 0), order)
-                    hits.extend((offset + s, offset + e, rank, secret.type) for s, e in _occurrences(segment, value))
+                    hits.extend((offset + s, offset + e, detector.rank, secret.type) for s, e in _occurrences(segment, value))
     return _merge(hits)
 
 

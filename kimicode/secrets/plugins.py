@@ -105,6 +105,8 @@ class AzureSecretDetector(RegexBasedDetector):
     """Connection-string keys, SAS signatures and Entra ID (Azure AD) client secrets."""
 
     secret_type = "Azure Secret"
+    trigger = _c(r"sig=|Q~")
+    trigger_lower = _c(r"(?:sharedaccess|account|primary|secondary)key=")
     denylist = (
         _c(r"(?i:SharedAccessKey|AccountKey|PrimaryKey|SecondaryKey)=([A-Za-z0-9+/]{30,}={0,2})"),
         _c(r"[?&]sig=([A-Za-z0-9%+/]{30,}(?:=|%3D){0,2})"),
@@ -129,6 +131,7 @@ class DiscordWebhookDetector(RegexBasedDetector):
 
 class MailgunKeyDetector(RegexBasedDetector):
     secret_type = "Mailgun API Key"
+    trigger = _c(r"key-|-[0-9a-f]{8}-[0-9a-f]{8}")
     denylist = (_c(_L + r"key-[0-9a-f]{32}"), _c(_L + r"[0-9a-f]{32}-[0-9a-f]{8}-[0-9a-f]{8}(?![0-9a-f])"))
 
 
@@ -153,6 +156,10 @@ class DeveloperPlatformTokenDetector(RegexBasedDetector):
     """Prefixed tokens of developer platforms: each prefix is specific enough on its own."""
 
     secret_type = "Developer Platform Token"
+    trigger = _c(
+        r"ATATT3|ATBB|PMAK-|lin_|dp\.|hv[sb]\.|\.atlasv1\.|secret_|ntn_|sntry|NRAK-|dapi|sbp_|pscale_|pul-"
+        r"|nfp_|fo1_|sl\.|LTAI|AAAAAAAAAAAAAAAAAAAAA|AGE-SECRET-KEY-1"
+    )
     denylist = (
         _c(_L + r"ATATT3[A-Za-z0-9_\-=]{100,}"),  # Atlassian
         _c(_L + r"ATBB[A-Za-z0-9_=.\-]{32,}"),  # Bitbucket app password
@@ -230,6 +237,7 @@ class SecretAssignmentDetector(RegexBasedDetector):
     """
 
     secret_type = "Secret Assignment"
+    trigger_lower = _c(r"pass|pwd|secret|token|auth|cred|contrase|bearer|key")  # cheap screen, see triggers.py
     denylist = (
         _c(r"(?<![A-Za-z0-9_.\-])" + _ASSIGN + r"(?:" + _VALUE + r")"),
         # Dockerfile ENV/ARG and fish's set -x use a space, flags use a space or '='
@@ -260,6 +268,8 @@ class UrlSecretDetector(RegexBasedDetector):
     """Passwords in URLs (``scheme://user:password@host``) and secret query parameters."""
 
     secret_type = "URL Password"
+    trigger = _c(r"://[^\s@]*:[^\s@]*@")
+    trigger_lower = _c(r"[?&;][a-z_\-]*(?:pass|pwd|secret|token|key|sig|auth)[a-z_\-]*=")
     denylist = (
         _c(r"[A-Za-z][A-Za-z0-9+.\-]*://(?P<user>[^\s:/?#@'\"`{}]*):(?P<pw>[^\s/@'\"`{}]+)@"),
         _c(r"[?&;](?P<name>[A-Za-z_\-]*(?i:pass|pwd|secret|token|key|sig|auth)[A-Za-z_\-]*)=(?P<pw>[^&#\s'\"`;]+)"),
@@ -278,6 +288,7 @@ class PasswordInProseDetector(RegexBasedDetector):
     """A secret given in a sentence: "the admin password is hunter2-Xyz", "token was `...`"."""
 
     secret_type = "Password in Prose"
+    trigger_lower = _c(r"pass|pwd|secret|token|api[ _-]?key|access[ _-]?key|credential")
     denylist = (
         _c(
             r"(?i:\b(?:password|passwd|passphrase|pass ?code|pwd|secret|token|api[ _-]?key|access[ _-]?key"
