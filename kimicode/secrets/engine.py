@@ -28,7 +28,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from kimicode.secrets.shape import plausible_secret, random_looking, strip_auth_scheme
+from kimicode.secrets.shape import encoded_text, plausible_secret, random_looking, strip_auth_scheme, word_pieces
 from kimicode.secrets.triggers import Trigger, screened, trigger_of
 
 
@@ -48,7 +48,9 @@ PLUGINS_FILE = Path(__file__).with_name("plugins.py")
 
 # IPPublicDetector flags every public IPv4 literal (test fixtures, docs): not credentials.
 # BasicAuthDetector is replaced by plugins.UrlSecretDetector, which tells `user:pw@host` from a password.
-DISABLED_PLUGINS = frozenset({"IPPublicDetector", "BasicAuthDetector"})
+# PrivateKeyDetector flags a key's header line only; whole key blocks are redacted here instead,
+# and a header alone (a doc about PEM) is not a key.
+DISABLED_PLUGINS = frozenset({"IPPublicDetector", "BasicAuthDetector", "PrivateKeyDetector"})
 
 # When detectors overlap on one span the most specific kind is reported: a provider format
 # (rank 0, every kind not listed) beats a JWT, which beats a URL password, then assignments,
@@ -63,13 +65,20 @@ KIND_RANK = {
     "Hex High Entropy String": 5,
 }
 _ENTROPY_KINDS = frozenset({"Base64 High Entropy String", "Hex High Entropy String"})
+# Provider formats loose enough to match identifiers (Artifactory's `AP[0-9A-F]` + 8 letters
+# matches `APFixedPoint`): they must look random too.
+_LOOSE_FORMATS = frozenset({"Artifactory Credentials"})
 
-# Secrets that span lines: PEM blocks (also inside JSON with \n escapes) and PuTTY key files.
+# Secrets that span lines. A PEM private key (also with \\n escapes inside JSON, or quoted
+# piece by piece in code): the header, then base64 and the PEM header lines, up to the end line
+# (or as far as the base64 goes in a cut-off key). PuTTY keys: the base64 after "Private-Lines".
+_PEM_BODY = r"[A-Za-z0-9+/=\s\\:,.\-\"'()]"
 _KEY_BLOCK = re.compile(
-    r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----.*?(?:-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|\Z)"
-    r"|PuTTY-User-Key-File-\d+:.*?(?:Private-MAC:[^\n]*|\Z)",
-    re.DOTALL,
+    r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+    rf"{_PEM_BODY}*?(?:-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|(?!{_PEM_BODY}))"
+    r"|Private-Lines:[ \t]*\d+[ \t]*\r?\n(?:[ \t]*[A-Za-z0-9+/=]{4,}[ \t]*(?:\r?\n|\Z))+"
 )
+_KEY_MATERIAL = re.compile(r"[A-Za-z0-9+/]{40}")  # a block without this much base64 is only a mention
 # Entropy hits count on a line that names a secret; elsewhere only when clearly random base64.
 _SECRET_WORD = re.compile(r"(?i:pass|pwd|secret|token|api.?key|access.?key|private.?key|auth|cred|bearer)")
 _LEFT_TOKEN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
@@ -95,14 +104,17 @@ def detectors() -> tuple[Detector, ...]:
     path = f"file://{PLUGINS_FILE}"
     ours = [{"name": cls.__name__, "path": path} for cls in get_plugins_from_file(str(PLUGINS_FILE))]
     config = {"plugins_used": [{"name": n} for n in builtin if n not in DISABLED_PLUGINS] + ours}
-    # The class mapping is cached once per process: clear it so our file's classes are seen,
-    # and again after, so whoever configures detect-secrets next starts from its own settings.
-    get_mapping_from_secret_type_to_class.cache_clear()
+    # detect-secrets caches its class mapping and plugin list per process (entering
+    # transient_settings may fill them from the settings in force): clear them inside so our
+    # file's classes are seen, and after, so the settings restored on exit get their own.
     try:
         with transient_settings(config):
+            get_mapping_from_secret_type_to_class.cache_clear()
+            get_plugins.cache_clear()
             plugins = get_plugins()
     finally:
         get_mapping_from_secret_type_to_class.cache_clear()
+        get_plugins.cache_clear()
     return tuple(Detector(p, trigger_of(p), (KIND_RANK.get(p.secret_type, 0), order))
                  for order, p in enumerate(plugins))
 
@@ -114,7 +126,7 @@ def redact(text: str, filename: str) -> Redaction:
     The line count is kept, so finding lines and later line numbers stay right.
     """
     findings: list[Finding] = []
-    if "PRIVATE KEY" in text or "PuTTY-User-Key-File" in text:
+    if "PRIVATE KEY" in text or "Private-Lines:" in text:
         text = _redact_key_blocks(text, findings)
     lines = text.split("\n")
     for index in screened(text, lines):
@@ -130,8 +142,11 @@ def redact(text: str, filename: str) -> Redaction:
 
 def _redact_key_blocks(text: str, findings: list[Finding]) -> str:
     def replace(match: re.Match[str]) -> str:
+        block = match.group(0)
+        if not _KEY_MATERIAL.search(block.replace("\\n", "\n")):
+            return block
         findings.append(Finding(text.count("\n", 0, match.start()) + 1, "Private Key"))
-        return "[REDACTED:Private Key]" + "\n" * match.group(0).count("\n")
+        return "[REDACTED:Private Key]" + "\n" * block.count("\n")
 
     return _KEY_BLOCK.sub(replace, text)
 
@@ -170,7 +185,11 @@ def _confirmed(kind: str, value: str, line: str) -> bool:
     if kind in _ENTROPY_KINDS:
         if _SECRET_WORD.search(line):
             return plausible_secret(value)
-        return kind == "Base64 High Entropy String" and len(value) >= 32 and random_looking(value) and plausible_secret(value)
+        # no secret word: only a long, random string that is not base64 of plain text counts
+        return (kind == "Base64 High Entropy String" and len(value) >= 32 and random_looking(value)
+                and plausible_secret(value) and not word_pieces(value) and not encoded_text(value))
+    if kind in _LOOSE_FORMATS:
+        return random_looking(value) or all(any(test(c) for c in value) for test in (str.isdigit, str.isupper, str.islower))
     return True
 
 

@@ -26,6 +26,7 @@ from kimicode.secrets.shape import (
     plausible_password,
     plausible_secret,
     secret_name,
+    strip_auth_scheme,
     url_password,
 )
 
@@ -216,21 +217,34 @@ class Base64PrivateKeyDetector(RegexBasedDetector):
 # ------------------------------------------------------------------ assignments and prose
 
 # A name (or one that contains a secret word), an assignment, a value. The value runs to the
-# closing quote, or, unquoted, to white space or a separator. The name is checked in Python:
+# closing quote, or, unquoted, to white space or a separator (and is no value when a call or a
+# type's brackets follow: `token : ValueType<0, 248>`). The name is checked in Python:
 # a regex cannot tell `api_token` from `tokenizer` or `password_field` cheaply.
 _NAME = r"[A-Za-z0-9_.\-]*(?i:pass|pwd|secret|token|key|auth|cred|contrase|bearer)[A-Za-z0-9_.\-]*"
-_VALUE = r"""(?P<q>["'`])(?P<quoted>(?:(?!(?P=q)).){1,400})(?P=q)|(?P<bare>[^\s"'`,;&<>()\[\]{}]{1,400})"""
+_VALUE = r"""(?P<q>["'`])(?P<quoted>(?:(?!(?P=q)).){1,400})(?P=q)|(?P<bare>[^\s"'`,;&<>()\[\]{}]{1,400}+)(?![<(\[])"""
 _ASSIGN = (
     r"(?P<name>" + _NAME + r")[\"']?\]?"
     r"(?:\s*:\s*[A-Za-z_][\w\[\], .|]*?(?=\s*=))?"  # a type annotation: `password: str = "..."`
-    r"\s*(?::=|=>|:|=|\+=)(?!=)\s*"
+    r"\s*(?::=|=>|:(?!:)|=|\+=)(?!=)\s*"
 )
 
 
-class SecretAssignmentDetector(RegexBasedDetector):
+class _FileAware(RegexBasedDetector):
+    """Remembers whether the line being scanned is from a code file: detect-secrets hands the
+    file name to ``analyze_line`` only, and ``analyze_string`` (its API) has no room for it."""
+
+    code = False
+
+    def analyze_line(self, filename: str, line: str, line_number: int = 0, context: Any = None,
+                     **kwargs: Any) -> Set[PotentialSecret]:
+        self.code = is_code_file(filename)
+        return super().analyze_line(filename=filename, line=line, line_number=line_number, context=context)
+
+
+class SecretAssignmentDetector(_FileAware):
     """``name = value`` where the name says secret: code, config files (yaml, toml, ini,
     properties, json, .env, Terraform), shell ``export``/``set -x``, Dockerfile ``ENV``/``ARG``,
-    command-line flags, XML elements and URL query parameters.
+    command-line flags and XML elements.
 
     In code an unquoted value is a variable or a call, not a secret: only quoted values
     count there. Every value must look like a secret (see kimicode.secrets.shape).
@@ -245,20 +259,14 @@ class SecretAssignmentDetector(RegexBasedDetector):
         _c(r"<(?P<name>" + _NAME + r")>(?P<bare>[^<\s]{1,400})</"),
     )
 
-    def analyze_line(self, filename: str, line: str, line_number: int = 0, context: Any = None,
-                     **kwargs: Any) -> Set[PotentialSecret]:
-        self._code = is_code_file(filename)
-        return super().analyze_line(filename=filename, line=line, line_number=line_number, context=context)
-
     def analyze_string(self, string: str) -> Generator[str, None, None]:
-        code = getattr(self, "_code", False)
         for regex in self.denylist:
             for match in regex.finditer(string):
                 if not secret_name(match.group("name")):
                     continue
                 quoted = match.groupdict().get("quoted")
-                value = quoted if quoted is not None else match.group("bare")
-                if quoted is None and code and regex is self.denylist[0]:
+                value = strip_auth_scheme(quoted if quoted is not None else match.group("bare"))
+                if quoted is None and self.code and regex is self.denylist[0]:
                     continue
                 if plausible_secret(value):
                     yield value
@@ -284,22 +292,22 @@ class UrlSecretDetector(RegexBasedDetector):
                 yield match.group("pw")
 
 
-class PasswordInProseDetector(RegexBasedDetector):
-    """A secret given in a sentence: "the admin password is hunter2-Xyz", "token was `...`"."""
+class PasswordInProseDetector(_FileAware):
+    """A secret given in a sentence: "the admin password is ...", "token was `...`", and in
+    notes and docs (not code, where it is an assignment) "password: ...", "API key = ..."."""
 
     secret_type = "Password in Prose"
     trigger_lower = _c(r"pass|pwd|secret|token|api[ _-]?key|access[ _-]?key|credential")
+    _WORDS = (r"(?i:\b(?:password|passwd|passphrase|pass ?code|pwd|secret|token|api[ _-]?key|access[ _-]?key"
+              r"|credentials?)\b)(?:\s+(?:for|of|to|on)\s+[\w.@\-]+)?")
+    _VALUE = r"[\"'`*]*(?P<value>[^\s\"'`]{4,200}?)[\"'`*]*[.,;:!?)]*(?=\s|$)"
     denylist = (
-        _c(
-            r"(?i:\b(?:password|passwd|passphrase|pass ?code|pwd|secret|token|api[ _-]?key|access[ _-]?key"
-            r"|credentials?|pin)\b)(?:\s+(?:for|of|to|on)\s+[\w.@\-]+)?"
-            r"(?:\s*(?::|=|->)\s*|\s+(?i:is|was|=)\s+(?i:now\s+|still\s+|set\s+to\s+)?)"
-            r"[\"'`*]*(?P<value>[^\s\"'`]{4,200}?)[\"'`*]*[.,;:!?)]*(?=\s|$)"
-        ),
+        _c(_WORDS + r"\s+(?i:is|was)\s+(?i:now\s+|still\s+|set\s+to\s+)?" + _VALUE),
+        _c(_WORDS + r"\s*(?::|=|->)\s*" + _VALUE),
     )
 
     def analyze_string(self, string: str) -> Generator[str, None, None]:
-        for match in self.denylist[0].finditer(string):
-            if plausible_password(match.group("value")):
-                yield match.group("value")
-
+        for regex in self.denylist[:1] if self.code else self.denylist:
+            for match in regex.finditer(string):
+                if plausible_password(match.group("value")):
+                    yield match.group("value")

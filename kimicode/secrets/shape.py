@@ -13,6 +13,8 @@ text a person wrote as an example or a name.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import os
 import re
@@ -23,7 +25,8 @@ CODE_SUFFIXES = frozenset({
     ".py", ".pyi", ".pyx", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".go", ".rs", ".java", ".kt",
     ".kts", ".scala", ".groovy", ".c", ".h", ".cc", ".cpp", ".cxx", ".hh", ".hpp", ".hxx", ".cs", ".fs",
     ".rb", ".php", ".swift", ".m", ".mm", ".lua", ".pl", ".pm", ".r", ".jl", ".dart", ".ex", ".exs",
-    ".erl", ".hs", ".ml", ".clj", ".vue", ".svelte", ".zig", ".nim", ".v", ".sql",
+    ".erl", ".hs", ".ml", ".clj", ".vue", ".svelte", ".zig", ".nim", ".v", ".sql", ".tcc", ".inl", ".ipp",
+    ".tpp", ".txx", ".cu", ".cuh", ".f90", ".d", ".cr", ".elm", ".purs", ".re", ".res", ".sol",
 })
 
 # Words of a name that make it a secret's name, and `<word> key` pairs (api key, access key...).
@@ -62,21 +65,23 @@ _NOT_LITERAL = re.compile(
     r"|^<.*>$|^\[.*\]$|^@\w+@$|^__\w+__$|^%\w+%$|://|\(\)|^[A-Za-z_][\w.]*\(|\w\[['\"]"
     r"|(?i:os\.environ|process\.env|getenv|\bENV\[|\bself\.|\bthis\.|\bsettings\.|\bconfig\.|\bargs\.)"
 )
-# Placeholder and name words, matched as whole words inside the value (letters around break them).
-# Words of four letters or more almost never occur so in a random token; shorter ones do
-# ("...9no7..."), so they only count against values that do not look random.
-_PLACEHOLDER = re.compile(
+# Placeholder and name words, matched as whole words (letters around break them). A value is a
+# placeholder when they make up a third of it (``your_api_key_here``, ``Password123``): a random
+# token may hold one by chance (``...+mocK8...``), a short piece of a long string.
+_PLACEHOLDER_WORDS = re.compile(
     r"(?<![a-z])(?:changeme|change_?it|change_me|example|examples|placeholder|dummy|sample|fake|redacted"
-    r"|replace_?me|your|yours|insert|todo|fixme|notreal|not_?a_?secret|mock|foobar|lorem|none|null"
+    r"|replace_?me|your|yours|insert|here|todo|fixme|notreal|not_?a_?secret|mock|foobar|lorem|none|null"
     r"|undefined|true|false|required|optional|empty|default|string|value|password|passwd|pass|secret"
-    r"|secrets|token|tokens|apikey|auth|credentials?|bearer|username|user|admin|test)(?![a-z])"
-    r"|xxxx|XXXX|\*\*\*|\.\.\.|<|>|^-+$|^_+$|^0+$",
+    r"|secrets|token|tokens|apikey|auth|credentials?|bearer|username|user|admin|test|foo|bar|baz|pwd"
+    r"|key|api|nil|yes|no|str|tbd|my)(?![a-z])"
 )
-_SHORT_PLACEHOLDER = re.compile(r"(?<![a-z])(?:foo|bar|baz|pwd|key|api|nil|yes|no|str|tbd|my)(?![a-z])")
-_SEQUENTIAL = ("abcdefghijklmnopqrstuvwxyz", "0123456789", "qwertyuiop", "asdfghjkl", "zyxwvutsrqponmlkjihgfedcba")
+_PLACEHOLDER_MARKS = re.compile(r"xxxx|XXXX|\*\*\*|\.\.\.|<|>|^-+$|^_+$|^0+$")
+_KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm", "1qaz2wsx3edc")
 _PATH = re.compile(r"^(?:[A-Za-z]:)?(?:~|\.{1,2})?[/\\](?:[\w.\-]+[/\\])*[\w.\-]*$")
 _AUTH_SCHEME = re.compile(r"^(?i:bearer|basic|token|bot|digest)\s+")
-_WORDY = re.compile(r"^[A-Za-z]+(?:[._\-/:][A-Za-z]+)*$")  # words and separators only
+_WORDY = re.compile(r"^[._\-*]*[A-Za-z]+(?:[._\-/:*,+|]+[A-Za-z]+)*[._\-*]*$")  # letters and separators only
+_SEPARATORS = re.compile(r"[._\-/:*,+|]+")
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
 def is_code_file(filename: str) -> bool:
@@ -115,15 +120,60 @@ def strip_auth_scheme(value: str) -> str:
 def _not_a_value(value: str) -> bool:
     """Code, templates, placeholders, names, paths, runs and sequences: never a secret."""
     low = value.lower()
-    if any(c.isspace() for c in value) or _NOT_LITERAL.search(value) or _PLACEHOLDER.search(low):
+    if any(c.isspace() for c in value) or _NOT_LITERAL.search(value) or placeholder(value):
         return True
     if len(set(low)) < 4 or value.replace(".", "").isdigit():
         return True
-    if any(low in seq for seq in _SEQUENTIAL):
+    if sequential(value) or any(low in row for row in _KEYBOARD_ROWS):
         return True
     if _PATH.match(value) and (re.search(r"\.[A-Za-z]{1,5}$", value) or value.lower() == value):
         return True
     return False
+
+
+def placeholder(value: str) -> bool:
+    if _PLACEHOLDER_MARKS.search(value):
+        return True
+    words = _CAMEL_BOUNDARY.sub("_", value).lower()  # testPass -> test_pass
+    return 3 * sum(len(m.group()) for m in _PLACEHOLDER_WORDS.finditer(words)) >= len(value)
+
+
+def sequential(value: str) -> bool:
+    """Alphabets and counts (``abcdef...``, ``0123456789ABCDEF``): most neighbours are consecutive."""
+    steps = sum(abs(ord(b) - ord(a)) == 1 for a, b in zip(value, value[1:]))
+    return steps >= (len(value) - 1) / 2
+
+
+def encoded_text(value: str) -> bool:
+    """Base64 of ordinary text (test vectors, ``Aladdin:open sesame``), not of random key bytes.
+
+    A piece cut from a longer base64 string may start mid-group: every alignment is tried.
+    """
+    value = value.replace("\\n", "").replace("-", "+").replace("_", "/").rstrip("=")
+    for shift in range(4):
+        body = value[shift:]
+        body = body[: len(body) - len(body) % 4] if len(body) % 4 == 1 else body
+        try:
+            text = base64.b64decode(body + "=" * (-len(body) % 4), validate=True).decode("ascii")
+        except (binascii.Error, ValueError):
+            continue
+        if text.isprintable() and (" " in text or sequential(text) or entropy(text) < 3.0):
+            return True
+    return False
+
+
+def word_pieces(value: str) -> bool:
+    """Two or more words between separators (``id-tc26-cipher-gostr3412``, ``HEXAGON_V6_nqpred``):
+    a name. A random token's letter-only pieces mix case at random (``uJhaXKt``)."""
+    words = [p for p in re.split(r"[-_.]+", value) if len(p) >= 3 and p.isalpha() and (p.islower() or p.isupper() or p.istitle())]
+    return len(words) >= 2
+
+
+def identifier_like(value: str) -> bool:
+    """Words joined the way names are (``_S_token_subexpr_begin``, ``content-type``, ``Bearer``),
+    unlike random letters, which mix case inside a piece (``kXqz-PwLmRtYv``)."""
+    return bool(_WORDY.match(value)) and all(
+        piece.islower() or piece.isupper() or piece.istitle() for piece in _SEPARATORS.split(value.strip("._-*")))
 
 
 def _classes(value: str) -> tuple[bool, bool, bool, bool]:
@@ -143,34 +193,27 @@ def random_looking(value: str) -> bool:
 def plausible_secret(value: str) -> bool:
     """Could ``value``, assigned to a secret's name, be the secret itself?"""
     value = strip_auth_scheme(value)
-    if not 6 <= len(value) <= 400 or _not_a_value(value):
+    if not 6 <= len(value) <= 400 or _not_a_value(value) or identifier_like(value):
         return False
     if random_looking(value):
         return True
-    if _SHORT_PLACEHOLDER.search(value.lower()):
-        return False
     lower, upper, digit, symbol = _classes(value)
-    letter = lower or upper
-    if _WORDY.match(value):  # words: `content-type`, `django.core.signing`, `MyAppName`
-        return False
-    if letter and digit:  # hunter2x, S3cr3t, v2-rollout
-        return len(value) >= 8 or upper and lower or symbol
-    return letter and symbol  # p@ss!word
+    if _WORDY.match(value):  # letters alone: random when mixed up (kXqzPwLmRtYv), else words (POSTGRES)
+        return lower and upper and len(value) >= 8
+    # hunter2x, S3cr3t!, p@ss!word; a short lowercase word and digits is more often a name (`mt19937`)
+    return (lower or upper) and (symbol or digit and (len(value) >= 8 or upper))
 
 
 def plausible_password(value: str) -> bool:
-    """A secret written in a sentence ("the password is ..."): prose is full of words, so it must be
-    random-looking or mix letters with digits (``hunter2``, ``hunter2-Xyz``), not ``base64-encoded``."""
+    """A secret written in a sentence ("the password is ..."): a letter and a digit, a symbol or
+    mixed case (``hunter2``, ``Tr0ub4dor&3``), not a word or words (``required``, ``read-only``)."""
     value = value.rstrip(".,;:!?)")
     if not 6 <= len(value) <= 200 or _not_a_value(value):
         return False
     if random_looking(value):
         return True
-    if _SHORT_PLACEHOLDER.search(value.lower()):
-        return False
     lower, upper, digit, symbol = _classes(value)
-    separators_only = all(c.isalnum() or c in "-_./" for c in value)
-    return (lower or upper) and digit and (lower and upper or not separators_only or not symbol)
+    return (lower or upper) and (digit or symbol or lower and upper) and not _WORDY.match(value) and not identifier_like(value)
 
 
 def url_password(password: str) -> bool:
@@ -178,8 +221,4 @@ def url_password(password: str) -> bool:
     ``joe:password``, ``spam:eggs``) or a template (``{password}``, ``${DB_PASS}``, ``%s``)."""
     if len(password) < 4 or _not_a_value(password):
         return False
-    if random_looking(password):
-        return True
-    if _SHORT_PLACEHOLDER.search(password.lower()):
-        return False
-    return len(password) >= 6 or not password.isalpha()
+    return random_looking(password) or len(password) >= 6 or not password.isalpha()
