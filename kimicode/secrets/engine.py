@@ -5,8 +5,8 @@ entropy rules) plus ours in ``plugins.py``, built once through detect-secrets' s
 scan around them is ours, for three reasons:
 
 - **Whole tokens.** Some plugins report only part of a match (the GitHub pattern's capture
-  group is ``ghp``). Every reported value is found in its line and widened to the token
-  characters around it, so nothing of the token is left behind, whatever the plugin.
+  group is ``ghp``). Every reported value is found in its line and widened over the token
+  characters that follow it, so nothing of the token is left behind, whatever the plugin.
 - **No line-level filters.** detect-secrets drops a whole line that reads like an indirect
   reference (``client = Client(token="ghp_...")``) or a lock/swagger file; here a value is
   judged on its own shape instead (kimicode.secrets.shape), and only generic kinds (keyword,
@@ -52,6 +52,10 @@ PLUGINS_FILE = Path(__file__).with_name("plugins.py")
 # and a header alone (a doc about PEM) is not a key.
 DISABLED_PLUGINS = frozenset({"IPPublicDetector", "BasicAuthDetector", "PrivateKeyDetector"})
 
+# detect-secrets' base64 rule wants 4.5 bits per symbol, which a random 32-character key misses
+# half the time (log2(32) is 5): let more through, shape.random_looking judges them.
+PLUGIN_OPTIONS = {"Base64HighEntropyString": {"limit": 3.5}}
+
 # When detectors overlap on one span the most specific kind is reported: a provider format
 # (rank 0, every kind not listed) beats a JWT, which beats a URL password, then assignments,
 # then prose, then bare entropy.
@@ -61,9 +65,11 @@ KIND_RANK = {
     "Secret Assignment": 3,
     "Secret Keyword": 3,
     "Password in Prose": 4,
-    "Base64 High Entropy String": 5,
+    "Base64 High Entropy String": 6,  # hex is base64 too: the narrower name first
     "Hex High Entropy String": 5,
 }
+# Our assignment rule finds what detect-secrets' keyword rule finds, in more places: one name.
+KIND_NAMES = {"Secret Assignment": "Secret Keyword"}
 _ENTROPY_KINDS = frozenset({"Base64 High Entropy String", "Hex High Entropy String"})
 # Provider formats loose enough to match identifiers (Artifactory's `AP[0-9A-F]` + 8 letters
 # matches `APFixedPoint`): they must look random too.
@@ -81,8 +87,8 @@ _KEY_BLOCK = re.compile(
 _KEY_MATERIAL = re.compile(r"[A-Za-z0-9+/]{40}")  # a block without this much base64 is only a mention
 # Entropy hits count on a line that names a secret; elsewhere only when clearly random base64.
 _SECRET_WORD = re.compile(r"(?i:pass|pwd|secret|token|api.?key|access.?key|private.?key|auth|cred|bearer)")
-_LEFT_TOKEN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
-_RIGHT_TOKEN = _LEFT_TOKEN | frozenset("+/=.~")
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+/=")
+_TOKEN_RUN = re.compile(r"[A-Za-z0-9_\-+/=]{8}")
 MAX_SEGMENT = 4_000  # longer lines (minified code) are scanned in overlapping pieces
 _OVERLAP = 512
 
@@ -90,6 +96,7 @@ _OVERLAP = 512
 @dataclass(frozen=True)
 class Detector:
     plugin: Any  # a detect-secrets plugin object
+    kind: str  # what findings call its secrets
     trigger: Trigger  # no hit, no secret of this plugin in the line
     rank: tuple[int, int]  # (kind specificity, plugin order): lower is more specific
 
@@ -103,7 +110,7 @@ def detectors() -> tuple[Detector, ...]:
     builtin = [cls.__name__ for cls in get_mapping_from_secret_type_to_class().values()]
     path = f"file://{PLUGINS_FILE}"
     ours = [{"name": cls.__name__, "path": path} for cls in get_plugins_from_file(str(PLUGINS_FILE))]
-    config = {"plugins_used": [{"name": n} for n in builtin if n not in DISABLED_PLUGINS] + ours}
+    config = {"plugins_used": [{"name": n, **PLUGIN_OPTIONS.get(n, {})} for n in builtin if n not in DISABLED_PLUGINS] + ours}
     # detect-secrets caches its class mapping and plugin list per process (entering
     # transient_settings may fill them from the settings in force): clear them inside so our
     # file's classes are seen, and after, so the settings restored on exit get their own.
@@ -115,7 +122,7 @@ def detectors() -> tuple[Detector, ...]:
     finally:
         get_mapping_from_secret_type_to_class.cache_clear()
         get_plugins.cache_clear()
-    return tuple(Detector(p, trigger_of(p), (KIND_RANK.get(p.secret_type, 0), order))
+    return tuple(Detector(p, KIND_NAMES.get(p.secret_type, p.secret_type), trigger_of(p), (KIND_RANK.get(p.secret_type, 0), order))
                  for order, p in enumerate(plugins))
 
 
@@ -174,7 +181,7 @@ def _spans(line: str, filename: str) -> list[tuple[int, int, str]]:
             for secret in detector.plugin.analyze_line(filename=filename, line=segment, line_number=0, context=None):
                 value = secret.secret_value
                 if value and _confirmed(secret.type, value, segment):
-                    hits.extend((offset + s, offset + e, detector.rank, secret.type) for s, e in _occurrences(segment, value))
+                    hits.extend((offset + s, offset + e, detector.rank, detector.kind) for s, e in _occurrences(segment, value))
     return _merge(hits)
 
 
@@ -194,15 +201,24 @@ def _confirmed(kind: str, value: str, line: str) -> bool:
 
 
 def _occurrences(line: str, value: str) -> list[tuple[int, int]]:
-    """Every place ``value`` occurs, widened over the token characters around it."""
+    """Every place ``value`` occurs, widened to the end of its token.
+
+    A plugin may report only the start of a token (GitHub's pattern reports ``ghp``) or stop
+    at a fixed length the provider has since outgrown: the token characters that follow are
+    taken too, across a dot or tilde only when a long run follows (a JWT's signature, not the
+    ``.py`` of a file name).
+    """
     found = []
     start = line.find(value)
     while start >= 0:
         end = start + len(value)
-        while start > 0 and line[start - 1] in _LEFT_TOKEN:
-            start -= 1
-        while end < len(line) and line[end] in _RIGHT_TOKEN:
-            end += 1
+        while end < len(line):
+            if line[end] in _TOKEN_CHARS:
+                end += 1
+            elif line[end] in ".~" and _TOKEN_RUN.match(line, end + 1):
+                end += 1
+            else:
+                break
         found.append((start, end))
         start = line.find(value, end)
     return found

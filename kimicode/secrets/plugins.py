@@ -125,9 +125,17 @@ class ShopifyTokenDetector(RegexBasedDetector):
     denylist = (_c(_L + r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"),)
 
 
-class DiscordWebhookDetector(RegexBasedDetector):
-    secret_type = "Discord Webhook"
-    denylist = (_c(r"discord(?:app)?\.com/api/webhooks/(\d+/[A-Za-z0-9_\-]{30,})"),)
+class WebhookUrlDetector(RegexBasedDetector):
+    """Webhook URLs whose path is the credential (detect-secrets knows Slack's /services/ hooks)."""
+
+    secret_type = "Webhook URL"
+    denylist = (
+        _c(r"discord(?:app)?\.com/api/webhooks/(\d+/[A-Za-z0-9_\-]{30,})"),
+        _c(r"\.webhook\.office\.com/webhookb2/([A-Za-z0-9@\-/]{40,})"),  # Microsoft Teams
+        _c(r"hooks\.zapier\.com/hooks/catch/(\d+/[A-Za-z0-9]{5,})"),
+        _c(r"maker\.ifttt\.com/trigger/[\w\-]+/with/key/([A-Za-z0-9_\-]{16,})"),
+        _c(r"hooks\.slack\.com/(?:workflows|triggers)/([A-Za-z0-9/]{20,})"),
+    )
 
 
 class MailgunKeyDetector(RegexBasedDetector):
@@ -221,7 +229,8 @@ class Base64PrivateKeyDetector(RegexBasedDetector):
 # type's brackets follow: `token : ValueType<0, 248>`). The name is checked in Python:
 # a regex cannot tell `api_token` from `tokenizer` or `password_field` cheaply.
 _NAME = r"[A-Za-z0-9_.\-]*(?i:pass|pwd|secret|token|key|auth|cred|contrase|bearer)[A-Za-z0-9_.\-]*"
-_VALUE = r"""(?P<q>["'`])(?P<quoted>(?:(?!(?P=q)).){1,400})(?P=q)|(?P<bare>[^\s"'`,;&<>()\[\]{}]{1,400}+)(?![<(\[])"""
+_VALUE = (r"""(?P<q>["'`])(?P<quoted>(?:(?!(?P=q)).){1,400})(?P=q)"""
+          r"""|(?P<bare>(?:(?i:bearer|basic|token|bot|ssws)[ \t]+)?[^\s"'`,;&<>()\[\]{}]{1,400}+)(?![<(\[])""")
 _ASSIGN = (
     r"(?P<name>" + _NAME + r")[\"']?\]?"
     r"(?:\s*:\s*[A-Za-z_][\w\[\], .|]*?(?=\s*=))?"  # a type annotation: `password: str = "..."`
@@ -251,22 +260,31 @@ class SecretAssignmentDetector(_FileAware):
     """
 
     secret_type = "Secret Assignment"
-    trigger_lower = _c(r"pass|pwd|secret|token|auth|cred|contrase|bearer|key")  # cheap screen, see triggers.py
+    trigger_lower = _c(r"pass|pwd|secret|token|auth|cred|contrase|bearer|key|mysql")  # cheap screen, see triggers.py
     denylist = (
         _c(r"(?<![A-Za-z0-9_.\-])" + _ASSIGN + r"(?:" + _VALUE + r")"),
         # Dockerfile ENV/ARG and fish's set -x use a space, flags use a space or '='
         _c(r"(?im:^\s*(?:ENV|ARG)\s+|\bset\s+-[a-zA-Z]*x[a-zA-Z]*\s+|(?<!\S)--?)(?P<name>" + _NAME + r")[ =](?!=)\s*(?:" + _VALUE + r")"),
         _c(r"<(?P<name>" + _NAME + r")>(?P<bare>[^<\s]{1,400})</"),
+        # a name and its value as two quoted arguments or attributes: define('DB_PASSWORD', '...'),
+        # props.setProperty("password", "..."), <add key="ApiKey" value="..."/>
+        _c(r"""(?P<q0>["'])(?P<name>""" + _NAME + r""")(?P=q0)\s*(?:,|\s+value\s*=)\s*(?P<q>["'])(?P<quoted>(?:(?!(?P=q)).){1,400})(?P=q)"""),
+        # mysql -pSECRET, and `password SECRET` alone on a line (.netrc, notes)
+        _c(r"\bmysql(?:dump|admin)?\b.*?\s-p(?P<bare>[^\s'\"]{4,})(?P<name>)"),
+        _c(r"(?im:^\s*(?:machine\s+\S+\s+(?:login\s+\S+\s+)?)?(?P<name>password|passwd|passphrase)\s+(?P<bare>\S+)\s*$)"),
     )
 
     def analyze_string(self, string: str) -> Generator[str, None, None]:
         for regex in self.denylist:
             for match in regex.finditer(string):
-                if not secret_name(match.group("name")):
+                if match.group("name") and not secret_name(match.group("name")):
                     continue
                 quoted = match.groupdict().get("quoted")
                 value = strip_auth_scheme(quoted if quoted is not None else match.group("bare"))
-                if quoted is None and self.code and regex is self.denylist[0]:
+                # in code a bare value is a variable, unless the pair sits inside a string
+                # (a connection string's `;Password=...;`)
+                in_string = string[match.start() - 1 : match.start()] in (";", '"', "'")
+                if quoted is None and self.code and regex is self.denylist[0] and not in_string:
                     continue
                 if plausible_secret(value):
                     yield value
@@ -277,10 +295,10 @@ class UrlSecretDetector(RegexBasedDetector):
 
     secret_type = "URL Password"
     trigger = _c(r"://[^\s@]*:[^\s@]*@")
-    trigger_lower = _c(r"[?&;][a-z_\-]*(?:pass|pwd|secret|token|key|sig|auth)[a-z_\-]*=")
+    trigger_lower = _c(r"[?&][a-z_\-]*(?:pass|pwd|secret|token|key|sig|auth)[a-z_\-]*=")
     denylist = (
         _c(r"[A-Za-z][A-Za-z0-9+.\-]*://(?P<user>[^\s:/?#@'\"`{}]*):(?P<pw>[^\s/@'\"`{}]+)@"),
-        _c(r"[?&;](?P<name>[A-Za-z_\-]*(?i:pass|pwd|secret|token|key|sig|auth)[A-Za-z_\-]*)=(?P<pw>[^&#\s'\"`;]+)"),
+        _c(r"[?&](?P<name>[A-Za-z_\-]*(?i:pass|pwd|secret|token|key|sig|auth)[A-Za-z_\-]*)=(?P<pw>[^&#\s'\"`;]+)"),
     )
 
     def analyze_string(self, string: str) -> Generator[str, None, None]:

@@ -53,7 +53,8 @@ _NOT_SECRET_LAST = frozenset({
     "index", "column", "version", "scope", "scopes", "algorithm", "alg", "ref", "arn", "input", "widget",
     "button", "form", "input", "option", "options", "flag", "schema", "mask", "masked", "length",
     "chars", "char", "callback", "handler", "factory", "fn", "func", "function", "loader", "parser",
-    "reader", "writer", "generator", "pool", "cache", "list", "dict", "map", "set", "tokens",
+    "reader", "writer", "generator", "pool", "cache", "list", "dict", "map", "set", "tokens", "user",
+    "username", "login", "email", "backend", "server", "domain", "realm", "issuer", "audience",
 })
 _NOT_SECRET_WORDS = frozenset({"public", "publishable", "page", "next", "continuation", "cancel", "cancellation",
                                "csrf", "xsrf", "sync", "tokens", "tokenizer"})
@@ -64,6 +65,7 @@ _NOT_LITERAL = re.compile(
     r"\$\{|\$\(|^\$[A-Za-z_{]|\{\{|\}\}|\{[A-Za-z_][\w.]*\}|%\(\w+\)[sdr]|%[sdr](?![A-Za-z0-9])|#\{"
     r"|^<.*>$|^\[.*\]$|^@\w+@$|^__\w+__$|^%\w+%$|://|\(\)|^[A-Za-z_][\w.]*\(|\w\[['\"]"
     r"|(?i:os\.environ|process\.env|getenv|\bENV\[|\bself\.|\bthis\.|\bsettings\.|\bconfig\.|\bargs\.)"
+    r"|^(?i:sha\d*|md5|blake2[bs]?|sha3-\d+)[-:]"  # a digest (lock files' integrity), not a secret
 )
 # Placeholder and name words, matched as whole words (letters around break them). A value is a
 # placeholder when they make up a third of it (``your_api_key_here``, ``Password123``): a random
@@ -78,7 +80,7 @@ _PLACEHOLDER_WORDS = re.compile(
 _PLACEHOLDER_MARKS = re.compile(r"xxxx|XXXX|\*\*\*|\.\.\.|<|>|^-+$|^_+$|^0+$")
 _KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm", "1qaz2wsx3edc")
 _PATH = re.compile(r"^(?:[A-Za-z]:)?(?:~|\.{1,2})?[/\\](?:[\w.\-]+[/\\])*[\w.\-]*$")
-_AUTH_SCHEME = re.compile(r"^(?i:bearer|basic|token|bot|digest)\s+")
+_AUTH_SCHEME = re.compile(r"^(?i:bearer|basic|token|bot|digest|ssws)\s+")
 _WORDY = re.compile(r"^[._\-*]*[A-Za-z]+(?:[._\-/:*,+|]+[A-Za-z]+)*[._\-*]*$")  # letters and separators only
 _SEPARATORS = re.compile(r"[._\-/:*,+|]+")
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z])(?=[A-Z])")
@@ -101,7 +103,7 @@ def secret_name(name: str) -> bool:
         return "contrase" in name.lower()
     if words[-1] in _NOT_SECRET_LAST or _NOT_SECRET_WORDS.intersection(words):
         return False
-    if _SECRET_WORDS.intersection(words) or words[-1] in ("pass", "auth"):
+    if _SECRET_WORDS.intersection(words) or "auth" in words or words[-1] == "pass":
         return True
     return any(word == "key" and prev in _KEY_QUALIFIERS for prev, word in zip(words, words[1:]))
 

@@ -23,8 +23,8 @@ from typing import Any
 BUILTIN_TRIGGERS: dict[str, tuple[str | None, str | None]] = {
     "KeywordDetector": (None, r"(?:api|auth|service|account|db|database|priv|private|client|key)_?(?:key|pass)"
                               r"|pass|pwd|secret|contrase"),
-    # 4.5 bits of entropy takes >= 23 distinct symbols; 3.0 bits of hex takes >= 9
-    "Base64HighEntropyString": (r"['\"][A-Za-z0-9+/=_\\\-]{20,}['\"]", None),
+    # 3.5 bits of entropy (engine.PLUGIN_OPTIONS) takes >= 12 distinct symbols; 3.0 bits of hex >= 9
+    "Base64HighEntropyString": (r"['\"][A-Za-z0-9+/=_\\\-]{12,}['\"]", None),
     "HexHighEntropyString": (r"['\"][0-9a-fA-F]{9,}['\"]", None),
     "ArtifactoryDetector": (r"AKC|AP[\dA-F]", None),
     "AWSKeyDetector": (r"A3T|ABIA|ACCA|AKIA|ASIA", r"aws"),
@@ -50,7 +50,7 @@ class Trigger:
 SCREEN = Trigger(
     re.compile(r"[A-Za-z0-9_\-+/=]{16,}|://[^\s/@]*:[^\s@]*@|PRIVATE KEY|PuTTY-User-Key|AKC|AP[\dA-F]|Q~"
                r"|['\"][0-9a-fA-F]{9,}['\"]"),
-    re.compile(r"pass|pwd|secret|token|key|auth|cred|contrase|bearer|aws|sig="),
+    re.compile(r"pass|pwd|secret|token|key|auth|cred|contrase|bearer|aws|sig=|mysql"),
 )
 _SCOPED_FLAGS = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"), (re.VERBOSE, "x"))
 _LEADING_LOOKBEHIND = re.compile(r"^\(\?<!\[[^\]]*\]\)")
