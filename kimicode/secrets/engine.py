@@ -136,10 +136,10 @@ def redact(text: str, filename: str) -> Redaction:
     if "PRIVATE KEY" in text or "Private-Lines:" in text:
         text = _redact_key_blocks(text, findings)
     lines = text.split("\n")
-    for index in screened(text, lines):
+    for index, sides in screened(text, lines).items():
         if _allowlisted(lines, index, filename):
             continue
-        spans = _spans(lines[index], filename)
+        spans = _spans(lines[index], filename, *sides)
         if spans:
             lines[index] = _replace(lines[index], spans)
             findings.extend(Finding(index + 1, kind) for _, _, kind in spans)
@@ -168,14 +168,18 @@ def _allowlisted(lines: list[str], index: int, filename: str) -> bool:
     return is_line_allowlisted(filename, lines[index], SimpleNamespace(previous_line=previous))
 
 
-def _spans(line: str, filename: str) -> list[tuple[int, int, str]]:
-    """Merged (start, end, kind) of the secrets in ``line``, most specific kind per span."""
+def _spans(line: str, filename: str, exact_side: bool = True, lower_side: bool = True) -> list[tuple[int, int, str]]:
+    """Merged (start, end, kind) of the secrets in ``line``, most specific kind per span.
+
+    ``exact_side``/``lower_side``: whether the screen's side matched the line (triggers on a
+    side that did not cannot match either)."""
     hits: list[tuple[int, int, tuple[int, int], str]] = []
     for offset in range(0, max(len(line) - _OVERLAP, 1), MAX_SEGMENT - _OVERLAP):
         segment = line[offset : offset + MAX_SEGMENT]
-        lowered = segment.lower()
+        lowered = segment.lower() if lower_side else ""
         for detector in detectors():
-            exact, lower = detector.trigger.exact, detector.trigger.lower
+            exact = detector.trigger.exact if exact_side else None
+            lower = detector.trigger.lower if lower_side else None
             if not (exact and exact.search(segment) or lower and lower.search(lowered)):
                 continue
             for secret in detector.plugin.analyze_line(filename=filename, line=segment, line_number=0, context=None):

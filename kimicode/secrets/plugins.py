@@ -295,10 +295,10 @@ class UrlSecretDetector(RegexBasedDetector):
 
     secret_type = "URL Password"
     trigger = _c(r"://[^\s@]*:[^\s@]*@")
-    trigger_lower = _c(r"[?&][a-z_\-]*(?:pass|pwd|secret|token|key|sig|auth)[a-z_\-]*=")
+    trigger_lower = _c(r"[?&][a-z_\-]*(?:pass|pwd|secret|token|key|auth)[a-z_\-]*=")
     denylist = (
         _c(r"[A-Za-z][A-Za-z0-9+.\-]*://(?P<user>[^\s:/?#@'\"`{}]*):(?P<pw>[^\s/@'\"`{}]+)@"),
-        _c(r"[?&](?P<name>[A-Za-z_\-]*(?i:pass|pwd|secret|token|key|sig|auth)[A-Za-z_\-]*)=(?P<pw>[^&#\s'\"`;]+)"),
+        _c(r"[?&](?P<name>[A-Za-z_\-]*(?i:pass|pwd|secret|token|key|auth)[A-Za-z_\-]*)=(?P<pw>[^&#\s'\"`;]+)"),
     )
 
     def analyze_string(self, string: str) -> Generator[str, None, None]:

@@ -7,8 +7,9 @@ trigger (a regex every one of its matches implies), and a plugin runs only on th
 trigger matches. Words are searched in the lowercased line with plain literals:
 case-insensitive alternations are ten times slower in Python's ``re``.
 
-The screen is written by hand to stay fast; it must be implied by every trigger.
-tests/unit/test_secrets_kinds.py checks that with a generated secret of every kind.
+The screen is written by hand to stay fast; each side must be implied by every trigger on that
+side (a lowercase trigger's words are in the lowercase screen). tests/unit/test_secrets_kinds.py
+checks that with a generated secret of every kind.
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ class Trigger:
 # but for Artifactory's (AKC..., AP...) and Entra ID secrets (...Q~...); quoted hex is what the hex
 # entropy rule looks at (and it counts only beside a secret word).
 SCREEN = Trigger(
-    re.compile(r"[A-Za-z0-9_\-+/=]{16,}|://[^\s/@]*:[^\s@]*@|PRIVATE KEY|PuTTY-User-Key|AKC|AP[\dA-F]|Q~"
+    re.compile(r"[A-Za-z0-9_\-+/=]{16,}|://[^\s/@]*:[^\s@]*@|PRIVATE KEY|PuTTY-User-Key|AKC|AP[\dA-F]|Q~|sig="
                r"|['\"][0-9a-fA-F]{9,}['\"]"),
-    re.compile(r"pass|pwd|secret|token|key|auth|cred|contrase|bearer|aws|sig=|mysql"),
+    re.compile(r"pass|pw|secret|token|key|auth|cred|contrase|bearer|aws|sig=|mysql|xox|cloudant|softlayer"),
 )
 _SCOPED_FLAGS = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"), (re.VERBOSE, "x"))
 _LEADING_LOOKBEHIND = re.compile(r"^\(\?<!\[[^\]]*\]\)")
@@ -76,26 +77,28 @@ def trigger_of(plugin: Any) -> Trigger:
     return Trigger(re.compile("|".join(parts)), None)
 
 
-def screened(text: str, lines: list[str]) -> list[int]:
-    """Indexes of the ``lines`` of ``text`` that pass ``SCREEN``.
+def screened(text: str, lines: list[str]) -> dict[int, tuple[bool, bool]]:
+    """The ``lines`` of ``text`` that pass ``SCREEN``: index -> (exact side hit, lowercase side hit).
 
     The screen runs over the whole text at once, jumping to the next line after each hit, so
-    the Python loop turns once per passing line rather than once per line.
+    the Python loop turns once per passing line rather than once per line. A side that missed
+    a line spares the checks of every trigger on that side (each one implies the screen).
     """
     starts = [0]
     for line in lines:
         starts.append(starts[-1] + len(line) + 1)
-    found: set[int] = set()
+    hits: list[set[int]] = [set(), set()]
     lowered = text.lower()
-    searches = [(SCREEN.exact, text), (SCREEN.lower, lowered)]
-    if len(lowered) != len(text):  # a few characters lowercase to two: offsets would drift
-        searches.pop()
-        found.update(i for i, line in enumerate(lines) if SCREEN.lower.search(line.lower()))  # type: ignore[union-attr]
-    for pattern, source in searches:
+    if len(lowered) == len(text):
+        sides = [(SCREEN.exact, text, hits[0]), (SCREEN.lower, lowered, hits[1])]
+    else:  # a few characters lowercase to two: offsets would drift, so that side goes line by line
+        sides = [(SCREEN.exact, text, hits[0])]
+        hits[1].update(i for i, line in enumerate(lines) if SCREEN.lower.search(line.lower()))  # type: ignore[union-attr]
+    for pattern, source, found in sides:
         assert pattern is not None
         match = pattern.search(source)
         while match is not None:
             index = bisect_right(starts, match.start()) - 1
             found.add(index)
             match = pattern.search(source, starts[index + 1])
-    return sorted(found)
+    return {index: (index in hits[0], index in hits[1]) for index in sorted(hits[0] | hits[1])}
