@@ -11,12 +11,13 @@ scan around them is ours, for three reasons:
   reference (``client = Client(token="ghp_...")``) or a lock/swagger file; here a value is
   judged on its own shape instead (kimicode.secrets.shape), and only generic kinds (keyword,
   entropy) are judged at all: a provider format is proof enough.
-- **Speed.** Lines are screened with one cheap regex that every detector's match implies;
-  only those go through the plugins.
+- **Speed.** A screen over the whole text picks the few lines worth scanning, and each plugin
+  runs only on the lines its own trigger matches (``triggers.py``).
 
 detect-secrets keeps its configuration in a process-wide object. It is used only to build
 the plugin objects (inside ``transient_settings``, which restores whatever was there), and
 the objects are kept: nothing here depends on, or changes, the global settings afterwards.
+kimicode never turns on detect-secrets' verification (which would send a secret to its provider).
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ def detectors() -> tuple[Detector, ...]:
     builtin = [cls.__name__ for cls in get_mapping_from_secret_type_to_class().values()]
     path = f"file://{PLUGINS_FILE}"
     ours = [{"name": cls.__name__, "path": path} for cls in get_plugins_from_file(str(PLUGINS_FILE))]
-    config = {"plugins_used": [{"name": n, **PLUGIN_OPTIONS.get(n, {})} for n in builtin if n not in DISABLED_PLUGINS] + ours}
+    used = [{"name": name, **PLUGIN_OPTIONS.get(name, {})} for name in builtin if name not in DISABLED_PLUGINS]
+    config = {"plugins_used": used + ours}
     # detect-secrets caches its class mapping and plugin list per process (entering
     # transient_settings may fill them from the settings in force): clear them inside so our
     # file's classes are seen, and after, so the settings restored on exit get their own.
@@ -122,9 +124,11 @@ def detectors() -> tuple[Detector, ...]:
     finally:
         get_mapping_from_secret_type_to_class.cache_clear()
         get_plugins.cache_clear()
-    return tuple(Detector(p, KIND_NAMES.get(p.secret_type, p.secret_type), trigger_of(p), (KIND_RANK.get(p.secret_type, 0), order))
-                 for order, p in enumerate(plugins))
-
+    return tuple(
+        Detector(plugin, KIND_NAMES.get(plugin.secret_type, plugin.secret_type), trigger_of(plugin),
+                 (KIND_RANK.get(plugin.secret_type, 0), order))
+        for order, plugin in enumerate(plugins)
+    )
 
 
 def redact(text: str, filename: str) -> Redaction:
@@ -168,7 +172,7 @@ def _allowlisted(lines: list[str], index: int, filename: str) -> bool:
     return is_line_allowlisted(filename, lines[index], SimpleNamespace(previous_line=previous))
 
 
-def _spans(line: str, filename: str, exact_side: bool = True, lower_side: bool = True) -> list[tuple[int, int, str]]:
+def _spans(line: str, filename: str, exact_side: bool, lower_side: bool) -> list[tuple[int, int, str]]:
     """Merged (start, end, kind) of the secrets in ``line``, most specific kind per span.
 
     ``exact_side``/``lower_side``: whether the screen's side matched the line (triggers on a
@@ -185,7 +189,8 @@ def _spans(line: str, filename: str, exact_side: bool = True, lower_side: bool =
             for secret in detector.plugin.analyze_line(filename=filename, line=segment, line_number=0, context=None):
                 value = secret.secret_value
                 if value and _confirmed(secret.type, value, segment):
-                    hits.extend((offset + s, offset + e, detector.rank, detector.kind) for s, e in _occurrences(segment, value))
+                    hits.extend((offset + start, offset + end, detector.rank, detector.kind)
+                                for start, end in _occurrences(segment, value))
     return _merge(hits)
 
 
@@ -200,7 +205,7 @@ def _confirmed(kind: str, value: str, line: str) -> bool:
         return (kind == "Base64 High Entropy String" and len(value) >= 32 and random_looking(value)
                 and plausible_secret(value) and not word_pieces(value) and not encoded_text(value))
     if kind in _LOOSE_FORMATS:
-        return random_looking(value) or all(any(test(c) for c in value) for test in (str.isdigit, str.isupper, str.islower))
+        return random_looking(value) or all(any(map(test, value)) for test in (str.isdigit, str.isupper, str.islower))
     return True
 
 

@@ -264,14 +264,17 @@ class SecretAssignmentDetector(_FileAware):
     denylist = (
         _c(r"(?<![A-Za-z0-9_.\-])" + _ASSIGN + r"(?:" + _VALUE + r")"),
         # Dockerfile ENV/ARG and fish's set -x use a space, flags use a space or '='
-        _c(r"(?im:^\s*(?:ENV|ARG)\s+|\bset\s+-[a-zA-Z]*x[a-zA-Z]*\s+|(?<!\S)--?)(?P<name>" + _NAME + r")[ =](?!=)\s*(?:" + _VALUE + r")"),
+        _c(r"(?im:^\s*(?:ENV|ARG)\s+|\bset\s+-[a-zA-Z]*x[a-zA-Z]*\s+|(?<!\S)--?)"
+           r"(?P<name>" + _NAME + r")[ =](?!=)\s*(?:" + _VALUE + r")"),
         _c(r"<(?P<name>" + _NAME + r")>(?P<bare>[^<\s]{1,400})</"),
         # a name and its value as two quoted arguments or attributes: define('DB_PASSWORD', '...'),
         # props.setProperty("password", "..."), <add key="ApiKey" value="..."/>
-        _c(r"""(?P<q0>["'])(?P<name>""" + _NAME + r""")(?P=q0)\s*(?:,|\s+value\s*=)\s*(?P<q>["'])(?P<quoted>(?:(?!(?P=q)).){1,400})(?P=q)"""),
+        _c(r"""(?P<q0>["'])(?P<name>""" + _NAME + r""")(?P=q0)\s*(?:,|\s+value\s*=)\s*"""
+           r"""(?P<q>["'])(?P<quoted>(?:(?!(?P=q)).){1,400})(?P=q)"""),
         # mysql -pSECRET, and `password SECRET` alone on a line (.netrc, notes)
         _c(r"\bmysql(?:dump|admin)?\b.*?\s-p(?P<bare>[^\s'\"]{4,})(?P<name>)"),
-        _c(r"(?im:^\s*(?:machine\s+\S+\s+(?:login\s+\S+\s+)?)?(?P<name>password|passwd|passphrase)\s+(?P<bare>\S+)\s*$)"),
+        _c(r"(?im:^\s*(?:machine\s+\S+\s+(?:login\s+\S+\s+)?)?"
+           r"(?P<name>password|passwd|passphrase)\s+(?P<bare>\S+)\s*$)"),
     )
 
     def analyze_string(self, string: str) -> Generator[str, None, None]:

@@ -167,8 +167,8 @@ def encoded_text(value: str) -> bool:
 def word_pieces(value: str) -> bool:
     """Two or more words between separators (``id-tc26-cipher-gostr3412``, ``HEXAGON_V6_nqpred``):
     a name. A random token's letter-only pieces mix case at random (``uJhaXKt``)."""
-    words = [p for p in re.split(r"[-_.]+", value) if len(p) >= 3 and p.isalpha() and (p.islower() or p.isupper() or p.istitle())]
-    return len(words) >= 2
+    pieces = re.split(r"[-_.]+", value)
+    return sum(len(p) >= 3 and p.isalpha() and (p.islower() or p.isupper() or p.istitle()) for p in pieces) >= 2
 
 
 def identifier_like(value: str) -> bool:
@@ -215,7 +215,9 @@ def plausible_password(value: str) -> bool:
     if random_looking(value):
         return True
     lower, upper, digit, symbol = _classes(value)
-    return (lower or upper) and (digit or symbol or lower and upper) and not _WORDY.match(value) and not identifier_like(value)
+    if _WORDY.match(value) or identifier_like(value):
+        return False
+    return (lower or upper) and (digit or symbol or lower and upper)
 
 
 def url_password(password: str) -> bool:

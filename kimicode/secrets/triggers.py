@@ -93,7 +93,9 @@ def screened(text: str, lines: list[str]) -> dict[int, tuple[bool, bool]]:
         sides = [(SCREEN.exact, text, hits[0]), (SCREEN.lower, lowered, hits[1])]
     else:  # a few characters lowercase to two: offsets would drift, so that side goes line by line
         sides = [(SCREEN.exact, text, hits[0])]
-        hits[1].update(i for i, line in enumerate(lines) if SCREEN.lower.search(line.lower()))  # type: ignore[union-attr]
+        lower = SCREEN.lower
+        assert lower is not None
+        hits[1].update(i for i, line in enumerate(lines) if lower.search(line.lower()))
     for pattern, source, found in sides:
         assert pattern is not None
         match = pattern.search(source)
