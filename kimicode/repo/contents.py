@@ -18,7 +18,7 @@ from kimicode.repo.scan import read_text
 from kimicode.secrets import Finding, redact
 from kimicode.tokens import TokenCounter
 
-VERSION = "v3"  # bump when outlines, redaction or rendering change
+VERSION = "v4"  # bump when outlines, redaction or rendering change
 
 
 PREFETCH_MIN = 16  # fewer uncached texts than this are made in-process
@@ -26,13 +26,16 @@ PREFETCH_MIN = 16  # fewer uncached texts than this are made in-process
 
 def make_text(root: Path, path: str, mode: str) -> str:
     """JSON {text, findings} of a file's full text or outline, redacted. Pure: runs in workers too."""
-    text = read_text(root, path)
+    # The whole file is redacted first, outline or not: findings then give the file's own line
+    # numbers, and an outline (which joins signatures and cuts long lines, so a token could lose
+    # the part its format is known by) is made from text that holds no secret any more.
+    result = redact(read_text(root, path), path)
+    text = result.text
     if mode == "outline":
         from kimicode.repo.outline import outline
 
         text = outline(path, text).text
-    result = redact(text, path)
-    return json.dumps({"text": result.text, "findings": [[f.line, f.kind] for f in result.findings]})
+    return json.dumps({"text": text, "findings": [[f.line, f.kind] for f in result.findings]})
 
 
 def _make_chunk(root: str, items: Sequence[tuple[str, str]]) -> list[str]:

@@ -1,0 +1,41 @@
+"""Files refused by name: never read, whatever they hold."""
+
+import pytest
+
+from kimicode.secrets import secret_file_kind
+
+REFUSED = [
+    ".env", "config/.env.production", "prod.env", ".envrc", "deploy/server.pem", "deploy/SERVER.PEM", "certs/tls.Key",
+    "id_rsa", "home/.ssh/id_ed25519", ".ssh/deploy_github", "credentials.json", ".netrc", "app/secrets.yaml",
+    ".streamlit/secrets.toml", "service-account-prod.json", ".kube/config", "home/me/.kube/config", "kubeconfig",
+    "clusters/prod.kubeconfig", "kubeconfig.yaml", ".npmrc", "web/.npmrc", ".docker/config.json",
+    "home/u/.docker/config.json", "terraform.tfvars", "envs/prod.tfvars", "prod.auto.tfvars.json", "terraform.tfstate",
+    "infra/terraform.tfstate.backup", ".aws/credentials", ".aws/config", ".pgpass", ".my.cnf", ".s3cfg", ".boto",
+    ".bash_history", ".zsh_history", "home/u/.python_history", ".git-credentials", ".pypirc", "keys/AuthKey_ABC123.p8",
+    "putty/deploy.ppk", "store.jks", "cert.PFX", ".vault-token", ".terraformrc", ".config/gh/hosts.yml",
+    ".gnupg/private-keys-v1.d/x.key", ".config/gcloud/application_default_credentials.json", "wp-config.php",
+    "etc/shadow", ".azure/msal_token_cache.json", ".local/share/fish/fish_history",
+]
+ALLOWED = [
+    ".env.example", "config/.env.sample", "id_rsa.pub", ".ssh/known_hosts", ".ssh/authorized_keys",
+    "terraform.tfvars.example", "main.py", "environment.py", "keys.py", "kimicode/secrets/__init__.py",
+    "kimicode/secrets/names.py", "package/config.json", "docker/config.json", "src/credentials_test.go",
+    "docs/kubernetes.md", "main.tf", "variables.tf", "history.py", "bash_history_parser.py", "token.py",
+    "tests/test_secrets.py", "public.pem.pub", "README.md",
+]
+
+
+@pytest.mark.parametrize("path", REFUSED)
+def test_secret_files_are_refused(path: str) -> None:
+    assert secret_file_kind(path) is not None
+
+
+@pytest.mark.parametrize("path", ALLOWED)
+def test_ordinary_files_are_not(path: str) -> None:
+    assert secret_file_kind(path) is None
+
+
+def test_kind_says_why() -> None:
+    assert secret_file_kind(".kube/config") == "kubeconfig"
+    assert secret_file_kind("a/b/KEY.PEM") == "private key or certificate"
+    assert secret_file_kind(".docker/config.json") == "docker credentials"
