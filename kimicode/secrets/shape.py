@@ -215,8 +215,10 @@ def plausible_password(value: str) -> bool:
     if random_looking(value):
         return True
     lower, upper, digit, symbol = _classes(value)
-    if _WORDY.match(value) or identifier_like(value):
+    if identifier_like(value):
         return False
+    if _WORDY.match(value):  # letters alone: random when case is mixed inside a piece (twBldG-DcMgSzmq), else words
+        return lower and upper and len(value) >= 8
     return (lower or upper) and (digit or symbol or lower and upper)
 
 
