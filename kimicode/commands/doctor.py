@@ -94,11 +94,21 @@ def _memory(settings: object) -> Check:
     return Check("memory", "ok" if ok else "warn", detail)  # memory is optional: never "fail"
 
 
+def _without_userinfo(url: str) -> str:
+    """``url`` as it may be printed: ``https://user:key@host`` shows as ``https://***@host``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
 def _endpoint(settings: object) -> list[Check]:
     source = settings.sources.get("api_key")  # type: ignore[attr-defined]
     key = Check("api key", "ok", f"set (from {source})") if source else Check(
         "api key", "warn", "not set: export MOONSHOT_API_KEY (or KIMICODE_API_KEY) to use ask; pack needs none")
-    return [Check("endpoint", "ok", f"{settings.base_url} model {settings.model}"), key]  # type: ignore[attr-defined]
+    return [Check("endpoint", "ok", f"{_without_userinfo(settings.base_url)} model {settings.model}"), key]  # type: ignore[attr-defined]
 
 
 def run_checks() -> list[Check]:

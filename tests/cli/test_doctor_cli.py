@@ -30,3 +30,11 @@ def test_doctor_fails_on_bad_config_with_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "pack.format must be one of xml, markdown" in result.stdout
     assert "Traceback" not in result.stderr and "1 check(s) failed: config" in result.stderr
+
+
+def test_doctor_never_prints_credentials_from_the_base_url(tmp_path: Path) -> None:
+    url = f"http://admin:{KEY}@127.0.0.1:9/v1"
+    result = run_cli("doctor", "--json", cwd=tmp_path, env={"KIMICODE_BASE_URL": url})
+    checks = {c["name"]: c for c in json.loads(result.stdout)}
+    assert checks["endpoint"]["detail"].startswith("http://***@127.0.0.1:9/v1")
+    assert KEY not in result.stdout + result.stderr and "admin:" not in result.stdout
