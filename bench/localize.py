@@ -9,6 +9,12 @@ problem_statement, gold_files) whose repository is on this machine as a bare git
 (``--mirror``/OWNER+NAME/repo, brought by the `fetch` tool), the script checks out the base
 commit, packs it with the issue text as the query at each budget, and records for each gold
 file whether it was sent in full, as a slice, as an outline, or not at all, and its rank.
+
+Repositories too large to bring here (django, scikit-learn, matplotlib) can be approximated with
+``--sdists DIR``: release source distributions unpacked there (``pip download --no-deps
+--no-binary :all: Django==4.1``), one per range of pull-request numbers (RELEASES below). That
+code is not the code at the base commit, so those issues are reported in a table of their own,
+marked approximate, and issues whose gold file is not in the release are left out.
 A BM25 baseline runs in the same pass: rank_bm25's BM25Okapi over path + contents (identifiers
 split by snake/camel case), whole files in BM25 order until the budget is full.
 
@@ -41,6 +47,12 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "swebench-lite-dev.jsonl"
 DEFAULT_MIRROR = Path("/work/.mirror")
 DEFAULT_WORK = Path("/tmp/kimicode-localize")
 MODES = ("full", "slice", "outline", "absent")
+# Release nearest the issues' base commits, by pull-request number (an approximation: see above).
+RELEASES: dict[str, list[tuple[int, str]]] = {
+    "django/django": [(11500, "Django-3.0"), (13500, "Django-3.2"), (15500, "Django-4.1"), (10**9, "Django-4.2")],
+    "scikit-learn/scikit-learn": [(12000, "scikit-learn-0.20.0"), (10**9, "scikit-learn-0.22")],
+    "matplotlib/matplotlib": [(23000, "matplotlib-3.5.0"), (10**9, "matplotlib-3.7.0")],
+}
 BM25_VERSION = "bm25-1"
 HEADER_RESERVE = 400  # tokens the BM25 baseline keeps back for a header, like kimicode's summary
 
@@ -87,6 +99,32 @@ def bare_dir(mirror: Path, repo: str) -> Path:
 
 def git(*args: str, cwd: Path | None = None) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def release_dir(sdists: Path | None, issue: Issue) -> Path | None:
+    """The unpacked release standing in for the issue's base commit, if there is one with its gold files."""
+    if sdists is None or issue.repo not in RELEASES:
+        return None
+    number = int(issue.instance_id.rsplit("-", 1)[1])
+    name = next(dist for limit, dist in RELEASES[issue.repo] if number < limit)
+    root = sdists / name
+    return root if root.is_dir() and all((root / g).is_file() for g in issue.gold_files) else None
+
+
+def available(issues: Sequence[Issue], mirror: Path, sdists: Path | None) -> tuple[list[Issue], list[Issue]]:
+    """(issues whose base commit is here, issues approximated by a release)."""
+    exact = [i for i in issues if bare_dir(mirror, i.repo).exists()]
+    approximate = [i for i in issues if i not in exact and release_dir(sdists, i) is not None]
+    return exact, approximate
+
+
+def source(work: Path, mirror: Path, sdists: Path | None, issue: Issue) -> Path:
+    """Where the issue's code is: its base commit checked out, else the release standing in for it."""
+    if bare_dir(mirror, issue.repo).exists():
+        return checkout(work, mirror, issue)
+    root = release_dir(sdists, issue)
+    assert root is not None
+    return root
 
 
 def checkout(work: Path, mirror: Path, issue: Issue) -> Path:
@@ -312,7 +350,7 @@ def evaluate(issues: Sequence[Issue], args: argparse.Namespace) -> dict[tuple[st
             cached = {k: store.get(v) for k, v in keys.items()}
             if any(v is None for v in cached.values()):
                 print(f"... [{n}/{len(issues)}] {issue.instance_id}", file=sys.stderr, flush=True)
-                root = checkout(args.work, args.mirror, issue)
+                root = source(args.work, args.mirror, args.sdists, issue)
                 if any(cached[("bm25", b)] is None for b in args.budgets):
                     for outcome in run_bm25(root, issue, args.budgets, terms):
                         cached[("bm25", outcome.budget)] = outcome
@@ -330,27 +368,39 @@ def evaluate(issues: Sequence[Issue], args: argparse.Namespace) -> dict[tuple[st
     return found
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def select(args: argparse.Namespace) -> tuple[list[Issue], list[Issue], list[Issue]]:
+    """(all issues to run, those at their base commit, those approximated by a release)."""
+    wanted = {r.strip() for r in args.repos.split(",") if r.strip()} or None
+    issues = load_issues(args.data, wanted)
+    exact, approximate = available(issues, args.mirror, args.sdists)
+    missing = sorted({i.repo for i in issues} - {i.repo for i in exact + approximate})
+    if missing:
+        print(f"not on this machine (skipped): {', '.join(missing)}", file=sys.stderr)
+    if args.limit:
+        exact = [i for r in sorted({x.repo for x in exact}) for i in [x for x in exact if x.repo == r][: args.limit]]
+        approximate = [i for r in sorted({x.repo for x in approximate})
+                       for i in [x for x in approximate if x.repo == r][: args.limit]]
+    return exact + approximate, exact, approximate
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"issues, JSON lines [{DEFAULT_DATA}]")
     parser.add_argument("--mirror", type=Path, default=DEFAULT_MIRROR, help="where OWNER+NAME/repo bare git dirs are")
-    parser.add_argument("--repos", default="", help="comma list of OWNER/NAME (default: every repository found in --mirror)")
-    parser.add_argument("--budgets", default="32000,128000", help="comma list of token budgets [32000,128000]")
+    parser.add_argument("--sdists", type=Path, help="unpacked release sources standing in for repositories not in --mirror")
+    parser.add_argument("--repos", default="", help="comma list of OWNER/NAME (default: every repository found)")
     parser.add_argument("--limit", type=int, default=0, help="at most N issues per repository (0: all)")
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help=f"checkouts and caches [{DEFAULT_WORK}]")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_source_options(parser)
+    parser.add_argument("--budgets", default="32000,128000", help="comma list of token budgets [32000,128000]")
     parser.add_argument("--per-repo", action="store_true", help="also print the table per repository")
     parser.add_argument("--json", type=Path, help="write every outcome to this file")
     args = parser.parse_args(argv)
     args.budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
-    wanted = {r.strip() for r in args.repos.split(",") if r.strip()} or None
-    issues = load_issues(args.data, wanted)
-    available = sorted({i.repo for i in issues if bare_dir(args.mirror, i.repo).exists()})
-    missing = sorted({i.repo for i in issues} - set(available))
-    if missing:
-        print(f"not on this machine (skipped): {', '.join(missing)}", file=sys.stderr)
-    issues = [i for i in issues if i.repo in available]
-    if args.limit:
-        issues = [i for r in available for i in [x for x in issues if x.repo == r][: args.limit]]
+    issues, exact, approximate = select(args)
     if not issues:
         parser.error("no issue has its repository on this machine; bring one with the fetch tool")
     args.work.mkdir(parents=True, exist_ok=True)
@@ -360,13 +410,17 @@ def main(argv: list[str] | None = None) -> int:
         return [(system, budget, summarize((i, found[(i.instance_id, system, budget)]) for i in subset))
                 for budget in args.budgets for system in ("kimicode", "bm25")]
 
-    print(f"{len(issues)} issues from {', '.join(f'{r} {sum(i.repo == r for i in issues)}' for r in available)}; "
-          f"kimicode {code_fingerprint()}")
-    print(table(rows_for(issues)))
-    if args.per_repo:
-        for repo in available:
-            print(f"\n{repo}")
-            print(table(rows_for([i for i in issues if i.repo == repo])))
+    print(f"kimicode {code_fingerprint()}")
+    for title, subset in (("at their base commits", exact), ("APPROXIMATE: release sources, not the base commits", approximate)):
+        if not subset:
+            continue
+        repos = sorted({i.repo for i in subset})
+        print(f"\n{len(subset)} issues {title}: {', '.join(f'{r} {sum(i.repo == r for i in subset)}' for r in repos)}")
+        print(table(rows_for(subset)))
+        if args.per_repo:
+            for repo in repos:
+                print(f"\n{repo}")
+                print(table(rows_for([i for i in subset if i.repo == repo])))
     if args.json:
         args.json.write_text(json.dumps([{"instance_id": k[0], **asdict(v)} for k, v in found.items()], indent=1))
     return 0

@@ -31,15 +31,15 @@ from kimicode.tokens import TokenCounter
 
 MAX_QUERY = 2_000  # characters of conversation the ranking sees
 RESERVE = 0.2  # of the repo shelf, kept for files the conversation names later
-_XML_FILE = re.compile(r'<file path="([^"]*)" mode="(full|outline)">\n.*?</file>\n', re.DOTALL)
-_MD_FILE = re.compile(r"^## (.+?)( \(outline\))?\n\n(`{3,})[^\n]*\n.*?^\3\n\n?", re.DOTALL | re.MULTILINE)
+_XML_FILE = re.compile(r'<file path="([^"]*)" mode="(full|outline|slice)"(?: shown="[^"]*")?>\n.*?</file>\n', re.DOTALL)
+_MD_FILE = re.compile(r"^## (.+?)( \((outline|slice)(?:: [^)\n]*)?\))?\n\n(`{3,})[^\n]*\n.*?^\4\n\n?", re.DOTALL | re.MULTILINE)
 
 
 def shelf_blocks(text: str) -> list[tuple[str, str, int, int]]:
     """(path, mode, start, end) of every file block the shelf text shows, in its order."""
     if text.lstrip().startswith("<repository"):
         return [(html.unescape(m.group(1)), m.group(2), m.start(), m.end()) for m in _XML_FILE.finditer(text)]
-    return [(m.group(1), "outline" if m.group(2) else "full", m.start(), m.end()) for m in _MD_FILE.finditer(text)
+    return [(m.group(1), m.group(3) or "full", m.start(), m.end()) for m in _MD_FILE.finditer(text)
             if m.group(1) != "Other files"]
 
 
@@ -146,8 +146,8 @@ class RepoPacker:
     def add(self, shelf: RepoShelf, paths: Sequence[str]) -> RepoShelf | None:
         """The shelf with ``paths`` in full, or None when they do not fit its budget.
 
-        A file the shelf shows as an outline has its outline replaced by the full text, in
-        place (the shelf never holds both); other files are appended. Dropped files are skipped.
+        A file the shelf shows as an outline or a slice has that block replaced by the full text,
+        in place (the shelf never holds both); other files are appended. Dropped files are skipped.
         """
         text = shelf.text
         found: list[tuple[str, int, str]] = []
@@ -158,7 +158,8 @@ class RepoPacker:
             made = self.file_block(path)
             if made is None:
                 continue
-            outline = next(((start, end) for p, mode, start, end in shelf_blocks(text) if p == path and mode == "outline"), None)
+            outline = next(((start, end) for p, mode, start, end in shelf_blocks(text)
+                            if p == path and mode in ("outline", "slice")), None)
             if outline is None:
                 text += made[0]
             else:

@@ -5,6 +5,8 @@ One SQLite file per packed root under the user cache dir:
   stat() per file; a changed file is re-read and re-scanned, nothing else.
 - ``blobs``: (content digest, kind) -> text (outlines, redacted text, token
   counts), so renames and reverts reuse work too.
+- ``terms``: content digest -> the file's words and definitions for the lexical
+  index (terms.file_terms), made by the same read as the record.
 - ``results``: a whole pack keyed by the digest of everything it depends on.
 
 It is only a cache: a corrupt or locked database is replaced by an in-memory
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6  # 6: the terms table
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, record TEXT);
 CREATE TABLE IF NOT EXISTS blobs (digest TEXT, kind TEXT, value TEXT, PRIMARY KEY (digest, kind));
 CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS terms (digest TEXT PRIMARY KEY, value BLOB);
 """
 
 
@@ -113,6 +116,24 @@ class PackCache:
                 self._db.executemany("DELETE FROM files WHERE path = ?", gone)
 
         if rows or gone:
+            self._guard(write)
+
+    def terms(self, digests: Iterable[str]) -> dict[str, bytes]:
+        """The stored term blobs of these digests (missing ones are absent)."""
+        wanted = set(digests)
+        rows = self._guard(lambda: self._db.execute("SELECT digest, value FROM terms").fetchall(), [])
+        return {digest: value for digest, value in rows if digest in wanted}
+
+    def put_terms(self, items: Iterable[tuple[str, bytes]]) -> None:
+        rows = list(items)
+
+        def write() -> None:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO terms VALUES (?, ?)", rows)
+                # drop the terms of contents no file has any more (edited, deleted)
+                self._db.execute("DELETE FROM terms WHERE digest NOT IN (SELECT json_extract(record, '$[3]') FROM files)")
+
+        if rows:
             self._guard(write)
 
     def get_blob(self, digest: str, kind: str) -> str | None:

@@ -29,6 +29,7 @@ class Header:
     redacted_secrets: int
     redacted_files: int
     part: tuple[int, int] | None = None  # (n, of) when split
+    slices: int = 0
 
 
 def xml_attr(value: str) -> str:
@@ -39,12 +40,16 @@ def xml_attr(value: str) -> str:
 def _summary_lines(h: Header) -> list[str]:
     purpose = f'Packed for the question: "{h.query}"' if h.query else "Structural overview (no question given)"
     skipped = ", ".join(f"{reason} {n}" for reason, n in h.skipped) or "none"
+    sliced = f"{h.slices} as slices, " if h.slices else ""
     lines = [
         purpose + ("" if h.part is None else f"; part {h.part[0]} of {h.part[1]}") + ".",
-        f"Files: {h.full} in full, {h.outline} as outlines, {h.tree} only in the tree; skipped: {skipped}.",
+        f"Files: {h.full} in full, {sliced}{h.outline} as outlines, {h.tree} only in the tree; skipped: {skipped}.",
         "Full files are complete. Outlines list imports and definitions with their line numbers; "
         "the tree lists the remaining paths. Ask for any file you need in full.",
     ]
+    if h.slices:
+        lines.insert(2, "Slices show the parts of a large file that matter in full; each line starting with "
+                        "\u22ee stands for omitted lines (numbered) and lists the definitions they hold.")
     if h.redacted_secrets:
         secrets = "1 secret" if h.redacted_secrets == 1 else f"{h.redacted_secrets} secrets"
         files = "1 file" if h.redacted_files == 1 else f"{h.redacted_files} files"
@@ -70,15 +75,16 @@ def code_fence(text: str) -> str:
     return "`" * (longest + 1)
 
 
-def render_file(path: str, mode: str, text: str, fmt: str) -> str:
-    """One file's block; ``mode`` is "full" or "outline"."""
+def render_file(path: str, mode: str, text: str, fmt: str, shown: str = "") -> str:
+    """One file's block; ``mode`` is "full", "slice" (``shown``: which lines) or "outline"."""
     body = text if text.endswith("\n") or not text else text + "\n"
     if fmt == "markdown":
         fence = code_fence(body)
-        lang = (language_for(path) or "") if mode == "full" else "text"
-        title = path if mode == "full" else f"{path} (outline)"
+        lang = (language_for(path) or "") if mode != "outline" else "text"
+        title = path if mode == "full" else f"{path} ({mode}{': ' + shown if shown else ''})"
         return f"## {title}\n\n{fence}{lang}\n{body}{fence}\n\n"
-    return f'<file path="{xml_attr(path)}" mode="{mode}">\n{body}</file>\n'
+    extra = f' shown="{xml_attr(shown)}"' if shown else ""
+    return f'<file path="{xml_attr(path)}" mode="{mode}"{extra}>\n{body}</file>\n'
 
 
 def render_tree_block(tree: str, fmt: str) -> str:

@@ -33,26 +33,29 @@ def read_text(root: Path, path: str) -> str:
     return decode((root / path).read_bytes())[0]
 
 
-def _record(path: str, entry: RepoFile, data: bytes) -> FileRecord:
+def _record(path: str, entry: RepoFile, data: bytes) -> tuple[FileRecord, bytes]:
+    """The file's record and its words for the lexical index (empty for a file that is not sent)."""
     from kimicode.repo.symbols import scan
+    from kimicode.repo.terms import file_terms
 
     skip = content_reason(data)
     language = language_for(path)
     if skip:
-        return FileRecord(path, entry.size, entry.mtime_ns, digest_bytes(data), language, skip, 0, True, "", ())
+        return FileRecord(path, entry.size, entry.mtime_ns, digest_bytes(data), language, skip, 0, True, "", ()), b""
     text, utf8 = decode(data)
     found = scan(language, text)
-    return FileRecord(
+    record = FileRecord(
         path, entry.size, entry.mtime_ns, digest_bytes(data), language, None,
         text.count("\n") + 1, utf8, "\n".join(found.defines), found.imports,
     )
+    return record, file_terms(data, found.defines)
 
 
 PARALLEL_MIN_FILES = 200  # below this, starting workers costs more than it saves
 
 
-def _scan_chunk(root: str, entries: Sequence[RepoFile]) -> list[FileRecord | Skipped]:
-    out: list[FileRecord | Skipped] = []
+def _scan_chunk(root: str, entries: Sequence[RepoFile]) -> list[tuple[FileRecord, bytes] | Skipped]:
+    out: list[tuple[FileRecord, bytes] | Skipped] = []
     for entry in entries:
         try:
             with open(os.path.join(root, entry.path), "rb") as fh:
@@ -64,7 +67,7 @@ def _scan_chunk(root: str, entries: Sequence[RepoFile]) -> list[FileRecord | Ski
     return out
 
 
-def _scan_all(root: Path, entries: Sequence[RepoFile]) -> list[FileRecord | Skipped]:
+def _scan_all(root: Path, entries: Sequence[RepoFile]) -> list[tuple[FileRecord, bytes] | Skipped]:
     """Read and scan ``entries``, on every core when there are many."""
     return map_files(_scan_chunk, str(root), entries, PARALLEL_MIN_FILES)
 
@@ -72,7 +75,15 @@ def _scan_all(root: Path, entries: Sequence[RepoFile]) -> list[FileRecord | Skip
 def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache) -> ScanResult:
     known = cache.file_records()
     todo = [e for e in files if not ((c := known.get(e.path)) and c[0] == e.size and c[1] == e.mtime_ns)]
-    fresh = {item.path: item for item in _scan_all(root, todo)}
+    fresh: dict[str, FileRecord | Skipped] = {}
+    terms: dict[str, bytes] = {}
+    for item in _scan_all(root, todo):
+        if isinstance(item, Skipped):
+            fresh[item.path] = item
+        else:
+            fresh[item[0].path] = item[0]
+            if item[1]:
+                terms[item[0].digest] = item[1]
     records: list[FileRecord] = []
     skipped: list[Skipped] = []
     for entry in files:
@@ -87,4 +98,5 @@ def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache) -> ScanR
     # entries of files merely filtered out (--include) stay: the next full pack wants them
     cache.put_files([r for r in fresh.values() if isinstance(r, FileRecord)],
                     removed=[p for p in known if p not in listed and not (root / p).exists()])
+    cache.put_terms(terms.items())
     return ScanResult(tuple(records), tuple(skipped), len(files) - len(todo), len(todo))
