@@ -14,7 +14,7 @@ themselves, so the fit alternates with recomputing them (three rounds).
 It prints the weights fit on every issue (to paste into rank.WEIGHTS), then the gold file's
 rank statistics in-sample and leave-one-repository-out (each repository scored with weights fit
 on the others), beside BM25 alone (the lexical signal) and the weights in rank.py today.
-Per-issue signals are cached under --work by a fingerprint of kimicode's source.
+Per-issue signals are cached under --work by a fingerprint of the code that computes them.
 """
 
 from __future__ import annotations
@@ -29,11 +29,13 @@ from typing import Mapping, Sequence
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from localize import Issue, add_source_options, code_fingerprint, select, source  # noqa: E402
+from localize import Issue, add_source_options, select, source  # noqa: E402
 
 from kimicode.repo.rank import EVIDENCE, SIGNALS, STRUCTURE, WEIGHTS, Graph, softmax, structure_columns  # noqa: E402
 
 ROUNDS = 3
+BUDGETS = (32_000, 128_000)
+HEADER_TOKENS = 500  # about what a pack's header takes
 
 
 @dataclass
@@ -81,10 +83,25 @@ def compute(root: Path, issue: Issue, cache_dir: Path) -> IssueData:
                      np.asarray([r.size / 3.6 for r in records]))
 
 
+def signals_fingerprint() -> str:
+    """Digest of the code the cached signals depend on (not of rank.WEIGHTS: refitting must not recompute them)."""
+    import hashlib
+    import inspect
+
+    from kimicode.repo import files, lexical, query, rank, scan, signals, symbols, terms
+
+    h = hashlib.sha256()
+    for module in (files, lexical, query, scan, signals, symbols, terms):
+        h.update(inspect.getsource(module).encode())
+    for part in (rank.Graph, rank._edges, rank._pagerank):
+        h.update(inspect.getsource(part).encode())
+    return h.hexdigest()[:16]
+
+
 def load(issues: Sequence[Issue], args: argparse.Namespace) -> list[IssueData]:
     import pickle
 
-    folder = args.work / "signals" / code_fingerprint()
+    folder = args.work / "signals" / signals_fingerprint()
     folder.mkdir(parents=True, exist_ok=True)
     out = []
     for n, issue in enumerate(issues, start=1):
@@ -165,7 +182,41 @@ def weighted(w: np.ndarray):  # type: ignore[no-untyped-def]
     return lambda d: d.matrix(w) @ w
 
 
-def report(data: Sequence[IssueData], l2: float, label: str) -> None:
+def simulate(data: Sequence[IssueData], w: np.ndarray, budget: int) -> tuple[float, float]:
+    """(gold in full, gold as a slice) per issue, if kimicode's planner chose on byte estimates.
+
+    The pack's own counts differ a little (exact tokens, the header, the final trim): this is for
+    comparing weights, bench/localize.py measures the real thing.
+    """
+    from kimicode.repo.cache import FileRecord
+    from kimicode.repo.languages import language_for as language
+    from kimicode.repo.plan import CANDIDATES, FULL, SLICE, TREE_SHARE, estimator, plan_best
+    from kimicode.tokens import TokenCounter
+
+    room = budget - HEADER_TOKENS - int((budget - HEADER_TOKENS) * TREE_SHARE)
+    estimate = estimator(TokenCounter(), room)
+    full = sliced = 0.0
+    for d in data:
+        p = softmax(d.matrix(w) @ w)
+        top = np.argsort(-p, kind="stable")[:CANDIDATES]
+        candidates = [(FileRecord(d.paths[i], int(d.tokens[i] * 3.6), 0, "", language(d.paths[i]), None, 0, True, "", ()),
+                       float(p[i])) for i in top]
+        modes = {c.record.path: c.mode for c in plan_best(candidates, room, estimate, estimate)}
+        gold = [d.paths[g] for g in d.gold]
+        full += sum(modes.get(g) == FULL for g in gold) / len(gold)
+        sliced += sum(modes.get(g) == SLICE for g in gold) / len(gold)
+    return full / len(data), sliced / len(data)
+
+
+def plan_line(label: str, data: Sequence[IssueData], w: np.ndarray) -> str:
+    cells = []
+    for budget in BUDGETS:
+        full, sliced = simulate(data, w, budget)
+        cells.append(f"{budget // 1000}K full {full:.2f} slice {sliced:.2f}")
+    return f"{label:<34} " + "   ".join(cells)
+
+
+def report(data: Sequence[IssueData], l2: float, label: str, plans: bool) -> None:
     repos = sorted({d.issue.repo for d in data})
     print(f"\n== {label}: {len(data)} issues, {', '.join(f'{r} {sum(d.issue.repo == r for d in data)}' for r in repos)}")
     lexical = SIGNALS.index("lexical")
@@ -175,17 +226,35 @@ def report(data: Sequence[IssueData], l2: float, label: str) -> None:
     w = fit(data, l2)
     print(describe("fit on all (in-sample)", ranks(data, weighted(w))))
     held: list[int] = []
+    held_data: list[IssueData] = []
+    held_weights: list[np.ndarray] = []
     for repo in repos:
         train = [d for d in data if d.issue.repo != repo]
         test = [d for d in data if d.issue.repo == repo]
         if not train:
             continue
-        found = ranks(test, weighted(fit(train, l2)))
+        w_repo = fit(train, l2)
+        found = ranks(test, weighted(w_repo))
         held += found
+        held_data += test
+        held_weights += [w_repo] * len(test)
         print(describe(f"  held out {repo}", found))
         print(describe(f"  same, rank.WEIGHTS", ranks(test, weighted(today))))
     if held:
         print(describe("leave-one-repository-out", held))
+    if plans:
+        print("planner on byte estimates (see simulate):")
+        print(plan_line("rank.WEIGHTS as committed", data, today))
+        print(plan_line("fit on all (in-sample)", data, w))
+        if held_data:
+            full = {b: [0.0, 0.0] for b in BUDGETS}
+            for d, w_repo in zip(held_data, held_weights):
+                for b in BUDGETS:
+                    f, s_ = simulate([d], w_repo, b)
+                    full[b][0] += f / len(held_data)
+                    full[b][1] += s_ / len(held_data)
+            print(f"{'leave-one-repository-out':<34} " + "   ".join(
+                f"{b // 1000}K full {full[b][0]:.2f} slice {full[b][1]:.2f}" for b in BUDGETS))
     print("weights fit on all:")
     print("    " + ",\n    ".join(f'"{name}": {value:.2f}' for name, value in zip(SIGNALS, w)))
 
@@ -193,7 +262,8 @@ def report(data: Sequence[IssueData], l2: float, label: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_source_options(parser)
-    parser.add_argument("--l2", type=float, default=0.05, help="L2 penalty per issue [0.05]")
+    parser.add_argument("--l2", type=float, default=0.01, help="L2 penalty per issue [0.01]")
+    parser.add_argument("--plans", action="store_true", help="also simulate the planner's full/slice rates (slower)")
     args = parser.parse_args(argv)
     issues, exact, approximate = select(args)
     if not issues:
@@ -201,9 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     data = load(issues, args)
     exact_ids = {i.instance_id for i in exact}
-    report([d for d in data if d.issue.instance_id in exact_ids], args.l2, "at their base commits")
+    report([d for d in data if d.issue.instance_id in exact_ids], args.l2, "at their base commits", args.plans)
     if approximate:
-        report(data, args.l2, "all, with APPROXIMATE release sources")
+        report(data, args.l2, "all, with APPROXIMATE release sources", args.plans)
     return 0
 
 

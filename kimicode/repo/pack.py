@@ -212,12 +212,26 @@ def _result_key(listing: Listing, git: GitInfo | None, options: PackOptions, spl
     return h.hexdigest()
 
 
-def _ranked(root: Path, scan: ScanResult, git: GitInfo | None, query: str | None, cache: PackCache) -> tuple[list[FileRecord], list[RankedFile]]:
-    from kimicode.repo.symbols import RepoPathIndex, resolve_imports
+def _imports(records: Sequence[FileRecord], cache: PackCache) -> dict[str, tuple[str, ...]]:
+    """Each file's imports resolved to repository files; cached for this exact set of files and contents."""
+    from kimicode.repo import symbols
 
+    h = hashlib.sha256(Path(symbols.__file__).read_bytes())  # resolution rules are part of the key
+    for r in records:
+        h.update(f"{r.path}\0{r.digest}\n".encode())
+    key = h.hexdigest()
+    cached = cache.get_blob(key, "imports")
+    if cached is not None:
+        return {path: tuple(targets) for path, targets in json.loads(cached).items()}
+    index = symbols.RepoPathIndex([r.path for r in records])
+    imports = {r.path: symbols.resolve_imports(r.path, r.language, r.imports, index) for r in records}
+    cache.put_blobs([(key, "imports", json.dumps(imports))])
+    return imports
+
+
+def _ranked(root: Path, scan: ScanResult, git: GitInfo | None, query: str | None, cache: PackCache) -> tuple[list[FileRecord], list[RankedFile]]:
     paths = [r.path for r in scan.records]
-    index = RepoPathIndex(paths)
-    imports = {r.path: resolve_imports(r.path, r.language, r.imports, index) for r in scan.records}
+    imports = _imports(scan.records, cache)
     defines = {r.path: r.defines for r in scan.records}
     lexical = None
     if query:

@@ -33,6 +33,8 @@ VALUE = {FULL: 1.0, SLICE: 0.5, OUTLINE: 0.1}
 # about p < 0.5% for 1e-4.
 MAP_VALUE = 1e-4
 FIT_SLACK = 1.5  # an estimate this much over the room left is not counted exactly
+ENUMERATED = 3  # likeliest files each tried whole first (plan_best)
+ENUMERATE_CHANCE = 0.05  # ... when at least this likely
 Cost = Callable[[FileRecord, str], "int | None"]  # tokens of a file's block in a mode; None: no such block
 
 
@@ -54,9 +56,32 @@ class _Offer:
     exact: bool = field(compare=False)
 
 
+def value(choices: Sequence[Choice]) -> float:
+    """The expected use of a plan to a model (VALUE x chance, plus MAP_VALUE a block)."""
+    return sum(VALUE[c.mode] * c.probability + MAP_VALUE for c in choices)
+
+
+def plan_best(candidates: Sequence[tuple[FileRecord, float]], room: int, estimate: Cost, exact: Cost) -> list[Choice]:
+    """plan_by_value, and the same with each of the likeliest files taken whole first: the better one.
+
+    Greedy by value per token can spend the room on many small files and leave no space for the
+    one large file that is most likely the answer; trying that file first (partial enumeration,
+    the usual cure for greedy knapsack) costs a few more greedy runs.
+    """
+    plans = [plan_by_value(candidates, room, estimate, exact)]
+    likeliest = sorted(range(len(candidates)), key=lambda i: -candidates[i][1])[:ENUMERATED]
+    for i in likeliest:
+        if candidates[i][1] >= ENUMERATE_CHANCE:
+            plans.append(plan_by_value(candidates, room, estimate, exact, first=i))
+    return max(plans, key=value)
+
+
 def plan_by_value(candidates: Sequence[tuple[FileRecord, float]], room: int, estimate: Cost, exact: Cost,
-                  modes: Sequence[str] = (FULL, SLICE, OUTLINE)) -> list[Choice]:
-    """The best set of (file, mode) within ``room`` tokens, by value per token; in candidate order."""
+                  modes: Sequence[str] = (FULL, SLICE, OUTLINE), first: int | None = None) -> list[Choice]:
+    """The best set of (file, mode) within ``room`` tokens, by value per token; in candidate order.
+
+    ``first``: a candidate taken whole before anything else, if it fits.
+    """
     chosen: dict[int, Choice] = {}
     costs: dict[tuple[int, str], int | None] = {}
     heap: list[_Offer] = []
@@ -84,10 +109,15 @@ def plan_by_value(candidates: Sequence[tuple[FileRecord, float]], room: int, est
         heapq.heappush(heap, _Offer(-gain / extra, seq, i, mode, current.mode if current else None,
                                     counted or (i, mode) in costs))
 
+    used = 0
+    if first is not None:
+        tokens = exact(candidates[first][0], FULL)
+        if tokens is not None and tokens <= room:
+            chosen[first] = Choice(candidates[first][0], FULL, tokens, candidates[first][1])
+            used = tokens
     for i in range(len(candidates)):
         for mode in modes:
             offer(i, mode, False)
-    used = 0
     while heap:
         best = heapq.heappop(heap)
         current = chosen.get(best.index)
@@ -122,6 +152,7 @@ MAX_MISSES = 40  # consecutive files that did not fit before a tier stops trying
 OUTLINE_RATIO = 0.12  # an outline is roughly this share of its file's tokens
 SLICE_RATIO = 0.3  # a first guess of a slice's share of its file's tokens, until it is made
 SLICE_MIN_TOKENS = 2_000  # smaller files go whole or as an outline
+SLICE_CHANCE = 0.02  # files at least this likely have their slice made and counted, whatever its estimate
 CANDIDATES = 300  # files weighed by value; the rest can still come as outlines, by rank
 BLOCK_OVERHEAD = 20  # tokens of a file block's tags around its text
 
@@ -188,19 +219,8 @@ def plan_tiers(ranked: Sequence[FileRecord], blocks: Blocks, available: int) -> 
     return plan
 
 
-def plan_for_question(ranked: Sequence[tuple[FileRecord, float]], blocks: Blocks, available: int) -> list[Choice]:
-    """With a question: by value per token among the likeliest files, then outlines by rank in what is left.
-
-    Three passes keep the exact counting (and the redaction and parsing behind it) to what may be
-    sent: a plan on byte estimates says which texts to make, on every core; a second plan uses the
-    exact counts of those; the chosen blocks are then counted exactly and the plan trimmed to fit.
-    """
-    counter = blocks.counter
-    everything = sum(counter.estimate_bytes(r.size) for r, _ in ranked)
-    if everything <= available:
-        return plan_tiers([r for r, _ in ranked], blocks, available)
-    room = available - int(available * TREE_SHARE)
-    candidates = list(ranked[:CANDIDATES])
+def estimator(counter: TokenCounter, room: int) -> Cost:
+    """Block sizes guessed from byte sizes; None where a mode is out of the question."""
 
     def estimate(record: FileRecord, mode: str) -> int | None:
         full = counter.estimate_bytes(record.size) + BLOCK_OVERHEAD
@@ -210,13 +230,42 @@ def plan_for_question(ranked: Sequence[tuple[FileRecord, float]], blocks: Blocks
             return int(full * SLICE_RATIO) if full >= SLICE_MIN_TOKENS and record.language else None
         return int(full * OUTLINE_RATIO) + BLOCK_OVERHEAD
 
-    def known(record: FileRecord, mode: str) -> int | None:
-        if estimate(record, mode) is None:
-            return None
-        return blocks.tokens(record, mode) if blocks.ready(record, mode) else estimate(record, mode)
+    return estimate
 
-    blocks.prefetch([(c.record, c.mode) for c in plan_by_value(candidates, room, estimate, estimate)])
-    plan = plan_by_value(candidates, room, estimate, known)
+
+def plan_for_question(ranked: Sequence[tuple[FileRecord, float]], blocks: Blocks, available: int) -> list[Choice]:
+    """With a question: by value per token among the likeliest files, then outlines by rank in what is left.
+
+    Three passes keep the exact counting (and the redaction and parsing behind it) to what may be
+    sent: a plan on byte estimates says which texts to make, on every core; a second plan uses the
+    exact counts of the texts made (estimates for the rest); the chosen blocks are then counted
+    exactly and the plan trimmed to fit.
+    """
+    counter = blocks.counter
+    everything = sum(counter.estimate_bytes(r.size) for r, _ in ranked)
+    if everything <= available:
+        return plan_tiers([r for r, _ in ranked], blocks, available)
+    room = available - int(available * TREE_SHARE)
+    candidates = list(ranked[:CANDIDATES])
+
+    estimate = estimator(counter, room)
+    seen: dict[tuple[str, str], int | None] = {}
+
+    def known(record: FileRecord, mode: str) -> int | None:
+        key = (record.path, mode)
+        if key not in seen:
+            guess = estimate(record, mode)
+            seen[key] = guess if guess is None or not blocks.ready(record, mode) else blocks.tokens(record, mode)
+        return seen[key]
+
+    # the slices of the likeliest large files are made whatever their estimate: a slice's size
+    # depends on what matches, far more than on the file's size
+    likely = [r for r, p in candidates if p >= SLICE_CHANCE]
+    likely_slices = [(r, SLICE) for r in likely if estimate(r, SLICE) is not None]
+    likely_full = [(r, FULL) for r in likely if estimate(r, FULL) is not None]
+    guess = plan_best(candidates, room, estimate, estimate)
+    blocks.prefetch([(c.record, c.mode) for c in guess] + likely_slices + likely_full)
+    plan = plan_best(candidates, room, known, known)
     exact = [Choice(c.record, c.mode, tokens, c.probability) for c in plan
              if (tokens := blocks.tokens(c.record, c.mode)) is not None]
     # estimates that were short: drop the least value per token until the plan fits

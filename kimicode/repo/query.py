@@ -81,6 +81,7 @@ class Question:
     text: str
     terms: dict[str, float]  # index word -> weight
     identifiers: dict[str, float]  # lower-cased identifier as written -> weight
+    named: frozenset[str]  # those of the identifiers written in prose or traceback frames, not only in code
     paths: tuple[str, ...]  # path mentions, normalised, in order of first mention
     modules: tuple[str, ...]  # dotted names as slash paths ("sympy/physics/units"), longest first per name
     frames: tuple[Frame, ...]  # in the order written (outermost first for Python)
@@ -157,6 +158,7 @@ class _Weights:
     def __init__(self) -> None:
         self.terms: Counter[str] = Counter()
         self.identifiers: Counter[str] = Counter()
+        self.named: set[str] = set()
 
     def add_text(self, text: str, weight: float, code: bool = False) -> None:
         for m in _TOKEN.finditer(text):
@@ -169,6 +171,8 @@ class _Weights:
             )
             if identifier and len(bare) >= 3 and bare.lower() not in STOPWORDS:
                 self.identifiers[bare.lower()] += weight
+                if not code:
+                    self.named.add(bare.lower())
             own, parts = word_variants(bare)
             boost = IDENTIFIER_WEIGHT if identifier and not code else 1.0
             for word in own:
@@ -210,10 +214,12 @@ def parse_question(text: str) -> Question:
     for frame in frames:
         if frame.function and frame.function.isidentifier():
             weights.identifiers[frame.function.lower()] += CODE_WEIGHT
+            weights.named.add(frame.function.lower())
     return Question(
         text,
         _saturate(weights.terms),
         _saturate(weights.identifiers),
+        frozenset(weights.named),
         tuple(paths),
         tuple(_modules(code + "\n" + _PATH.sub(" ", prose))),
         tuple(frames),

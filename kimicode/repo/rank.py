@@ -47,6 +47,7 @@ WEIGHTS: dict[str, float] = {
     "lexical": 4.92,
     "coverage": 2.13,
     "definitions": 2.36,
+    "code_definitions": 1.0,
     "name": 1.22,
     "folder": 1.83,
     "mentioned": 1.12,
@@ -192,36 +193,37 @@ def _word_idf(evidence: Evidence, lexical: LexicalIndex | None) -> dict[str, flo
     return {evidence.words_by_hash[int(k)]: float(v) for k, v in zip(m.keys, lexical.idf(m.df)) if int(k) in evidence.words_by_hash}
 
 
-def _reasons(f: Features, i: int, contributions: np.ndarray) -> tuple[list[str], list[tuple[str, float]]]:
+_PHRASES = {
+    "name": "file name matches",
+    "folder": "folder name matches",
+    "imports_likely": "imports likely files",
+    "imported_by_likely": "imported by likely files",
+    "recent": "recently changed",
+    "hub": "imported across the repository",
+    "test": "test file",
+}
+
+
+def _reason(f: Features, i: int, name: str) -> str | None:
+    """What signal ``name`` saw in file ``i``, in words."""
     ev = f.evidence
+    if name == "mentioned":
+        return f"named in the question ({ev.mentions[i]})" if i in ev.mentions else None
+    if name in ("traceback", "deepest"):
+        frames = [f"{fr.function or '?'}" + (f" (line {fr.line})" if fr.line else "") for fr in ev.frames.get(i, ())]
+        return ("traceback: " + ", ".join(dict.fromkeys(frames)))[:140] if frames else None
+    if name in ("definitions", "code_definitions"):
+        return "defines " + ", ".join(ev.definitions_of(i))
+    if name in ("lexical", "coverage"):
+        return "words " + ", ".join(ev.words_of(i))
+    return _PHRASES.get(name)
+
+
+def _reasons(f: Features, i: int, contributions: np.ndarray) -> tuple[list[str], list[tuple[str, float]]]:
     signals = sorted(((SIGNALS[k], round(float(c), 3)) for k, c in enumerate(contributions) if abs(c) >= EXPLAIN_MIN),
                      key=lambda item: -abs(item[1]))
-    reasons: list[str] = []
-    for name, _ in signals:
-        if name == "mentioned" and i in ev.mentions:
-            reasons.append(f"named in the question ({ev.mentions[i]})")
-        elif name in ("traceback", "deepest") and i in ev.frames and not any(r.startswith("traceback") for r in reasons):
-            frames = [f"{f.function or '?'}" + (f" (line {f.line})" if f.line else "") for f in ev.frames[i]]
-            reasons.append("traceback: " + ", ".join(dict.fromkeys(frames))[:120])
-        elif name == "definitions":
-            reasons.append("defines " + ", ".join(ev.definitions_of(i)))
-        elif name in ("lexical", "coverage") and not any(r.startswith("words") for r in reasons):
-            reasons.append("words " + ", ".join(ev.words_of(i)))
-        elif name == "name":
-            reasons.append("file name matches")
-        elif name == "folder":
-            reasons.append("folder name matches")
-        elif name == "imports_likely":
-            reasons.append("imports likely files")
-        elif name == "imported_by_likely":
-            reasons.append("imported by likely files")
-        elif name == "recent":
-            reasons.append("recently changed")
-        elif name == "hub":
-            reasons.append("imported across the repository")
-        elif name == "test":
-            reasons.append("test file")
-    return reasons, signals
+    reasons = [r for name, _ in signals if (r := _reason(f, i, name))]
+    return list(dict.fromkeys(reasons)), signals
 
 
 def _prior(path: str) -> tuple[float, list[str]]:

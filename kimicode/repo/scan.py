@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
@@ -33,7 +34,7 @@ def read_text(root: Path, path: str) -> str:
     return decode((root / path).read_bytes())[0]
 
 
-def _record(path: str, entry: RepoFile, data: bytes) -> tuple[FileRecord, bytes]:
+def _record(path: str, entry: RepoFile, data: bytes, index_cap: int | None) -> tuple[FileRecord, bytes]:
     """The file's record and its words for the lexical index (empty for a file that is not sent)."""
     from kimicode.repo.symbols import scan
     from kimicode.repo.terms import file_terms
@@ -48,13 +49,14 @@ def _record(path: str, entry: RepoFile, data: bytes) -> tuple[FileRecord, bytes]
         path, entry.size, entry.mtime_ns, digest_bytes(data), language, None,
         text.count("\n") + 1, utf8, "\n".join(found.defines), found.imports,
     )
-    return record, file_terms(data, found.defines)
+    return record, file_terms(data if index_cap is None else data[:index_cap], found.defines)
 
 
 PARALLEL_MIN_FILES = 200  # below this, starting workers costs more than it saves
+LEXICAL_BYTES = 48_000_000  # of text indexed for words per repository (see index_cap)
 
 
-def _scan_chunk(root: str, entries: Sequence[RepoFile]) -> list[tuple[FileRecord, bytes] | Skipped]:
+def _scan_chunk(index_cap: int | None, root: str, entries: Sequence[RepoFile]) -> list[tuple[FileRecord, bytes] | Skipped]:
     out: list[tuple[FileRecord, bytes] | Skipped] = []
     for entry in entries:
         try:
@@ -63,27 +65,49 @@ def _scan_chunk(root: str, entries: Sequence[RepoFile]) -> list[tuple[FileRecord
         except OSError:
             out.append(Skipped(entry.path, "unreadable"))
             continue
-        out.append(_record(entry.path, entry, data))
+        out.append(_record(entry.path, entry, data, index_cap))
     return out
 
 
-def _scan_all(root: Path, entries: Sequence[RepoFile]) -> list[tuple[FileRecord, bytes] | Skipped]:
+def _scan_all(root: Path, entries: Sequence[RepoFile], index_cap: int | None) -> list[tuple[FileRecord, bytes] | Skipped]:
     """Read and scan ``entries``, on every core when there are many."""
-    return map_files(_scan_chunk, str(root), entries, PARALLEL_MIN_FILES)
+    return map_files(partial(_scan_chunk, index_cap), str(root), entries, PARALLEL_MIN_FILES)
+
+
+def index_cap(sizes: Sequence[int], budget: int = LEXICAL_BYTES) -> int | None:
+    """The most bytes of each file to index so that all of them take at most ``budget`` (None: no cap).
+
+    Reading words costs about 30 ms of CPU a megabyte: repositories of up to LEXICAL_BYTES of text
+    are indexed whole; a larger one has each file indexed up to a common cap, its head, so a cold
+    pack stays within seconds. The cap follows the listed sizes, so cold and warm packs agree.
+    """
+    if sum(sizes) <= budget:
+        return None
+    ordered = sorted(sizes)
+    spent = 0
+    for i, size in enumerate(ordered):
+        # files from i on are all capped at `size` or more: the cap lies here when they overrun
+        if spent + size * (len(ordered) - i) > budget:
+            return max((budget - spent) // (len(ordered) - i), 1)
+        spent += size
+    return None
 
 
 def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache) -> ScanResult:
     known = cache.file_records()
-    todo = [e for e in files if not ((c := known.get(e.path)) and c[0] == e.size and c[1] == e.mtime_ns)]
+    indexed = cache.term_digests()
+    # unchanged files are reused, unless their words are missing (a new terms.VERSION): read again
+    todo = [e for e in files if not ((c := known.get(e.path)) and c[0] == e.size and c[1] == e.mtime_ns
+                                     and (c[2].skip or c[2].digest in indexed))]
     fresh: dict[str, FileRecord | Skipped] = {}
     terms: dict[str, bytes] = {}
-    for item in _scan_all(root, todo):
+    for item in _scan_all(root, todo, index_cap([f.size for f in files])):
         if isinstance(item, Skipped):
             fresh[item.path] = item
         else:
             fresh[item[0].path] = item[0]
-            if item[1]:
-                terms[item[0].digest] = item[1]
+            if not item[0].skip:
+                terms[item[0].digest] = item[1]  # empty for a file without words: stored all the same
     records: list[FileRecord] = []
     skipped: list[Skipped] = []
     for entry in files:

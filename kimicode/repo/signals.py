@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 NAMES = (
     "lexical",  # BM25 of the question's words over the file's words, / the best file's
     "coverage",  # share of the question's words (by idf) the file contains at all
-    "definitions",  # identifiers of the question the file defines (idf-weighted), / the best file's
+    "definitions",  # identifiers the question names in prose or frames that the file defines (idf-weighted)
+    "code_definitions",  # identifiers only in the question's code (a reproduction, usually) that it defines
     "name",  # the file's own name is a word of the question (idf-weighted)
     "folder",  # its folders' names are words of the question
     "mentioned",  # named by path or dotted module in the question (1 / number of files that name fits)
@@ -161,7 +162,10 @@ def gather(order: Sequence[str], defines: Mapping[str, str], lines: Mapping[str,
         evidence.definition_matches = lexical.match(ident_weights)
         m = evidence.definition_matches
         weight = np.asarray([ident_weights[int(k)] for k in m.keys]) * lexical.idf(m.df)
-        matrix[:, NAMES.index("definitions")] = _scaled(np.bincount(m.doc, weights=weight[m.term], minlength=n))
+        named = np.asarray([evidence.identifiers_by_hash[int(k)] in question.named for k in m.keys], dtype=bool)
+        for column, keep in (("definitions", named), ("code_definitions", ~named)):
+            part = np.where(keep[m.term], weight[m.term], 0.0)
+            matrix[:, NAMES.index(column)] = _scaled(np.bincount(m.doc, weights=part, minlength=n))
     _names(order, question, lexical, evidence, matrix)
     strength, said, frames, deepest = mention_signals(question, order, index)
     for i, value in strength.items():

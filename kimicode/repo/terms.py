@@ -9,8 +9,8 @@ into its words and comments, strings and docs give theirs; ``split`` and a
 splitting them needs a regex per token, several times the cost, so the
 question side adds the parts instead (see ``word_variants``).
 
-A file's words are stored as CRC-32 hashes with their counts (6 bytes a
-distinct word, about 2 KB a file), cached by content digest.
+A file's words are stored as CRC-32 hashes with their counts (8 bytes a
+distinct word, about 2.5 KB a file), cached by content digest.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ import re
 import zlib
 from array import array
 from collections import Counter
-from itertools import repeat
 from typing import Iterable
 
-VERSION = 1  # bump when the normalisation or the stored layout changes
+VERSION = 2  # bump when the normalisation or the stored layout changes
 
 _KEEP = b"abcdefghijklmnopqrstuvwxyz0123456789"
 _TABLE = bytes(
@@ -30,7 +29,6 @@ _TABLE = bytes(
     for c in range(256)
 )
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+\d*|[A-Z]+\d*|\d+")
-MAX_COUNT = 65535
 
 
 def words(data: bytes) -> list[bytes]:
@@ -50,16 +48,17 @@ def definition_hash(name: str) -> int:
 def file_terms(data: bytes, defines: Iterable[str] = ()) -> bytes:
     """Packed (hash, count) pairs of the distinct words of ``data`` and of the names it defines.
 
-    Layout: uint32 hashes, then uint16 counts. A definition is one entry under definition_hash.
+    Layout: uint32 hashes, then uint32 counts. A definition is one entry under definition_hash.
+    Only the distinct words are hashed, and with C-level map/array calls: a Python loop over a
+    file's words or even its distinct words would cost more than the rest of the scan.
     """
     counts = Counter(words(data))
-    # hash the distinct words only, and at C speed: no Python-level loop over a file's words
-    hashed = dict(zip(map(zlib.crc32, counts), counts.values()))
-    for name in defines:
-        key = definition_hash(name)
-        hashed[key] = hashed.get(key, 0) + 1
-    hashes = array("I", hashed)
-    tally = array("H", map(min, hashed.values(), repeat(MAX_COUNT)))
+    hashes = array("I", map(zlib.crc32, counts))
+    tally = array("I", counts.values())
+    if defines:
+        named = Counter(map(definition_hash, defines))
+        hashes.extend(named)
+        tally.extend(named.values())
     return hashes.tobytes() + tally.tobytes()
 
 

@@ -53,3 +53,20 @@ def test_load_index_reads_terms_cached_by_the_scan(tmp_path: Path) -> None:
     scan_files(root, list_files(root).files, cache)
     assert len(cache.terms(r.digest for r in records)) == 1
     cache.close()
+
+
+def test_words_made_by_another_terms_version_are_made_again(tmp_path: Path) -> None:
+    import sqlite3
+
+    root = tmp_path / "repo"
+    make_repo(root, {"a.py": "def alpha():\n    pass\n", "empty.py": "", "b.py": "x = 1\n"})
+    db = tmp_path / "cache.sqlite"
+    cache = PackCache(db)
+    assert scan_files(root, list_files(root).files, cache).scanned == 3
+    assert scan_files(root, list_files(root).files, cache).scanned == 0  # an empty file is not read again either
+    cache.close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE terms SET version = version - 1 WHERE rowid = (SELECT min(rowid) FROM terms)")
+    cache = PackCache(db)
+    assert scan_files(root, list_files(root).files, cache).scanned == 1
+    cache.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kimicode.repo.cache import FileRecord
-from kimicode.repo.plan import FULL, OUTLINE, SLICE, plan_by_value
+from kimicode.repo.plan import FULL, OUTLINE, SLICE, plan_best, plan_by_value, value
 
 
 def _record(path: str) -> FileRecord:
@@ -60,3 +60,19 @@ def test_a_slice_costlier_than_its_gain_is_never_an_upgrade() -> None:
     plan = plan_by_value([(record, 0.9)], 10_000, lambda r, m: {FULL: 1_000, SLICE: 900, OUTLINE: 100}[m],
                          lambda r, m: {FULL: 1_000, SLICE: 900, OUTLINE: 100}[m])
     assert [(c.mode, c.tokens) for c in plan] == [(FULL, 1_000)]
+
+
+def test_plan_best_tries_the_likeliest_file_whole_when_greedy_would_crowd_it_out() -> None:
+    costs = {"core.py": {FULL: 18_000, SLICE: 5_000}, **{f"util{i}.py": {FULL: 2_000} for i in range(10)}}
+    # per token, each small file beats the upgrade of core.py from its slice; together they leave no room for it
+    chances = {"core.py": 0.4, **{f"util{i}.py": 0.031 for i in range(10)}}
+    candidates = [(_record(p), chances[p]) for p in costs]
+
+    def cost(record: FileRecord, mode: str) -> int | None:
+        return costs[record.path].get(mode)
+
+    greedy = plan_by_value(candidates, 20_000, cost, cost)
+    assert {c.record.path: c.mode for c in greedy}["core.py"] == SLICE  # the small files came first
+    best = plan_best(candidates, 20_000, cost, cost)
+    assert {c.record.path: c.mode for c in best}["core.py"] == FULL
+    assert value(best) > value(greedy) and sum(c.tokens for c in best) <= 20_000
