@@ -6,6 +6,7 @@ One SQLite file per packed root under the user cache dir:
 - ``blobs``: (content digest, kind) -> text (outlines, redacted text, token
   counts), so renames and reverts reuse work too.
 - ``results``: a whole pack keyed by the digest of everything it depends on.
+- ``state``: named blobs the next pack starts from (the last listing, files.ListingMemo).
 
 It is only a cache: a damaged database (truncated, overwritten, not SQLite) is deleted
 and rebuilt, whether the damage shows on opening or on a later query; a locked or
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-SCHEMA_VERSION = 6  # 6: a secret in a file name is a skip reason
+SCHEMA_VERSION = 7  # 6: a secret in a file name is a skip reason; 7: the state table
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, record TEXT);
 CREATE TABLE IF NOT EXISTS blobs (digest TEXT, kind TEXT, value TEXT, PRIMARY KEY (digest, kind));
 CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value BLOB);
 """
 
 
@@ -168,6 +170,17 @@ class PackCache:
                 self._db.execute(
                     "DELETE FROM results WHERE rowid NOT IN (SELECT rowid FROM results ORDER BY rowid DESC LIMIT ?)", (keep,)
                 )
+
+        self._guard(write)
+
+    def get_state(self, name: str) -> bytes | None:
+        row = self._guard(lambda: self._db.execute("SELECT value FROM state WHERE name=?", (name,)).fetchone())
+        return row[0] if row else None
+
+    def put_state(self, name: str, value: bytes) -> None:
+        def write() -> None:
+            with self._db:
+                self._db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (name, value))
 
         self._guard(write)
 

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 from kimicode.repo.cache import FileRecord, PackCache, cache_path
 from kimicode.repo.contents import VERSION as CONTENTS_VERSION
 from kimicode.repo.contents import Contents
-from kimicode.repo.files import Listing, ListingError, Skipped, list_files
+from kimicode.repo.files import ListingError, ListingMemo, Skipped, survey
 from kimicode.repo.gitinfo import GitInfo, read_git_info, read_head
 from kimicode.repo.rank import RankedFile, rank_files
 from kimicode.repo.render import Header, render_file, render_footer, render_header, render_tree_block
@@ -30,6 +30,7 @@ from kimicode.tokens import DEFAULT_ENCODING, EncodingUnavailable, TokenCounter
 FULL_SHARE = 0.6  # of the budget for full files, when not everything fits
 TREE_SHARE = 0.08  # kept back from outlines so the rest of the paths can be listed
 MAX_MISSES = 40
+LISTING_STATE = "listing"  # the cache's state entry holding the last listing
 OUTLINE_RATIO = 0.12  # an outline is roughly this share of its file's tokens  # consecutive files that did not fit before a tier stops trying
 Progress = Callable[[str, int, int], None]
 
@@ -196,14 +197,10 @@ def _preload(counter: TokenCounter) -> None:
         pass  # said once, as a one-line error, when the main thread first counts
 
 
-def _result_key(listing: Listing, git: GitInfo | None, options: PackOptions, split: bool) -> str:
-    h = hashlib.sha256()
-    h.update(json.dumps([CONTENTS_VERSION, str(listing.root), asdict(options), split, git.commit if git else None]).encode())
-    for f in listing.files:
-        h.update(f"{f.path}\0{f.size}\0{f.mtime_ns}\n".encode())
-    for s in listing.skipped:
-        h.update(f"{s.path}\0{s.reason}\n".encode())
-    return h.hexdigest()
+def _result_key(root: Path, fingerprint: str, git: GitInfo | None, options: PackOptions, split: bool) -> str:
+    # the fingerprint stands for every listed file's name and content (files.Survey)
+    data = [CONTENTS_VERSION, str(root), fingerprint, asdict(options), split, git.commit if git else None]
+    return hashlib.sha256(json.dumps(data).encode()).hexdigest()
 
 
 def _ranked(scan: ScanResult, git: GitInfo | None, query: str | None) -> tuple[list[FileRecord], list[RankedFile]]:
@@ -265,16 +262,16 @@ def pack_repository(root: Path, options: PackOptions, cache_dir: Path | None, sp
         tick = now
 
     try:
-        listing = list_files(root, options.include, options.exclude, options.max_file_bytes)
+        found = survey(root, options.include, options.exclude, options.max_file_bytes)
     except ListingError as exc:
         raise PackError(str(exc)) from None
-    head = read_head(listing.git_root) if listing.git_root else None
+    head = read_head(found.git_root) if found.git_root else None
     lap("list")
     counter = TokenCounter(options.encoding, options.calibration)
-    cache = PackCache(cache_path(cache_dir, listing.root) if cache_dir else None)
+    cache = PackCache(cache_path(cache_dir, found.root) if cache_dir else None)
     try:
-        # HEAD and the files' stat data determine everything else git could tell us
-        key = _result_key(listing, head, options, split)
+        # HEAD and the listing's fingerprint determine everything else git could tell us
+        key = _result_key(found.root, found.fingerprint, head, options, split)
         cached = cache.get_result(key)
         if cached is not None:
             data = json.loads(cached)
@@ -283,7 +280,12 @@ def pack_repository(root: Path, options: PackOptions, cache_dir: Path | None, sp
             lap("cache")
             report.timings = timings
             return PackResult(tuple(data["parts"]), report)
-        git = read_git_info(listing.git_root, listing.root) if listing.git_root else None
+        previous = ListingMemo.from_bytes(cache.get_state(LISTING_STATE))
+        listing = found.listing(previous)
+        if listing.memo is not None and (previous is None or previous.fingerprint != listing.fingerprint):
+            cache.put_state(LISTING_STATE, listing.memo.to_bytes())
+        git = read_git_info(listing.git_root, listing.root, listing.changed) if listing.git_root else None
+        lap("listing")
         report = PackReport(listing.root.name, git.describe() if git else "not a git repository", options.budget, counter.describe(), options.query)
         if progress:
             progress("scanning", 0, len(listing.files))

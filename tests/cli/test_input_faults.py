@@ -77,7 +77,8 @@ def test_a_fifo_named_like_an_ignore_file_does_not_hang_pack(tmp_path: Path, git
 
 
 def test_an_oversized_ignore_file_is_read_only_up_to_its_limit(tmp_path: Path) -> None:
-    from kimicode.repo.files import MAX_IGNORE_BYTES, list_files
+    from kimicode.repo.files import list_files
+    from kimicode.repo.ignore import MAX_IGNORE_BYTES
 
     root = tmp_path / "demo"
     write_files(root, FILES)

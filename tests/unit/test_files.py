@@ -105,10 +105,10 @@ def test_content_reason(data: bytes, reason: str | None) -> None:
 def test_fast_matcher_agrees_with_pathspec(lines: list[str]) -> None:
     import pathspec
 
-    from kimicode.repo.files import _Matcher
+    from kimicode.repo.ignore import Matcher
 
     paths = ["README.md", "docs/x.md", "a/docs/y.py", "build/out.o", "src/build/keep.c", "x/node_modules/m.js",
              "p/q.pyc", "lib/gen/z.c", "lib/gen/deep/z.c", "ab.txt", "abc.txt", "docs", "main.py", ".git/config"]
     spec = pathspec.GitIgnoreSpec.from_lines(lines)
-    matcher = _Matcher(lines)
+    matcher = Matcher(lines)
     assert [matcher.match(p) for p in paths] == [spec.match_file(p) for p in paths]
