@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from kimicode.repo.gitinfo import parse_status, prefix_of, status_command, work_tree_root
-from kimicode.repo.ignore import DEFAULT_IGNORES, Matcher, read_ignore_file, walk
+from kimicode.repo.ignore import DEFAULT_IGNORES, Matcher, blocking_ignore_file, read_ignore_file, walk
 from kimicode.secrets import secret_file_kind
 
 IGNORE_FILE = ".kimicodeignore"
@@ -258,19 +258,15 @@ def _git_status(root: Path) -> bytes | None:
     """`git status` of ``root``; None when a FIFO named .gitignore blocks git (the walk stands in).
 
     git opens every .gitignore it meets, and opening a FIFO blocks until something writes
-    to it: git would wait for ever. A status that takes longer than GIT_LIST_WAIT walks
-    the tree itself (reading .gitignore files safely) meanwhile; if that walk meets such a
-    file, git is stopped.
+    to it: git would wait for ever. A status that takes longer than GIT_LIST_WAIT has the
+    folders searched for such a file meanwhile; if there is one, git is stopped.
     """
     with subprocess.Popen(status_command(), cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           stdin=subprocess.DEVNULL) as proc:
         try:
             out, err = proc.communicate(timeout=GIT_LIST_WAIT)
         except subprocess.TimeoutExpired:
-            odd: list[str] = []
-            for _ in walk(root, odd):
-                pass
-            if odd:
+            if blocking_ignore_file(root):
                 proc.kill()
                 proc.communicate()
                 return None

@@ -52,12 +52,12 @@ class Matcher:
         return self.spec.match_file(path)
 
 
-def read_ignore_file(path: Path, odd: list[str] | None = None) -> list[str]:
+def read_ignore_file(path: Path) -> list[str]:
     """The lines of an ignore file; nothing unless it is a regular file.
 
     A FIFO, socket or device named .gitignore would block the read, or never end: the
-    file is opened without blocking and checked before reading (its path goes to ``odd``),
-    and reading stops at MAX_IGNORE_BYTES (the cut last line is dropped).
+    file is opened without blocking and checked before reading, and reading stops at
+    MAX_IGNORE_BYTES (the cut last line is dropped).
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -66,8 +66,6 @@ def read_ignore_file(path: Path, odd: list[str] | None = None) -> list[str]:
     with os.fdopen(fd, "rb") as fh:
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                if odd is not None:
-                    odd.append(str(path))
                 return []
             data = fh.read(MAX_IGNORE_BYTES + 1)
         except OSError:
@@ -86,13 +84,13 @@ def _ignored(path: str, specs: list[tuple[str, pathspec.PathSpec]]) -> bool:
     return False
 
 
-def walk(root: Path, odd: list[str] | None = None) -> Iterator[str]:
+def walk(root: Path) -> Iterator[str]:
     """Every path below ``root``, pruned by the .gitignore files met on the way (like git)."""
     # the default ignores prune the walk early (they are applied to its result anyway)
     stack: list[tuple[Path, str, list[tuple[str, pathspec.PathSpec]]]] = [(root, "", [("", spec(DEFAULT_IGNORES))])]
     while stack:
         folder, prefix, specs = stack.pop()
-        local = read_ignore_file(folder / ".gitignore", odd)
+        local = read_ignore_file(folder / ".gitignore")
         if local:
             specs = specs + [(prefix, spec(local))]
         try:
@@ -108,3 +106,25 @@ def walk(root: Path, odd: list[str] | None = None) -> Iterator[str]:
                 stack.append((Path(entry.path), rel + "/", specs))
             else:
                 yield rel
+
+
+def blocking_ignore_file(root: Path) -> str | None:
+    """A .gitignore below ``root`` that git would hang on opening (a FIFO, a device), or None.
+
+    Reads directory entries only (each comes with its type), so it stays cheap for a
+    hundred thousand files; .git and symbolic links to folders are not entered.
+    """
+    stack = [str(root)]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.name != ".git":
+                            stack.append(entry.path)
+                    elif entry.name == ".gitignore" and not (entry.is_file(follow_symlinks=False) or entry.is_symlink()):
+                        return entry.path
+        except OSError:
+            continue
+    return None

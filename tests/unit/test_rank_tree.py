@@ -61,3 +61,16 @@ def test_plural_query_words_find_singular_names() -> None:
     assert "table" in query_terms("render markdown tables") and "class" not in query_terms("classes")
     ranked = rank_files(["rich/table.py", "rich/text.py"], {}, {}, {}, query="how are tables drawn?")
     assert ranked[0].path == "rich/table.py"
+
+
+def test_tree_text_lengths_are_known_before_rendering() -> None:
+    # depths whose text cannot fit are skipped without rendering: the sums must be exact
+    from kimicode.repo.tree import _build, _lengths, _render
+
+    paths = ["README.md", "src/a.py", "src/pkg/b.py", "src/pkg/deep/c.py", "src/pkg/deep/d.py", "docs/x.md", "setup.py"]
+    top = _build(paths)
+    lengths = _lengths(top, 3)
+    for depth in range(4):
+        lines: list[str] = []
+        _render(top, 0, depth, lines)
+        assert lengths[depth] == len("\n".join(lines))
