@@ -394,6 +394,11 @@ class ChatSession:
         return self.repo
 
     @property
+    def packer(self) -> RepoPacker | None:
+        """What packs this session's repository (None without one); safe to use from another thread."""
+        return self._packer
+
+    @property
     def dropped(self) -> frozenset[str]:
         """Files the user took out of the context (/drop); /add takes them back."""
         return frozenset(self._dropped)
