@@ -204,11 +204,11 @@ def _result_key(root: Path, fingerprint: str, git: GitInfo | None, options: Pack
 
 
 def _ranked(scan: ScanResult, git: GitInfo | None, query: str | None) -> tuple[list[FileRecord], list[RankedFile]]:
-    from kimicode.repo.symbols import RepoPathIndex, resolve_imports
+    from kimicode.repo.symbols import RepoPathIndex, resolve_all
 
     paths = [r.path for r in scan.records]
     index = RepoPathIndex(paths)
-    imports = {r.path: resolve_imports(r.path, r.language, r.imports, index) for r in scan.records}
+    imports = dict(zip(paths, resolve_all([(r.path, r.language, r.imports) for r in scan.records], index)))
     defines = {r.path: r.defines for r in scan.records}
     ranked = rank_files(paths, defines, imports, git.recent if git else {}, query)
     by_path = {r.path: r for r in scan.records}

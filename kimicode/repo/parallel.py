@@ -18,19 +18,27 @@ def worker_count() -> int:
     return min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, MAX_WORKERS)
 
 
-def map_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: Sequence[T], min_items: int) -> list[R]:
-    """``work(root, chunk)`` over ``items``; results in item order. In-process below ``min_items``."""
+def map_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: Sequence[T], min_items: int,
+              interleave: bool = True) -> list[R]:
+    """``work(root, chunk)`` over ``items``; results in item order. In-process below ``min_items``.
+
+    ``interleave``: chunks take every n-th item, which evens out big and small files; without
+    it each chunk is a run of neighbours (files of one folder share work, e.g. import resolution).
+    """
     workers = worker_count()
     if len(items) < min_items or workers < 2:
         return work(root, items)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # interleaved chunks even out big and small files; several per worker keep both busy to the end
+    # several chunks per worker keep both busy to the end
     n = workers * 4
-    chunks = [items[i::n] for i in range(n)]
+    size = -(-len(items) // n)
+    chunks = [items[i::n] for i in range(n)] if interleave else [items[i:i + size] for i in range(0, len(items), size)]
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        results = list(pool.map(work, [root] * n, chunks))
+        results = list(pool.map(work, [root] * len(chunks), chunks))
+    if not interleave:
+        return [r for chunk in results for r in chunk]
     ordered: list[R] = [None] * len(items)  # type: ignore[list-item]
     for i, chunk in enumerate(results):
         ordered[i::n] = chunk

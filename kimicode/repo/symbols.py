@@ -20,10 +20,11 @@ from __future__ import annotations
 import bisect
 import posixpath
 import re
+import threading
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
-__all__ = ["FileSymbols", "RepoPathIndex", "resolve_imports", "scan"]
+__all__ = ["FileSymbols", "RepoPathIndex", "resolve_all", "resolve_imports", "scan"]
 
 
 @dataclass(frozen=True)
@@ -300,6 +301,32 @@ def resolve_imports(importer: str, language: str | None, imports: Iterable[str],
 
 
 _FEW = 8  # candidates compared one by one; more are narrowed by the importer's folders first
+
+
+PARALLEL_MIN_FILES = 2000  # below this, forking costs more than resolving
+_SHARED: list[RepoPathIndex] = []  # the index forked workers inherit (set under _FORKING)
+_FORKING = threading.Lock()
+
+
+def _resolve_chunk(_root: str, items: Sequence[tuple[str, str | None, Sequence[str]]]) -> list[tuple[str, ...]]:
+    index = _SHARED[0]
+    return [resolve_imports(path, language, imports, index) for path, language, imports in items]
+
+
+def resolve_all(items: Sequence[tuple[str, str | None, Sequence[str]]], paths: RepoPathIndex) -> list[tuple[str, ...]]:
+    """resolve_imports of every (importer, language, imports), in order, on every core when there are many.
+
+    The workers are forked with the index in place; each takes a run of neighbouring paths
+    (sort ``items`` by path), whose folders share resolutions.
+    """
+    from kimicode.repo.parallel import map_files
+
+    with _FORKING:
+        _SHARED[:] = [paths]
+        try:
+            return map_files(_resolve_chunk, "", items, PARALLEL_MIN_FILES, interleave=False)
+        finally:
+            _SHARED.clear()
 
 
 def _closest(importer: str, candidates: Sequence[str]) -> list[str]:
