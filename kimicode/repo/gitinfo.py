@@ -6,6 +6,9 @@ importing GitPython alone costs more than a warm pack of a 5,000-file repository
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,10 +78,64 @@ def read_head(git_root: Path) -> GitInfo:
     return GitInfo(commit, branch, False)
 
 
-def status_command(pathspec: str = ".") -> list[str]:
-    # --no-optional-locks: a pack must never take index.lock from under the user's own git commands
-    return ["git", "--no-optional-locks", "status", "--porcelain=v2", "-z", "--untracked-files=all",
-            "--ignore-submodules=all", "--no-renames", "--", pathspec]
+def status_command(private: bool) -> list[str]:
+    """`git status` of the folder it runs in, for parse_status.
+
+    On the user's index, --no-optional-locks: a pack never takes index.lock from under the
+    user's own git commands. On a PrivateIndex git may write: there the untracked cache
+    saves the walk; git uses it only for a whole work tree (no pathspec) and takes the "all"
+    mode from configuration, not from the flag.
+    """
+    tail = ["--porcelain=v2", "-z", "--ignore-submodules=all", "--no-renames"]
+    if private:
+        return ["git", "-c", "core.untrackedCache=true", "-c", "status.showUntrackedFiles=all", "status", *tail]
+    return ["git", "--no-optional-locks", "status", "--untracked-files=all", *tail, "--", "."]
+
+
+class PrivateIndex:
+    """A copy of a repository's index that only kimicode writes (GIT_INDEX_FILE).
+
+    `git status` keeps its untracked cache there (directory mtimes: no walk of a hundred
+    thousand files to find untracked ones) and refreshes the stat data of files it had to
+    compare by content, so neither costs again on the next pack, and the user's own
+    .git/index is never locked or changed. The copy is made again whenever the real
+    index lists other entries (an add, a commit, a checkout): ``holds`` compares the dumps.
+    """
+
+    def __init__(self, path: Path, top: Path) -> None:
+        self.path = path
+        self.top = top
+        self._digest = Path(f"{path}.entries")  # digest of the copy's `git ls-files -s`
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ, GIT_INDEX_FILE=str(self.path))
+
+    def exists(self) -> bool:
+        return self.path.is_file() and self._digest.is_file()
+
+    def holds(self, entries_digest: str) -> bool:
+        try:
+            return self._digest.read_text() == entries_digest
+        except OSError:
+            return False
+
+    def renew(self) -> str | None:
+        """Copy the real index; the digest of the copy's entries, or None when it cannot be made."""
+        try:
+            real = Path(git(self.top, "rev-parse", "--git-path", "index").decode("utf-8", "surrogateescape").strip())
+            real = real if real.is_absolute() else self.top / real
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            partial = Path(f"{self.path}.{os.getpid()}.partial")
+            shutil.copyfile(real, partial)
+            os.replace(partial, self.path)
+            entries = subprocess.run(["git", "ls-files", "-z", "-s"], cwd=self.top, env=self.env(), capture_output=True,
+                                     stdin=subprocess.DEVNULL, check=True).stdout
+            digest = hashlib.sha256(entries).hexdigest()
+            self._digest.write_text(digest)
+            return digest
+        except (OSError, GitError, subprocess.CalledProcessError):
+            self.path.unlink(missing_ok=True)
+            return None
 
 
 def parse_status(raw: bytes, prefix: str) -> WorkTreeStatus:

@@ -262,7 +262,8 @@ def pack_repository(root: Path, options: PackOptions, cache_dir: Path | None, sp
         tick = now
 
     try:
-        found = survey(root, options.include, options.exclude, options.max_file_bytes)
+        private = cache_path(cache_dir, Path(root).resolve()).with_suffix(".index") if cache_dir else None
+        found = survey(root, options.include, options.exclude, options.max_file_bytes, private)
     except ListingError as exc:
         raise PackError(str(exc)) from None
     head = read_head(found.git_root) if found.git_root else None
