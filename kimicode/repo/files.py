@@ -25,11 +25,10 @@ import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from kimicode.repo.gitinfo import PrivateIndex, parse_status, prefix_of, status_command, work_tree_root
 from kimicode.repo.ignore import DEFAULT_IGNORES, Matcher, blocking_ignore_file, read_ignore_file, walk
-from kimicode.secrets import secret_file_kind
 
 IGNORE_FILE = ".kimicodeignore"
 BINARY_SUFFIXES = frozenset(
@@ -165,11 +164,17 @@ class _Filters:
     def _included(self) -> Matcher | None:
         return Matcher(self.include) if self.include else None
 
+    @cached_property
+    def _secret_kind(self) -> Callable[[str], str | None]:
+        from kimicode.secrets import secret_file_kind  # the secrets package: not on a warm pack's path
+
+        return secret_file_kind
+
     def by_name(self, path: str) -> str | None:
         """Why the path alone rules ``path`` out ("" when the filters leave it out), else None."""
         if self._ignore.match(path) or (self._included is not None and not self._included.match(path)):
             return ""
-        return _name_reason(path)
+        return _name_reason(path, self._secret_kind)
 
 
 def _lstat(path: str) -> os.stat_result | str:
@@ -422,7 +427,7 @@ def secret_in_name(path: str) -> str | None:
     return None
 
 
-def _name_reason(path: str) -> str | None:
+def _name_reason(path: str, secret_file_kind: Callable[[str], str | None]) -> str | None:
     # string operations, not pathlib: this runs for every file of the repository
     name = path.rsplit("/", 1)[-1]
     kind = secret_file_kind(path)
