@@ -30,7 +30,8 @@ from kimicode.tokens import DEFAULT_ENCODING, EncodingUnavailable, TokenCounter
 FULL_SHARE = 0.6  # of the budget for full files, when not everything fits
 TREE_SHARE = 0.08  # kept back from outlines so the rest of the paths can be listed
 MAX_MISSES = 40
-LISTING_STATE = "listing"  # the cache's state entry holding the last listing
+LISTING_STATE = "listing"  # the cache's state entries: the last listing, the last import graph
+GRAPH_STATE = "imports"
 OUTLINE_RATIO = 0.12  # an outline is roughly this share of its file's tokens  # consecutive files that did not fit before a tier stops trying
 Progress = Callable[[str, int, int], None]
 
@@ -203,12 +204,14 @@ def _result_key(root: Path, fingerprint: str, git: GitInfo | None, options: Pack
     return hashlib.sha256(json.dumps(data).encode()).hexdigest()
 
 
-def _ranked(scan: ScanResult, git: GitInfo | None, query: str | None) -> tuple[list[FileRecord], list[RankedFile]]:
-    from kimicode.repo.symbols import RepoPathIndex, resolve_all
+def _ranked(scan: ScanResult, git: GitInfo | None, query: str | None, cache: PackCache) -> tuple[list[FileRecord], list[RankedFile]]:
+    from kimicode.repo.graph import ImportGraph, import_graph
 
     paths = [r.path for r in scan.records]
-    index = RepoPathIndex(paths)
-    imports = dict(zip(paths, resolve_all([(r.path, r.language, r.imports) for r in scan.records], index)))
+    graph = import_graph(scan.records, ImportGraph.from_bytes(cache.get_state(GRAPH_STATE)))
+    if graph.resolved:
+        cache.put_state(GRAPH_STATE, graph.to_bytes())
+    imports = graph.targets
     defines = {r.path: r.defines for r in scan.records}
     ranked = rank_files(paths, defines, imports, git.recent if git else {}, query)
     by_path = {r.path: r for r in scan.records}
@@ -302,7 +305,7 @@ def pack_repository(root: Path, options: PackOptions, cache_dir: Path | None, sp
             raise PackError(f"nothing to pack in {listing.root}: no text files" + (f" ({len(skipped)} skipped)" if skipped else ""))
         if progress:
             progress("ranking", 0, len(scan.records))
-        records, ranked = _ranked(scan, git, options.query)
+        records, ranked = _ranked(scan, git, options.query, cache)
         report.top = [(r.path, round(r.score, 4), list(r.reasons)) for r in ranked[:15]]
         lap("rank")
         loading.join()
