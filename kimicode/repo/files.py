@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Mapping, Sequence
 
 from kimicode.repo.gitinfo import PrivateIndex, parse_status, prefix_of, status_command, work_tree_root
 from kimicode.repo.ignore import DEFAULT_IGNORES, Matcher, blocking_ignore_file, read_ignore_file, walk
@@ -48,6 +48,7 @@ MINIFIED_AVG_LINE = 500
 SNIFF_BYTES = 8192
 GIT_LIST_WAIT = 1.0  # seconds of `git status` before watching whether a .gitignore blocks it
 STALL_CHECK = 0.5  # seconds without CPU progress that make a running git status suspect
+PARALLEL_MIN_FILES = 20_000  # a first listing of this many files is made on every core
 PRIVATE_INDEX_FILES = 20_000  # tracked files from which git status runs on a private index copy
 FORMAT = 2  # of ListingMemo.to_bytes
 PATCH_MOST = 200  # paths git reports before the listing is made afresh rather than patched
@@ -228,8 +229,19 @@ class Survey:
                 return self._make(self._patch(known, touched))
         tracked = _parse_index(self.index)
         paths = self.candidates if self.candidates is not None else sorted(tracked.keys() | self.stats.keys())
-        return self._make({path: self._entry(path, None if path in self.dirty else tracked.get(path), known.get(path))
-                           for path in paths})
+        items = [(path, None if path in self.dirty else tracked.get(path), known.get(path)) for path in paths]
+        if known:  # most entries are reused: no stat, not worth a worker
+            return self._make({path: self._entry(path, oid, entry) for path, oid, entry in items})
+        # a first listing judges every name and stats every file: on every core when there are many
+        from kimicode.repo.parallel import map_files
+
+        with _FORKING:
+            _SHARED[:] = [self]
+            try:
+                made = map_files(_entries_chunk, "", items, PARALLEL_MIN_FILES, interleave=False)
+            finally:
+                _SHARED.clear()
+        return self._make(dict(zip(paths, made)))
 
     def _entry(self, path: str, oid: str | None, known: Entry | None) -> Entry:
         """What ``path`` is now, given its blob id (None unless git vouches for it) and the last listing's entry."""
@@ -266,6 +278,15 @@ class Survey:
         memo = ListingMemo(str(self.root), self.fingerprint, self.filters.key, self.changed, self.index_digest,
                            tuple(self.stats) if self.candidates is None else (), entries)
         return Listing(self.root, self.git_root, tuple(files), tuple(skipped), self.fingerprint, self.changed, memo)
+
+_SHARED: list[Survey] = []  # the survey forked workers inherit (set under _FORKING)
+_FORKING = threading.Lock()
+
+
+def _entries_chunk(_root: str, items: Sequence[tuple[str, str | None, Entry | None]]) -> list[Entry]:
+    survey = _SHARED[0]
+    return [survey._entry(path, oid, entry) for path, oid, entry in items]
+
 
 def _index_oid(raw: bytes, path: str) -> str | None:
     """The blob id of ``path`` in a `git ls-files -z -s` dump; None when it is not there (or in conflict)."""
