@@ -91,7 +91,12 @@ def corpus_stats(root: Path) -> tuple[int, int]:
 
 
 def warm_page_cache(root: Path) -> None:
-    """Read every file once, so whichever tool runs first does not pay for the disk alone."""
+    """Read every file once, so that no tool pays for the disk alone.
+
+    Done before every cold run, not once: a kernel may page out file data that has been idle
+    for a while (this machine's DAMON reclaim does after about a minute), so a corpus read at
+    the start would be partly back on disk by the later runs.
+    """
     for dirpath, dirnames, filenames in os.walk(root):
         if ".git" in dirnames and Path(dirpath) == root:
             dirnames.remove(".git")
@@ -194,6 +199,8 @@ def kimicode_rows(args: argparse.Namespace, tmp: Path, goals: dict[str, float]) 
                             TIKTOKEN_CACHE_DIR=str(Path(tempfile.mkdtemp(prefix="tiktoken-", dir=tmp))))
             for row, kind in zip(rows, ("cold", "warm", "touch")):
                 out = tmp / f"kimicode-{kind}-{run}.xml"
+                if kind == "cold":
+                    before_cold(args)
                 if kind == "touch":
                     edited = touched_file(tmp / f"kimicode-cold-{run}.xml")
                     if edited is None:
@@ -248,6 +255,7 @@ def repomix_rows(args: argparse.Namespace, tmp: Path) -> list[Row]:
             work = Path(tempfile.mkdtemp(prefix="repomix-cwd-", dir=tmp))   # no repomix.config.json here
             out = tmp / f"repomix{'-compress' if extra else ''}-{run}.xml"
             argv = [str(exe), str(args.corpus), "--output", str(out), *extra]
+            before_cold(args)
             progress(f"{row.tool} (run {run}/{args.runs})")
             m = run_measured(argv, env=clean_env(home), cwd=work, workdir=tmp / "logs",
                              label=f"repomix{'-compress' if extra else ''}-{run}", timeout=args.timeout)
@@ -285,6 +293,8 @@ def aider_rows(args: argparse.Namespace, tmp: Path) -> list[Row]:
         home = Path(tempfile.mkdtemp(prefix="aider-home-", dir=tmp))
         env = clean_env(home, LITELLM_LOCAL_MODEL_COST_MAP="True", OPENAI_API_KEY="sk-unused-offline")
         for row, kind in zip(rows, ("cold", "warm")):
+            if kind == "cold":
+                before_cold(args)
             progress(f"aider map {kind} (run {run}/{args.runs})")
             m = run_measured(argv, env=env, cwd=copy, workdir=tmp / "logs", label=f"aider-{kind}-{run}",
                              timeout=args.timeout)
@@ -299,6 +309,12 @@ def aider_rows(args: argparse.Namespace, tmp: Path) -> list[Row]:
             rows[1].note = rows[1].note or "skipped: cold run failed"
             break
     return rows
+
+
+def before_cold(args: argparse.Namespace) -> None:
+    if not args.no_warm_page_cache:
+        progress("reading the corpus (OS page cache)")
+        warm_page_cache(args.corpus)
 
 
 def failure_note(m: Measurement) -> str:
@@ -376,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per tool run [1800]")
     parser.add_argument("--json", type=Path, help="also write the raw measurements to this file")
     parser.add_argument("--no-warm-page-cache", action="store_true",
-                        help="do not read the corpus once before measuring")
+                        help="do not read the corpus before each cold run")
     args = parser.parse_args(argv)
     args.corpus = args.corpus.resolve()
     args.peers_dir = args.peers_dir.resolve()
@@ -393,10 +409,6 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_line())
     print(f"corpus: {args.corpus}: {files:,} files, {size / MB:,.1f} MB ({size / 2**20:,.1f} MiB), .git excluded")
     sys.stdout.flush()
-    if not args.no_warm_page_cache:
-        progress("reading the corpus once (OS page cache)")
-        warm_page_cache(args.corpus)
-
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="pack-bench-") as tmpdir:
         tmp = Path(tmpdir)
