@@ -96,6 +96,11 @@ class ChatResult:
     error: str | None = None  # one line on why a partial result stopped early
     timed_out: bool = False  # stopped by idle_timeout or a deadline (asking again will not help)
 
+    @property
+    def truncated(self) -> bool:
+        """The answer stopped at the reply limit (max_tokens), not because the model was done."""
+        return self.finish_reason == "length"
+
 
 class _Retry(Exception):
     """One attempt failed in a way worth another try."""
@@ -539,16 +544,16 @@ class ChatClient:
         """A provider's words, fit to quote in a one-line message."""
         return redact(text, self.endpoint.api_key, MAX_SAID_CHARS)
 
-    def _overflow(self, said: str, status: int | None) -> ContextOverflow:
+    def _overflow(self, said: str, status: int | None, body: Any = None) -> ContextOverflow:
         message = f"the request is larger than {self.endpoint.model}'s context window ({said}): shrink it and retry"
-        return ContextOverflow(redact(message, self.endpoint.api_key), limit=overflow_limit(said), status=status)
+        return ContextOverflow(redact(message, self.endpoint.api_key), limit=overflow_limit(said, body), status=status)
 
     def _status_failure(self, err: Any) -> Exception:
         """An HTTP error status: overflow, retry, or give up."""
         status = int(getattr(err, "status_code", 0) or 0)
         said = self._said(server_message(err)) or f"HTTP {status}"
         if status in (400, 413, 422) and is_context_overflow(status, said, getattr(err, "code", None), getattr(err, "type", None)):
-            return self._overflow(said, status)
+            return self._overflow(said, status, getattr(err, "body", None))
         final = f"the API answered {status} {said}: {self._hint(status)}"
         if status in (408, 409, 429) or status >= 500:
             wait = retry_after(err) if status in (429, 503) else None

@@ -98,7 +98,12 @@ def is_context_overflow(status: int | None, message: str, code: str | None = Non
     return bool(_OVERFLOW_TEXT.search(message))
 
 
-def overflow_limit(message: str) -> int | None:
+def overflow_limit(message: str, body: Any = None) -> int | None:
+    """The window a "request too long" error names: llama.cpp's ``n_ctx`` field, else a number in its words."""
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    n_ctx = inner.get("n_ctx") if isinstance(inner, dict) else None
+    if isinstance(n_ctx, int) and not isinstance(n_ctx, bool) and n_ctx > 0:
+        return n_ctx
     for pattern in _LIMIT_NUMBER:
         match = pattern.search(message)
         if match:

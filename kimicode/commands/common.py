@@ -29,14 +29,11 @@ class UsageFailure(Failure):
     exit_code = exit_codes.USAGE
 
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
-
-
 def needs_key(base_url: str) -> bool:
     """Whether the endpoint needs an API key: local servers (llama.cpp, Ollama, vLLM) usually take none."""
-    from urllib.parse import urlparse
+    from kimicode.discovery.urls import is_local
 
-    return (urlparse(base_url).hostname or "") not in LOCAL_HOSTS
+    return not is_local(base_url)
 
 
 def repo_root_of(path: Path) -> Path:
