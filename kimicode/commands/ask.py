@@ -50,7 +50,14 @@ class _AnswerPrinter:
         self.quiet = quiet
         self.text = ""
         self._live = None
-        if not quiet and sys.stdout.isatty():
+        self._rendered = not quiet and sys.stdout.isatty()
+
+    def __call__(self, delta: str) -> None:
+        self.text += delta
+        if self.quiet:
+            return
+        if self._rendered and self._live is None:
+            # started at the first delta, not before: until then a status line may be showing
             from rich.console import Console
             from rich.live import Live
             from rich.markdown import Markdown
@@ -58,11 +65,6 @@ class _AnswerPrinter:
             self._markdown = Markdown
             self._live = Live(Markdown(""), console=Console(), refresh_per_second=8, vertical_overflow="visible")
             self._live.start()
-
-    def __call__(self, delta: str) -> None:
-        self.text += delta
-        if self.quiet:
-            return
         if self._live is not None:
             self._live.update(self._markdown(self.text))
         else:
@@ -100,7 +102,7 @@ class _ReasoningPrinter:
 @click.option("--budget", type=click.IntRange(min=1), help="Most tokens the packed repository may take.")
 @click.option("--no-repo", is_flag=True, help="Do not include the repository.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: answer, model, usage, files, timings.")
-@click.option("--dry-run", is_flag=True, help="Print the exact messages and a token table per shelf; call nothing.")
+@click.option("--dry-run", is_flag=True, help="Print the exact messages and a token table per shelf; call no model.")
 @click.option("--model", help="Model name [config model, KIMICODE_MODEL].")
 @click.option("--base-url", help="OpenAI-compatible endpoint [config base_url, KIMICODE_BASE_URL].")
 @click.option("--verbose", "-v", is_flag=True, help="Show the model's reasoning (dimmed, on stderr).")
@@ -109,8 +111,9 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
             as_json: bool, dry_run: bool, model: str | None, base_url: str | None, verbose: bool, remember: bool) -> None:
     """Ask QUESTION about the repository here; piped stdin is added as context."""
     from kimicode import calibration
+    from kimicode.commands.progress import Progress
+    from kimicode.discovery import resolve_limits
     from kimicode.locations import user_locations
-    from kimicode.models import model_spec
     from kimicode.repo.files import refusal
     from kimicode.repo.pack import PackOptions
     from kimicode.request import AskInputs, RequestError, build_request
@@ -125,11 +128,18 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
         # before anything reads the folder: not even AGENTS.md of a home directory is sent
         click.echo(f"kimicode: {refused}", err=True)
         no_repo = True
+    if remember and no_repo:  # refused before anything is sent: memory is kept per repository
+        raise UsageFailure("--remember needs a repository (memory is kept per repository): run it inside one, without --no-repo")
     settings = settings_or_exit(root, {"model": model, "base_url": base_url, "pack.budget": budget})
     if not dry_run and not settings.api_key and needs_key(settings.base_url):
         raise UsageFailure("no API key: set MOONSHOT_API_KEY (or KIMICODE_API_KEY, or api_key in config.toml)")
-    spec = model_spec(settings.model, settings.models)
     locations = user_locations()
+    progress = Progress()
+    progress.show("checking the model's window…")
+    spec, limits = resolve_limits(settings, locations.data_dir)
+    progress.stop()
+    for notice in limits.notices:
+        click.echo(f"kimicode: {notice}", err=True)
     counter = TokenCounter(settings.pack.encoding, calibration.factor(locations.data_dir, settings.model))
     reply = min(settings.ask.reply_tokens, spec.max_output)
     options = PackOptions(budget=settings.pack.budget, fmt=settings.pack.format, include=settings.pack.include,
@@ -139,10 +149,15 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
     repo_root = None if no_repo else root
     inputs = AskInputs(question, repo_root, files, stdin, query, memory=_recall(f"{question}\n{stdin}", repo_root, settings))
     build = lambda cap: build_request(inputs, counter, spec.context_window, reply, options, locations.cache_dir, cap)  # noqa: E731
+    progress.show("packing…")
     try:
         request, _ = build(settings.pack.budget)
     except RequestError as exc:
         raise UsageFailure(str(exc)) from None
+    finally:
+        progress.stop()
+    if request.pack and request.pack.budget < settings.pack.budget and settings.sources.get("pack.budget"):
+        click.echo(f"kimicode: {_budget_cut(settings, request.pack.budget, spec.context_window)}", err=True)
     for note in request.notes:
         click.echo(f"kimicode: {note}", err=True)
     if request.redactions:
@@ -158,8 +173,16 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
 
             line = remember_answer(settings, repo_root, f"{question}\n{stdin}", question, result.content, client)
             click.echo(f"kimicode: {line}", err=True)
-    code = _send(request, build, settings, spec, counter, locations.data_dir, as_json, verbose, timings, after)
+    code = _send(request, build, settings, spec, counter, locations.data_dir, as_json, verbose, timings, after, progress)
     sys.exit(code)
+
+
+def _budget_cut(settings, room: int, window: int) -> str:  # type: ignore[no-untyped-def]
+    """One line: the budget the user asked for does not fit the window, and what the repository gets."""
+    source = settings.sources["pack.budget"]
+    named = {"flag": "--budget", "KIMICODE_BUDGET": "KIMICODE_BUDGET"}.get(source, f"pack.budget ({source})")
+    return (f"{named} {settings.pack.budget:,} does not fit the {window:,}-token window: "
+            f"the repository gets {room:,} tokens")
 
 
 def _recall(text: str, root: Path | None, settings) -> str:  # type: ignore[no-untyped-def]
@@ -191,24 +214,32 @@ def _usage_line(result, estimated: int, spec) -> str:  # type: ignore[no-untyped
             f"{usage.completion_tokens:,} completion, ${cost:.4f}, {result.elapsed:.1f} s")
 
 
-def _stream(client, request, as_json: bool, verbose: bool):  # type: ignore[no-untyped-def]
+def _stream(client, request, as_json: bool, verbose: bool, progress):  # type: ignore[no-untyped-def]
     printer = _AnswerPrinter(quiet=as_json)
     thoughts = _ReasoningPrinter() if verbose else None
+    progress.show("waiting for the model…")
     try:
         return client.stream_chat(
-            request.messages, on_content=printer, on_reasoning=thoughts,
-            on_retry=lambda why: click.echo(f"kimicode: {why}", err=True),
+            request.messages, on_content=progress.until_first(printer), on_reasoning=progress.until_first(thoughts),
+            on_retry=lambda why: _retrying(why, progress),
             # the reply shelf is what the budget reserved: a runaway answer stops there
             max_tokens=request.shelves.sizes.get("reply") or None,
         )
     finally:
+        progress.stop()
         if thoughts is not None:
             thoughts.close()
         printer.close()
 
 
+def _retrying(why: str, progress) -> None:  # type: ignore[no-untyped-def]
+    progress.stop()  # the notice gets a line of its own, then the status comes back
+    click.echo(f"kimicode: {why}", err=True)
+    progress.show("waiting for the model…")
+
+
 def _send(request, build, settings, spec, counter, data_dir: Path, as_json: bool, verbose: bool,  # type: ignore[no-untyped-def]
-          timings: dict[str, float], after=None) -> int:
+          timings: dict[str, float], after, progress) -> int:
     from kimicode import calibration
     from kimicode.llm import ChatClient, ContextOverflow, Endpoint, LLMError
 
@@ -218,7 +249,7 @@ def _send(request, build, settings, spec, counter, data_dir: Path, as_json: bool
         request = _check_near_window(client, request, build, counter, data_dir, spec, unsaved)
         try:
             try:
-                result = _stream(client, request, as_json, verbose)
+                result = _stream(client, request, as_json, verbose, progress)
             except ContextOverflow:
                 repo = request.shelves.sizes.get("repo", 0)
                 if repo <= 0:
@@ -227,7 +258,7 @@ def _send(request, build, settings, spec, counter, data_dir: Path, as_json: bool
                 click.echo(f"kimicode: the provider says the request is too long; shrinking the repository "
                            f"from {repo:,} to {smaller:,} tokens and retrying once", err=True)
                 request, _ = build(smaller)
-                result = _stream(client, request, as_json, verbose)
+                result = _stream(client, request, as_json, verbose, progress)
         except LLMError as exc:
             raise Failure(str(exc)) from None
         if after is not None and not result.partial:
@@ -236,9 +267,13 @@ def _send(request, build, settings, spec, counter, data_dir: Path, as_json: bool
     estimated = request.shelves.prompt_tokens
     if result.usage and result.usage.prompt_tokens:
         raw_estimate = round(estimated / counter.calibration)
-        _keep(unsaved, "the token calibration", lambda: calibration.record(data_dir, spec.name, raw_estimate, result.usage.prompt_tokens))
+        _keep(unsaved, "the token calibration", lambda: calibration.record(data_dir, spec.name, raw_estimate, result.usage.prompt_tokens,
+                                                                         window=spec.context_window))
     if result.partial:
         click.echo(f"kimicode: [partial answer: {result.error or 'stopped early'}]", err=True)
+    elif result.truncated:
+        click.echo(f"kimicode: [truncated: the answer reached the reply limit of {request.shelves.sizes.get('reply', 0):,} "
+                   "tokens; raise ask.reply_tokens or ask for less]", err=True)
     if as_json:
         click.echo(json.dumps(_json_result(request, result, estimated, spec, timings), indent=1))
     else:
@@ -270,7 +305,8 @@ def _check_near_window(client, request, build, counter, data_dir: Path, spec, un
     exact = client.estimate_tokens(request.messages)
     if not exact:
         return request
-    _keep(unsaved, "the token calibration", lambda: calibration.record(data_dir, spec.name, round(shelves.prompt_tokens / counter.calibration), exact))
+    _keep(unsaved, "the token calibration", lambda: calibration.record(data_dir, spec.name, round(shelves.prompt_tokens / counter.calibration),
+                                                                     exact, window=shelves.window))
     over = exact + shelves.sizes.get("reply", 0) - shelves.window
     repo = shelves.sizes.get("repo", 0)
     if over <= 0 or repo <= 0:
@@ -287,7 +323,9 @@ def _json_result(request, result, estimated: int, spec, timings: dict[str, float
     pack = request.pack
     return {
         "answer": result.content,
-        "partial": result.partial,
+        "partial": result.partial or result.truncated,
+        "truncated": result.truncated,  # stopped at the reply limit (finish_reason "length")
+        "finish_reason": result.finish_reason,
         "model": result.model,
         "usage": None if usage is None else {
             "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,

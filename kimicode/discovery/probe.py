@@ -64,7 +64,8 @@ class ServerFacts:
     max_output: Figure | None = None  # a reply cap, when the server names one
     overflow: Figure | None = None  # the window named by an overflow probe's 400
     elapsed: float = 0.0
-    tried: list[str] = field(default_factory=list)  # paths asked, in order
+    tried: list[str] = field(default_factory=list)  # URLs asked, in order
+    attempts: int = 0  # connections tried (a refused one is tried twice)
 
     def serves(self, model: str) -> bool | None:
         """Whether ``model`` is among the served ids (Ollama's ":latest" tag implied); None if unknown."""
@@ -185,6 +186,7 @@ class _Http:
         self._facts.tried.append(url)
         httpx = self._httpx
         for attempt in (1, 2):
+            self._facts.attempts += 1
             try:
                 kwargs: dict[str, Any] = {"json": body} if body is not None else {}
                 if timeout is not None:

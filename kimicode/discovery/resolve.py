@@ -151,9 +151,9 @@ def _spec(settings: Settings, window: int, window_source: str, remembered: store
     elif isinstance(server_cap, int):
         max_output, output_source = server_cap, str(remembered.server.get("max_output_source") or "server")  # type: ignore[union-attr]
     elif table is not None:
-        max_output, output_source = table.max_output, "table (the reply may use what the prompt leaves)"
+        max_output, output_source = table.max_output, "table: the reply may use what the prompt leaves"
     else:
-        max_output, output_source = reply_cap(window), "default (a quarter of the window, at most 8,192)"
+        max_output, output_source = reply_cap(window), "default: a quarter of the window, at most 8,192"
     max_output = min(max_output, window)
     priced = override is not None and any((override.price_input, override.price_cached_input, override.price_output))
     price_source = _config_source(settings, f"models.{name}.price_input") if priced else ("table" if table else "none (costs show as $0)")

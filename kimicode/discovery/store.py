@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kimicode.discovery.urls import shown
+from kimicode.discovery.urls import without_userinfo
 
 DIR_NAME = "endpoints"
 FILE_NAME = "windows.json"
@@ -41,7 +41,7 @@ def path(data_dir: Path) -> Path:
 
 
 def endpoint_key(base_url: str) -> str:
-    return shown(base_url).rstrip("/")
+    return without_userinfo(base_url).rstrip("/")
 
 
 def _load(data_dir: Path) -> dict[str, Any]:

@@ -13,12 +13,20 @@ def is_local(base_url: str) -> bool:
 
 
 def shown(url: str) -> str:
-    """``url`` without ``user:password@``: fit to print, log or store (the userinfo may be a credential)."""
+    """``url`` fit to print: ``https://user:key@host`` shows as ``https://***@host`` (the userinfo may be a credential)."""
+    return _userinfo(url, "***@")
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` with no userinfo at all: fit to store, and the same key with or without credentials."""
+    return _userinfo(url, "")
+
+
+def _userinfo(url: str, replacement: str) -> str:
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return urlunsplit(parts._replace(netloc=replacement + parts.netloc.rpartition("@")[2]))
 
 
 def server_root(base_url: str) -> str:

@@ -21,7 +21,7 @@ from kimicode.discovery.probe import (
     probe_server,
 )
 from kimicode.discovery.resolve import REMOTE_FRESH, should_probe
-from kimicode.discovery.urls import is_local, server_root, shown
+from kimicode.discovery.urls import is_local, server_root, shown, without_userinfo
 from tests.openai_server import OpenAIServer
 
 LLAMA_CPP_MODELS = [{"id": "gemma", "object": "model", "owned_by": "llamacpp",
@@ -68,7 +68,8 @@ def test_llama_cpp_props_and_ollama() -> None:
 
 
 def test_urls() -> None:
-    assert shown("http://user:s3cret@example.com:8080/v1") == "http://example.com:8080/v1"
+    assert shown("http://user:s3cret@example.com:8080/v1") == "http://***@example.com:8080/v1"
+    assert without_userinfo("http://user:s3cret@example.com:8080/v1") == "http://example.com:8080/v1"
     assert shown("http://example.com/v1") == "http://example.com/v1"
     assert server_root("http://127.0.0.1:8080/v1/") == "http://127.0.0.1:8080"
     assert server_root("http://h/api") == "http://h/api"
@@ -118,11 +119,10 @@ def test_a_refused_connection_fails_fast_after_one_retry() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound, not listening: connections are refused
-        started = time.monotonic()
         facts = probe_server(f"http://127.0.0.1:{port}/v1", "", "m")
     assert not facts.reachable and "connection refused" in facts.error
-    assert time.monotonic() - started < 2.0
-    assert facts.tried == [f"http://127.0.0.1:{port}/v1/models"]
+    assert facts.tried == [f"http://127.0.0.1:{port}/v1/models"]  # nothing else is tried on a server that is down
+    assert facts.attempts == 2  # one quick retry, no backoff
 
 
 def test_a_probe_never_shows_userinfo() -> None:
@@ -145,7 +145,7 @@ def test_server_window_is_used_and_remembered_privately(openai_server: OpenAISer
     url = openai_server.base_url.replace("http://", "http://user:s3cret@")
     spec, sources = resolve_limits(_settings(None, base_url=url), tmp_path)
     assert (spec.context_window, spec.max_output, spec.known) == (8192, 2048, True)
-    assert sources.window == "server /props n_ctx" and sources.max_output.startswith("default (a quarter")
+    assert sources.window == "server /props n_ctx" and sources.max_output.startswith("default: a quarter")
     assert sources.price.startswith("none") and sources.notices == ()
     saved = store.path(tmp_path)
     assert stat.S_IMODE(saved.stat().st_mode) == 0o600 and stat.S_IMODE(saved.parent.stat().st_mode) == 0o700
