@@ -8,7 +8,8 @@ as a subprocess against ``base_url``) to talk to it:
   ``stream_options.include_usage`` is set, then ``data: [DONE]``);
 - ``POST /v1/tokenizers/estimate-token-count`` (Moonshot's: ``data.total_tokens``);
 - ``GET /v1/models`` (``server.model_entries`` replaces the listing, e.g. with llama.cpp's ``meta``);
-- any other route a test scripts: ``server.routes[("GET", "/props")] = {...}`` (or ``(status, body)``).
+- any other route a test scripts: ``server.routes[("GET", "/props")] = {...}`` (or ``(status, body)``,
+  or a function of the request body returning either).
 
 ``server.context_window = N`` makes it check lengths like llama-cpp-python (about four
 characters per token): a longer non-streamed request gets a 400 naming N, a longer streamed one
@@ -172,11 +173,13 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
 
-    def _scripted_route(self, method: str) -> bool:
+    def _scripted_route(self, method: str, body: Any = None) -> bool:
         """Answer a route the test scripted in ``server.routes``; False if there is none."""
         found = self.server.owner.routes.get((method, self.path.split("?", 1)[0].rstrip("/")))
         if found is None:
             return False
+        if callable(found):
+            found = found(body)
         status, payload = found if isinstance(found, tuple) else (200, found)
         self._json(status, payload)
         return True
@@ -185,7 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         body = self._read_body()
         owner._record(self, body)
-        if not self._authorized() or self._scripted_route("POST"):
+        if not self._authorized() or self._scripted_route("POST", body):
             return
         path = self.path.split("?", 1)[0].rstrip("/")
         if path == "/v1/chat/completions" and self._too_long(body if isinstance(body, dict) else {}):
@@ -411,7 +414,7 @@ class OpenAIServer:
         self.default_reply: Reply = Reply()
         self.models: tuple[str, ...] = MODELS
         self.model_entries: list[dict[str, Any]] | None = None  # replaces the /v1/models listing when set
-        self.routes: dict[tuple[str, str], Any] = {}  # (method, path) -> JSON body, or (status, body)
+        self.routes: dict[tuple[str, str], Any] = {}  # (method, path) -> JSON body, (status, body), or fn(request body)
         self.context_window: int | None = None  # refuse longer chat requests, as llama-cpp-python does
         # estimate-token-count: None -> len(json(messages)) // 4; an int; or a function of the body
         self.estimate_tokens: int | Callable[[Any], int] | None = None

@@ -14,6 +14,9 @@ exact figure:
   request longer than any local window, which that server rejects before evaluating anything
   with "This model's maximum context length is N tokens".
 
+Where the server also tokenizes on request, a caller may have our counts of a few samples
+compared with its own (``measure``): evidence for calibration (see discovery.tokenizer).
+
 Parsers are pure functions of the JSON; ``probe_server`` does the HTTP. A refused connection is
 tried once more after a short pause, then the server counts as unreachable: no ten-second waits.
 """
@@ -34,7 +37,7 @@ OLLAMA_DEFAULT_WINDOW = 4_096  # Ollama's smallest default num_ctx (machines und
 # llama-cpp-python does) rejects it after tokenizing, naming its window.
 OVERSIZE_TOKENS = 1_100_000
 OVERSIZE_TIMEOUT = 30.0
-_FILLER = " kimicode"  # one token in common tokenizers; measured by the server before use
+_FILLER = "7"  # digits: one token per one to three bytes in common tokenizers, and quick to tokenize
 
 # /v1/models fields that name the window the server gives a model, most specific first
 _WINDOW_KEYS = ("max_model_len", "loaded_context_length", "context_length", "context_window", "max_context_length")
@@ -63,6 +66,7 @@ class ServerFacts:
     trained: Figure | None = None  # the model's training window: only an upper bound
     max_output: Figure | None = None  # a reply cap, when the server names one
     overflow: Figure | None = None  # the window named by an overflow probe's 400
+    token_samples: list[tuple[int, int]] = field(default_factory=list)  # (our count, the server's) per sample
     elapsed: float = 0.0
     tried: list[str] = field(default_factory=list)  # URLs asked, in order
     attempts: int = 0  # connections tried (a refused one is tried twice)
@@ -215,10 +219,11 @@ def _reason(exc: Exception) -> str:
 
 
 def probe_server(base_url: str, api_key: str, model: str, *, timeout: float = PROBE_TIMEOUT,
-                 oversize: bool = False) -> ServerFacts:
+                 oversize: bool = False, measure: Callable[[str], int] | None = None) -> ServerFacts:
     """Everything the server says about ``model``; never raises (an unreachable server says so in ``error``).
 
-    ``oversize`` allows the overflow probe on a llama-cpp-python server, which reports its window nowhere else.
+    ``oversize`` allows the overflow probe on a llama-cpp-python server, which reports its window nowhere else;
+    ``measure`` (our token count of a text) has the server's tokenizer compared with ours, where it offers one.
     """
     started = time.monotonic()
     facts = ServerFacts(base_url=base_url)
@@ -226,6 +231,8 @@ def probe_server(base_url: str, api_key: str, model: str, *, timeout: float = PR
     try:
         _probe(http, facts, base_url.rstrip("/"), server_root(base_url), model, oversize)
         facts.reachable = True
+        if measure is not None:
+            _measure(http, facts, server_root(base_url), model, measure)
     except _Unreachable as exc:
         facts.error = str(exc)
         facts.reachable = bool(facts.tried[:-1])  # something answered before the server went quiet
@@ -292,6 +299,21 @@ def _llama_cpp_python(http: _Http, facts: ServerFacts, base: str, root: str, mod
     facts.kind = "llama-cpp-python"
     if oversize:
         facts.overflow = _overflow_probe(http, base, model, per_hundred)
+
+
+def _measure(http: _Http, facts: ServerFacts, root: str, model: str, measure: Callable[[str], int]) -> None:
+    from kimicode.discovery.tokenizer import parse_count, sample_texts, tokenize_request
+
+    for text in sample_texts() if tokenize_request(facts.kind, root, model, "") else []:
+        url, body = tokenize_request(facts.kind, root, model, text)  # type: ignore[misc]
+        try:
+            status, payload = http.call("POST", url, body)
+        except _Unreachable:
+            return
+        theirs = parse_count(payload) if status == 200 else None
+        if theirs is None:
+            return  # no tokenize endpoint after all: nothing to compare
+        facts.token_samples.append((measure(text), theirs))
 
 
 def _overflow_probe(http: _Http, base: str, model: str, per_hundred: int) -> Figure | None:

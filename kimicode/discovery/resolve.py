@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kimicode import calibration
 from kimicode.discovery import store
 from kimicode.discovery.probe import PROBE_TIMEOUT, Figure, ServerFacts, probe_server
 from kimicode.discovery.urls import is_local
@@ -79,8 +80,10 @@ def resolve_limits(settings: Settings, data_dir: Path | None = None, *, probe: b
     facts = None
     if probe if probe is not None else should_probe(settings, remembered, now):
         facts = probe_server(settings.base_url, settings.api_key, name, timeout=timeout,
-                             oversize=oversize and not remembered.learned)
+                             oversize=oversize and not remembered.learned, measure=_measurer(settings, data_dir))
         remembered = _remember(data_dir, settings, remembered, facts)
+        for ours, theirs in facts.token_samples if data_dir else []:
+            calibration.record(data_dir, name, ours, theirs)  # type: ignore[arg-type]
     window, window_source, notices = _window(settings, remembered)
     spec, max_output_source, price_source = _spec(settings, window, window_source, remembered)
     if remembered.template and remembered.template.get("system_kept") is False:
@@ -88,6 +91,20 @@ def resolve_limits(settings: Settings, data_dir: Path | None = None, *, probe: b
                        "instructions in it are not seen; see docs/local-models.md")
     sources = LimitSources(window_source, max_output_source, price_source, tuple(notices), facts, remembered)
     return spec, sources
+
+
+def _measurer(settings: Settings, data_dir: Path | None):  # type: ignore[no-untyped-def]
+    """Our raw token count, while calibration for this model still lacks the samples to move."""
+    if data_dir is None or len(calibration.evidence(data_dir, settings.model).samples) >= calibration.AGREE:
+        return None
+    from kimicode.tokens import EncodingUnavailable, TokenCounter
+
+    counter = TokenCounter(settings.pack.encoding)
+    try:
+        counter.check()
+    except EncodingUnavailable:
+        return None
+    return counter.raw
 
 
 def _remember(data_dir: Path | None, settings: Settings, remembered: store.Remembered, facts: ServerFacts) -> store.Remembered:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from kimicode import calibration
 from kimicode.config import ModelOverride, Settings
 from kimicode.discovery import learn_window, remember_template, resolve_limits, store
 from kimicode.discovery.probe import (
@@ -22,6 +23,7 @@ from kimicode.discovery.probe import (
 )
 from kimicode.discovery.resolve import REMOTE_FRESH, should_probe
 from kimicode.discovery.urls import is_local, server_root, shown, without_userinfo
+from kimicode.tokens import TokenCounter
 from tests.openai_server import OpenAIServer
 
 LLAMA_CPP_MODELS = [{"id": "gemma", "object": "model", "owned_by": "llamacpp",
@@ -112,7 +114,7 @@ def test_probe_llama_cpp_python_learns_the_window_from_an_overflow_probe(openai_
     assert facts.overflow == Figure(8192, "server 400 to an overflow probe")
     (probe,) = openai_server.chat_requests
     assert probe.body["max_tokens"] == 1 and probe.body["stream"] is False
-    assert len(probe.body["messages"][0]["content"]) // 9 > 1_000_000  # longer than any local window
+    assert len(probe.body["messages"][0]["content"]) > 1_000_000  # longer than any local window (one token a digit here)
 
 
 def test_a_refused_connection_fails_fast_after_one_retry() -> None:
@@ -195,12 +197,17 @@ def test_a_learned_window_lowers_the_server_figure_until_the_server_changes(open
 
 def test_llama_cpp_python_window_is_probed_once_then_remembered(openai_server: OpenAIServer, tmp_path: Path) -> None:
     openai_server.model_entries = [{"id": "gemma", "object": "model", "owned_by": "me", "permissions": []}]
-    openai_server.routes[("POST", "/extras/tokenize/count")] = {"count": 100}
+    counter = TokenCounter()
+    # its tokenizer counts 20% more than ours, like Gemma's on code
+    openai_server.routes[("POST", "/extras/tokenize/count")] = lambda body: {"count": round(counter.raw(body["input"]) * 1.2)}
     openai_server.context_window = 8192
     spec, sources = resolve_limits(_settings(openai_server), tmp_path)
     assert spec.context_window == 8192 and sources.window.startswith("server 400 to an overflow probe")
+    assert calibration.factor(tmp_path, "gemma") == 1.2  # measured on the server's own tokenizer
+    counted = len(openai_server.requests)
     spec, _ = resolve_limits(_settings(openai_server), tmp_path)
     assert spec.context_window == 8192 and len(openai_server.chat_requests) == 1  # not probed again
+    assert len([r for r in openai_server.requests[counted:] if r.path == "/extras/tokenize/count"]) == 1  # nor measured
 
 
 def test_a_server_that_is_down_keeps_what_was_remembered(openai_server: OpenAIServer, tmp_path: Path) -> None:
@@ -250,3 +257,19 @@ def test_the_window_a_refusal_names(message: str, body: object, expected: int | 
     from kimicode.llm_failures import overflow_limit
 
     assert overflow_limit(message, body) == expected
+
+
+def test_the_servers_tokenizer_is_measured_on_code(openai_server: OpenAIServer) -> None:
+    from kimicode.discovery.tokenizer import parse_count, sample_texts, tokenize_request
+
+    texts = sample_texts()
+    assert len(texts) == 3 and all(TokenCounter().raw(t) > calibration.MIN_SAMPLE_TOKENS for t in texts)
+    assert tokenize_request("ollama", "http://h", "m", "x") is None
+    assert tokenize_request("llama.cpp", "http://h", "m", "x") == ("http://h/tokenize", {"content": "x"})
+    assert parse_count({"tokens": [1, 2, 3]}) == 3 and parse_count({"count": 7, "tokens": []}) == 7
+    assert parse_count({"error": "x"}) is None
+    openai_server.model_entries = LLAMA_CPP_MODELS
+    openai_server.routes[("GET", "/props")] = {"default_generation_settings": {"n_ctx": 8192}}
+    openai_server.routes[("POST", "/tokenize")] = lambda body: {"tokens": [0] * (len(body["content"]) // 3)}
+    facts = probe_server(openai_server.base_url, "", "gemma", measure=lambda text: len(text) // 4)
+    assert [round(theirs / ours, 2) for ours, theirs in facts.token_samples] == [1.33, 1.33, 1.33]
