@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import pytest
 
-from tests.cli.runner import run_cli
+from tests.cli.runner import run_cli, run_in_terminal
 from tests.openai_server import OpenAIServer
 from tests.repos import make_repo, write_files
 
@@ -479,32 +479,12 @@ def test_invalid_utf8_in_piped_input_is_still_sent(tmp_path: Path, openai_server
 
 
 def test_markdown_is_rendered_on_a_terminal(tmp_path: Path, openai_server: OpenAIServer) -> None:
-    import pty
-
     work = plain_dir(tmp_path)
     openai_server.reply("The **budget** is:\n\n- window\n- minus reply\n")
-    env = {**os.environ, "KIMICODE_BASE_URL": openai_server.base_url, "COLUMNS": "80", "LINES": "24", "TERM": "xterm"}
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "kimicode", "ask", "--no-repo", "q?"], cwd=work, env=env,
-                            stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE)
-    os.close(slave)
-    out = b""
-    try:
-        while True:
-            try:
-                data = os.read(master, 4096)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            out += data
-        _, err = proc.communicate(timeout=30)
-    finally:
-        os.close(master)
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode("utf-8", errors="replace"))
+    env = {"KIMICODE_BASE_URL": openai_server.base_url, "COLUMNS": "80", "LINES": "24", "TERM": "xterm"}
+    code, out, err = run_in_terminal("ask", "--no-repo", "q?", cwd=work, env=env, timeout=30)
+    assert code == 0, err
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out)
     assert "budget" in screen and "minus reply" in screen
     assert "**" not in screen and "- window" not in screen  # rendered, not the raw markdown
     assert "•" in screen

@@ -7,12 +7,10 @@ servers users run: llama.cpp's /props, llama-cpp-python's length check.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.cli.runner import run_in_terminal
 from tests.cli.test_ask_cli import FAST, REPO, ask, plain_dir
 from tests.openai_server import OpenAIServer
 from tests.repos import make_repo
@@ -100,35 +98,10 @@ def test_remember_without_a_repository_is_refused_before_anything_is_sent(tmp_pa
     assert openai_server.requests == []
 
 
-def _run_with_terminal_stderr(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
-    import pty
-
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "kimicode", *args], cwd=cwd, env={**os.environ, **env},
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
-    os.close(slave)
-    err = b""
-    try:
-        while True:
-            try:
-                data = os.read(master, 4096)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            err += data
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        os.close(master)
-        if proc.poll() is None:
-            proc.kill()
-    return proc.returncode, out.decode(), err.decode("utf-8", errors="replace")
-
-
 def test_a_terminal_is_told_what_ask_is_waiting_for(tmp_path: Path, openai_server: OpenAIServer) -> None:
     openai_server.slow(1.5, "answer")
     env = {"KIMICODE_BASE_URL": openai_server.base_url, "COLUMNS": "80", "TERM": "xterm"}
-    code, out, err = _run_with_terminal_stderr(["ask", "q?"], plain_dir(tmp_path), env)
+    code, err, out = run_in_terminal("ask", "q?", cwd=plain_dir(tmp_path), env=env, terminal="stderr")
     assert code == 0, err
     assert "packing…" in err and "waiting for the model…" in err
     assert out == "answer\n"  # the status line never reaches stdout

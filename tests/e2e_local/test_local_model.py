@@ -75,22 +75,22 @@ def test_dry_run_with_no_window_configured_plans_within_the_real_window(local_se
 
 
 def test_ask_streams_an_answer_within_the_real_window(local_server: str, tmp_path: Path) -> None:
-    make_repo(tmp_path, REPO)
+    # a 512-token reply (this model rambles to its cap; a CPU makes ~10-50 tokens a second): the
+    # prompt then fills even more of the window
+    make_repo(tmp_path, {**REPO, ".kimicode.toml": "[ask]\nreply_tokens = 512\n"})
     with RecordingProxy(local_server) as proxy:
         result = run_cli("ask", "--json", "how is the budget computed?", cwd=tmp_path, env=_env(proxy.base_url), timeout=1500)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     answer = proxy.chats()[-1]
-    assert answer.body["stream"] is True and answer.body["max_tokens"] == WINDOW // 4
+    assert answer.body["stream"] is True and answer.body["max_tokens"] == 512
     assert answer.status == 200 and b"data: [DONE]" in answer.response  # streamed to its end, not broken off
     assert data["answer"].strip() and data["finish_reason"] in ("stop", "length")
     assert data["partial"] is data["truncated"]  # partial only because the reply limit was reached
     prompt = _server_tokens(local_server, "\n".join(m["content"] for m in answer.body["messages"]))
-    assert prompt + answer.body["max_tokens"] <= WINDOW  # the real window, by the server's count
-    if data["usage"] is None:  # llama-cpp-python sends no usage in a stream: said, not invented
-        assert "no usage reported" in result.stderr
-    else:
-        assert data["usage"]["prompt_tokens"] + data["usage"]["completion_tokens"] <= WINDOW
+    assert WINDOW * 0.6 < prompt and prompt + answer.body["max_tokens"] <= WINDOW  # a full window, never over it
+    # llama-cpp-python sends no usage in a stream: reported as absent, not invented
+    assert data["usage"] is None or data["usage"]["prompt_tokens"] + data["usage"]["completion_tokens"] <= WINDOW
 
 
 def test_an_answer_cut_at_the_reply_limit_is_reported_truncated(local_server: str, tmp_path: Path) -> None:
