@@ -83,7 +83,7 @@ def resolve_limits(settings: Settings, data_dir: Path | None = None, *, probe: b
                              oversize=oversize and not remembered.learned, measure=_measurer(settings, data_dir))
         remembered = _remember(data_dir, settings, remembered, facts)
         for ours, theirs in facts.token_samples if data_dir else []:
-            calibration.record(data_dir, name, ours, theirs)  # type: ignore[arg-type]
+            _cached(lambda: calibration.record(data_dir, name, ours, theirs))  # type: ignore[arg-type]
     window, window_source, notices = _window(settings, remembered)
     spec, max_output_source, price_source = _spec(settings, window, window_source, remembered)
     if remembered.template and remembered.template.get("system_kept") is False:
@@ -123,8 +123,17 @@ def _remember(data_dir: Path | None, settings: Settings, remembered: store.Remem
     elif learned and server["window"] and learned.get("server_window") != server["window"]:
         learned = None  # the server now reports another window than when we learned: it was restarted
     if data_dir is not None:
-        store.remember(data_dir, settings.base_url, settings.model, server=server, learned=learned)
+        _cached(lambda: store.remember(data_dir, settings.base_url, settings.model, server=server, learned=learned))
     return dataclasses.replace(remembered, server=_stamped(server), learned=_stamped(learned, remembered.learned))
+
+
+def _cached(write) -> None:  # type: ignore[no-untyped-def]
+    """What discovery stores is a cache of facts found again next time: a disk that refuses it
+    (full, read-only) must not stop the command that is about to use them."""
+    try:
+        write()
+    except OSError:
+        pass
 
 
 def _stamped(record: dict[str, Any] | None, previous: dict[str, Any] | None = None) -> dict[str, Any] | None:

@@ -273,3 +273,12 @@ def test_the_servers_tokenizer_is_measured_on_code(openai_server: OpenAIServer) 
     openai_server.routes[("POST", "/tokenize")] = lambda body: {"tokens": [0] * (len(body["content"]) // 3)}
     facts = probe_server(openai_server.base_url, "", "gemma", measure=lambda text: len(text) // 4)
     assert [round(theirs / ours, 2) for ours, theirs in facts.token_samples] == [1.33, 1.33, 1.33]
+
+
+def test_a_data_dir_that_cannot_be_written_does_not_stop_discovery(openai_server: OpenAIServer, tmp_path: Path) -> None:
+    openai_server.model_entries = LLAMA_CPP_MODELS
+    openai_server.routes[("GET", "/props")] = {"default_generation_settings": {"n_ctx": 8192}}
+    blocked = tmp_path / "data"
+    blocked.write_text("a file where the data folder should be")
+    spec, sources = resolve_limits(_settings(openai_server), blocked)
+    assert spec.context_window == 8192 and sources.window == "server /props n_ctx"
