@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-SCHEMA_VERSION = 6  # 6: a secret in a file name is a skip reason
+SCHEMA_VERSION = 7  # 7: all-capital key ids in file names are found too
 
 
 @dataclass(frozen=True)

@@ -234,9 +234,9 @@ def secret_in_name(path: str) -> str | None:
     Checked when a file is scanned (and cached with its record), not on every listing.
     """
     for match in _LONG_RUN.finditer(path):
-        run = match.group(0)
-        upper = sum(c.isupper() for c in run)
-        if any(c.isdigit() for c in run) or 0.25 <= upper / len(run) <= 0.75:
+        # only a run of lower-case letters is surely a word; key ids can be all capitals
+        # (AKIADXPSKCJSZJLOEIVF) and tokens any mix
+        if not match.group(0).islower() or any(c.isdigit() for c in match.group(0)):
             from kimicode.secrets import redact
 
             found = redact(path.replace("/", "\n"), "file name").findings

@@ -39,3 +39,24 @@ def test_kind_says_why() -> None:
     assert secret_file_kind(".kube/config") == "kubeconfig"
     assert secret_file_kind("a/b/KEY.PEM") == "private key or certificate"
     assert secret_file_kind(".docker/config.json") == "docker credentials"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "keys/AKIADXPSKCJSZJLOEIVF.txt",  # an access key id with no digit: all capitals
+        "backup_ghp_3TicV9P63ILVzSCmPPPni6TuaaiuogtX5tXV.py",
+        "dumps/xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx.json",
+    ],
+)
+def test_a_token_in_a_file_name_is_found(path: str) -> None:
+    from kimicode.repo.files import secret_in_name
+
+    assert secret_in_name(path)
+
+
+@pytest.mark.parametrize("path", ["docs/averyveryverylongwordinafilename.md", "src/HTTPConnectionPoolManagerFactory.java"])
+def test_long_words_in_file_names_are_not_tokens(path: str) -> None:
+    from kimicode.repo.files import secret_in_name
+
+    assert secret_in_name(path) is None
