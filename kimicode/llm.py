@@ -24,11 +24,12 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from kimicode.llm_failures import (MAX_SAID_CHARS, ContextOverflow, DeadlineExceeded, LLMError, is_context_overflow,
                                    overflow_limit, redact, retry_after, server_message)
 from kimicode.models import ModelSpec
+from kimicode.prompt.messages import Message, ToolCall, wire
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -72,13 +73,6 @@ class Usage:
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int | None  # None: the provider did not say
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    id: str
-    name: str
-    arguments: str  # JSON text as the model wrote it; the caller parses and validates
 
 
 @dataclass
@@ -326,7 +320,7 @@ class ChatClient:
 
     def request_body(
         self,
-        messages: list[dict[str, Any]],
+        messages: Sequence[Message],
         *,
         max_tokens: int | None = None,
         tools: list[dict[str, Any]] | None = None,
@@ -337,7 +331,7 @@ class ChatClient:
         """The exact request sent; messages go verbatim (reasoning_content included)."""
         body: dict[str, Any] = {
             "model": self.endpoint.model,
-            "messages": messages,
+            "messages": wire(messages),
             "stream": True,
             "stream_options": {"include_usage": True},
         }
@@ -357,7 +351,7 @@ class ChatClient:
 
     def stream_chat(
         self,
-        messages: list[dict[str, Any]],
+        messages: Sequence[Message],
         *,
         on_content: TextCallback | None = None,
         on_reasoning: TextCallback | None = None,
@@ -606,7 +600,7 @@ class ChatClient:
 
     # -- token count --------------------------------------------------------------
 
-    def estimate_tokens(self, messages: list[dict[str, Any]], *, timeout: float = ESTIMATE_TIMEOUT) -> int | None:
+    def estimate_tokens(self, messages: Sequence[Message], *, timeout: float = ESTIMATE_TIMEOUT) -> int | None:
         """The provider's own prompt token count (Moonshot's free endpoint), or None.
 
         None on any failure: other providers answer 404, and offline it simply times out;
@@ -616,7 +610,7 @@ class ChatClient:
             client = self._openai().with_options(timeout=min(timeout, self.endpoint.timeout), max_retries=0)
             reply = client.post(
                 "/tokenizers/estimate-token-count",
-                body={"model": self.endpoint.model, "messages": messages},
+                body={"model": self.endpoint.model, "messages": wire(messages)},
                 cast_to=object,
             )
         except Exception:  # noqa: BLE001 - any failure means "no provider count", by contract

@@ -18,17 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from kimicode.budget import MESSAGE_OVERHEAD, ShelfTable, framing_tokens, middle_out
+from kimicode.engine.assembler import Assembler, Piece, Shelves, restored_block
+from kimicode.prompt import MESSAGE_OVERHEAD, BudgetPlan, Request, ShelfTable, TurnView, framing_tokens, middle_out
 from kimicode.chat.compaction import CompactionReport, fold
-from kimicode.chat.context import (FILE_TURN, ContextPolicy, Request, Shelves, TurnTexts, TurnView, assemble,
-                                   is_file_turn, restored_block)
+from kimicode.chat.context import FILE_TURN, ContextPolicy, TurnTexts, is_file_turn
 from kimicode.chat.repo_shelf import RepoPacker, RepoShelf
 from kimicode.chat.search import SearchHit, search
 from kimicode.chat.session import LoadedSession, SessionFile, Turn, now
 from kimicode.chat.state import StateItem, StateRecord, render
 from kimicode.chat.summarize import Summarizer
 from kimicode.llm import ChatClient, ChatResult, ContextOverflow, LLMError
-from kimicode.request import system_text
+from kimicode.engine.system import system_shelf
+from kimicode.locations import read_prompt
 from kimicode.tokens import TokenCounter
 
 TextCallback = Callable[[str], None]
@@ -126,7 +127,7 @@ class ChatSession:
                 # A record from a newer version or a damaged one: the session goes on without it.
                 self.warnings.append(f"session {self.meta.id}: a {kind} record could not be read; skipped it")
         found: list[tuple[str, int, str]] = []
-        self._system = system_text(project_root, found)
+        self._system = system_shelf(read_prompt("system.md"), project_root, found)
         self._system_tokens = counter.count(self._system)
         self.redactions: list[tuple[str, int, str]] = list(found)
         sclient = summarizer_client or client
@@ -255,9 +256,12 @@ class ChatSession:
     def request(self) -> Request:
         """The request the next ``send`` would make for the turns recorded so far."""
         room = self._history_room()
-        parts = Shelves(self._system, self.repo.text, render(self.record), self._views(self._restored_turns(), room),
-                        self._views(self._recent_turns(), room), self._recall_text())
-        request = assemble(parts, self.counter, self.window, self.reply)
+        recall = self._recall_text()
+        shelves = Shelves(self._system, self.repo.text, self.repo.tokens, render(self.record),
+                          self._views(self._restored_turns(), room), self._views(self._recent_turns(), room),
+                          tail=(Piece("memory", recall),) if recall else ())
+        plan = BudgetPlan(self.window, self.reply, self._packer.options.budget if self._packer else 0)
+        request = Assembler(plan, self.counter).assemble(shelves, shorten=True)
         if request.tokens > request.limit:
             raise ChatError(
                 f"the request needs {request.tokens:,} tokens but {self.window:,} - {self.reply:,} reply leaves "

@@ -1,27 +1,14 @@
-"""Assemble the messages of one chat request from its shelves, stable parts first.
+"""How a conversation shows its turns to the model: redacted, framed, shortened, counted, cached.
 
-Providers bill a byte-identical prompt prefix at a fraction of the price (Moonshot: about a
-fifth), so the order is chosen for the cache:
-
-1. one system message: prompts/system.md, the repo's AGENTS.md / KIMI.md, the packed
-   repository. It changes only when the repository is re-packed;
-2. the state record (and any restored turns), at the head of the first history message.
-   It changes only when a compaction runs or the user pins something;
-3. the recent turns verbatim, oldest first: between compactions a request is the previous
-   request plus the new turns;
-4. memory recalls, if any, at the very end (they differ from question to question).
-
-Consecutive messages of one role are joined, so the roles alternate whatever was recorded
-(an unanswered question followed by a new one, tool output after a question).
+The layout of the request itself is the engine's (kimicode.engine.assembler).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from dataclasses import dataclass
 
-from kimicode.budget import MESSAGE_OVERHEAD, ShelfTable, framing_tokens, middle_out
 from kimicode.chat.session import Turn
+from kimicode.prompt import MESSAGE_OVERHEAD, TurnView, middle_out
 from kimicode.repo.render import frame_body
 from kimicode.secrets import redact
 from kimicode.tokens import TokenCounter
@@ -56,18 +43,6 @@ class ContextPolicy:
             raise ValueError(f"unknown compaction strategy {self.strategy!r}: state or truncate")
         if not 0 < self.compact_to < 1 or not 0 < self.state_share < 1 or not 0 <= self.repo_share < 1:
             raise ValueError("compact_to and state_share must be between 0 and 1, repo_share below 1")
-
-
-@dataclass(frozen=True)
-class TurnView:
-    """A turn as a request shows it: redacted, perhaps shortened, counted."""
-
-    id: int
-    role: str
-    text: str
-    reasoning: str
-    tokens: int  # text and reasoning, plus the per-message overhead
-    shortened: bool = False
 
 
 class TurnTexts:
@@ -120,118 +95,3 @@ class TurnTexts:
         self._redacted.pop(turn_id, None)
         for key in [k for k in self._views if k[0] == turn_id]:
             del self._views[key]
-
-
-def restored_block(views: Sequence[TurnView]) -> str:
-    """Compressed turns shown again verbatim, read back from the session file."""
-    if not views:
-        return ""
-    ids = [v.id for v in views]
-    lines = [f"## Restored from the session file: turns {ids[0]}-{ids[-1]} (verbatim)"]
-    for view in views:
-        lines.append(f"[turn {view.id}, {view.role}]\n{view.text.rstrip()}")
-    return "\n\n".join(lines) + "\n"
-
-
-def history_messages(lead: str, views: Iterable[TurnView], recall: str = "") -> list[dict[str, Any]]:
-    """The messages after the system message, roles alternating."""
-    messages: list[dict[str, Any]] = []
-
-    def add(role: str, text: str, reasoning: str = "") -> None:
-        if messages and messages[-1]["role"] == role:
-            last = messages[-1]
-            last["content"] = f"{last['content']}\n\n{text}" if last["content"] else text
-            if reasoning:
-                last["reasoning_content"] = (last.get("reasoning_content", "") + "\n\n" + reasoning).strip()
-            return
-        message: dict[str, Any] = {"role": role, "content": text}
-        if reasoning:
-            message["reasoning_content"] = reasoning
-        messages.append(message)
-
-    if lead:
-        add("user", lead.rstrip())
-    for view in views:
-        add("assistant" if view.role == "assistant" else "user", view.text, view.reasoning)
-    if recall:
-        add("user", recall.rstrip())
-    return messages
-
-
-def count_messages(messages: Sequence[dict[str, Any]], counter: TokenCounter) -> int:
-    """Prompt tokens of a request, framing included: the figure checked against the budget."""
-    total = framing_tokens(len(messages))
-    for message in messages:
-        total += counter.count(message.get("content") or "")
-        if message.get("reasoning_content"):
-            total += counter.count(message["reasoning_content"])
-    return total
-
-
-@dataclass
-class Request:
-    messages: list[dict[str, Any]]
-    shelves: ShelfTable
-    tokens: int  # counted exactly, framing included
-    limit: int  # window - reply: never exceeded
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class Shelves:
-    """The pieces of one request before assembly."""
-
-    system: str  # prompt + project instructions
-    repo: str  # the packed repository ("" when none)
-    state: str  # the rendered state record
-    restored: list[TurnView]
-    recent: list[TurnView]
-    recall: str = ""
-
-
-def assemble(parts: Shelves, counter: TokenCounter, window: int, reply: int) -> Request:
-    """Build the request; shorten middle-out (largest message first) if it would not fit.
-
-    The session compacts before it gets here, so shortening is the last resort for a
-    state or a single message too large for what is left of the window.
-    """
-    count = counter.count
-    system_text = parts.system if not parts.repo else f"{parts.system.rstrip()}\n\n{parts.repo}"
-    limit = window - reply
-    notes: list[str] = []
-    recent = list(parts.recent)
-    state = parts.state
-
-    def build() -> list[dict[str, Any]]:
-        lead = "\n\n".join(p.rstrip() for p in (state, restored_block(parts.restored)) if p)
-        return [{"role": "system", "content": system_text}, *history_messages(lead, recent, parts.recall)]
-
-    messages = build()
-    tokens = count_messages(messages, counter)
-    # Largest first, the state last of all: it carries the pinned ledger.
-    order = sorted(range(len(recent)), key=lambda n: -recent[n].tokens)
-    for n in order:
-        if tokens <= limit:
-            break
-        view = recent[n]
-        room = max(view.tokens - MESSAGE_OVERHEAD - (tokens - limit) - 16, 32)
-        text = middle_out(view.text, room, count)
-        recent[n] = TurnView(view.id, view.role, text, "", count(text) + MESSAGE_OVERHEAD, True)
-        notes.append(f"turn {view.id} was shortened middle-out to fit the window ({view.tokens:,} -> {recent[n].tokens:,} tokens)")
-        messages = build()
-        tokens = count_messages(messages, counter)
-    if tokens > limit and state:
-        before = count(state)
-        state = middle_out(state, max(before - (tokens - limit) - 16, 32), count)
-        notes.append(f"the state record ({before:,} tokens) does not fit what the window leaves: its middle was elided")
-        messages = build()
-        tokens = count_messages(messages, counter)
-    sizes = {
-        "system": count(parts.system) + framing_tokens(1),
-        "memory": count(parts.recall) if parts.recall else 0,
-        "state": (count(state) if state else 0) + sum(v.tokens for v in parts.restored),
-        "recent": sum(v.tokens for v in recent),
-        "repo": count(parts.repo) if parts.repo else 0,
-        "reply": reply,
-    }
-    return Request(messages, ShelfTable(window, sizes), tokens, limit, notes)

@@ -13,7 +13,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
-from kimicode.budget import framing_tokens, middle_out
+from kimicode.prompt import Message, framing_tokens, middle_out
 from kimicode.chat.state import InvalidSummary, StatePatch, StateRecord, model_view, parse_patch
 from kimicode.llm import ChatClient, ContextOverflow, LLMError
 from kimicode.locations import read_prompt
@@ -89,7 +89,7 @@ class Summarizer:
             prompt = self._prompt(record, blocks)
             outcome.prompt_tokens = self.counter.count(prompt)
             try:
-                result = self.client.stream_chat([{"role": "user", "content": prompt}], max_tokens=self.reply_tokens)
+                result = self.client.stream_chat([Message("user", prompt)], max_tokens=self.reply_tokens)
             except ContextOverflow as exc:
                 if attempt == 2 or len(blocks) < 2:
                     outcome.error = f"the summary request was too long for the model ({exc})"

@@ -7,14 +7,21 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
 from kimicode import exit_codes
 from kimicode.commands.common import Failure, UsageFailure, needs_key, repo_root_of, settings_or_exit
+from kimicode.engine.events import ContentDelta, Event, Notice, ReasoningDelta
 
-OVERFLOW_SHRINK = 0.5  # the repo shelf keeps this share when the provider says "too long"
-NEAR_WINDOW = 0.9  # above this share of the window, get the provider's exact count first
+if TYPE_CHECKING:
+    from kimicode.ask import AskRequest
+    from kimicode.config import Settings
+    from kimicode.llm import ChatResult
+    from kimicode.models import ModelSpec
+    from kimicode.prompt import Redaction, Request
+    from kimicode.tokens import TokenCounter
 
 
 def _read_stdin() -> str:
@@ -28,15 +35,17 @@ def _read_stdin() -> str:
     return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
 
 
-def _print_dry_run(request, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+def _print_dry_run(request: Request, as_json: bool) -> None:
+    from kimicode.prompt import wire
+
     rows = request.shelves.rows()
     if as_json:
-        click.echo(json.dumps({"messages": request.messages, "shelves": {n: t for n, t, _ in rows},
+        click.echo(json.dumps({"messages": wire(request.messages), "shelves": {n: t for n, t, _ in rows},
                                "window": request.shelves.window}, indent=1))
         return
     for message in request.messages:
-        click.echo(f"----- {message['role']} -----")
-        click.echo(message["content"])
+        click.echo(f"----- {message.role} -----")
+        click.echo(message.content)
     click.echo("----- token budget (estimated) -----")
     for name, tokens, share in rows:
         click.echo(f"{name:<8} {tokens:>10,}  {share:5.1f}%")
@@ -97,7 +106,7 @@ class _ReasoningPrinter:
 @click.argument("question")
 @click.option("--file", "files", multiple=True, type=click.Path(path_type=Path, dir_okay=False), help="Add this file in full; repeatable.")
 @click.option("--query", help="What to pack the repository for (default: the question).")
-@click.option("--budget", type=click.IntRange(min=1), help="Most tokens the packed repository may take.")
+@click.option("--budget", type=click.IntRange(min=1), help="Most tokens the packed repository may take [config pack.budget].")
 @click.option("--no-repo", is_flag=True, help="Do not include the repository.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: answer, model, usage, files, timings.")
 @click.option("--dry-run", is_flag=True, help="Print the exact messages and a token table per shelf; call nothing.")
@@ -109,11 +118,12 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
             as_json: bool, dry_run: bool, model: str | None, base_url: str | None, verbose: bool, remember: bool) -> None:
     """Ask QUESTION about the repository here; piped stdin is added as context."""
     from kimicode import calibration
+    from kimicode.ask import AskInputs, AskRequest, RequestError
+    from kimicode.engine.send import plan_for
     from kimicode.locations import user_locations
     from kimicode.models import model_spec
     from kimicode.repo.files import refusal
     from kimicode.repo.pack import PackOptions
-    from kimicode.request import AskInputs, RequestError, build_request
     from kimicode.tokens import TokenCounter
 
     started = time.perf_counter()
@@ -131,16 +141,16 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
     spec = model_spec(settings.model, settings.models)
     locations = user_locations()
     counter = TokenCounter(settings.pack.encoding, calibration.factor(locations.data_dir, settings.model))
-    reply = min(settings.ask.reply_tokens, spec.max_output)
+    plan = plan_for(spec, settings.ask.reply_tokens, settings.pack.budget)
     options = PackOptions(budget=settings.pack.budget, fmt=settings.pack.format, include=settings.pack.include,
                           exclude=settings.pack.exclude, max_file_bytes=settings.pack.max_file_bytes,
                           encoding=counter.encoding, calibration=counter.calibration)
     stdin = _read_stdin()
     repo_root = None if no_repo else root
     inputs = AskInputs(question, repo_root, files, stdin, query, memory=_recall(f"{question}\n{stdin}", repo_root, settings))
-    build = lambda cap: build_request(inputs, counter, spec.context_window, reply, options, locations.cache_dir, cap)  # noqa: E731
     try:
-        request, _ = build(settings.pack.budget)
+        asking = AskRequest(inputs, counter, plan, options, locations.cache_dir)
+        request = asking.build()
     except RequestError as exc:
         raise UsageFailure(str(exc)) from None
     for note in request.notes:
@@ -153,16 +163,15 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
         return
     after = None
     if remember:
-        def after(client, result) -> None:  # type: ignore[no-untyped-def]
+        def after(asker: Callable[[str], str], result: ChatResult) -> str:
             from kimicode.memory.capture import remember_answer
 
-            line = remember_answer(settings, repo_root, f"{question}\n{stdin}", question, result.content, client)
-            click.echo(f"kimicode: {line}", err=True)
-    code = _send(request, build, settings, spec, counter, locations.data_dir, as_json, verbose, timings, after)
+            return remember_answer(settings, repo_root, f"{question}\n{stdin}", question, result.content, asker)
+    code = _send(asking, request, settings, spec, counter, locations.data_dir, as_json, verbose, timings, after)
     sys.exit(code)
 
 
-def _recall(text: str, root: Path | None, settings) -> str:  # type: ignore[no-untyped-def]
+def _recall(text: str, root: Path | None, settings: Settings) -> str:
     """The memory shelf for the errors in the question and piped input; one warning if memory is unavailable."""
     from kimicode.memory.recall import recall_for_text
 
@@ -172,14 +181,14 @@ def _recall(text: str, root: Path | None, settings) -> str:  # type: ignore[no-u
     return recall.text
 
 
-def _redaction_summary(found: list[tuple[str, int, str]], shown: int = 5) -> str:
+def _redaction_summary(found: list[Redaction], shown: int = 5) -> str:
     """One line: how many secrets were replaced before sending, and where (never the values)."""
     places = ", ".join(f"{source}:{line} ({kind})" for source, line, kind in found[:shown])
     more = f" and {len(found) - shown} more" if len(found) > shown else ""
     return f"redacted {len(found)} secret{'s' if len(found) != 1 else ''} before sending: {places}{more}"
 
 
-def _usage_line(result, estimated: int, spec) -> str:  # type: ignore[no-untyped-def]
+def _usage_line(result: ChatResult, estimated: int, spec: ModelSpec) -> str:
     from kimicode.models import cost_usd
 
     usage = result.usage
@@ -191,56 +200,59 @@ def _usage_line(result, estimated: int, spec) -> str:  # type: ignore[no-untyped
             f"{usage.completion_tokens:,} completion, ${cost:.4f}, {result.elapsed:.1f} s")
 
 
-def _stream(client, request, as_json: bool, verbose: bool):  # type: ignore[no-untyped-def]
-    printer = _AnswerPrinter(quiet=as_json)
-    thoughts = _ReasoningPrinter() if verbose else None
-    try:
-        return client.stream_chat(
-            request.messages, on_content=printer, on_reasoning=thoughts,
-            on_retry=lambda why: click.echo(f"kimicode: {why}", err=True),
-            # the reply shelf is what the budget reserved: a runaway answer stops there
-            max_tokens=request.shelves.sizes.get("reply") or None,
-        )
-    finally:
-        if thoughts is not None:
-            thoughts.close()
-        printer.close()
+class _Shown:
+    """Renders the engine's events for a terminal or a pipe: the answer on stdout, the rest on stderr."""
+
+    def __init__(self, as_json: bool, verbose: bool) -> None:
+        self.answer = _AnswerPrinter(quiet=as_json)
+        self.thoughts = _ReasoningPrinter() if verbose else None
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, ContentDelta):
+            self.answer(event.text)
+        elif isinstance(event, ReasoningDelta):
+            if self.thoughts is not None:
+                self.thoughts(event.text)
+        elif isinstance(event, Notice):
+            click.echo(f"kimicode: {event.text}", err=True)
+
+    def close(self) -> None:
+        if self.thoughts is not None:
+            self.thoughts.close()
+        self.answer.close()
 
 
-def _send(request, build, settings, spec, counter, data_dir: Path, as_json: bool, verbose: bool,  # type: ignore[no-untyped-def]
-          timings: dict[str, float], after=None) -> int:
-    from kimicode import calibration
-    from kimicode.llm import ChatClient, ContextOverflow, Endpoint, LLMError
+def _send(asking: AskRequest, request: Request, settings: Settings, spec: ModelSpec, counter: TokenCounter,
+          data_dir: Path, as_json: bool, verbose: bool, timings: dict[str, float],
+          after: Callable[[Callable[[str], str], ChatResult], str] | None = None) -> int:
+    from kimicode.ask import fix_asker
+    from kimicode.engine.send import Calibration, Sender
+    from kimicode.llm import ChatClient, Endpoint, LLMError
 
     sent = time.perf_counter()
-    unsaved: list[str] = []  # what could not be written (a full or read-only data dir): said once, at the end
+    shown = _Shown(as_json, verbose)
     with ChatClient(Endpoint.from_settings(settings), spec) as client:
-        request = _check_near_window(client, request, build, counter, data_dir, spec, unsaved)
+        sender = Sender(client, asking.plan, calibration=Calibration(data_dir, spec.name, counter.calibration), emit=shown)
         try:
-            try:
-                result = _stream(client, request, as_json, verbose)
-            except ContextOverflow:
-                repo = request.shelves.sizes.get("repo", 0)
-                if repo <= 0:
-                    raise  # no repository in the request: the same request again cannot fit
-                smaller = int(repo * OVERFLOW_SHRINK)
-                click.echo(f"kimicode: the provider says the request is too long; shrinking the repository "
-                           f"from {repo:,} to {smaller:,} tokens and retrying once", err=True)
-                request, _ = build(smaller)
-                result = _stream(client, request, as_json, verbose)
+            request, result = sender.within_budget(lambda shrink: request if shrink is None else asking.build(shrink),
+                                                   sender.stream)
         except LLMError as exc:
             raise Failure(str(exc)) from None
+        finally:
+            shown.close()
+        unsaved = sender.unsaved
         if after is not None and not result.partial:
-            _keep(unsaved, "the memory record", lambda: after(client, result))  # --remember: one more request
+            # --remember: one more request on the same client; a write that fails is noted, not fatal
+            try:
+                click.echo(f"kimicode: {after(fix_asker(client, asking.plan, counter), result)}", err=True)
+            except OSError as exc:
+                unsaved.append(f"the memory record ({exc.strerror or type(exc).__name__} in {exc.filename or 'the data dir'})")
     timings["model"] = round(time.perf_counter() - sent, 3)
     estimated = request.shelves.prompt_tokens
-    if result.usage and result.usage.prompt_tokens:
-        raw_estimate = round(estimated / counter.calibration)
-        _keep(unsaved, "the token calibration", lambda: calibration.record(data_dir, spec.name, raw_estimate, result.usage.prompt_tokens))
     if result.partial:
         click.echo(f"kimicode: [partial answer: {result.error or 'stopped early'}]", err=True)
     if as_json:
-        click.echo(json.dumps(_json_result(request, result, estimated, spec, timings), indent=1))
+        click.echo(json.dumps(_json_result(request, asking, result, estimated, spec, timings), indent=1))
     else:
         click.echo(_usage_line(result, estimated, spec), err=True)
     if unsaved:
@@ -251,40 +263,12 @@ def _send(request, build, settings, spec, counter, data_dir: Path, as_json: bool
     return exit_codes.ERROR if result.partial else exit_codes.OK
 
 
-def _keep(unsaved: list[str], what: str, write) -> None:  # type: ignore[no-untyped-def]
-    """Run a write of ours; on a disk error note ``what`` was not saved instead of failing."""
-    try:
-        write()
-    except OSError as exc:
-        unsaved.append(f"{what} ({exc.strerror or type(exc).__name__} in {exc.filename or 'the data dir'})")
-
-
-def _check_near_window(client, request, build, counter, data_dir: Path, spec, unsaved: list[str]):  # type: ignore[no-untyped-def]
-    """Near the window our estimate is not good enough: ask the provider's exact count (Moonshot's
-    free estimate endpoint; None elsewhere), learn from it, and shrink the repo before sending."""
-    from kimicode import calibration
-
-    shelves = request.shelves
-    if shelves.total < NEAR_WINDOW * shelves.window:
-        return request
-    exact = client.estimate_tokens(request.messages)
-    if not exact:
-        return request
-    _keep(unsaved, "the token calibration", lambda: calibration.record(data_dir, spec.name, round(shelves.prompt_tokens / counter.calibration), exact))
-    over = exact + shelves.sizes.get("reply", 0) - shelves.window
-    repo = shelves.sizes.get("repo", 0)
-    if over <= 0 or repo <= 0:
-        return request
-    smaller = max(int((repo - over) * 0.95), 0)
-    click.echo(f"kimicode: the provider counts {exact:,} prompt tokens; shrinking the repository to {smaller:,}", err=True)
-    return build(smaller)[0]
-
-
-def _json_result(request, result, estimated: int, spec, timings: dict[str, float]) -> dict:  # type: ignore[no-untyped-def]
+def _json_result(request: Request, asking: AskRequest, result: ChatResult, estimated: int, spec: ModelSpec,
+                 timings: dict[str, float]) -> dict[str, Any]:
     from kimicode.models import cost_usd
 
     usage = result.usage
-    pack = request.pack
+    pack = asking.pack
     return {
         "answer": result.content,
         "partial": result.partial,

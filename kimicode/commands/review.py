@@ -284,13 +284,15 @@ def _confirmed(question: str) -> bool:
 
 def _print_dry_run(report: _Report, plan: Plan) -> None:
     if report.as_json:
-        report.data["requests"] = [{"messages": p.messages, "prompt_tokens": p.tokens, "files": p.files,
+        from kimicode.prompt import wire
+
+        report.data["requests"] = [{"messages": wire(p.messages), "prompt_tokens": p.tokens, "files": p.files,
                                     "context": [list(c) for c in p.context]} for p in plan.parts]
         return
     for number, part in enumerate(plan.parts, start=1):
         for message in part.messages:
-            click.echo(f"----- part {number} of {len(plan.parts)}: {message['role']} -----")
-            click.echo(message["content"])
+            click.echo(f"----- part {number} of {len(plan.parts)}: {message.role} -----")
+            click.echo(message.content)
     for number, part in enumerate(plan.parts, start=1):
         context = ", ".join(f"{path} ({mode})" for path, mode in part.context) or "none"
         click.echo(f"part {number}: ~{part.tokens:,} prompt tokens of {plan.budget:,}; "

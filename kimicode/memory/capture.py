@@ -14,7 +14,7 @@ import string
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from kimicode.memory.fingerprint import Fingerprint, ErrorShape, error_shapes, fingerprint_of, safe_excerpt
 
@@ -109,18 +109,10 @@ def parse_fix_summary(answer: str) -> FixSummary:
     return FixSummary(fixed, text_of("root_cause"), text_of("fix") if fixed else "", tuple(str(f) for f in files if f))
 
 
-def summarize_fix(client: Any, error: str, conversation: str) -> FixSummary:
-    """Ask the model (a kimicode.llm.ChatClient) what the conversation established."""
-    from kimicode.llm import LLMError
-
-    prompt = fix_prompt(error, conversation)
-    try:
-        result = client.stream_chat([{"role": "user", "content": prompt}], max_tokens=SUMMARY_TOKENS)
-    except LLMError as exc:
-        raise CaptureError(f"the model could not summarize the fix: {exc}") from None
-    if result.partial:
-        raise CaptureError(f"the model's summary was cut short ({result.error or 'stopped early'})")
-    return parse_fix_summary(result.content)
+def summarize_fix(ask: Callable[[str], str], error: str, conversation: str) -> FixSummary:
+    """Ask the model what the conversation established; ``ask`` sends a prompt and returns the answer,
+    or raises CaptureError (the engine's send policy does the sending: memory knows no model client)."""
+    return parse_fix_summary(ask(fix_prompt(error, conversation)))
 
 
 def store_fix(settings: Any, repo_root: Path | None, error_text: str, summary: FixSummary,
@@ -147,8 +139,8 @@ def store_fix(settings: Any, repo_root: Path | None, error_text: str, summary: F
     return f"remembered {stored.error_type}: {stored.message[:80]} as {stored.id[:12]} ({state}; {what})"
 
 
-def remember_conversation(settings: Any, repo_root: Path | None, error_text: str, conversation: str, client: Any,
-                          data_dir: Path | None = None) -> str:
+def remember_conversation(settings: Any, repo_root: Path | None, error_text: str, conversation: str,
+                          ask: Callable[[str], str], data_dir: Path | None = None) -> str:
     """Ask the model what the conversation established about the error, and store it: one line back.
 
     For `ask --remember` (the flag is the user's confirmation) and for a TUI that asks first
@@ -158,14 +150,14 @@ def remember_conversation(settings: Any, repo_root: Path | None, error_text: str
     if repo_root is None or not shapes:
         return store_fix(settings, repo_root, error_text, FixSummary(False, "", ""), data_dir)
     try:
-        summary = summarize_fix(client, shapes[0].excerpt, conversation)
+        summary = summarize_fix(ask, shapes[0].excerpt, conversation)
     except CaptureError as exc:
         return f"not remembered: {exc}"
     return store_fix(settings, repo_root, error_text, summary, data_dir)
 
 
 def remember_answer(settings: Any, repo_root: Path | None, error_text: str, question: str, answer: str,
-                    client: Any, data_dir: Path | None = None) -> str:
+                    ask: Callable[[str], str], data_dir: Path | None = None) -> str:
     """`ask --remember`: the question and the answer are the conversation."""
     conversation = f"## The user asked\n\n{question.strip()}\n\n## The assistant answered\n\n{answer.strip()}\n"
-    return remember_conversation(settings, repo_root, error_text, conversation, client, data_dir)
+    return remember_conversation(settings, repo_root, error_text, conversation, ask, data_dir)

@@ -17,7 +17,7 @@ import string
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from kimicode.budget import framing_tokens
+from kimicode.prompt import Message, framing_tokens
 from kimicode.locations import read_prompt
 from kimicode.repo.render import frame_body, render_file, xml_attr
 from kimicode.review.changes import Change, ChangeSet
@@ -55,7 +55,7 @@ class Block:
 class Part:
     diffs: list[Block]
     context: list[tuple[str, str]] = field(default_factory=list)  # (path, "full" | "outline")
-    messages: list[dict[str, str]] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
     tokens: int = 0  # estimated prompt tokens
 
     @property
@@ -280,7 +280,7 @@ def build_plan(changes: ChangeSet, report: LocalReport, counter: TokenCounter, b
         note = part_note.substitute(n=number, total=len(parts)) if len(parts) > 1 else ""
         shown = "".join(b.text for b in context) + ("\n" if context else "")
         text = user.substitute(context=shown, label=changes.label, summary=summary, diffs=diffs, part=note)
-        part.messages = [{"role": "system", "content": system}, {"role": "user", "content": text}]
+        part.messages = [Message("system", system), Message("user", text)]
         part.tokens = counter.count(system) + counter.count(text) + framing_tokens(2)
         for block in part.diffs + context:
             redactions.extend(block.redacted)

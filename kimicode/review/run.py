@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from kimicode.llm import ChatClient, ChatResult, ContextOverflow, DeadlineExceeded, Endpoint, LLMError
 from kimicode.models import ModelSpec
+from kimicode.prompt import Message
 from kimicode.review.findings import Finding, InvalidFindings, merge, parse_findings
 from kimicode.review.request import Plan, PlanError, prompt_sections
 
@@ -83,12 +84,9 @@ def _answer(result: ChatResult) -> list[Finding]:
     return parse_findings(result.content)
 
 
-def _assistant(result: ChatResult) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": result.content}
-    if result.reasoning:
-        # Thinking models (Moonshot's k2.7-code, k3) need earlier reasoning sent back as-is.
-        message["reasoning_content"] = result.reasoning
-    return message
+def _assistant(result: ChatResult) -> Message:
+    # Thinking models (Moonshot's k2.7-code, k3) need earlier reasoning sent back as-is.
+    return Message("assistant", result.content, result.reasoning)
 
 
 class _Reviewer:
@@ -100,7 +98,7 @@ class _Reviewer:
         self.completion_tokens = 0
         self.model = client.endpoint.model
 
-    def _send(self, messages: list[dict[str, Any]], json_mode: bool = False) -> ChatResult:
+    def _send(self, messages: list[Message], json_mode: bool = False) -> ChatResult:
         result = self.client.stream_chat(messages, temperature=0.0, on_retry=lambda why: self.notify(why),
                                          response_format={"type": "json_object"} if json_mode else None)
         self.requests += 1
@@ -110,7 +108,7 @@ class _Reviewer:
             self.completion_tokens += result.usage.completion_tokens
         return result
 
-    def part(self, messages: list[dict[str, Any]], label: str) -> _PartResult:
+    def part(self, messages: list[Message], label: str) -> _PartResult:
         """Findings, or why there are none. Raises ContextOverflow."""
         try:
             first = self._send(messages)
@@ -127,7 +125,7 @@ class _Reviewer:
             problem = str(exc)
         self.notify(f"{label}the model's answer was not valid findings JSON ({problem}); asking once more")
         retry = string.Template(prompt_sections()["retry"]).substitute(error=problem)
-        again = messages + [_assistant(first), {"role": "user", "content": retry}]
+        again = messages + [_assistant(first), Message("user", retry)]
         try:
             try:
                 second = self._send(again, json_mode=True)

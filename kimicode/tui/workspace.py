@@ -18,7 +18,7 @@ from kimicode.locations import Locations, user_locations
 from kimicode.tui.commands import Parsed
 
 if TYPE_CHECKING:  # the chat core loads in the worker that opens the session: the window paints first
-    from kimicode.budget import ShelfTable
+    from kimicode.prompt import ShelfTable
     from kimicode.chat.chat import ChatSession, Exchange
     from kimicode.tui.context_files import FileRow
 

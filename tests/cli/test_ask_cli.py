@@ -415,11 +415,13 @@ def test_ask_sends_instructions_pack_file_and_stdin_with_secrets_redacted(repo: 
     system, user = (m["content"] for m in body["messages"])
     assert body["messages"][0]["role"] == "system" and system.startswith("You are kimicode")
     assert "AGENTS-MARKER-42" in system and "Project instructions (AGENTS.md)" in system
-    assert '<file path="calc/budget.py"' in user and "BUDGET-BODY-MARKER" in user
-    assert "ATTACHED-MARKER" in user and "STDIN-MARKER" in user
-    assert user.index("BUDGET-BODY-MARKER") < user.index("ATTACHED-MARKER") < user.index("STDIN-MARKER")
+    # the packed repository follows the instructions in the system message: the stable prefix, as in a chat
+    assert '<file path="calc/budget.py"' in system and "BUDGET-BODY-MARKER" in system
+    assert system.index("Project instructions (AGENTS.md)") < system.index("<repository")
+    assert "ATTACHED-MARKER" in user and "STDIN-MARKER" in user and "BUDGET-BODY-MARKER" not in user
+    assert user.index("ATTACHED-MARKER") < user.index("STDIN-MARKER") < user.index("# Question")
     assert AWS not in all_sent_text(openai_server)  # repo file, attached file, stdin, question, pack header
-    assert user.count("[REDACTED:AWS Access Key]") >= 4
+    assert (system + user).count("[REDACTED:AWS Access Key]") >= 4
     assert "calc/settings.py:1 (AWS Access Key)" in result.stderr and AWS not in result.stderr
 
 
@@ -438,8 +440,8 @@ def test_query_and_budget_choose_what_is_packed(repo: Path, openai_server: OpenA
     data = json.loads(result.stdout)
     assert data["shelves"]["repo"] <= 300 + 16  # the pack itself stays within --budget
     assert "calc/strings.py" in data["files"]["full"]
-    user = sent(openai_server)["messages"][1]["content"]
-    assert "shout" in user
+    system = sent(openai_server)["messages"][0]["content"]
+    assert "def shout" in system
 
 
 def test_context_overflow_shrinks_the_repo_shelf_and_retries_once(repo: Path, openai_server: OpenAIServer) -> None:
@@ -449,7 +451,7 @@ def test_context_overflow_shrinks_the_repo_shelf_and_retries_once(repo: Path, op
     assert result.returncode == 0, result.stderr
     assert result.stdout == "fits now\n"
     assert re.search(r"too long; shrinking the repository from [\d,]+ to [\d,]+ tokens", result.stderr), result.stderr
-    first, second = (r.body["messages"][1]["content"] for r in openai_server.chat_requests)
+    first, second = (r.body["messages"][0]["content"] for r in openai_server.chat_requests)  # the repository's message
     assert len(second) < len(first)
 
     openai_server.context_overflow()
@@ -516,7 +518,7 @@ def test_near_the_window_the_provider_count_is_asked_first_and_shrinks(tmp_path:
     result = ask("how is the budget computed?", cwd=root, server=openai_server, env={"MOONSHOT_API_KEY": KEY})
     assert result.returncode == 0, result.stderr
     assert [r.path for r in openai_server.requests][:2] == ["/v1/tokenizers/estimate-token-count", "/v1/chat/completions"]
-    assert re.search(r"provider counts 3,000 prompt tokens; shrinking the repository to [\d,]+", result.stderr), result.stderr
+    assert re.search(r"provider counts 3,000 prompt tokens; shrinking the repository from [\d,]+ to [\d,]+ tokens", result.stderr), result.stderr
     calibration = json.loads((Path(os.environ["KIMICODE_HOME"]) / "data" / "calibration.json").read_text())
     assert calibration["tiny-model"]["samples"] >= 1
 

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kimicode.budget import framing_tokens
+from kimicode.prompt import framing_tokens
 from kimicode.chat.chat import ChatSession
 from kimicode.chat.context import ContextPolicy
 from kimicode.chat.session import LoadedSession, SessionFile, SessionStore, load_session

@@ -143,8 +143,9 @@ def test_stored_in_one_process_recalled_in_another(tmp_path: Path) -> None:
     assert "# Memory: errors seen before in this repository" in user
     assert FIX in user and "ids from the old API are strings" in user
     assert dry["shelves"]["memory"] > 0
-    # the memory shelf comes after the packed repository (the cached prefix), before the question
-    assert user.index("</repository>") < user.index("# Memory:") < user.rindex("# Question")
+    # the memory shelf comes after the packed repository (the cached prefix, in the system message), before the question
+    assert "</repository>" in dry["messages"][0]["content"] and "</repository>" not in user
+    assert user.index("# Memory:") < user.rindex("# Question")
 
 
 def test_ask_remember_stores_what_the_model_found(tmp_path: Path, openai_server: "OpenAIServer", monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F821

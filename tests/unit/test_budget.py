@@ -1,14 +1,17 @@
 from pathlib import Path
 
 from kimicode import calibration
-from kimicode.budget import ShelfTable, middle_out, repo_room
+from kimicode.prompt import BudgetPlan, ShelfTable, middle_out
 
 
-def test_repo_room_leaves_reply_and_other_shelves() -> None:
-    room = repo_room(10_000, 2_000, {"system": 500, "recent": 300}, messages=2)
-    assert 7_000 < room < 7_200
-    assert repo_room(10_000, 2_000, {"system": 500}, messages=2, cap=1_000) == 1_000
-    assert repo_room(1_000, 2_000, {}, messages=2) == 0
+def test_the_plan_reserves_the_reply_and_caps_the_repository() -> None:
+    plan = BudgetPlan.for_model(10_000, 8_000, 2_000, pack_budget=100_000)
+    assert (plan.reply, plan.prompt_limit) == (2_000, 8_000)
+    assert plan.chat_repo(system=200) == (8_000 - 200 - 16) // 2  # half of what the system prompt leaves
+    assert BudgetPlan.for_model(10_000, 8_000, 2_000, pack_budget=1_000).chat_repo(system=200) == 1_000
+    # a small window still gets a prompt: the reply takes at most half of it
+    assert BudgetPlan.for_model(8_192, 8_192, 16_384, pack_budget=1_000).reply == 4_096
+    assert plan.near_window(7_000) and not plan.near_window(6_900)
 
 
 def test_shelf_table_rows_in_design_order() -> None:
@@ -28,7 +31,7 @@ def test_middle_out_keeps_head_and_tail() -> None:
 
 def test_middle_out_single_enormous_line() -> None:
     cut = middle_out("x" * 100_000, 1_000, len)
-    assert len(cut) <= 3_000 and "elided" in cut
+    assert len(cut) <= 1_000 and "elided" in cut
 
 
 def test_calibration_roundtrip_and_smoothing(tmp_path: Path) -> None:

@@ -77,7 +77,7 @@ def test_a_dropped_packed_file_stays_dropped_after_resume(tmp_path: Path, openai
     assert records(path, "undrop")[0]["paths"] == [packed]
     with reopen(root, tmp_path, openai_server, path) as again:
         assert not again.dropped
-        assert f'<file path="{packed}" mode="full">' in again.request().messages[-1]["content"]
+        assert f'<file path="{packed}" mode="full">' in again.request().messages[-1].content
 
 
 def test_a_dropped_attached_file_leaves_the_next_request_and_is_never_absorbed(tmp_path: Path, openai_server: OpenAIServer) -> None:

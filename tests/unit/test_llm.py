@@ -13,11 +13,12 @@ import pytest
 from kimicode.config import Settings
 from kimicode.llm import ChatClient, ChatResult, ContextOverflow, Endpoint, LLMError, is_context_overflow
 from kimicode.models import ModelSpec, model_spec
+from kimicode.prompt import Message, wire
 from tests.openai_server import OpenAIServer, ToolCall
 
 KEY = "sk-test-7f3a9c1e5b2d4a6f8e0c"
 FORBIDDEN = ("temperature", "top_p", "n", "presence_penalty", "frequency_penalty")
-HELLO = [{"role": "user", "content": "hello"}]
+HELLO = [Message("user", "hello")]
 
 
 def make_client(server: OpenAIServer, model: str = "kimi-k2.7-code", **options: Any) -> ChatClient:
@@ -133,15 +134,18 @@ def test_temperature_is_sent_when_the_model_allows_it(openai_server: OpenAIServe
 
 def test_earlier_reasoning_content_is_sent_back_verbatim(openai_server: OpenAIServer, client: ChatClient) -> None:
     messages = [
+        Message("system", "You are terse."),
+        Message("user", "2+2?"),
+        Message("assistant", "4", "Two plus two.\n  Exactly  four."),
+        Message("user", "and 3+3?"),
+    ]
+    client.stream_chat(messages)
+    assert openai_server.chat_requests[0].body["messages"] == [
         {"role": "system", "content": "You are terse."},
         {"role": "user", "content": "2+2?"},
         {"role": "assistant", "content": "4", "reasoning_content": "Two plus two.\n  Exactly  four."},
         {"role": "user", "content": "and 3+3?"},
     ]
-    sent = json.loads(json.dumps(messages))
-    client.stream_chat(messages)
-    assert openai_server.chat_requests[0].body["messages"] == sent
-    assert messages == sent  # and the caller's list is left alone
 
 
 def test_tool_call_deltas_are_assembled(openai_server: OpenAIServer) -> None:
@@ -453,9 +457,9 @@ def test_estimate_tokens(openai_server: OpenAIServer, client: ChatClient) -> Non
     openai_server.estimate_tokens = 1234
     assert client.estimate_tokens(HELLO) == 1234
     (request,) = [r for r in openai_server.requests if r.path.endswith("/tokenizers/estimate-token-count")]
-    assert request.body == {"model": "kimi-k2.7-code", "messages": HELLO}
+    assert request.body == {"model": "kimi-k2.7-code", "messages": [{"role": "user", "content": "hello"}]}
     openai_server.estimate_tokens = None  # the server's default: characters / 4
-    assert client.estimate_tokens([{"role": "user", "content": "x" * 400}]) == len(json.dumps([{"role": "user", "content": "x" * 400}])) // 4
+    assert client.estimate_tokens([Message("user", "x" * 400)]) == len(json.dumps([{"role": "user", "content": "x" * 400}])) // 4
 
 
 def test_estimate_tokens_is_none_on_404_and_bad_answers(openai_server: OpenAIServer, client: ChatClient) -> None:
@@ -489,7 +493,7 @@ def test_server_speaks_non_streaming_and_lists_models(openai_server: OpenAIServe
 
     openai_server.reply("plain", reasoning="why", tool_calls=[("f", "{}")])
     with openai.OpenAI(api_key=KEY, base_url=openai_server.base_url, max_retries=0) as sdk:
-        completion = sdk.chat.completions.create(model="kimi-k2.6", messages=HELLO)  # type: ignore[arg-type]
+        completion = sdk.chat.completions.create(model="kimi-k2.6", messages=wire(HELLO))  # type: ignore[arg-type]
         ids = [m.id for m in sdk.models.list()]
     message = completion.choices[0].message
     assert message.content == "plain" and message.tool_calls and message.tool_calls[0].function.name == "f"

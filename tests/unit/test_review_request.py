@@ -9,6 +9,7 @@ from pathlib import Path
 import git
 import pytest
 
+from kimicode.prompt import wire
 from kimicode.review.changes import staged
 from kimicode.review.checks import local_checks
 from kimicode.review.patch import added_lines
@@ -56,7 +57,7 @@ def test_one_request_with_context_instructions_and_numbered_diff(repo: git.Repo)
     plan, _ = plan_for(root)
     assert len(plan.parts) == 1 and plan.notes == []
     part = plan.parts[0]
-    system, user = part.messages[0]["content"], part.messages[1]["content"]
+    system, user = part.messages[0].content, part.messages[1].content
     assert "AGENTS-RULE-7" in system and "Project instructions (AGENTS.md)" in system
     assert part.context == [("pkg/app.py", "full"), ("pkg/util.py", "outline")]
     assert user.index('<file path="pkg/app.py" mode="full">') < user.index("<diff path=")  # stable context first
@@ -71,7 +72,7 @@ def test_secrets_in_sent_context_are_redacted(repo: git.Repo) -> None:
     # The key was committed before: it does not block, but it must not be sent either.
     root = stage(repo, {"pkg/app.py": BASE["pkg/app.py"].replace("helper(3)", "helper(4)")})
     plan, _ = plan_for(root)
-    sent = json.dumps([p.messages for p in plan.parts])
+    sent = json.dumps([wire(p.messages) for p in plan.parts])
     assert AWS not in sent
     assert "[REDACTED:AWS Access Key]" in sent
     assert ("pkg/app.py", 3, "AWS Access Key") in plan.redactions
@@ -89,7 +90,7 @@ def test_a_big_changed_file_goes_as_an_outline(repo: git.Repo) -> None:
 def test_a_deleted_file_is_shown_by_name(repo: git.Repo) -> None:
     repo.git.rm("pkg/util.py")
     plan, _ = plan_for(Path(repo.working_tree_dir))
-    assert '<diff path="pkg/util.py" status="deleted"/>' in plan.parts[0].messages[1]["content"]
+    assert '<diff path="pkg/util.py" status="deleted"/>' in plan.parts[0].messages[1].content
 
 
 def test_too_small_a_budget_is_refused(repo: git.Repo) -> None:
@@ -102,7 +103,7 @@ def _added_in(plan) -> dict[str, dict[int, str]]:  # type: ignore[no-untyped-def
     """Added lines per file, read back from what the parts would send."""
     seen: dict[str, dict[int, str]] = {}
     for part in plan.parts:
-        user = part.messages[1]["content"]
+        user = part.messages[1].content
         for path, body in re.findall(r'<diff path="([^"]+)"[^>]*>\n(.*?)\n</diff>', user, re.DOTALL):
             for line in body.split("\n"):
                 match = re.match(r"^\s*(\d+) \+ (.*)$", line)
@@ -123,7 +124,7 @@ def test_a_diff_too_big_for_one_request_is_split_by_file(repo: git.Repo) -> None
     assert sorted(path for part in plan.parts for path in part.files) == sorted(files)
     assert _added_in(plan) == {c.path: added_lines(c.hunks) for c in report.reviewable}
     for number, part in enumerate(plan.parts, start=1):
-        user = part.messages[1]["content"]
+        user = part.messages[1].content
         assert f"This is part {number} of {len(plan.parts)}" in user
         assert all(path in user for path in files)
 
@@ -140,5 +141,5 @@ def test_one_file_too_big_for_a_part_is_split_by_hunk_then_by_line(repo: git.Rep
     plan, report = plan_for(root, budget=budget)
     assert len(plan.parts) > 2 and "split by file and hunk" in plan.notes[0]
     assert all(part.tokens <= budget for part in plan.parts)
-    assert all('piece="' in part.messages[1]["content"] for part in plan.parts)
+    assert all('piece="' in part.messages[1].content for part in plan.parts)
     assert _added_in(plan) == {"conf.py": added_lines(report.reviewable[0].hunks)}

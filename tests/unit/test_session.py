@@ -200,7 +200,7 @@ def test_restore_and_search(tmp_path: Path, openai_server: OpenAIServer) -> None
         assert "magic word is xylophone" in hits[0].snippet
         restored = session.restore(1, 1)
         assert restored.turns == [1] and restored.tokens > 0
-        assert "Restored from the session file: turns 1-1" in session.request().messages[1]["content"]
+        assert "Restored from the session file: turns 1-1" in session.request().messages[1].content
         assert session.search("xylophone")[0].in_context
         with pytest.raises(ChatError, match="restore fewer"):
             session.restore(1, session.record.through)

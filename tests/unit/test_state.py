@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from kimicode.budget import framing_tokens
+from kimicode.prompt import framing_tokens
 from kimicode.chat.chat import ChatError, ChatSession
 from kimicode.chat.compaction import fold
 from kimicode.chat.context import ContextPolicy

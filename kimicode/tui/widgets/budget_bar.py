@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from kimicode.budget import SHELVES
+from kimicode.prompt import SHELVES
 from kimicode.tui.workspace import Snapshot
 
 COLORS = {"system": "magenta", "memory": "yellow", "state": "green", "recent": "cyan", "repo": "blue", "reply": "bright_black"}

@@ -1,0 +1,176 @@
+"""The one send policy: every request to the model -- ask, chat, review -- goes through here.
+
+What it owns, so that no caller keeps its own copy:
+
+- near the window (``NEAR_WINDOW``) our estimate is not good enough: the provider's own count
+  is asked first (Moonshot's free estimate endpoint; other servers have none, and are not asked
+  again), learned from, and the request shrunk before sending if it would not fit;
+- a "context too long" answer shrinks the request (``OVERFLOW_SHRINK``) and retries once;
+- every answer's usage calibrates our token estimate for the model (kimicode.calibration);
+- the reply shelf bounds every answer (``max_tokens``); the answer streams out as events.
+
+What shrinks is the caller's business: ``build(shrink)`` rebuilds the request smaller (a smaller
+repository, a compacted history, a re-planned review) and says what it gave up through
+``shrink.size``; a caller with nothing left to give raises ``CannotShrink``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence, TypeVar
+
+from kimicode.engine.events import ContentDelta, Emit, Notice, ReasoningDelta, ToolCalled, UsageReported, ignore
+from kimicode.llm import ChatClient, ChatResult, ContextOverflow
+from kimicode.models import ModelSpec
+from kimicode.prompt import NEAR_WINDOW_MARGIN, OVERFLOW_SHRINK, BudgetPlan, Message, Request
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class CannotShrink(Exception):
+    """The request is as small as it gets: the provider's "too long" stands."""
+
+
+@dataclass
+class Shrink:
+    """How much a request must give up, and what its builder gave up (for the notice)."""
+
+    reason: str  # near-window | overflow
+    over: int = 0  # near-window: tokens over the window by the provider's count
+    given: list[str] = field(default_factory=list)
+
+    def size(self, what: str, tokens: int) -> int:
+        """The new size of a shelf now holding ``tokens``; ``what`` names it to the user."""
+        if self.reason == "overflow":
+            new = int(tokens * OVERFLOW_SHRINK)
+        else:
+            new = max(int((tokens - self.over) * NEAR_WINDOW_MARGIN), 0)
+        self.given.append(f"{what} from {tokens:,} to {new:,} tokens")
+        return new
+
+    def describe(self) -> str:
+        return " and ".join(self.given) or "the request"
+
+
+def plan_for(spec: ModelSpec, reply_tokens: int, pack_budget: int) -> BudgetPlan:
+    """The one place a model's limits become a budget plan (window discovery would start here)."""
+    return BudgetPlan.for_model(spec.context_window, spec.max_output, reply_tokens, pack_budget)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Where the provider's counts are learned for one model."""
+
+    data_dir: Path
+    model: str
+    factor: float  # the factor our counter already applies: the figures it gave are scaled by it
+
+    def record(self, estimated: int, actual: int) -> None:
+        from kimicode import calibration
+
+        calibration.record(self.data_dir, self.model, round(estimated / self.factor), actual)
+
+
+def _itself(built: Any) -> Sequence[Request]:
+    return [built]
+
+
+class Sender:
+    """Sends requests for one client and budget plan; one per command, or per conversation."""
+
+    def __init__(self, client: ChatClient, plan: BudgetPlan, *, calibration: Calibration | None = None,
+                 emit: Emit = ignore) -> None:
+        self.client = client
+        self.plan = plan
+        self.calibration = calibration
+        self.emit = emit
+        self.unsaved: list[str] = []  # what could not be written (calibration): the caller says it once
+        self._counts = True  # False once the endpoint showed it cannot count tokens for us
+
+    # -- one request ------------------------------------------------------------------------
+
+    def stream(self, request: Request, *, extra: Sequence[Message] = (), json_mode: bool = False,
+               temperature: float | None = None) -> ChatResult:
+        """Stream one answer to ``request`` (followed by ``extra`` messages, e.g. a retry's)."""
+        emit = self.emit
+        result = self.client.stream_chat(
+            [*request.messages, *extra],
+            on_content=lambda text: emit(ContentDelta(text)),
+            on_reasoning=lambda text: emit(ReasoningDelta(text)),
+            on_retry=lambda why: emit(Notice(why, "warning")),
+            max_tokens=request.reply or None,  # the reply shelf: a runaway answer stops there
+            temperature=temperature,
+            response_format={"type": "json_object"} if json_mode else None,
+        )
+        for call in result.tool_calls:
+            emit(ToolCalled(call))
+        usage = result.usage
+        if usage is not None:
+            emit(UsageReported(result.model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens,
+                               request.tokens))
+            if usage.prompt_tokens and not extra:
+                self.learn(request.tokens, usage.prompt_tokens)
+        return result
+
+    def learn(self, estimated: int, actual: int) -> None:
+        """Calibrate our estimate with the provider's count; a failed write is noted, never fatal."""
+        if self.calibration is None:
+            return
+        try:
+            self.calibration.record(estimated, actual)
+        except OSError as exc:
+            self.unsaved.append(f"the token calibration ({exc.strerror or type(exc).__name__} in "
+                                f"{exc.filename or 'the data dir'})")
+
+    # -- within the window ------------------------------------------------------------------
+
+    def within_budget(self, build: Callable[[Shrink | None], T], send: Callable[[T], R],
+                      requests: Callable[[T], Sequence[Request]] = _itself) -> tuple[T, R]:
+        """``build(None)``, checked near the window, then ``send``; after "too long", once more smaller.
+
+        ``requests`` lists what a built value will send (a review plan sends several).
+        """
+        built = self._fit(build(None), build, requests)
+        try:
+            return built, send(built)
+        except ContextOverflow as overflow:
+            shrink = Shrink("overflow")
+            try:
+                smaller = build(shrink)
+            except CannotShrink:
+                raise overflow from None
+            self.emit(Notice(f"the provider says the request is too long; shrinking {shrink.describe()} "
+                             "and retrying once", "warning"))
+            return smaller, send(smaller)
+
+    def _fit(self, built: T, build: Callable[[Shrink | None], T], requests: Callable[[T], Sequence[Request]]) -> T:
+        """Near the window, the provider's count decides whether the request fits."""
+        for request in requests(built):
+            if not self._counts or not self.plan.near_window(request.tokens):
+                continue
+            exact = self.client.estimate_tokens(request.messages)
+            if exact is None:
+                self._counts = False
+                return built
+            self.learn(request.tokens, exact)
+            over = exact + self.plan.reply - self.plan.window
+            if over <= 0:
+                continue
+            shrink = Shrink("near-window", over=over)
+            try:
+                smaller = build(shrink)
+            except CannotShrink:
+                return built  # sent as it is: an overflow answer is handled like any other
+            self.emit(Notice(f"the provider counts {exact:,} prompt tokens; shrinking {shrink.describe()}", "warning"))
+            return smaller
+        return built
+
+
+def send_within_budget(client: ChatClient, build: Callable[[Shrink | None], Request], *, plan: BudgetPlan,
+                       calibration: Calibration | None = None, emit: Emit = ignore) -> tuple[Request, ChatResult, Sender]:
+    """One request, as ``build`` makes it, sent within the window by the policy above."""
+    sender = Sender(client, plan, calibration=calibration, emit=emit)
+    request, result = sender.within_budget(build, sender.stream)
+    return request, result, sender

@@ -1,0 +1,72 @@
+"""Messages as the model reads them: typed here, turned into the wire format only by the client.
+
+A request is a list of ``Message``. Thinking models need the reasoning of earlier answers
+back as-is (``reasoning``); the tool loop will add assistant messages that call tools
+(``tool_calls``) and ``tool`` messages that answer one call each (``tool_call_id``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Sequence
+
+from kimicode.prompt.budget import framing_tokens
+from kimicode.tokens import TokenCounter
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text as the model wrote it; the caller parses and validates
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str
+    reasoning: str = ""  # reasoning_content of an assistant message, sent back to thinking models
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant message's calls
+    tool_call_id: str = ""  # a tool message: the call it answers
+
+    def wire(self) -> dict[str, Any]:
+        """The OpenAI-compatible JSON object for this message."""
+        body: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.reasoning:
+            body["reasoning_content"] = self.reasoning
+        if self.tool_calls:
+            body["tool_calls"] = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                                  for c in self.tool_calls]
+        if self.tool_call_id:
+            body["tool_call_id"] = self.tool_call_id
+        return body
+
+
+def wire(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    return [m.wire() for m in messages]
+
+
+@dataclass(frozen=True)
+class TurnView:
+    """A recorded turn as a request shows it: redacted, perhaps shortened, counted."""
+
+    id: int
+    role: str  # as recorded (user, assistant, tool): the assembler maps it to a message role
+    text: str
+    reasoning: str = ""
+    tokens: int = 0  # text and reasoning, plus the per-message overhead
+    shortened: bool = False
+
+
+def count_messages(messages: Sequence[Message], counter: TokenCounter) -> int:
+    """Prompt tokens of a request, framing included: the figure checked against the budget."""
+    total = framing_tokens(len(messages))
+    for message in messages:
+        total += counter.count(message.content)
+        if message.reasoning:
+            total += counter.count(message.reasoning)
+    return total
+
+
