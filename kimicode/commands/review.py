@@ -165,7 +165,8 @@ def _review(report: _Report, settings: Settings, changes: ChangeSet, local: Loca
             started: float) -> None:
     from kimicode import calibration
     from kimicode.commands.common import needs_key
-    from kimicode.llm import Endpoint
+    from kimicode.engine.send import Calibration, plan_for
+    from kimicode.llm import ChatClient, Endpoint
     from kimicode.locations import user_locations
     from kimicode.models import model_spec
     from kimicode.review.request import PlanError, build_plan
@@ -177,11 +178,10 @@ def _review(report: _Report, settings: Settings, changes: ChangeSet, local: Loca
     spec = model_spec(settings.model, settings.models)
     data_dir = user_locations().data_dir
     counter = TokenCounter(settings.pack.encoding, calibration.factor(data_dir, settings.model))
-    reply = min(settings.ask.reply_tokens, spec.max_output, spec.context_window // 4)
-    room = min(budget or spec.context_window, spec.context_window - reply)
+    window = plan_for(spec, settings.ask.reply_tokens, settings.pack.budget)
 
-    def plan_for(tokens: int) -> Plan:
-        return build_plan(changes, local, counter, tokens, settings.pack.max_file_bytes)
+    def plan_within(tokens: int) -> Plan:
+        return build_plan(changes, local, counter, window, tokens, settings.pack.max_file_bytes)
 
     # Planning a huge diff takes a while (about a minute for 10 MB here): when its size alone
     # says it is over the ceiling, ask (or skip) first.
@@ -192,7 +192,7 @@ def _review(report: _Report, settings: Settings, changes: ChangeSet, local: Loca
                                 f"review.max_tokens = {settings.review.max_tokens:,}")
         asked = True
     try:
-        plan = plan_for(room)
+        plan = plan_within(budget or window.prompt_limit)
     except PlanError as exc:
         raise UsageFailure(str(exc)) from None
     except OSError as exc:  # e.g. prompts/review.md missing from a broken install: must not block commits
@@ -219,9 +219,9 @@ def _review(report: _Report, settings: Settings, changes: ChangeSet, local: Loca
             _skip(report, settings, f"{deadline.why} passed while preparing the request")
     files = len(local.reviewable)
     report.say(f"reviewing {changes.label} ({files} file{'s' if files != 1 else ''}) with {settings.model}: {size}")
-    outcome = review(plan, plan_for, Endpoint.from_settings(settings), spec, lambda line: report.say(line), deadline)
-    for estimated, actual in outcome.samples:
-        calibration.record(data_dir, spec.name, round(estimated / counter.calibration), actual)
+    with ChatClient(Endpoint.from_settings(settings), spec) as client:
+        outcome = review(plan, plan_within, client, window, lambda line: report.say(line),
+                         Calibration(data_dir, spec.name, counter.calibration), deadline)
     for note in outcome.notes:
         report.data.setdefault("notes", []).append(note)
     _verdict(report, settings, changes, outcome)

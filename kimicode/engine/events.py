@@ -76,6 +76,7 @@ class Notice:
 
     text: str
     level: Literal["info", "warning"] = "info"
+    topic: str = ""  # retry | shrink | ...: for a face that shows some notices its own way
 
 
 Event = Union[TurnBegan, ReasoningDelta, ContentDelta, ToolCalled, CompactionBegan, CompactionEnded, UsageReported,

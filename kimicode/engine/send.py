@@ -99,7 +99,7 @@ class Sender:
             [*request.messages, *extra],
             on_content=lambda text: emit(ContentDelta(text)),
             on_reasoning=lambda text: emit(ReasoningDelta(text)),
-            on_retry=lambda why: emit(Notice(why, "warning")),
+            on_retry=lambda why: emit(Notice(why, "warning", "retry")),
             max_tokens=request.reply or None,  # the reply shelf: a runaway answer stops there
             temperature=temperature,
             response_format={"type": "json_object"} if json_mode else None,
@@ -142,7 +142,7 @@ class Sender:
             except CannotShrink:
                 raise overflow from None
             self.emit(Notice(f"the provider says the request is too long; shrinking {shrink.describe()} "
-                             "and retrying once", "warning"))
+                             "and retrying once", "warning", "shrink"))
             return smaller, send(smaller)
 
     def _fit(self, built: T, build: Callable[[Shrink | None], T], requests: Callable[[T], Sequence[Request]]) -> T:
@@ -163,7 +163,8 @@ class Sender:
                 smaller = build(shrink)
             except CannotShrink:
                 return built  # sent as it is: an overflow answer is handled like any other
-            self.emit(Notice(f"the provider counts {exact:,} prompt tokens; shrinking {shrink.describe()}", "warning"))
+            self.emit(Notice(f"the provider counts {exact:,} prompt tokens; shrinking {shrink.describe()}", "warning",
+                             "shrink"))
             return smaller
         return built
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
-from kimicode.prompt import Message, framing_tokens
+from kimicode.engine.assembler import Assembler, Piece, Shelves
+from kimicode.engine.system import system_shelf
 from kimicode.locations import read_prompt
+from kimicode.prompt import BudgetPlan, Message, Redaction, Request
 from kimicode.repo.render import frame_body, render_file, xml_attr
 from kimicode.review.changes import Change, ChangeSet
 from kimicode.review.checks import LocalReport
@@ -26,10 +27,8 @@ from kimicode.review.patch import Hunk, counts, numbered, split_hunk
 from kimicode.secrets import redact, secret_file_kind
 from kimicode.tokens import TokenCounter
 
-INSTRUCTION_FILES = ("AGENTS.md", "KIMI.md")
 FULL_FILE_TOKENS = 6_000  # a changed file up to this size is sent whole; larger ones as outlines
 MAX_IMPORTED = 30  # outlines of imported modules, at most, per request
-PART_FILL = 0.75  # of the room a split part may give to diffs; the rest is for context
 MIN_ROOM = 256  # tokens for diffs below which a budget is useless
 SUMMARY_LINES = 300  # files listed by name in each request
 
@@ -40,11 +39,13 @@ class PlanError(Exception):
     """No request can be built within the budget; one line."""
 
 
-Redacted = tuple[tuple[str, int | None, str], ...]  # (path, line, kind) of each secret replaced
+Redacted = tuple[Redaction, ...]  # (path, line, kind) of each secret replaced
 
 
 @dataclass(frozen=True)
-class Block:
+class Framed:
+    """A diff or a context file as the request shows it: framed, counted, and what was redacted in it."""
+
     path: str
     text: str
     tokens: int
@@ -53,21 +54,29 @@ class Block:
 
 @dataclass
 class Part:
-    diffs: list[Block]
+    diffs: list[Framed]
     context: list[tuple[str, str]] = field(default_factory=list)  # (path, "full" | "outline")
-    messages: list[Message] = field(default_factory=list)
-    tokens: int = 0  # estimated prompt tokens
+    request: Request | None = None
 
     @property
     def files(self) -> list[str]:
         return list(dict.fromkeys(block.path for block in self.diffs))
+
+    @property
+    def messages(self) -> list[Message]:
+        return self.request.messages if self.request else []
+
+    @property
+    def tokens(self) -> int:
+        """Prompt tokens, counted exactly."""
+        return self.request.tokens if self.request else 0
 
 
 @dataclass
 class Plan:
     parts: list[Part]
     budget: int
-    redactions: list[tuple[str, int | None, str]] = field(default_factory=list)  # (path, line, kind)
+    redactions: list[Redaction] = field(default_factory=list)  # (path, line, kind)
     notes: list[str] = field(default_factory=list)
 
 
@@ -96,7 +105,7 @@ class _Builder:
 
     # -- diffs ------------------------------------------------------------------------
 
-    def diff_block(self, change: Change, hunks: tuple[Hunk, ...], piece: tuple[int, int] | None = None) -> Block:
+    def diff_block(self, change: Change, hunks: tuple[Hunk, ...], piece: tuple[int, int] | None = None) -> Framed:
         plus, minus = counts(change.hunks)
         attrs = f'path="{xml_attr(change.path)}" status="{change.status}"'
         if change.old_path:
@@ -106,7 +115,7 @@ class _Builder:
         if piece is not None:
             attrs += f' piece="{piece[0]} of {piece[1]}"'
         if not hunks:
-            return Block(change.path, f"<diff {attrs}/>\n", self.counter.count(f"<diff {attrs}/>\n"))
+            return Framed(change.path, f"<diff {attrs}/>\n", self.counter.count(f"<diff {attrs}/>\n"))
         texts, found = self._hunk_texts(change.path, hunks)
         body, start = [], 0
         for hunk in hunks:
@@ -115,7 +124,7 @@ class _Builder:
             body.append(numbered(replace(hunk, section=section), texts[start : start + len(hunk.lines)]))
             start += len(hunk.lines)
         text = f"<diff {attrs}>\n" + frame_body("\n".join(body)) + "\n</diff>\n"
-        return Block(change.path, text, self.counter.count(text), found)
+        return Framed(change.path, text, self.counter.count(text), found)
 
     def _hunk_texts(self, path: str, hunks: tuple[Hunk, ...]) -> tuple[list[str], Redacted]:
         """Each hunk's section then its line contents, redacted in one pass (new-file numbers in the report)."""
@@ -132,7 +141,7 @@ class _Builder:
         text, found = self.redacted("\n".join(lines), path, numbers)
         return text.split("\n"), found
 
-    def units(self, change: Change, capacity: int) -> list[Block]:
+    def units(self, change: Change, capacity: int) -> list[Framed]:
         """``change`` as one block, or cut by hunk (then by lines) into blocks within ``capacity``."""
         whole = self.diff_block(change, change.hunks)
         if whole.tokens <= capacity or len(change.hunks) == 0:
@@ -168,7 +177,7 @@ class _Builder:
 
     # -- context ----------------------------------------------------------------------
 
-    def file_block(self, path: str, text: str, mode: str) -> Block | None:
+    def file_block(self, path: str, text: str, mode: str) -> Framed | None:
         if mode == "outline":
             from kimicode.repo.outline import outline
 
@@ -177,7 +186,7 @@ class _Builder:
                 return None
         clean, found = self.redacted(text, path)
         body = render_file(path, mode, clean, "xml")
-        return Block(path, body, self.counter.count(body), found)
+        return Framed(path, body, self.counter.count(body), found)
 
     def imported(self) -> dict[str, tuple[str, ...]]:
         """Changed file -> repository files it imports (regex scan, then import resolution)."""
@@ -208,14 +217,6 @@ class _Builder:
         return decode(data)[0]
 
 
-def project_instructions(root: Path) -> tuple[str, str] | None:
-    for name in INSTRUCTION_FILES:
-        path = root / name
-        if path.is_file():
-            return name, path.read_text(encoding="utf-8", errors="replace")
-    return None
-
-
 def _summary(changes: ChangeSet, report: LocalReport) -> str:
     lines = []
     for change in report.reviewable:
@@ -229,8 +230,8 @@ def _summary(changes: ChangeSet, report: LocalReport) -> str:
     return f"{total} changed file{'s' if total != 1 else ''}:\n" + "\n".join(lines)
 
 
-def _pack(units: list[Block], capacity: int) -> list[list[Block]]:
-    parts: list[list[Block]] = [[]]
+def _pack(units: list[Framed], capacity: int) -> list[list[Framed]]:
+    parts: list[list[Framed]] = [[]]
     used = 0
     for unit in units:
         if parts[-1] and used + unit.tokens > capacity:
@@ -241,23 +242,24 @@ def _pack(units: list[Block], capacity: int) -> list[list[Block]]:
     return parts
 
 
-def build_plan(changes: ChangeSet, report: LocalReport, counter: TokenCounter, budget: int, max_file_bytes: int) -> Plan:
-    """Requests for ``report.reviewable``, each within ``budget`` prompt tokens."""
+def build_plan(changes: ChangeSet, report: LocalReport, counter: TokenCounter, plan: BudgetPlan, budget: int,
+               max_file_bytes: int) -> Plan:
+    """Requests for ``report.reviewable``, each within ``budget`` prompt tokens (and the plan's window)."""
+    budget = min(budget, plan.prompt_limit)
     prompts = prompt_sections()
     builder = _Builder(changes, report, counter, max_file_bytes)
-    system = prompts["system"]
-    instructions = project_instructions(changes.root)
-    redactions: list[tuple[str, int | None, str]] = []
-    if instructions:
-        text, found = builder.redacted(instructions[1], instructions[0])
-        system += f"\n# Project instructions ({instructions[0]})\n\n" + text
-        redactions.extend(found)
+    redactions: list[Redaction] = []
+    system = system_shelf(prompts["system"], changes.root, redactions)
+    assembler = Assembler(plan, counter)
     user = string.Template(prompts["user"])
     summary = _summary(changes, report)
     part_note = string.Template(prompts["part"])
-    fixed = counter.count(system) + framing_tokens(2) + counter.count(
-        user.substitute(context="", label=changes.label, summary=summary, diffs="", part=part_note.substitute(n=999, total=999))
-    )
+
+    def request(context: str, diffs: str, part: str) -> Request:
+        text = user.substitute(context="", label=changes.label, summary=summary, diffs=diffs, part=part)
+        return assembler.assemble(Shelves(system, tail=(Piece("repo", context), Piece("recent", text))))
+
+    fixed = request("", "", part_note.substitute(n=999, total=999)).tokens
     room = budget - fixed
     if room < MIN_ROOM:
         raise PlanError(f"a review budget of {budget:,} tokens leaves no room for the diff: the prompt and file list alone take {fixed:,}")
@@ -266,7 +268,7 @@ def build_plan(changes: ChangeSet, report: LocalReport, counter: TokenCounter, b
     if sum(block.tokens for block in whole) <= room:
         groups = [whole]
     else:
-        capacity = int(room * PART_FILL)
+        capacity = int(room * plan.shares.review_part)
         units = [unit for change in report.reviewable for unit in builder.units(change, capacity)]
         groups = _pack(units, capacity)
         how = "file and hunk" if len(units) > len(whole) else "file"
@@ -279,17 +281,15 @@ def build_plan(changes: ChangeSet, report: LocalReport, counter: TokenCounter, b
         context = _context(builder, part, spare)
         note = part_note.substitute(n=number, total=len(parts)) if len(parts) > 1 else ""
         shown = "".join(b.text for b in context) + ("\n" if context else "")
-        text = user.substitute(context=shown, label=changes.label, summary=summary, diffs=diffs, part=note)
-        part.messages = [Message("system", system), Message("user", text)]
-        part.tokens = counter.count(system) + counter.count(text) + framing_tokens(2)
+        part.request = request(shown, diffs, note)
         for block in part.diffs + context:
             redactions.extend(block.redacted)
     return Plan(parts, budget, sorted(set(redactions), key=lambda r: (r[0], r[1] or 0, r[2])), notes)
 
 
-def _context(builder: _Builder, part: Part, spare: int) -> list[Block]:
+def _context(builder: _Builder, part: Part, spare: int) -> list[Framed]:
     """Full text (small files) or outlines of this part's files, then outlines of what they import."""
-    chosen: list[Block] = []
+    chosen: list[Framed] = []
     texts = builder.report.texts
     touched = [path for path in part.files if path in texts]
     for path in touched:

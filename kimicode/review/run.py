@@ -5,8 +5,9 @@ with the reason and a request for the JSON object only, this time with
 ``response_format={"type": "json_object"}`` (dropped again if the endpoint rejects it).
 A part that still fails, or whose request fails (no network, a bad key, the provider down
 after the client's bounded retries), is reported as not reviewed: the caller decides
-whether that fails open. If the provider says a request is too long for the window, the
-plan is rebuilt once with a smaller budget.
+whether that fails open. Sending goes through the engine's send policy: near the window the
+provider's count is asked first, and if the provider says a request is too long the plan is
+made again, once, with a smaller budget.
 
 With a deadline (``review.deadline``: a commit must not wait for ever on a stuck provider),
 every request ends by it, the parts not sent by then are reported as not reviewed, and a
@@ -19,16 +20,16 @@ import string
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
-from kimicode.llm import ChatClient, ChatResult, ContextOverflow, DeadlineExceeded, Endpoint, LLMError
-from kimicode.models import ModelSpec
-from kimicode.prompt import Message
+from kimicode.engine.events import Event, Notice
+from kimicode.engine.send import Calibration, CannotShrink, Sender, Shrink
+from kimicode.llm import ChatClient, ChatResult, ContextOverflow, DeadlineExceeded, LLMError
+from kimicode.prompt import BudgetPlan, Message, Request
 from kimicode.review.findings import Finding, InvalidFindings, merge, parse_findings
-from kimicode.review.request import Plan, PlanError, prompt_sections
+from kimicode.review.request import Part, Plan, PlanError, prompt_sections
 
 Notify = Callable[[str], None]
-OVERFLOW_SHRINK = 0.6  # of the budget, for the one re-plan after the provider says "too long"
 PROGRESS_EVERY = 15.0  # seconds between "still waiting" lines (sooner with a short deadline)
 
 
@@ -54,7 +55,6 @@ class Outcome:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     elapsed: float = 0.0
-    samples: list[tuple[int, int]] = field(default_factory=list)  # (our estimate, provider's count)
     notes: list[str] = field(default_factory=list)
     timed_out: bool = False  # the deadline stopped the review before every part was done
 
@@ -71,7 +71,6 @@ class _Interrupted(Exception):
 class _PartResult:
     findings: list[Finding] | None = None  # None: the part was not reviewed
     failure: str | None = None
-    counted: int | None = None  # the provider's prompt tokens for the first request
     unreachable: bool = False  # the request itself failed: the next parts would fail alike
     timed_out: bool = False  # the deadline passed during this part
 
@@ -84,23 +83,28 @@ def _answer(result: ChatResult) -> list[Finding]:
     return parse_findings(result.content)
 
 
-def _assistant(result: ChatResult) -> Message:
-    # Thinking models (Moonshot's k2.7-code, k3) need earlier reasoning sent back as-is.
-    return Message("assistant", result.content, result.reasoning)
+def _rest(first: int, total: int) -> str:
+    """The parts from ``first`` on, for a line saying they were not sent."""
+    return f"part {total} of {total}" if first == total else f"parts {first} to {total} of {total}"
 
 
 class _Reviewer:
-    def __init__(self, client: ChatClient, notify: Notify) -> None:
-        self.client = client
+    """Sends the parts of one plan; what it found so far survives a failure midway."""
+
+    def __init__(self, sender: Sender, notify: Notify, deadline: Deadline | None) -> None:
+        self.sender = sender
         self.notify = notify
+        self.deadline = deadline
         self.requests = 0
         self.prompt_tokens = 0
         self.completion_tokens = 0
-        self.model = client.endpoint.model
+        self.model = sender.client.endpoint.model
+        self.groups: list[list[Finding]] = []
+        self.failures: list[str] = []
+        self.timed_out = False
 
-    def _send(self, messages: list[Message], json_mode: bool = False) -> ChatResult:
-        result = self.client.stream_chat(messages, temperature=0.0, on_retry=lambda why: self.notify(why),
-                                         response_format={"type": "json_object"} if json_mode else None)
+    def _send(self, request: Request, extra: list[Message] | None = None, json_mode: bool = False) -> ChatResult:
+        result = self.sender.stream(request, extra=extra or (), json_mode=json_mode, temperature=0.0)
         self.requests += 1
         self.model = result.model or self.model
         if result.usage is not None:
@@ -108,42 +112,63 @@ class _Reviewer:
             self.completion_tokens += result.usage.completion_tokens
         return result
 
-    def part(self, messages: list[Message], label: str) -> _PartResult:
+    def plan(self, plan: Plan) -> None:
+        """Every part in turn; raises ContextOverflow (the send policy re-plans) and _Interrupted."""
+        self.groups, self.failures = [], []
+        for number, part in enumerate(plan.parts, start=1):
+            label = f"part {number} of {len(plan.parts)}: " if len(plan.parts) > 1 else ""
+            if self.deadline is not None and self.deadline.passed():
+                self.timed_out = True
+                self.failures.append(f"{_rest(number, len(plan.parts))} not sent: {self.deadline.why} passed")
+                break
+            result = self.part(part, label)
+            self.timed_out = self.timed_out or result.timed_out
+            if result.findings is not None:
+                self.groups.append(result.findings)
+            if result.failure is not None:
+                self.failures.append(label + result.failure)
+            if result.unreachable and number < len(plan.parts):
+                # no network, a bad key, or no time left: each further part would fail alike
+                self.failures.append(f"{_rest(number + 1, len(plan.parts))} not sent")
+                break
+
+    def part(self, part: Part, label: str) -> _PartResult:
         """Findings, or why there are none. Raises ContextOverflow."""
+        assert part.request is not None
         try:
-            first = self._send(messages)
+            first = self._send(part.request)
         except ContextOverflow:
             raise
         except LLMError as exc:
             return _PartResult(failure=str(exc), unreachable=True, timed_out=isinstance(exc, DeadlineExceeded))
-        counted = first.usage.prompt_tokens if first.usage else None
         if first.timed_out:  # asking again cannot help: the time is up
-            return _PartResult(failure=first.error, counted=counted, unreachable=True, timed_out=True)
+            return _PartResult(failure=first.error, unreachable=True, timed_out=True)
         try:
-            return _PartResult(_answer(first), counted=counted)
+            return _PartResult(_answer(first))
         except InvalidFindings as exc:
             problem = str(exc)
         self.notify(f"{label}the model's answer was not valid findings JSON ({problem}); asking once more")
         retry = string.Template(prompt_sections()["retry"]).substitute(error=problem)
-        again = messages + [_assistant(first), Message("user", retry)]
+        # thinking models (Moonshot's k2.7-code, k3) need earlier reasoning sent back as-is
+        again = [Message("assistant", first.content, first.reasoning), Message("user", retry)]
         try:
             try:
-                second = self._send(again, json_mode=True)
+                second = self._send(part.request, again, json_mode=True)
             except ContextOverflow:
                 raise
             except LLMError as exc:
                 if exc.status not in (400, 422):
                     raise
-                second = self._send(again)  # the endpoint does not take response_format
+                second = self._send(part.request, again)  # the endpoint does not take response_format
             if second.timed_out:
-                return _PartResult(failure=second.error, counted=counted, unreachable=True, timed_out=True)
-            return _PartResult(_answer(second), counted=counted)
+                return _PartResult(failure=second.error, unreachable=True, timed_out=True)
+            return _PartResult(_answer(second))
         except ContextOverflow:
-            return _PartResult(failure=f"the retry did not fit the model's window ({problem})", counted=counted)
+            return _PartResult(failure=f"the retry did not fit the model's window ({problem})")
         except LLMError as exc:
-            return _PartResult(failure=str(exc), counted=counted, unreachable=True, timed_out=isinstance(exc, DeadlineExceeded))
+            return _PartResult(failure=str(exc), unreachable=True, timed_out=isinstance(exc, DeadlineExceeded))
         except InvalidFindings as exc:
-            return _PartResult(failure=f"the model did not return valid findings JSON twice ({exc})", counted=counted)
+            return _PartResult(failure=f"the model did not return valid findings JSON twice ({exc})")
 
 
 class _Progress:
@@ -174,67 +199,47 @@ class _Progress:
             self.notify(f"still waiting for the review: {waited:.0f} s{limit}")
 
 
-def review(plan: Plan, replan: Callable[[int], Plan], endpoint: Endpoint, spec: ModelSpec, notify: Notify,
-           deadline: Deadline | None = None) -> Outcome:
+def review(plan: Plan, replan: Callable[[int], Plan], client: ChatClient, budget: BudgetPlan, notify: Notify,
+           calibration: Calibration | None = None, deadline: Deadline | None = None) -> Outcome:
     """Review every part of ``plan``; raises KeyboardInterrupt when the user interrupts."""
     started = time.monotonic()
     notes: list[str] = []
-    timed_out = False
-    client = ChatClient(endpoint, spec)
+    refused: list[str] = []  # why a smaller plan could not be made
+
+    def show(event: Event) -> None:
+        if isinstance(event, Notice):
+            notify(event.text)
+            if event.topic == "shrink":
+                notes.append(event.text)
+
+    def build(shrink: Shrink | None) -> Plan:
+        if shrink is None:
+            return plan
+        try:
+            smaller = replan(shrink.size("the review budget", plan.budget))
+        except PlanError as error:
+            refused.append(str(error))
+            raise CannotShrink from None
+        notes.extend(smaller.notes)
+        return smaller
+
     if deadline is not None:
         client.finish_by(deadline.at, deadline.why)
-    with client, _Progress(notify, started, deadline):
-        reviewer = _Reviewer(client, notify)
-        shrunk = False
-        while True:
-            groups: list[list[Finding]] = []
-            failures: list[str] = []
-            samples: list[tuple[int, int]] = []
-            try:
-                for number, part in enumerate(plan.parts, start=1):
-                    label = f"part {number} of {len(plan.parts)}: " if len(plan.parts) > 1 else ""
-                    if deadline is not None and deadline.passed():
-                        timed_out = True
-                        failures.append(f"{_rest(number, len(plan.parts))} not sent: {deadline.why} passed")
-                        break
-                    result = reviewer.part(part.messages, label)
-                    timed_out = timed_out or result.timed_out
-                    if result.findings is not None:
-                        groups.append(result.findings)
-                    if result.failure is not None:
-                        failures.append(label + result.failure)
-                    if result.counted:
-                        samples.append((part.tokens, result.counted))
-                    if result.unreachable and number < len(plan.parts):
-                        # no network, a bad key, or no time left: each further part would fail alike
-                        failures.append(f"{_rest(number + 1, len(plan.parts))} not sent")
-                        break
-                break
-            except ContextOverflow as exc:
-                if shrunk:
-                    failures.append(str(exc))
-                    break
-                shrunk = True
-                smaller = int(plan.budget * OVERFLOW_SHRINK)
-                note = f"the provider says the request is too long; re-planning with {smaller:,} tokens instead of {plan.budget:,}"
-                notify(note)
-                notes.append(note)
-                try:
-                    plan = replan(smaller)
-                except PlanError as error:
-                    failures.append(f"{exc} (and {error})")
-                    break
-                notes.extend(plan.notes)
-            except _Interrupted:
-                raise KeyboardInterrupt from None
+    sender = Sender(client, budget, calibration=calibration, emit=show)
+    reviewer = _Reviewer(sender, notify, deadline)
+    final = plan
+    with _Progress(notify, started, deadline):
+        try:
+            final, _ = sender.within_budget(build, reviewer.plan,
+                                            requests=lambda built: [p.request for p in built.parts if p.request])
+        except ContextOverflow as exc:
+            reviewer.failures.append(f"{exc} (and {refused[0]})" if refused else str(exc))
+        except _Interrupted:
+            raise KeyboardInterrupt from None
+    notes.extend(f"not saved: {what}" for what in sender.unsaved)
     return Outcome(
-        findings=merge(groups), failures=failures, parts=len(plan.parts), reviewed=len(groups), model=reviewer.model,
-        requests=reviewer.requests, prompt_tokens=reviewer.prompt_tokens,
-        completion_tokens=reviewer.completion_tokens, elapsed=time.monotonic() - started,
-        samples=samples, notes=notes, timed_out=timed_out,
+        findings=merge(reviewer.groups), failures=reviewer.failures, parts=len(final.parts), reviewed=len(reviewer.groups),
+        model=reviewer.model, requests=reviewer.requests, prompt_tokens=reviewer.prompt_tokens,
+        completion_tokens=reviewer.completion_tokens, elapsed=time.monotonic() - started, notes=notes,
+        timed_out=reviewer.timed_out,
     )
-
-
-def _rest(first: int, total: int) -> str:
-    """The parts from ``first`` on, for a line saying they were not sent."""
-    return f"part {total} of {total}" if first == total else f"parts {first} to {total} of {total}"

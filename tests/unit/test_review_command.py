@@ -267,7 +267,7 @@ def test_a_context_overflow_replans_smaller(repo: git.Repo, server: OpenAIServer
     server.reply(findings())
     result = review()
     assert result.exit_code == 0
-    assert "re-planning with" in result.stderr
+    assert "too long; shrinking the review budget from" in result.stderr
     assert len(server.chat_requests) >= 2
 
 

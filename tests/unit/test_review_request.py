@@ -9,7 +9,7 @@ from pathlib import Path
 import git
 import pytest
 
-from kimicode.prompt import wire
+from kimicode.prompt import BudgetPlan, wire
 from kimicode.review.changes import staged
 from kimicode.review.checks import local_checks
 from kimicode.review.patch import added_lines
@@ -19,6 +19,7 @@ from tests.repos import make_repo, write_files
 
 AWS = "AKIAIOSFODNN7EXAMPLE"
 COUNTER = TokenCounter()
+PLAN = BudgetPlan.for_model(262_144, 262_144, 16_384, pack_budget=128_000)
 BASE = {
     "AGENTS.md": "# Rules\n\nNever divide by zero. Marker: AGENTS-RULE-7.\n",
     "pkg/__init__.py": "",
@@ -31,7 +32,7 @@ def plan_for(root: Path, budget: int = 100_000, max_file_bytes: int = 1_000_000)
     changes = staged(root)
     report = local_checks(changes, max_file_bytes)
     assert not report.secrets
-    return build_plan(changes, report, COUNTER, budget, max_file_bytes), report
+    return build_plan(changes, report, COUNTER, PLAN, budget, max_file_bytes), report
 
 
 def stage(repo: git.Repo, files: dict[str, str]) -> Path:
