@@ -418,10 +418,8 @@ class ChatSession:
         in a recent turn leaves the request. Naming the file again does not attach it; only
         ``add_file`` takes it back.
         """
-        from kimicode.chat.repo_shelf import shelf_blocks
-
         pattern = path.strip().removeprefix("./")
-        in_shelf = {p for p, _, _, _ in shelf_blocks(self.repo.text)} | set(self.repo.full) | set(self.repo.outline)
+        in_shelf = {b.path for b in self.repo.blocks}
         attached = self._attached()
         paths = self._matching(pattern, (in_shelf | attached) - self._dropped)
         if not paths:
@@ -478,14 +476,15 @@ class ChatSession:
             if made is None:
                 lines.append(f"{name} cannot be read, or is binary: not added")
                 continue
-            tokens = self.counter.count(made[0])
+            block, found = made
+            tokens = block.tokens
             if tokens > free:
                 lines.append(f"{name} needs {tokens:,} tokens and the window has {max(free, 0):,} left: not added")
                 continue
-            self.redactions.extend(made[1])
-            self._append("tool", made[0], name=f"{FILE_TURN}{name}")
+            self.redactions.extend(found)
+            self._append("tool", self._packer.render(block), name=f"{FILE_TURN}{name}")
             free -= tokens
-            redacted = f"; {len(made[1])} secret(s) redacted" if made[1] else ""
+            redacted = f"; {len(found)} secret(s) redacted" if found else ""
             lines.append(f"added {name} in full ({tokens:,} tokens{redacted})")
         return "\n".join(lines)
 
@@ -498,10 +497,10 @@ class ChatSession:
             return []
         limit = self._message_limit(self._history_room())
         found, notes = self._packer.attachments(text, self.repo, self._attached(), limit, self.policy.max_attach)
-        for path, block, tokens, redactions in found:
+        for block, redactions in found:
             self.redactions.extend(redactions)
-            self._append("tool", block, name=f"{FILE_TURN}{path}")
-            notes.append(f"attached {path} in full ({tokens:,} tokens)")
+            self._append("tool", self._packer.render(block), name=f"{FILE_TURN}{block.path}")
+            notes.append(f"attached {block.path} in full ({block.tokens:,} tokens)")
         return notes
 
     # -- a turn -------------------------------------------------------------------------

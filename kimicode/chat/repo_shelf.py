@@ -19,28 +19,18 @@ and says why.
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Collection, Sequence
 
 from kimicode.chat.floor import paths_in
-from kimicode.repo.pack import PackError, PackOptions
+from kimicode.prompt import SHARES, Block, Redaction
+from kimicode.repo.pack import Pack, PackError, PackOptions
+from kimicode.repo.render import render_file
 from kimicode.tokens import TokenCounter
 
 MAX_QUERY = 2_000  # characters of conversation the ranking sees
-RESERVE = 0.2  # of the repo shelf, kept for files the conversation names later
-_XML_FILE = re.compile(r'<file path="([^"]*)" mode="(full|outline)">\n.*?</file>\n', re.DOTALL)
-_MD_FILE = re.compile(r"^## (.+?)( \(outline\))?\n\n(`{3,})[^\n]*\n.*?^\3\n\n?", re.DOTALL | re.MULTILINE)
-
-
-def shelf_blocks(text: str) -> list[tuple[str, str, int, int]]:
-    """(path, mode, start, end) of every file block the shelf text shows, in its order."""
-    if text.lstrip().startswith("<repository"):
-        return [(html.unescape(m.group(1)), m.group(2), m.start(), m.end()) for m in _XML_FILE.finditer(text)]
-    return [(m.group(1), "outline" if m.group(2) else "full", m.start(), m.end()) for m in _MD_FILE.finditer(text)
-            if m.group(1) != "Other files"]
 
 
 def _exclude_pattern(path: str) -> str:
@@ -50,30 +40,47 @@ def _exclude_pattern(path: str) -> str:
 
 @dataclass(frozen=True)
 class RepoShelf:
-    text: str = ""  # the pack, then the files added since, in order
+    pack: Pack | None = None  # the pack, its outlines replaced in place by files named since
+    extra: tuple[Block, ...] = ()  # files added since that the pack had not listed, after it
+    text: str = ""  # all of it rendered: what the request shows
     tokens: int = 0
     budget: int = 0  # the whole shelf, reserve included
     query: str | None = None
-    full: frozenset[str] = frozenset()  # shown in full (by the pack or added)
-    outline: frozenset[str] = frozenset()
     listed: frozenset[str] = frozenset()  # every file the pack engine would send, dropped ones included
-    added: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()  # paths added in full since the pack was made
     dropped: frozenset[str] = frozenset()  # taken out by the user (/drop): never packed, added or attached
     note: str = ""  # why the repository is missing
     failed: bool = False
-    redactions: tuple[tuple[str, int, str], ...] = field(default_factory=tuple)
+    redactions: tuple[Redaction, ...] = field(default_factory=tuple)
+
+    @property
+    def blocks(self) -> tuple[Block, ...]:
+        """Every file block, in the order the request shows them."""
+        return (self.pack.blocks if self.pack else ()) + self.extra
+
+    @property
+    def full(self) -> frozenset[str]:
+        return frozenset(b.path for b in self.blocks if b.mode == "full") - self.dropped
+
+    @property
+    def outline(self) -> frozenset[str]:
+        return frozenset(b.path for b in self.blocks if b.mode != "full") - self.dropped
+
+
+def _render(pack: Pack, extra: Sequence[Block]) -> str:
+    return pack.render() + "\n" + "".join(render_file(b.path, b.mode, b.text, pack.fmt) for b in extra)
 
 
 class RepoPacker:
     """Packs one repository for a chat with the pack engine (kimicode.repo.pack)."""
 
     def __init__(self, root: Path, options: PackOptions, cache_dir: Path | None, counter: TokenCounter,
-                 reserve: float = RESERVE) -> None:
+                 reserve: float = SHARES.reserve) -> None:
         self.root = root
         self.options = options
         self.cache_dir = cache_dir
         self.counter = counter
-        self.reserve = reserve
+        self.reserve = reserve  # of the shelf, kept free for files the conversation names later
 
     def pack(self, query: str | None, budget: int, skip: Collection[str] = ()) -> RepoShelf:
         """Pack the repository for ``query`` without the files in ``skip`` (dropped by the user)."""
@@ -93,44 +100,44 @@ class RepoPacker:
             listing = list_files(self.root, options.include, options.exclude, options.max_file_bytes)
         except (PackError, ListingError) as exc:
             return RepoShelf(budget=budget, query=query, note=f"repository not included: {exc}", failed=True, dropped=dropped)
-        report = result.report
-        text = result.text + "\n"
-        return RepoShelf(
-            text=text, tokens=self.counter.count(text), budget=budget, query=query,
-            full=frozenset(p for p, _ in report.full) - dropped, outline=frozenset(p for p, _ in report.outline) - dropped,
-            listed=frozenset(f.path for f in listing.files), redactions=tuple(report.redactions), dropped=dropped,
-        )
+        text = _render(result.pack, ())
+        return RepoShelf(result.pack, (), text, self.counter.count(text), budget, query,
+                         listed=frozenset(f.path for f in listing.files), redactions=tuple(result.report.redactions),
+                         dropped=dropped)
 
     def moved_to(self, text: str, shelf: RepoShelf) -> list[str]:
         """Files of the repository named in ``text`` that the shelf does not show in full."""
         moved = []
+        full = shelf.full
         for path in paths_in(text):
             relative = path[2:] if path.startswith("./") else path
-            if (relative in shelf.listed and relative not in shelf.full and relative not in shelf.dropped
+            if (relative in shelf.listed and relative not in full and relative not in shelf.dropped
                     and relative not in moved):
                 moved.append(relative)
         return moved
 
     def attachments(self, text: str, shelf: RepoShelf, attached: set[str], limit: int, most: int
-                    ) -> tuple[list[tuple[str, str, int, list[tuple[str, int, str]]]], list[str]]:
-        """Files named in ``text`` to attach: (path, block, tokens, redactions), and notes on the rest."""
-        found: list[tuple[str, str, int, list[tuple[str, int, str]]]] = []
+                    ) -> tuple[list[tuple[Block, list[Redaction]]], list[str]]:
+        """Files named in ``text`` to attach, counted as rendered, and notes on the rest."""
+        found: list[tuple[Block, list[Redaction]]] = []
         notes: list[str] = []
         for path in [p for p in self.moved_to(text, shelf) if p not in attached][:most]:
             made = self.file_block(path)
             if made is None:
                 continue
-            tokens = self.counter.count(made[0])
-            if tokens > limit:
-                notes.append(f"{path} is too large to attach ({tokens:,} tokens; one message may take {limit:,})")
+            block, redactions = made
+            if block.tokens > limit:
+                notes.append(f"{path} is too large to attach ({block.tokens:,} tokens; one message may take {limit:,})")
             else:
-                found.append((path, made[0], tokens, made[1]))
+                found.append((block, redactions))
         return found, notes
 
-    def file_block(self, path: str) -> tuple[str, list[tuple[str, int, str]]] | None:
-        """One listed file in full, redacted and rendered like the pack's; None if it cannot be sent."""
+    def render(self, block: Block) -> str:
+        return render_file(block.path, block.mode, block.text, self.options.fmt)
+
+    def file_block(self, path: str) -> tuple[Block, list[Redaction]] | None:
+        """One listed file in full, redacted, counted as the pack would render it; None if it cannot be sent."""
         from kimicode.repo.files import content_reason, secret_in_name
-        from kimicode.repo.render import render_file
         from kimicode.repo.scan import decode
         from kimicode.secrets import redact
 
@@ -143,7 +150,9 @@ class RepoPacker:
         if content_reason(data):
             return None  # binary or generated: the pack would not send it either
         result = redact(decode(data)[0], path)
-        return render_file(path, "full", result.text, self.options.fmt), [(path, f.line, f.kind) for f in result.findings]
+        block = Block(path, "full", result.text, why="named in the conversation")
+        block = replace(block, tokens=self.counter.count(self.render(block)))
+        return block, [(path, f.line, f.kind) for f in result.findings]
 
     def add(self, shelf: RepoShelf, paths: Sequence[str]) -> RepoShelf | None:
         """The shelf with ``paths`` in full, or None when they do not fit its budget.
@@ -151,26 +160,33 @@ class RepoPacker:
         A file the shelf shows as an outline has its outline replaced by the full text, in
         place (the shelf never holds both); other files are appended. Dropped files are skipped.
         """
-        text = shelf.text
-        found: list[tuple[str, int, str]] = []
+        if shelf.pack is None:
+            return None
+        blocks = list(shelf.pack.blocks)
+        extra = list(shelf.extra)
+        found: list[Redaction] = []
         added: list[str] = []
+        full = shelf.full
         for path in paths:
-            if path in shelf.full or path in shelf.dropped or path in added:
+            if path in full or path in shelf.dropped or path in added:
                 continue
             made = self.file_block(path)
             if made is None:
                 continue
-            outline = next(((start, end) for p, mode, start, end in shelf_blocks(text) if p == path and mode == "outline"), None)
-            if outline is None:
-                text += made[0]
+            block, redactions = made
+            at = next((n for n, b in enumerate(blocks) if b.path == path and b.mode != "full"), None)
+            if at is None:
+                extra.append(block)
             else:
-                text = text[:outline[0]] + made[0] + text[outline[1]:]
-            found.extend(made[1])
+                blocks[at] = block
+            found.extend(redactions)
             added.append(path)
         if not added:
             return shelf
+        pack = replace(shelf.pack, blocks=tuple(blocks))
+        text = _render(pack, extra)
         tokens = self.counter.count(text)
         if tokens > shelf.budget:
             return None
-        return replace(shelf, text=text, tokens=tokens, full=shelf.full | set(added), outline=shelf.outline - set(added),
-                       added=shelf.added + tuple(added), redactions=shelf.redactions + tuple(found))
+        return replace(shelf, pack=pack, extra=tuple(extra), text=text, tokens=tokens, added=shelf.added + tuple(added),
+                       redactions=shelf.redactions + tuple(found))

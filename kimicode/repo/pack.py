@@ -2,7 +2,8 @@
 
 The budget is never exceeded: every piece is counted with the same tokenizer
 (and calibration) as the final check, which counts the whole text once more
-and drops the least relevant piece until it fits.
+and drops the least relevant piece until it fits. The result stays typed (a header,
+blocks, a tree): whoever sends it renders it, and may first change it block by block.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from kimicode.repo.cache import FileRecord, PackCache, cache_path
 from kimicode.repo.contents import VERSION as CONTENTS_VERSION
@@ -22,7 +23,8 @@ from kimicode.repo.contents import Contents
 from kimicode.repo.files import Listing, ListingError, Skipped, list_files
 from kimicode.repo.gitinfo import GitInfo, read_git_info, read_head
 from kimicode.repo.rank import RankedFile, rank_files
-from kimicode.repo.render import Header, render_file, render_footer, render_header, render_tree_block
+from kimicode.prompt import Block
+from kimicode.repo.render import Header, render_footer, render_header, render_pack, render_tree_block
 from kimicode.repo.scan import ScanResult, scan_files
 from kimicode.repo.tree import render_tree
 from kimicode.tokens import DEFAULT_ENCODING, EncodingUnavailable, TokenCounter
@@ -31,6 +33,7 @@ FULL_SHARE = 0.6  # of the budget for full files, when not everything fits
 TREE_SHARE = 0.08  # kept back from outlines so the rest of the paths can be listed
 MAX_MISSES = 40
 OUTLINE_RATIO = 0.12  # an outline is roughly this share of its file's tokens  # consecutive files that did not fit before a tier stops trying
+RESULT_VERSION = 2  # of the cached whole-pack result: 2 keeps packs typed
 Progress = Callable[[str, int, int], None]
 
 
@@ -75,13 +78,44 @@ class PackReport:
 
 
 @dataclass(frozen=True)
+class Pack:
+    """One pack before it is text: rendered as a whole by ``render``, the last step."""
+
+    header: Header
+    blocks: tuple[Block, ...]  # files in full, then outlines, best first
+    tree: str  # the folded tree of the files left out ("" when none)
+    fmt: str
+
+    def render(self) -> str:
+        return render_pack(self.header, self.blocks, self.tree, self.fmt)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Pack:
+        header = dict(data["header"])
+        header["skipped"] = [tuple(x) for x in header["skipped"]]
+        header["part"] = tuple(header["part"]) if header.get("part") else None
+        return cls(Header(**header), tuple(Block(**b) for b in data["blocks"]), data["tree"], data["fmt"])
+
+
+@dataclass(frozen=True)
 class PackResult:
-    parts: tuple[str, ...]  # one text, or several with --split
+    packs: tuple[Pack, ...]  # one, or several with --split
     report: PackReport
 
     @property
+    def pack(self) -> Pack:
+        return self.packs[0]
+
+    @property
     def text(self) -> str:
-        return self.parts[0]
+        return self.packs[0].render()
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return tuple(p.render() for p in self.packs)
 
 
 @dataclass
@@ -155,34 +189,39 @@ def _header(report: PackReport, skipped: Sequence[Skipped], counts: tuple[int, i
     return Header(report.name, report.commit, report.budget, report.encoding, report.query, *counts, reasons, *secrets, part=part)
 
 
-def _assemble(report: PackReport, plan: _Plan, ranked: Sequence[FileRecord], skipped: Sequence[Skipped], contents: Contents, fmt: str) -> str:
+def _block(contents: Contents, record: FileRecord, mode: str, tokens: int, why: Mapping[str, str]) -> Block:
+    return Block(record.path, mode, contents.text(record, mode), tokens, why.get(record.path, ""))
+
+
+def _assemble(report: PackReport, plan: _Plan, ranked: Sequence[FileRecord], skipped: Sequence[Skipped], contents: Contents,
+              fmt: str, why: Mapping[str, str]) -> Pack:
     counter = contents.counter
-    blocks = [contents.block(r, "full") for r, _ in plan.full] + [contents.block(r, "outline") for r, _ in plan.outline]
-    included = [(r.path, "full") for r, _ in plan.full] + [(r.path, "outline") for r, _ in plan.outline]
-    found = [(path, f) for path, mode in included for f in contents.findings.get((path, mode), ())]
+    blocks = tuple(_block(contents, r, "full", t, why) for r, t in plan.full) + tuple(
+        _block(contents, r, "outline", t, why) for r, t in plan.outline)
+    found = [(b.path, f) for b in blocks for f in contents.findings.get((b.path, b.mode), ())]
     taken = plan.paths()
     rest = [r.path for r in ranked if r.path not in taken]
-    header = render_header(_header(report, skipped, (len(plan.full), len(plan.outline), len(rest)), (len(found), len({p for p, _ in found}))), fmt)
-    footer = render_footer(fmt)
-    room = report.budget - counter.count(header) - counter.count(footer) - plan.used() - counter.count(render_tree_block("x", fmt))
+    header = _header(report, skipped, (len(plan.full), len(plan.outline), len(rest)), (len(found), len({p for p, _ in found})))
+    header_tokens = counter.count(render_header(header, fmt))
+    room = report.budget - header_tokens - counter.count(render_footer(fmt)) - plan.used() - counter.count(render_tree_block("x", fmt))
     tree = render_tree(rest, max(room, 0), counter.count) if room > 0 else ""
-    tree_block = render_tree_block(tree, fmt)
     report.full = [(r.path, t) for r, t in plan.full]
     report.outline = [(r.path, t) for r, t in plan.outline]
     report.tree_files = len(rest) if tree else 0
-    report.header_tokens = counter.count(header)
-    report.tree_tokens = counter.count(tree_block) if tree else 0
+    report.header_tokens = header_tokens
+    report.tree_tokens = counter.count(render_tree_block(tree, fmt)) if tree else 0
     report.redactions = [(path, f.line, f.kind) for path, f in found]
-    return header + "".join(blocks) + tree_block + footer
+    return Pack(header, blocks, tree, fmt)
 
 
-def _fit(report: PackReport, plan: _Plan, ranked: Sequence[FileRecord], skipped: Sequence[Skipped], contents: Contents, fmt: str) -> str:
+def _fit(report: PackReport, plan: _Plan, ranked: Sequence[FileRecord], skipped: Sequence[Skipped], contents: Contents,
+         fmt: str, why: Mapping[str, str]) -> Pack:
     """Render, then drop the least relevant piece until the exact count is within budget."""
     while True:
-        text = _assemble(report, plan, ranked, skipped, contents, fmt)
-        report.total_tokens = contents.counter.count(text)
+        pack = _assemble(report, plan, ranked, skipped, contents, fmt, why)
+        report.total_tokens = contents.counter.count(pack.render())
         if report.total_tokens <= report.budget:
-            return text
+            return pack
         tier = plan.outline or plan.full
         if not tier:
             raise PackError(f"budget {report.budget} is too small even for the pack header ({report.total_tokens} tokens)")
@@ -198,7 +237,8 @@ def _preload(counter: TokenCounter) -> None:
 
 def _result_key(listing: Listing, git: GitInfo | None, options: PackOptions, split: bool) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([CONTENTS_VERSION, str(listing.root), asdict(options), split, git.commit if git else None]).encode())
+    h.update(json.dumps([RESULT_VERSION, CONTENTS_VERSION, str(listing.root), asdict(options), split,
+                         git.commit if git else None]).encode())
     for f in listing.files:
         h.update(f"{f.path}\0{f.size}\0{f.mtime_ns}\n".encode())
     for s in listing.skipped:
@@ -224,7 +264,8 @@ def _min_header_tokens(report: PackReport, skipped: Sequence[Skipped], n: int, c
     return contents.counter.count(render_header(worst, fmt) + render_footer(fmt))
 
 
-def _split(report: PackReport, ordered: Sequence[FileRecord], skipped: Sequence[Skipped], contents: Contents, fmt: str) -> list[str]:
+def _split(report: PackReport, ordered: Sequence[FileRecord], skipped: Sequence[Skipped], contents: Contents, fmt: str,
+           why: Mapping[str, str]) -> list[Pack]:
     """Several packs, each within the budget, on file boundaries in path order (so folders stay together)."""
     room = report.budget - _min_header_tokens(report, skipped, len(ordered), contents, fmt)
     groups: list[list[tuple[FileRecord, str]]] = [[]]
@@ -242,15 +283,16 @@ def _split(report: PackReport, ordered: Sequence[FileRecord], skipped: Sequence[
         used += tokens
     parts = []
     for n, group in enumerate(groups, start=1):
-        found = [(r.path, f) for r, mode in group for f in contents.findings.get((r.path, mode), ())]
+        blocks = tuple(_block(contents, r, m, contents.block_tokens(r, m), why) for r, m in group)
+        found = [(b.path, f) for b in blocks for f in contents.findings.get((b.path, b.mode), ())]
         counts = (sum(m == "full" for _, m in group), sum(m == "outline" for _, m in group), 0)
         header = _header(report, skipped, counts, (len(found), len({p for p, _ in found})), part=(n, len(groups)))
-        parts.append(render_header(header, fmt) + "".join(contents.block(r, m) for r, m in group) + render_footer(fmt))
+        parts.append(Pack(header, blocks, "", fmt))
         report.redactions += [(p, f.line, f.kind) for p, f in found]
         report.full += [(r.path, contents.block_tokens(r, m)) for r, m in group if m == "full"]
         report.outline += [(r.path, contents.block_tokens(r, m)) for r, m in group if m == "outline"]
     report.parts = len(parts)
-    report.total_tokens = max(contents.counter.count(p) for p in parts)
+    report.total_tokens = max(contents.counter.count(p.render()) for p in parts)
     return parts
 
 
@@ -282,7 +324,7 @@ def pack_repository(root: Path, options: PackOptions, cache_dir: Path | None, sp
             report.from_cache = True
             lap("cache")
             report.timings = timings
-            return PackResult(tuple(data["parts"]), report)
+            return PackResult(tuple(Pack.from_dict(p) for p in data["packs"]), report)
         git = read_git_info(listing.git_root, listing.root) if listing.git_root else None
         report = PackReport(listing.root.name, git.describe() if git else "not a git repository", options.budget, counter.describe(), options.query)
         if progress:
@@ -301,13 +343,14 @@ def pack_repository(root: Path, options: PackOptions, cache_dir: Path | None, sp
             progress("ranking", 0, len(scan.records))
         records, ranked = _ranked(scan, git, options.query)
         report.top = [(r.path, round(r.score, 4), list(r.reasons)) for r in ranked[:15]]
+        why = {r.path: "; ".join(r.reasons) for r in ranked}
         lap("rank")
         loading.join()
         contents = Contents(listing.root, cache, counter, options.fmt)
         if progress:
             progress("packing", 0, len(records))
         if split:
-            parts = _split(report, sorted(records, key=lambda r: r.path), skipped, contents, options.fmt)
+            packs = _split(report, sorted(records, key=lambda r: r.path), skipped, contents, options.fmt, why)
         else:
             available = options.budget - _min_header_tokens(report, skipped, len(records), contents, options.fmt)
             if available <= 0:
@@ -315,13 +358,13 @@ def pack_repository(root: Path, options: PackOptions, cache_dir: Path | None, sp
                     f"budget {options.budget} is smaller than the pack header alone; use --budget {options.budget - available + 1000} or more"
                 )
             plan = _plan(records, contents, available)
-            parts = [_fit(report, plan, records, skipped, contents, options.fmt)]
+            packs = [_fit(report, plan, records, skipped, contents, options.fmt, why)]
         contents.flush()
         lap("pack")
         report.timings = timings
-        cache.put_result(key, json.dumps({"parts": parts, "report": asdict(report)}))
+        cache.put_result(key, json.dumps({"packs": [p.to_dict() for p in packs], "report": asdict(report)}))
         if cache.warning:
             report.warnings.append(cache.warning)
-        return PackResult(tuple(parts), report)
+        return PackResult(tuple(packs), report)
     finally:
         cache.close()

@@ -1,7 +1,8 @@
 """How a pack looks on the wire: XML-ish tags (default) or Markdown.
 
 Every piece is rendered on its own so its tokens can be counted on its own;
-the pack is the plain concatenation of the pieces, in order.
+the pack is the plain concatenation of the pieces, in order. The pack stays typed
+(header, blocks, tree) until ``render_pack`` makes it text, the last step.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
+from kimicode.prompt import Block
 from kimicode.repo.languages import language_for
 
 FORMATS = ("xml", "markdown")
@@ -116,3 +118,9 @@ def render_tree_block(tree: str, fmt: str) -> str:
         fence = code_fence(tree)
         return f"## Other files\n\n{fence}text\n{tree}\n{fence}\n\n"
     return f"<tree>\n{frame_body(tree)}\n</tree>\n"
+
+
+def render_pack(header: Header, blocks: Sequence[Block], tree: str, fmt: str) -> str:
+    """A whole pack, from its typed pieces: the one place a pack becomes text."""
+    return (render_header(header, fmt) + "".join(render_file(b.path, b.mode, b.text, fmt) for b in blocks)
+            + render_tree_block(tree, fmt) + render_footer(fmt))

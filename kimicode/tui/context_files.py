@@ -16,7 +16,6 @@ from typing import Any
 
 from kimicode.chat.chat import ChatSession
 from kimicode.chat.context import FILE_TURN, is_file_turn
-from kimicode.chat.repo_shelf import shelf_blocks
 
 
 @dataclass(frozen=True)
@@ -38,15 +37,14 @@ def rows(session: ChatSession) -> list[FileRow]:
     then attached in a turn) adds up."""
     count = session.counter.count
     added = set(session.repo.added)
-    text = session.repo.text
     found: dict[str, FileRow] = {}
 
     def put(path: str, mode: str, tokens: int) -> None:
         old = found.get(path)
         found[path] = FileRow(path, mode, tokens) if old is None else FileRow(path, f"{old.mode}+{mode}", old.tokens + tokens)
 
-    for path, mode, start, end in shelf_blocks(text):
-        put(path, "added" if path in added and mode == "full" else mode, count(text[start:end]))
+    for block in session.repo.blocks:
+        put(block.path, "added" if block.path in added and block.mode == "full" else block.mode, block.tokens)
     for turn in attached_turns(session):
         put(turn.name[len(FILE_TURN):], "attached", count(turn.text))
     return list(found.values())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kimicode.chat.chat import ChatSession
 from kimicode.chat.context import ContextPolicy
-from kimicode.chat.repo_shelf import RepoPacker, shelf_blocks
+from kimicode.chat.repo_shelf import RepoPacker
 from kimicode.chat.session import LoadedSession, SessionFile, SessionStore, load_session
 from kimicode.locations import user_locations
 from kimicode.repo.pack import PackOptions
@@ -108,8 +108,8 @@ def test_adding_an_outlined_file_replaces_its_outline(tmp_path: Path) -> None:
     path = sorted(shelf.outline)[0]
     grown = packer.add(shelf, [path])
     assert grown is not None and path in grown.full and path not in grown.outline and grown.added == (path,)
-    modes = [mode for p, mode, _, _ in shelf_blocks(grown.text) if p == path]
+    modes = [b.mode for b in grown.blocks if b.path == path]
     assert modes == ["full"]  # the outline is gone, replaced in place
     assert grown.text.count(f'path="{path}"') == 1
-    order = [p for p, _, _, _ in shelf_blocks(shelf.text)]
-    assert [p for p, _, _, _ in shelf_blocks(grown.text)] == order  # the same place in the shelf
+    order = [b.path for b in shelf.blocks]
+    assert [b.path for b in grown.blocks] == order  # the same place in the shelf
