@@ -3,7 +3,7 @@
     .venv/bin/python bench/cache_prefix.py [--repo PATH] [--turns 50] [--json FILE]
 
 A scripted conversation (questions, pasted logs, files named now and then, some of them
-outside the pack so that the repository is re-packed) runs through `ChatSession` against
+outside the pack so that the repository is re-packed) runs through `Conversation` against
 the loopback OpenAI-compatible server of the tests: no network, no key. Every request the
 server receives is rendered as the model's prompt (role markers and contents, in order)
 and compared with the previous one. The share is the token count of the longest common
@@ -32,7 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kimicode.chat.chat import ChatSession  # noqa: E402
+from kimicode.chat import Conversation  # noqa: E402
 from kimicode.chat.context import ContextPolicy  # noqa: E402
 from kimicode.chat.repo_shelf import RepoPacker  # noqa: E402
 from kimicode.chat.session import LoadedSession, SessionStore  # noqa: E402
@@ -146,7 +146,7 @@ def run(scenario: Scenario, repo: Path, turns: int, home: Path) -> Outcome:
         packer = RepoPacker(repo, options, home / "cache", counter)
         store = SessionStore(home / scenario.name)
         file, meta = store.create(repo, spec.name)
-        session = ChatSession(file, LoadedSession(meta, file.path), ChatClient(endpoint, spec), counter,
+        session = Conversation(file, LoadedSession(meta, file.path), ChatClient(endpoint, spec), counter,
                               policy=ContextPolicy(reply_tokens=scenario.reply), packer=packer,
                               summarizer_client=ChatClient(summary_endpoint, spec), project_root=repo)
         outcome.repo_tokens, outcome.repo_note = session.repo.tokens, session.repo.note

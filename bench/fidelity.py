@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kimicode.chat.chat import ChatSession  # noqa: E402
+from kimicode.chat import Conversation  # noqa: E402
 from kimicode.chat.context import ContextPolicy  # noqa: E402
 from kimicode.chat.session import LoadedSession, SessionStore  # noqa: E402
 from kimicode.config import load_settings  # noqa: E402
@@ -107,7 +107,7 @@ def run(strategy: str, chat: ChatClient, summarizer: ChatClient, model: ChatClie
     counter = TokenCounter()
     file, meta = SessionStore(home / strategy).create(home, chat.spec.name)
     started = time.perf_counter()
-    with ChatSession(file, LoadedSession(meta, file.path), chat, counter, summarizer_client=summarizer,
+    with Conversation(file, LoadedSession(meta, file.path), chat, counter, summarizer_client=summarizer,
                      policy=ContextPolicy(reply_tokens=min(3_000, chat.spec.context_window // 3), strategy=strategy)) as session:
         for n, text in enumerate(conversation(turns), start=1):
             session.send(text)

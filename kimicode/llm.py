@@ -620,3 +620,13 @@ class ChatClient:
         if isinstance(total, int) and not isinstance(total, bool) and total >= 0:
             return total
         return None
+
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
+
+
+def needs_key(base_url: str) -> bool:
+    """Whether the endpoint needs an API key: local servers (llama.cpp, Ollama, vLLM) usually take none."""
+    from urllib.parse import urlparse
+
+    return (urlparse(base_url).hostname or "") not in LOCAL_HOSTS

@@ -1,6 +1,40 @@
-"""The chat core: sessions on disk, the state record, request assembly. No UI in here.
+"""The chat core: conversations, their sessions on disk, the state record. No UI in here.
 
-Entry points: `kimicode.chat.start.open_session` (from settings) and
-`kimicode.chat.chat.ChatSession` (the API a face drives). Submodules are imported by
-their users, so importing this package costs nothing.
+A face opens a ``Conversation`` with ``open_conversation`` (from settings) and drives it turn by
+turn; it reads sessions with ``SessionStore`` and ``load_session``. The names below load their
+modules on first use (PEP 562), so importing this package costs nothing until then.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kimicode.chat.context import ContextPolicy
+    from kimicode.chat.conversation import Conversation, Exchange, Restored
+    from kimicode.chat.errors import ChatError
+    from kimicode.chat.records import FORMAT_VERSION, SessionMeta, Turn
+    from kimicode.chat.repo_shelf import RepoPacker, RepoShelf
+    from kimicode.chat.session import (LoadedSession, SessionError, SessionFile, SessionLocked, SessionStore,
+                                       load_session)
+    from kimicode.chat.start import open_conversation, switch_model
+
+_HOMES = {
+    "ContextPolicy": "context",
+    **dict.fromkeys(("Conversation", "Exchange", "Restored"), "conversation"),
+    "ChatError": "errors",
+    **dict.fromkeys(("FORMAT_VERSION", "SessionMeta", "Turn"), "records"),
+    **dict.fromkeys(("RepoPacker", "RepoShelf"), "repo_shelf"),
+    **dict.fromkeys(("LoadedSession", "SessionError", "SessionFile", "SessionLocked", "SessionStore", "load_session"),
+                    "session"),
+    **dict.fromkeys(("open_conversation", "switch_model"), "start"),
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'kimicode.chat' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"kimicode.chat.{home}"), name)

@@ -34,7 +34,7 @@ class CompactionReport:
 
     number: int
     time: str
-    trigger: str  # budget | manual | overflow
+    trigger: str  # budget | manual | overflow | count (the provider's count near the window)
     reason: str
     first_turn: int
     last_turn: int

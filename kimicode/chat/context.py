@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kimicode.chat.session import Turn
-from kimicode.prompt import MESSAGE_OVERHEAD, TurnView, middle_out
+from kimicode.chat.records import Turn
+from kimicode.prompt import MESSAGE_OVERHEAD, SHARES, Shares, TurnView, middle_out
 from kimicode.repo.render import frame_body
 from kimicode.secrets import redact
 from kimicode.tokens import TokenCounter
@@ -16,33 +16,20 @@ from kimicode.tokens import TokenCounter
 PARTIAL_MARK = "\n\n[this answer was cut short]"
 
 
-FILE_TURN = "file:"  # name prefix of a tool turn that attaches a repository file
-
-
-def is_file_turn(turn: Turn) -> bool:
-    return turn.role == "tool" and turn.name.startswith(FILE_TURN)
-
-
 @dataclass(frozen=True)
 class ContextPolicy:
-    """How a session spends the model's window; every share is of a shelf named below."""
+    """How a conversation behaves; how it splits the window is in ``shares`` (kimicode.prompt.budget)."""
 
     reply_tokens: int = 16_384  # reserved for the answer
-    repo_share: float = 0.5  # of the prompt room (window - reply - system): most the packed repo may take
-    compact_to: float = 0.6  # of the history room: what history may use right after a compaction
-    state_share: float = 0.35  # of the history room: most the state record may take
-    message_share: float = 0.5  # of the history room: one message beyond this is shortened middle-out
-    recall_share: float = 0.1  # of the history room: most the memory recalls may take
     keep_recent: int = 2  # turns a compaction leaves verbatim, when it can
     max_attach: int = 5  # files attached per message, at most
     summary_tokens: int = 8_192  # room for the summarizer's answer, reasoning included
     strategy: str = "state"  # "truncate": drop old turns without a state record (benchmark baseline)
+    shares: Shares = SHARES
 
     def __post_init__(self) -> None:
         if self.strategy not in ("state", "truncate"):
             raise ValueError(f"unknown compaction strategy {self.strategy!r}: state or truncate")
-        if not 0 < self.compact_to < 1 or not 0 < self.state_share < 1 or not 0 <= self.repo_share < 1:
-            raise ValueError("compact_to and state_share must be between 0 and 1, repo_share below 1")
 
 
 class TurnTexts:
@@ -51,7 +38,6 @@ class TurnTexts:
     def __init__(self, counter: TokenCounter, thinking: bool) -> None:
         self.counter = counter
         self.thinking = thinking  # thinking models get earlier reasoning back, as-is
-        self.redactions: list[tuple[int, int, str]] = []  # (turn, line, kind)
         self._redacted: dict[int, tuple[str, str]] = {}
         self._views: dict[tuple[int, int], TurnView] = {}
 
@@ -59,9 +45,8 @@ class TurnTexts:
         cached = self._redacted.get(turn.id)
         if cached is None:
             result = redact(turn.text, f"turn {turn.id}")
-            self.redactions.extend((turn.id, f.line, f.kind) for f in result.findings)
             text = result.text
-            if turn.role == "tool" and not is_file_turn(turn):  # a file turn is a rendered <file> block already
+            if turn.role == "output":  # a file turn is a rendered <file> block already
                 # a command's output is data: it must not forge a <file> block or other frame
                 text = f"[output of {turn.name or 'a tool'}]\n{frame_body(text)}"
             if turn.partial:
@@ -90,8 +75,3 @@ class TurnTexts:
         view = TurnView(turn.id, turn.role, text, reasoning, tokens + reasoning_tokens + MESSAGE_OVERHEAD, shortened)
         self._views[key] = view
         return view
-
-    def forget(self, turn_id: int) -> None:
-        self._redacted.pop(turn_id, None)
-        for key in [k for k in self._views if k[0] == turn_id]:
-            del self._views[key]

@@ -5,33 +5,33 @@ from __future__ import annotations
 from typing import Any
 
 from kimicode.chat.compaction import CompactionReport
-from kimicode.chat.session import LoadedSession, Turn
+from kimicode.chat.records import Compacted, StateSaved, Turn
+from kimicode.chat.session import LoadedSession
 from kimicode.chat.state import StateRecord, render
 from kimicode.repo.render import code_fence
 
-TITLES = {"user": "User", "assistant": "Assistant", "tool": "Tool output", "note": "Note"}
+TITLES = {"user": "User", "assistant": "Assistant", "file": "Attached file", "output": "Tool output", "note": "Note"}
 
 
 def final_state(loaded: LoadedSession) -> StateRecord:
-    last = loaded.last("state")
-    return StateRecord.from_dict(last["record"]) if last and isinstance(last.get("record"), dict) else StateRecord()
+    saved = loaded.of(StateSaved)
+    return saved[-1].record if saved else StateRecord()
 
 
 def compactions(loaded: LoadedSession) -> list[CompactionReport]:
-    return [CompactionReport.from_dict(r["report"]) for r in loaded.records
-            if r.get("type") == "compaction" and isinstance(r.get("report"), dict)]
+    return [r.report for r in loaded.of(Compacted)]
 
 
 def _turn_md(turn: Turn) -> str:
     title = TITLES.get(turn.role, turn.role)
-    if turn.role == "tool" and turn.name:
+    if turn.role in ("file", "output") and turn.name:
         title += f" ({turn.name})"
     flags = " (partial)" if turn.partial else ""
     head = f"## {turn.id}. {title}{flags}" + (f" <small>{turn.time}</small>" if turn.time else "")
     if turn.role == "note":
         return f"> **Note ({turn.name or 'note'}):** {turn.text}\n"
     body = turn.text.rstrip()
-    if turn.role == "tool":
+    if turn.role in ("file", "output"):
         fence = code_fence(body)
         body = f"{fence}\n{body}\n{fence}"
     return f"{head}\n\n{body}\n"

@@ -204,7 +204,7 @@ def extract(turns: Iterable[TextTurn]) -> list[Found]:
             for sentence in sentences(turn.text):
                 if is_constraint(sentence):
                     add(Found("constraint", sentence, turn.id, normalise(sentence)))
-        if turn.role in ("user", "tool"):
+        if turn.role in ("user", "output", "file", "tool"):
             for line, fingerprint in error_lines(turn.text):
                 add(Found("error", line, turn.id, fingerprint, fingerprint))
         for path in paths_in(turn.text):

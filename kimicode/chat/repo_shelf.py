@@ -5,7 +5,7 @@ change to it costs the whole cached prefix. Hence:
 
 - the first pack takes only part of the shelf (``reserve`` is kept free);
 - a file the user names that the pack does not hold in full is attached to the conversation
-  (a turn after the user's message, see ChatSession): nothing before it changes;
+  (a turn after the user's message, see kimicode.chat.files): nothing before it changes;
 - when a compaction moves such a turn out (the prefix breaks right after the repo shelf
   then anyway), its file joins the shelf in full while the reserve lasts (``add``);
 - the repository is packed again only when asked (/pack), or after the provider says the

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from kimicode.chat.session import Turn
+from kimicode.chat.records import Turn
 from kimicode.chat.state import StateRecord
 
 SNIPPET = 80  # characters of context shown per hit

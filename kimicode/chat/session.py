@@ -1,14 +1,16 @@
 """Chat sessions on disk: one append-only JSONL file per conversation, grouped per repository.
 
-A session file is a sequence of records, one JSON object per line:
+A session file is a sequence of records, one JSON object per line (their types, format
+versions and migrations: kimicode/chat/records.py):
 
 - ``session``: the header (id, repository root, model, format version), always first;
-- ``turn``: one user message, assistant answer, tool output or note;
+- ``turn``: one user message, assistant answer, attached file, command output or note;
 - ``state``: a full snapshot of the state record after it changed (compaction, pin);
 - ``compaction``: the report of one compaction (when, why, token figures);
 - ``restore`` / ``unrestore``: compressed turns shown verbatim again, or hidden again;
 - ``pack``: the query the repository was last packed for; ``pack-add``: files added to it since;
-- ``drop`` / ``undrop``: files the user took out of the context (/drop), or back (/add).
+- ``drop`` / ``undrop``: files the user took out of the context (/drop), or back (/add);
+- ``version``: the records after it are in a newer format (an old session resumed).
 
 Every record is written with one ``write`` and fsynced before the call returns, so a
 process killed at any moment loses at most the record being written. Such a half-written
@@ -26,13 +28,14 @@ import os
 import re
 import secrets as _random
 import tempfile
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, TypeVar
 
-FORMAT_VERSION = 1
-ROLES = ("user", "assistant", "tool", "note")
+from kimicode.chat.records import FORMAT_VERSION, FormatChanged, Record, SessionMeta, Turn, from_json, migrate
+
 SUFFIX = ".jsonl"
+R = TypeVar("R")
 _ID_SHAPE = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{4}$")
 
 try:  # advisory locks: POSIX only; elsewhere sessions simply are not locked
@@ -54,56 +57,16 @@ def now() -> str:
 
 
 @dataclass
-class Turn:
-    id: int
-    role: str  # user | assistant | tool | note
-    text: str
-    time: str = ""
-    reasoning: str = ""  # the model's reasoning_content, sent back as-is to thinking models
-    partial: bool = False  # the answer stopped early (Ctrl-C, a dropped stream)
-    name: str = ""  # tool name, or the kind of note ("compaction", "repack", ...)
-    model: str = ""
-    usage: dict[str, int] | None = None
-
-    def to_record(self) -> dict[str, Any]:
-        record: dict[str, Any] = {"type": "turn"}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in ("id", "role", "text") or value not in (f.default, None):
-                record[f.name] = value
-        return record
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Turn:
-        known = {f.name for f in fields(cls)}
-        turn = cls(**{k: v for k, v in record.items() if k in known})
-        if not isinstance(turn.id, int) or turn.role not in ROLES or not isinstance(turn.text, str):
-            raise ValueError("not a valid turn")
-        return turn
-
-
-@dataclass(frozen=True)
-class SessionMeta:
-    id: str
-    root: str  # the repository (or directory) the conversation is about
-    created: str
-    model: str = ""
-    version: int = FORMAT_VERSION
-
-    def to_record(self) -> dict[str, Any]:
-        return {"type": "session", **asdict(self)}
-
-
-@dataclass
 class LoadedSession:
     meta: SessionMeta
     path: Path
     turns: list[Turn] = field(default_factory=list)
-    records: list[dict[str, Any]] = field(default_factory=list)  # everything but turns, in order
+    records: list[Record] = field(default_factory=list)  # everything but turns, in order, migrated
     warnings: list[str] = field(default_factory=list)
+    version: int = FORMAT_VERSION  # the format the file's last records were written in
 
-    def last(self, kind: str) -> dict[str, Any] | None:
-        return next((r for r in reversed(self.records) if r.get("type") == kind), None)
+    def of(self, kind: type[R]) -> list[R]:
+        return [r for r in self.records if isinstance(r, kind)]
 
     @property
     def next_turn_id(self) -> int:
@@ -243,22 +206,27 @@ def _records(path: Path, warnings: list[str]) -> Iterator[tuple[int, dict[str, A
 
 
 def load_session(path: Path) -> LoadedSession:
-    """Read a session file; damaged lines are skipped with a warning, never a crash."""
+    """Read a session file, migrating records of older formats; damaged lines are skipped with a
+    warning, never a crash."""
     warnings: list[str] = []
     meta: SessionMeta | None = None
     turns: list[Turn] = []
-    others: list[dict[str, Any]] = []
+    others: list[Record] = []
     seen: set[int] = set()
+    version = 1  # a file without a header: the oldest format
     try:
-        for number, record in _records(path, warnings):
-            kind = record["type"]
-            if kind == "session" and meta is None:
+        for number, raw in _records(path, warnings):
+            if raw["type"] == "session" and meta is None:
                 known = {f.name for f in fields(SessionMeta)}
                 try:
-                    meta = SessionMeta(**{k: v for k, v in record.items() if k in known})
-                except TypeError:
+                    # a header without a version was written before versions were recorded: format 1
+                    meta = SessionMeta(**{"version": 1, **{k: v for k, v in raw.items() if k in known}})
+                    version = int(meta.version)
+                except (TypeError, ValueError):
                     warnings.append(f"session {path.stem}: line {number}: header is incomplete")
-            elif kind == "turn":
+                continue
+            record = migrate(raw, version)
+            if record["type"] == "turn":
                 try:
                     turn = Turn.from_record(record)
                 except (TypeError, ValueError):
@@ -269,14 +237,23 @@ def load_session(path: Path) -> LoadedSession:
                     continue
                 seen.add(turn.id)
                 turns.append(turn)
-            else:
-                others.append(record)
+                continue
+            try:
+                typed = from_json(record)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                # a damaged record: the session goes on without it
+                warnings.append(f"session {path.stem}: a {record['type']} record could not be read; skipped it")
+                continue
+            if isinstance(typed, FormatChanged):
+                version = typed.version
+            elif typed is not None:  # None: a record type this version does not know (a newer kimicode wrote it)
+                others.append(typed)
     except OSError as exc:
         raise SessionError(f"cannot read session file {path}: {exc.strerror}") from None
     if meta is None:
         warnings.append(f"session {path.stem}: no header line; the repository is unknown")
         meta = SessionMeta(id=path.stem, root="", created="")
-    return LoadedSession(meta, path, turns, others, warnings)
+    return LoadedSession(meta, path, turns, others, warnings, version)
 
 
 def write_atomic(path: Path, records: Iterable[dict[str, Any]]) -> None:

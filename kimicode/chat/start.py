@@ -1,22 +1,27 @@
-"""Open a chat session from settings: a new one, or the one `--resume [ID]` names."""
+"""Open a conversation from settings (a new session, or the one `--resume [ID]` names); switch its model.
+
+The only place the chat core makes model clients: a face asks for a conversation or a model by
+name and never builds a client itself.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
-from kimicode.chat.chat import ChatSession
 from kimicode.chat.context import ContextPolicy
+from kimicode.chat.conversation import Conversation
 from kimicode.chat.repo_shelf import RepoPacker
 from kimicode.chat.session import LoadedSession, SessionError, SessionFile, SessionStore, load_session
 from kimicode.config import Settings
 from kimicode.llm import ChatClient, Endpoint
 from kimicode.locations import Locations, user_locations
-from kimicode.models import model_spec
+from kimicode.models import ModelSpec, model_spec
 from kimicode.repo.pack import PackOptions
 from kimicode.tokens import TokenCounter
 
 
-def open_session(
+def open_conversation(
     settings: Settings,
     root: Path,
     *,
@@ -27,7 +32,7 @@ def open_session(
     locations: Locations | None = None,
     summarizer_settings: Settings | None = None,
     use_memory: bool = True,
-) -> ChatSession:
+) -> Conversation:
     """A session for the repository at ``root``.
 
     ``resume`` with no ``session_id`` picks this repository's last session; a
@@ -74,10 +79,18 @@ def open_session(
 
         recall = Recaller(root, settings, locations.data_dir)
     try:
-        return ChatSession(file, loaded, client, counter, policy=policy, packer=packer, summarizer_client=summarizer,
-                           project_root=root, recall=recall, calibration_dir=locations.data_dir, owned=owned)
+        return Conversation(file, loaded, client, counter, policy=policy, packer=packer, summarizer_client=summarizer,
+                            project_root=root, recall=recall, calibration_dir=locations.data_dir, owned=owned)
     except BaseException:
         file.close()
         for c in owned:
             c.close()
         raise
+
+
+def switch_model(conversation: Conversation, settings: Settings, name: str) -> tuple[Settings, ModelSpec]:
+    """/model NAME: the conversation answers with that model from the next turn on."""
+    settings = dataclasses.replace(settings, model=name)
+    spec = model_spec(settings.model, settings.models)
+    conversation.use_client(ChatClient(Endpoint.from_settings(settings), spec), owned=True)
+    return settings, spec

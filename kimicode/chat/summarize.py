@@ -3,8 +3,9 @@
 The request itself must fit the window: long turns are shortened middle-out, and if the
 turns still do not fit, the oldest ones are left out of the request (code still carries
 their constraints, paths and errors, and the fallback their first sentences). A provider
-that says "too long" anyway gets one retry with half the turns. Any failure comes back
-as ``SummaryOutcome.error``, never as an exception: a compaction must always finish.
+that says "too long" anyway gets one retry with half the turns (the engine's send policy
+decides when; what shrinks is decided here). Any failure comes back as
+``SummaryOutcome.error``, never as an exception: a compaction must always finish.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import string
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
-from kimicode.prompt import Message, framing_tokens, middle_out
 from kimicode.chat.state import InvalidSummary, StatePatch, StateRecord, model_view, parse_patch
+from kimicode.engine.assembler import Assembler, Piece, Shelves
+from kimicode.engine.send import CannotShrink, Sender, Shrink
 from kimicode.llm import ChatClient, ContextOverflow, LLMError
 from kimicode.locations import read_prompt
+from kimicode.prompt import BudgetPlan, Request, framing_tokens, middle_out
 from kimicode.tokens import TokenCounter
 
 MIN_TURN_TOKENS = 200  # below this, shortening a turn leaves nothing worth summarizing
@@ -45,10 +48,12 @@ class Summarizer:
     """Asks a model for a state patch; ``reply_tokens`` bounds the answer (reasoning included)."""
 
     def __init__(self, client: ChatClient, counter: TokenCounter, window: int, reply_tokens: int) -> None:
-        self.client = client
         self.counter = counter
         self.window = window
         self.reply_tokens = reply_tokens
+        plan = BudgetPlan(window, reply_tokens, 0)
+        self.sender = Sender(client, plan)  # nothing of the summary streams to the user
+        self.assembler = Assembler(plan, counter)
         self._template = string.Template(read_prompt("summarize.md"))
 
     def _prompt(self, record: StateRecord, blocks: Sequence[tuple[TextTurn, str]]) -> str:
@@ -85,29 +90,33 @@ class Summarizer:
         if not blocks:
             outcome.error = "the leaving turns do not fit a summary request"
             return outcome
-        for attempt in (1, 2):
-            prompt = self._prompt(record, blocks)
-            outcome.prompt_tokens = self.counter.count(prompt)
-            try:
-                result = self.client.stream_chat([Message("user", prompt)], max_tokens=self.reply_tokens)
-            except ContextOverflow as exc:
-                if attempt == 2 or len(blocks) < 2:
-                    outcome.error = f"the summary request was too long for the model ({exc})"
-                    return outcome
+
+        def build(shrink: Shrink | None) -> Request:
+            nonlocal blocks
+            if shrink is not None:
+                if len(blocks) < 2:
+                    raise CannotShrink
                 half = len(blocks) // 2  # once, with the newer half: never loop
                 outcome.left_out.extend(t.id for t, _ in blocks[:half])
                 blocks = blocks[half:]
-                continue
-            except LLMError as exc:
-                outcome.error = f"the summary request failed: {exc}"
-                return outcome
-            if result.partial:
-                outcome.error = f"the summary was cut short ({result.error or 'stopped early'})"
-                return outcome
-            try:
-                known = {t.id for t in turns} | {t for i in record.items for t in i.turns}
-                outcome.patch = parse_patch(result.content, record, known)
-            except InvalidSummary as exc:
-                outcome.error = f"the model's summary was unusable: {exc}"
+            request = self.assembler.assemble(Shelves("", tail=(Piece("recent", self._prompt(record, blocks)),)))
+            outcome.prompt_tokens = request.tokens
+            return request
+
+        try:
+            _, result = self.sender.within_budget(build, self.sender.stream)
+        except ContextOverflow as exc:
+            outcome.error = f"the summary request was too long for the model ({exc})"
             return outcome
-        return outcome  # pragma: no cover - the loop always returns
+        except LLMError as exc:
+            outcome.error = f"the summary request failed: {exc}"
+            return outcome
+        if result.partial:
+            outcome.error = f"the summary was cut short ({result.error or 'stopped early'})"
+            return outcome
+        try:
+            known = {t.id for t in turns} | {t for i in record.items for t in i.turns}
+            outcome.patch = parse_patch(result.content, record, known)
+        except InvalidSummary as exc:
+            outcome.error = f"the model's summary was unusable: {exc}"
+        return outcome

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import click
 
 from kimicode import exit_codes
-from kimicode.commands.common import Failure, UsageFailure, needs_key, repo_root_of, settings_or_exit
+from kimicode.commands.common import Failure, UsageFailure, repo_root_of, settings_or_exit
 from kimicode.engine.events import ContentDelta, Event, Notice, ReasoningDelta
 
 if TYPE_CHECKING:
@@ -120,6 +120,7 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
     from kimicode import calibration
     from kimicode.ask import AskInputs, AskRequest, RequestError
     from kimicode.engine.send import plan_for
+    from kimicode.llm import needs_key
     from kimicode.locations import user_locations
     from kimicode.models import model_spec
     from kimicode.repo.files import refusal

@@ -29,16 +29,6 @@ class UsageFailure(Failure):
     exit_code = exit_codes.USAGE
 
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
-
-
-def needs_key(base_url: str) -> bool:
-    """Whether the endpoint needs an API key: local servers (llama.cpp, Ollama, vLLM) usually take none."""
-    from urllib.parse import urlparse
-
-    return (urlparse(base_url).hostname or "") not in LOCAL_HOSTS
-
-
 def repo_root_of(path: Path) -> Path:
     """The git work tree containing ``path``, else ``path`` itself (where .kimicode.toml is looked for)."""
     from kimicode.repo.files import git_root

@@ -164,9 +164,8 @@ def _skip(report: _Report, settings: Settings, why: str) -> NoReturn:
 def _review(report: _Report, settings: Settings, changes: ChangeSet, local: LocalReport, budget: int | None, dry_run: bool,
             started: float) -> None:
     from kimicode import calibration
-    from kimicode.commands.common import needs_key
     from kimicode.engine.send import Calibration, plan_for
-    from kimicode.llm import ChatClient, Endpoint
+    from kimicode.llm import ChatClient, Endpoint, needs_key
     from kimicode.locations import user_locations
     from kimicode.models import model_spec
     from kimicode.review.request import PlanError, build_plan

@@ -1,17 +1,35 @@
 """The conversation engine: one assembler, one send policy, typed events.
 
 Ask, chat and review build their requests with ``Assembler`` and send them with ``Sender``
-(or ``send_within_budget``); what happens on the way reaches the faces as ``events``.
+(or ``send_within_budget``); what happens on the way reaches the faces as events. The names
+below load their modules on first use (PEP 562): a face that only renders events does not
+load the model client.
 """
 
-from kimicode.engine.assembler import Assembler, Piece, Shelves, restored_block
-from kimicode.engine.events import (CompactionBegan, CompactionEnded, ContentDelta, Emit, Event, Failed, Notice,
-                                    ReasoningDelta, ToolCalled, TurnBegan, UsageReported, ignore)
-from kimicode.engine.send import Calibration, CannotShrink, Sender, Shrink, plan_for, send_within_budget
-from kimicode.engine.system import project_instructions, system_shelf
+from __future__ import annotations
 
-__all__ = [
-    "Assembler", "Calibration", "CannotShrink", "CompactionBegan", "CompactionEnded", "ContentDelta", "Emit", "Event",
-    "Failed", "Notice", "Piece", "ReasoningDelta", "Sender", "Shelves", "Shrink", "ToolCalled", "TurnBegan",
-    "UsageReported", "ignore", "plan_for", "project_instructions", "restored_block", "send_within_budget", "system_shelf",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kimicode.engine.assembler import Assembler, Piece, Shelves, restored_block
+    from kimicode.engine.events import (CompactionBegan, CompactionEnded, ContentDelta, Emit, Event, Failed, Notice,
+                                        ReasoningDelta, ToolCalled, TurnBegan, TurnEnded, UsageReported, ignore)
+    from kimicode.engine.send import Calibration, CannotShrink, Sender, Shrink, plan_for, send_within_budget
+    from kimicode.engine.system import project_instructions, system_shelf
+
+_HOMES = {
+    **dict.fromkeys(("Assembler", "Piece", "Shelves", "restored_block"), "assembler"),
+    **dict.fromkeys(("CompactionBegan", "CompactionEnded", "ContentDelta", "Emit", "Event", "Failed", "Notice",
+                     "ReasoningDelta", "ToolCalled", "TurnBegan", "TurnEnded", "UsageReported", "ignore"), "events"),
+    **dict.fromkeys(("Calibration", "CannotShrink", "Sender", "Shrink", "plan_for", "send_within_budget"), "send"),
+    **dict.fromkeys(("project_instructions", "system_shelf"), "system"),
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'kimicode.engine' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"kimicode.engine.{home}"), name)

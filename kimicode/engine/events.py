@@ -23,6 +23,16 @@ class TurnBegan:
 
 
 @dataclass(frozen=True)
+class TurnEnded:
+    """The answer is on record (``turn``: its id), complete or, with ``partial``, cut short."""
+
+    turn: int
+    partial: bool = False
+    interrupted: bool = False  # stopped by the user, as opposed to a dropped stream
+    error: str = ""  # why a partial answer stopped early
+
+
+@dataclass(frozen=True)
 class ReasoningDelta:
     text: str
 
@@ -79,7 +89,7 @@ class Notice:
     topic: str = ""  # retry | shrink | ...: for a face that shows some notices its own way
 
 
-Event = Union[TurnBegan, ReasoningDelta, ContentDelta, ToolCalled, CompactionBegan, CompactionEnded, UsageReported,
+Event = Union[TurnBegan, TurnEnded, ReasoningDelta, ContentDelta, ToolCalled, CompactionBegan, CompactionEnded, UsageReported,
               Failed, Notice]
 Emit = Callable[[Event], None]
 

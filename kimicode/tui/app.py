@@ -5,10 +5,13 @@ Everything that touches the session runs in one thread worker at a time (the ses
 allows one call at a time); workers report back with messages (kimicode/tui/messages.py)
 posted to the app, so they are handled in order on the UI's own thread.
 
-Stopping an answer: Ctrl+C (or Escape) sets a flag that the streaming callbacks check;
-the next chunk raises ``_Stopped``, a KeyboardInterrupt, which the model client turns
-into a partial result, exactly as a Ctrl+C does in the CLI; the chat core records the
-answer marked partial.
+The app renders only the engine's typed events (kimicode.engine.events): the worker that
+runs a turn posts each one as an ``EngineEvent`` and the app shows it. It never touches the
+model client: stopping goes through the workspace.
+
+Stopping an answer: Ctrl+C (or Escape) sets a flag and cancels the stream; the next streamed
+event raises ``_Stopped``, a KeyboardInterrupt, which the model client turns into a partial
+result, exactly as a Ctrl+C does in the CLI; the chat core records the answer marked partial.
 """
 
 from __future__ import annotations
@@ -25,11 +28,14 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Footer, Static
 
+from kimicode.chat.errors import ChatError
 from kimicode.config import Settings
+from kimicode.engine.events import (CompactionBegan, CompactionEnded, ContentDelta, Event, Failed, Notice as Told,
+                                    ReasoningDelta, TurnBegan, TurnEnded)
 from kimicode.locations import Locations
 from kimicode.tui.commands import CommandError, Parsed, is_command, parse
-from kimicode.tui.messages import (AnswerDelta, AnswerDone, AnswerRetry, CommandDone, Refreshed, SessionFailed,
-                                   SessionOpened, WorkFinished)
+from kimicode.tui.messages import (CommandDone, EngineEvent, Refreshed, SessionFailed, SessionOpened, Unsent,
+                                   WorkFinished)
 from kimicode.tui.widgets.budget_bar import BudgetBar
 from kimicode.tui.widgets.chat_view import AssistantMessage, ChatView, Notice, UserMessage
 from kimicode.tui.widgets.files_panel import FilesPanel, FilesTable
@@ -165,8 +171,6 @@ class KimicodeApp(App[None]):
 
     @work(thread=True, exclusive=True, group="session")
     def _open(self) -> None:
-        from kimicode.chat.chat import ChatError
-
         try:
             notes = self.workspace.open()
         except ChatError as exc:
@@ -183,48 +187,38 @@ class KimicodeApp(App[None]):
 
     @work(thread=True, exclusive=True, group="session")
     def _send(self, text: str) -> None:
-        from kimicode.chat.chat import ChatError
-
         stop = self._stop
+        began = False  # TurnBegan: the user's message is on disk
 
-        # The client has kept a fragment before it calls back: show it, then stop, so the
-        # answer on screen is the answer on disk.
-        def on_content(fragment: str) -> None:
-            self.post_message(AnswerDelta(fragment))
-            if stop.is_set():
+        def emit(event: Event) -> None:
+            nonlocal began
+            began = began or isinstance(event, TurnBegan)
+            streamed = isinstance(event, (ContentDelta, ReasoningDelta))
+            if not streamed and isinstance(event, Told) and event.topic == "retry" and stop.is_set():
+                raise _Stopped  # before the notice: a stopped answer is not retried
+            self.post_message(EngineEvent(event))
+            # The client has kept a fragment before it calls back: show it, then stop, so the
+            # answer on screen is the answer on disk.
+            if streamed and stop.is_set():
                 raise _Stopped
 
-        def on_reasoning(fragment: str) -> None:
-            self.post_message(AnswerDelta(fragment, reasoning=True))
-            if stop.is_set():
-                raise _Stopped
-
-        def on_retry(note: str) -> None:
-            if stop.is_set():
-                raise _Stopped
-            self.post_message(AnswerRetry(note))
-
-        session = self.workspace.session
-        recorded = len(session.turns) if session is not None else 0
         try:
-            exchange = self.workspace.send(text, on_content, on_reasoning, on_retry)
-            self.post_message(AnswerDone(exchange, stopped=exchange.result.interrupted))
+            self.workspace.send(text, emit)
         except ChatError as exc:
-            self.post_message(AnswerDone(None, error=str(exc)))
+            if not began:  # refused before it was recorded (an empty message, no session)
+                self.post_message(EngineEvent(Failed(str(exc))))
         except _Stopped:
-            self.post_message(AnswerDone(None, error="stopped before the answer began", stopped=True))
+            self.post_message(EngineEvent(TurnEnded(0, partial=True, interrupted=True, error="stopped before the answer began")))
         except Exception as exc:  # noqa: BLE001
-            if session is not None and not any(t.role == "user" for t in session.turns[recorded:]):
+            if not began:
                 # the message never reached the session file (a full disk, a read-only folder): give it back
-                self.post_message(AnswerDone(None, error=_not_sent(exc), unsent=text))
+                self.post_message(Unsent(text, _not_sent(exc)))
             else:
-                self.post_message(AnswerDone(None, error=f"internal error: {type(exc).__name__}: {exc}"))
+                self.post_message(EngineEvent(Failed(f"internal error: {type(exc).__name__}: {exc}")))
         self._report()
 
     @work(thread=True, exclusive=True, group="session")
     def _command(self, parsed: Parsed) -> None:
-        from kimicode.chat.chat import ChatError
-
         try:
             outcome = self.workspace.run(parsed)
         except ChatError as exc:
@@ -342,43 +336,61 @@ class KimicodeApp(App[None]):
         await self.chat.add_notice(message.error, "error")
         self.budget.say("no session is open: /clear opens a new one")
 
-    async def on_answer_delta(self, message: AnswerDelta) -> None:
-        if self._answer is None:
-            return
-        if message.reasoning:
-            self._answer.think(message.text)
-        else:
-            await self._answer.write(message.text)
+    async def on_engine_event(self, message: EngineEvent) -> None:
+        event, answer = message.event, self._answer
+        if isinstance(event, ContentDelta):
+            if answer is not None:
+                await answer.write(event.text)
+        elif isinstance(event, ReasoningDelta):
+            if answer is not None:
+                answer.think(event.text)
+        elif isinstance(event, Told):
+            if event.topic == "retry":
+                await self.chat.add_notice(event.text, "warning")
+            else:
+                await self._before_answer(Notice(event.text, "info"))
+        elif isinstance(event, CompactionBegan):
+            self.busy = "compacting the conversation"
+            self._tick()
+        elif isinstance(event, CompactionEnded):
+            await self._before_answer(Notice(event.line, "compaction"))
+            if self.streaming:
+                self.busy = "answering (Ctrl+C stops)"
+        elif isinstance(event, Failed):
+            await self._drop_answer(event.message, "error")
+        elif isinstance(event, TurnEnded):
+            if event.turn == 0:  # nothing was recorded
+                await self._drop_answer(event.error, "info")
+            elif answer is not None:
+                self._answer = self._asked = None
+                label = "stopped: partial answer, kept" if event.interrupted else f"partial: {event.error or 'cut short'}"
+                await answer.finish(partial=event.partial, label=label)
 
-    async def on_answer_retry(self, message: AnswerRetry) -> None:
-        await self.chat.add_notice(message.text, "warning")
-
-    async def on_answer_done(self, message: AnswerDone) -> None:
+    async def on_unsent(self, message: Unsent) -> None:
         answer, self._answer = self._answer, None
         asked, self._asked = self._asked, None
-        if answer is None:
-            return
-        exchange = message.exchange
-        if message.unsent is not None:
-            await answer.remove()
-            if asked is not None:
-                await asked.remove()
-            self.prompt.give_back(message.unsent)
-            await self.chat.add_notice(message.error, "error")
-            return
-        if exchange is None:
+        for widget in (answer, asked):
+            if widget is not None:
+                await widget.remove()
+        self.prompt.give_back(message.text)
+        await self.chat.add_notice(message.error, "error")
+
+    async def _before_answer(self, widget: Notice) -> None:
+        """What happened while the answer was being prepared is shown above it."""
+        if self._answer is not None:
+            await self.chat.mount(widget, before=self._answer)
+        else:
+            await self.chat.add(widget)
+
+    async def _drop_answer(self, why: str, kind: str) -> None:
+        """The turn ended without a recorded answer: what streamed is kept on screen only, marked."""
+        answer, self._answer = self._answer, None
+        self._asked = None
+        if answer is not None:
             await answer.finish(partial=bool(answer.text), label="partial: not saved")
             if not answer.text:
                 await answer.remove()
-            await self.chat.add_notice(message.error, "info" if message.stopped else "error")
-            return
-        result = exchange.result
-        label = "stopped: partial answer, kept" if result.interrupted else f"partial: {result.error or 'cut short'}"
-        await answer.finish(partial=result.partial, label=label)
-        before = [Notice(r.line(), "compaction") for r in exchange.compactions]
-        before += [Notice(note, "info") for note in exchange.notes]
-        if before:
-            await self.chat.mount_all(before, before=answer)
+        await self.chat.add_notice(why, kind)
 
     async def on_command_done(self, message: CommandDone) -> None:
         outcome = message.outcome
@@ -403,8 +415,7 @@ class KimicodeApp(App[None]):
     def action_stop(self) -> None:
         if self.streaming and not self._stop.is_set():
             self._stop.set()
-            if self.workspace.session is not None:  # a stalled stream stops at once, not at the next fragment
-                self.workspace.session.client.cancel()
+            self.workspace.cancel()  # a stalled stream stops at once, not at the next fragment
             self.busy = "stopping: the answer so far is kept"
             self._tick()
             self.refresh_bindings()

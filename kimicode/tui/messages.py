@@ -7,17 +7,21 @@ posted: the last delta of an answer is always written before the answer is close
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from kimicode.tui.workspace import Outcome, Snapshot
 
+if TYPE_CHECKING:
+    from kimicode.chat import Turn
+    from kimicode.engine import Event
+
 
 @dataclass
 class SessionOpened(Message):
     notes: list[str]
-    turns: list[Any]  # kimicode.chat.session.Turn, to show a resumed conversation
+    turns: list[Turn]  # to show a resumed conversation
     resumed: bool
 
 
@@ -27,22 +31,18 @@ class SessionFailed(Message):
 
 
 @dataclass
-class AnswerDelta(Message):
-    text: str
-    reasoning: bool = False
+class EngineEvent(Message):
+    """One event of the conversation engine (kimicode.engine.events), as it happened."""
+
+    event: Event
 
 
 @dataclass
-class AnswerRetry(Message):
+class Unsent(Message):
+    """The user's message could not even be recorded (a full disk): it goes back in the box."""
+
     text: str
-
-
-@dataclass
-class AnswerDone(Message):
-    exchange: Any | None  # kimicode.chat.chat.Exchange; None when the request failed
-    error: str = ""
-    stopped: bool = False
-    unsent: str | None = None  # the user's text when it could not even be recorded: it goes back in the box
+    error: str
 
 
 @dataclass

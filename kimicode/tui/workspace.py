@@ -7,33 +7,26 @@ for the chat (Markdown) and a Snapshot for the budget bar and the files panel.
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from kimicode.chat.errors import ChatError
 from kimicode.config import Settings
 from kimicode.locations import Locations, user_locations
 from kimicode.tui.commands import Parsed
 
 if TYPE_CHECKING:  # the chat core loads in the worker that opens the session: the window paints first
+    from kimicode.chat import Conversation
+    from kimicode.engine import Emit
     from kimicode.prompt import ShelfTable
-    from kimicode.chat.chat import ChatSession, Exchange
     from kimicode.tui.context_files import FileRow
-
-TextCallback = Callable[[str], None]
-
-
-def chat_error(message: str) -> Exception:
-    from kimicode.chat.chat import ChatError
-
-    return ChatError(message)
 
 
 def key_notice(settings: Settings) -> str | None:
     """What to tell a user who has no API key for a remote endpoint (local servers need none)."""
-    from kimicode.commands.common import needs_key  # shared with ask and review
+    from kimicode.llm import needs_key  # shared with ask and review
 
     if settings.api_key or not needs_key(settings.base_url):
         return None
@@ -70,8 +63,7 @@ class Workspace:
         self.resume = resume
         self.session_id = session_id
         self.use_memory = settings.memory.enabled if use_memory is None else use_memory
-        self.session: ChatSession | None = None
-        self._clients: list[Any] = []  # clients made by /model, closed with the workspace
+        self.session: Conversation | None = None
         self._memory: Any = None
         self._warned = 0  # session warnings already shown
         self._settings_warned = False
@@ -80,14 +72,13 @@ class Workspace:
 
     def open(self) -> list[str]:
         """Open (or resume) the session and pack the repository; notes for the chat."""
-        from kimicode.chat.session import SessionError
-        from kimicode.chat.start import open_session
+        from kimicode.chat import SessionError, open_conversation
 
         try:
-            self.session = open_session(self.settings, self.root, resume=self.resume, session_id=self.session_id,
-                                        locations=self.locations, use_memory=self.use_memory)
+            self.session = open_conversation(self.settings, self.root, resume=self.resume, session_id=self.session_id,
+                                             locations=self.locations, use_memory=self.use_memory)
         except SessionError as exc:
-            raise chat_error(str(exc)) from None
+            raise ChatError(str(exc)) from None
         self.resume, self.session_id = False, None  # /clear opens a new one
         session = self.session
         self._warned = 0
@@ -107,16 +98,21 @@ class Workspace:
         self._warned = len(self.session.warnings)
         return list(found)
 
-    def require(self) -> ChatSession:
+    def require(self) -> Conversation:
         if self.session is None:
-            raise chat_error("the session is not open yet")
+            raise ChatError("the session is not open yet")
         return self.session
 
-    def send(self, text: str, on_content: TextCallback, on_reasoning: TextCallback, on_retry: TextCallback) -> Exchange:
-        return self.require().send(text, on_content=on_content, on_reasoning=on_reasoning, on_retry=on_retry)
+    def send(self, text: str, emit: Emit) -> None:
+        """One turn; what happens reaches the app as events through ``emit``."""
+        self.require().send(text, emit)
+
+    def cancel(self) -> None:
+        """Stop the answer being streamed (from the app's thread): a stalled stream stops at once."""
+        if self.session is not None:
+            self.session.cancel()
 
     def snapshot(self) -> Snapshot:
-        from kimicode.chat.chat import ChatError
         from kimicode.tui import context_files
 
         session = self.require()
@@ -126,15 +122,12 @@ class Workspace:
         except ChatError as exc:
             note = str(exc)
         usage = next((t.usage for t in reversed(session.turns) if t.role == "assistant" and t.usage), None)
-        return Snapshot(table, context_files.rows(session), usage, session.client.endpoint.model, session.id, note)
+        return Snapshot(table, context_files.rows(session), usage, session.model, session.id, note)
 
     def close(self) -> None:
         if self.session is not None:
             self.session.close()
             self.session = None
-        for client in self._clients:
-            client.close()
-        self._clients.clear()
         if self._memory is not None:
             self._memory.close()
             self._memory = None
@@ -147,14 +140,10 @@ class Workspace:
         return handler(parsed.arg)
 
     def cmd_add(self, arg: str) -> Outcome:
-        from kimicode.tui import context_files
-
-        return Outcome(context_files.add(self.require(), arg), "info")
+        return Outcome(self.require().add_file(arg), "info")
 
     def cmd_drop(self, arg: str) -> Outcome:
-        from kimicode.tui import context_files
-
-        return Outcome(context_files.drop(self.require(), arg), "info")
+        return Outcome(self.require().drop_file(arg), "info")
 
     def cmd_pack(self, arg: str) -> Outcome:
         session = self.require()
@@ -174,7 +163,7 @@ class Workspace:
     def cmd_state(self, arg: str) -> Outcome:
         from kimicode.chat.state import render
 
-        text = render(self.require().state)
+        text = render(self.require().record)
         return Outcome(text or "The state summary is empty: nothing was compacted or pinned yet.")
 
     def cmd_pin(self, arg: str) -> Outcome:
@@ -188,15 +177,15 @@ class Workspace:
     def cmd_restore(self, arg: str) -> Outcome:
         session = self.require()
         if not arg:
-            if not session.state.through:
+            if not session.record.through:
                 return Outcome("nothing is compressed yet: every turn is in the context verbatim", "info")
-            lines = [f"Turns 1-{session.state.through} are compressed. Show some verbatim again with "
+            lines = [f"Turns 1-{session.record.through} are compressed. Show some verbatim again with "
                      "`/restore FIRST-LAST` (until the next compaction):", ""]
             lines += [f"- compaction {r.number}: turns {r.first_turn}-{r.last_turn}" for r in session.reports if r.turns_moved]
             return Outcome("\n".join(lines))
         match = re.fullmatch(r"\s*(\d+)\s*(?:(?:-|\.\.|\s)\s*(\d+))?\s*", arg)
         if not match:
-            raise chat_error(f"/restore takes turn numbers: /restore 3-7, not {arg!r}")
+            raise ChatError(f"/restore takes turn numbers: /restore 3-7, not {arg!r}")
         first = int(match.group(1))
         last = int(match.group(2) or first)
         restored = session.restore(first, last)
@@ -238,8 +227,7 @@ class Workspace:
             if arg:
                 found = [(h.fingerprint, f"{h.score:.2f}") for h in store.search(arg, n=10, repo_root=str(self.root))]
             else:
-                listing = getattr(store, "records", None) or store.list  # renamed in the store
-                found = [(fp, f"{fp.times_seen}x") for fp in listing(limit=20)]
+                found = [(fp, f"{fp.times_seen}x") for fp in store.records(limit=20)]
             if not found:
                 what = f"like {arg!r}" if arg else "yet"
                 return Outcome(f"no errors remembered for this repository {what}", "info")
@@ -259,20 +247,14 @@ class Workspace:
         return self._memory_call(run)
 
     def cmd_model(self, arg: str) -> Outcome:
-        from kimicode.llm import ChatClient, Endpoint
-        from kimicode.models import model_spec
+        from kimicode.chat import switch_model
 
         session = self.require()
         if not arg:
-            spec = session.client.spec
+            spec = session.spec
             guess = "" if spec.known else " (an unknown model: the window is a guess; set [models] in config.toml)"
             return Outcome(f"model {spec.name}: {spec.context_window:,}-token window{guess}", "info")
-        settings = dataclasses.replace(self.settings, model=arg.strip())
-        spec = model_spec(settings.model, settings.models)
-        client = ChatClient(Endpoint.from_settings(settings), spec)
-        session.use_client(client)
-        self._clients.append(client)
-        self.settings = settings
+        self.settings, spec = switch_model(session, self.settings, arg.strip())
         guess = "" if spec.known else " (unknown model: window guessed)"
         return Outcome(f"answering with {spec.name} from now on: {spec.context_window:,}-token window{guess}", "info")
 
@@ -326,7 +308,7 @@ class Workspace:
                 private_dir(path.parent, self.locations.data_dir)
             write_private(path, text)  # a conversation quotes private code: owner only
         except OSError as exc:
-            raise chat_error(f"cannot write {path}: {exc.strerror}") from None
+            raise ChatError(f"cannot write {path}: {exc.strerror}") from None
         return Outcome(f"exported session {session.id} to {path}", "info")
 
     def cmd_help(self, arg: str) -> Outcome:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kimicode.prompt import framing_tokens
-from kimicode.chat.chat import ChatSession
+from kimicode.chat import Conversation
 from kimicode.chat.context import ContextPolicy
 from kimicode.chat.session import LoadedSession, SessionFile, SessionStore, load_session
 from kimicode.llm import ChatClient, Endpoint
@@ -109,7 +109,7 @@ def test_three_hundred_turns_within_budget_keep_every_floor_fact(tmp_path: Path)
         summaries.cut_stream(after_chunks=2, content='{"goal": "cut', chunk_size=3)
         summaries.queue(*(summary_reply(n) for n in range(1, 4)))
         file, meta = SessionStore(user_locations().data_dir).create(tmp_path, "test-model")
-        session = ChatSession(file, LoadedSession(meta, file.path), client(chat), COUNTER, policy=policy,
+        session = Conversation(file, LoadedSession(meta, file.path), client(chat), COUNTER, policy=policy,
                               summarizer_client=client(summaries))
         expected: list[tuple[int, str]] = []  # (user turn, fact that must be verbatim from then on)
         for n in range(1, USER_TURNS + 1):
@@ -147,7 +147,7 @@ def test_three_hundred_turns_within_budget_keep_every_floor_fact(tmp_path: Path)
         # Resume from the file, as `kimicode --resume` will, and carry on.
         loaded = load_session(session.path)
         assert loaded.warnings == [] and len(loaded.turns) == len(session.turns)
-        resumed = ChatSession(SessionFile.reopen(session.path), loaded, client(chat), COUNTER, policy=policy,
+        resumed = Conversation(SessionFile.reopen(session.path), loaded, client(chat), COUNTER, policy=policy,
                               summarizer_client=client(summaries))
         with resumed:
             assert resumed.record.to_dict() == session.record.to_dict()

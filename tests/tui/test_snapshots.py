@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kimicode.chat.session import SessionFile, SessionMeta, SessionStore, Turn
+from kimicode.chat import SessionFile, SessionMeta, SessionStore, Turn
 from kimicode.locations import user_locations
 from tests.tui.conftest import SIZE, idle, submit, wait_for
 

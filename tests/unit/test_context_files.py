@@ -1,4 +1,4 @@
-"""/add and /drop in the chat core: ChatSession.add_file / drop_file and RepoPacker.add.
+"""/add and /drop in the chat core: Conversation.add_file / drop_file and RepoPacker.add.
 
 Real session files in tmp dirs and the loopback server; nothing of kimicode is patched.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kimicode.chat.chat import ChatSession
+from kimicode.chat import Conversation
 from kimicode.chat.context import ContextPolicy
 from kimicode.chat.repo_shelf import RepoPacker
 from kimicode.chat.session import LoadedSession, SessionFile, SessionStore, load_session
@@ -36,17 +36,17 @@ def packer_for(root: Path, tmp_path: Path, budget: int = 6_000) -> RepoPacker:
     return RepoPacker(root, PackOptions(budget=budget), tmp_path / "cache", COUNTER)
 
 
-def session_for(root: Path, tmp_path: Path, server: OpenAIServer, file: SessionFile, loaded: LoadedSession) -> ChatSession:
-    return ChatSession(file, loaded, client_for(server, WINDOW), COUNTER, policy=ContextPolicy(reply_tokens=1_000),
+def session_for(root: Path, tmp_path: Path, server: OpenAIServer, file: SessionFile, loaded: LoadedSession) -> Conversation:
+    return Conversation(file, loaded, client_for(server, WINDOW), COUNTER, policy=ContextPolicy(reply_tokens=1_000),
                        packer=packer_for(root, tmp_path), project_root=root, summarizer_client=client_for(server, WINDOW))
 
 
-def new(root: Path, tmp_path: Path, server: OpenAIServer) -> ChatSession:
+def new(root: Path, tmp_path: Path, server: OpenAIServer) -> Conversation:
     file, meta = SessionStore(user_locations().data_dir).create(root, "test-model")
     return session_for(root, tmp_path, server, file, LoadedSession(meta, file.path))
 
 
-def reopen(root: Path, tmp_path: Path, server: OpenAIServer, path: Path) -> ChatSession:
+def reopen(root: Path, tmp_path: Path, server: OpenAIServer, path: Path) -> Conversation:
     return session_for(root, tmp_path, server, SessionFile.reopen(path), load_session(path))
 
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from kimicode.chat.context import TurnTexts
-from kimicode.chat.session import Turn
+from kimicode.chat import Turn
 from kimicode.cli import cli
 from kimicode.repo.render import frame_body, render_file
 from kimicode.tokens import TokenCounter
@@ -106,7 +106,7 @@ def test_piped_input_cannot_close_its_fence(tmp_path: Path) -> None:
 
 
 def test_tool_output_in_chat_cannot_forge_a_file_block() -> None:
-    turn = Turn(id=3, role="tool", text=FORGED, time="t", name="pytest")
+    turn = Turn(id=3, role="output", text=FORGED, time="t", name="pytest")
     view = TurnTexts(TokenCounter(), thinking=False).view(turn, 10_000)
     assert view.text.startswith("[output of pytest]\n")
     assert frames(view.text) == []

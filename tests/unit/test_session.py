@@ -18,11 +18,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from kimicode.chat.chat import ChatError, ChatSession
-from kimicode.chat.context import ContextPolicy
-from kimicode.chat.session import (LoadedSession, SessionError, SessionFile, SessionLocked, SessionStore, Turn,
-                                   load_session, looks_like_id, write_atomic)
-from kimicode.chat.start import open_session
+from kimicode.chat import (ChatError, ContextPolicy, Conversation, LoadedSession, SessionError, SessionFile,
+                           SessionLocked, SessionStore, Turn, load_session, open_conversation)
+from kimicode.chat.session import looks_like_id, write_atomic
 from kimicode.cli import cli
 from kimicode.config import load_settings
 from kimicode.llm import ChatClient, Endpoint
@@ -39,21 +37,21 @@ def store() -> SessionStore:
     return SessionStore(user_locations().data_dir)
 
 
-def new_session(root: Path, server: OpenAIServer, window: int = 8_000, api_key: str = "", **policy: Any) -> ChatSession:
+def new_session(root: Path, server: OpenAIServer, window: int = 8_000, api_key: str = "", **policy: Any) -> Conversation:
     file, meta = store().create(root, "test-model")
     spec = ModelSpec("test-model", window, window)
     client = ChatClient(Endpoint(server.base_url, api_key, "test-model", timeout=5.0, max_retries=0), spec)
     policy.setdefault("reply_tokens", 500)
-    return ChatSession(file, LoadedSession(meta, file.path), client, COUNTER, policy=ContextPolicy(**policy))
+    return Conversation(file, LoadedSession(meta, file.path), client, COUNTER, policy=ContextPolicy(**policy))
 
 
-def reopen(path: Path, server: OpenAIServer, window: int = 8_000, **policy: Any) -> ChatSession:
+def reopen(path: Path, server: OpenAIServer, window: int = 8_000, **policy: Any) -> Conversation:
     file = SessionFile.reopen(path)
     loaded = load_session(path)
     spec = ModelSpec("test-model", window, window)
     client = ChatClient(Endpoint(server.base_url, "", "test-model", timeout=5.0, max_retries=0), spec)
     policy.setdefault("reply_tokens", 500)
-    return ChatSession(file, loaded, client, COUNTER, policy=ContextPolicy(**policy))
+    return Conversation(file, loaded, client, COUNTER, policy=ContextPolicy(**policy))
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
@@ -171,13 +169,13 @@ def test_resume_brings_back_turns_state_pins_and_restored_turns(tmp_path: Path, 
 
 def test_open_session_resumes_the_last_session_of_the_repository(tmp_path: Path, openai_server: OpenAIServer) -> None:
     settings = load_settings(tmp_path, {"base_url": openai_server.base_url, "model": "kimi-k2.6", "max_retries": 0})
-    with open_session(settings, tmp_path, use_repo=False) as first:
+    with open_conversation(settings, tmp_path, use_repo=False) as first:
         first.send("Remember the number 31337.")
-    with open_session(settings, tmp_path, resume=True, use_repo=False) as again:
+    with open_conversation(settings, tmp_path, resume=True, use_repo=False) as again:
         assert again.id == first.id and [t.text for t in again.turns][:1] == ["Remember the number 31337."]
         again.send("Which number?")
     assert "31337" in json.dumps(openai_server.chat_requests[-1].body["messages"])
-    with open_session(settings, tmp_path, session_id=first.id[:15], use_repo=False) as by_id:
+    with open_conversation(settings, tmp_path, session_id=first.id[:15], use_repo=False) as by_id:
         assert by_id.id == first.id and len(by_id.turns) == 4
 
 
@@ -216,14 +214,18 @@ CHILD = r"""
 import sys
 from pathlib import Path
 from kimicode.config import load_settings
-from kimicode.chat.start import open_session
+from kimicode.chat import open_conversation
+from kimicode.engine import ContentDelta
 
 root, base_url, *messages = sys.argv[1:]
 settings = load_settings(Path(root), {"base_url": base_url, "model": "kimi-k2.6", "max_retries": 0})
-session = open_session(settings, Path(root), use_repo=False)
+session = open_conversation(settings, Path(root), use_repo=False)
 print("SESSION", session.id, flush=True)
+def chunk(event):
+    if isinstance(event, ContentDelta):
+        print("CHUNK", flush=True)
 for text in messages:
-    session.send(text, on_content=lambda delta: print("CHUNK", flush=True))
+    session.send(text, chunk)
     print("DONE", flush=True)
 """
 
@@ -252,7 +254,7 @@ def test_kill_9_mid_stream_loses_no_completed_turn_and_resumes(tmp_path: Path, o
     assert [(t.role, t.text) for t in loaded.turns] == [
         ("user", "One?"), ("assistant", "First answer."), ("user", "Two?"), ("assistant", "Second answer."), ("user", "Three?")]
     settings = load_settings(tmp_path, {"base_url": openai_server.base_url, "model": "kimi-k2.6", "max_retries": 0})
-    with open_session(settings, tmp_path, resume=True, use_repo=False) as session:
+    with open_conversation(settings, tmp_path, resume=True, use_repo=False) as session:
         session.send("Still there?")
     messages = openai_server.chat_requests[-1].body["messages"]
     assert messages[-1] == {"role": "user", "content": "Three?\n\nStill there?"}  # the unanswered question is kept
@@ -262,7 +264,7 @@ def test_kill_9_mid_stream_loses_no_completed_turn_and_resumes(tmp_path: Path, o
 WRITER = r"""
 import sys
 from pathlib import Path
-from kimicode.chat.session import SessionFile, SessionMeta, Turn
+from kimicode.chat import SessionFile, SessionMeta, Turn
 path = Path(sys.argv[1])
 handle = SessionFile.create(path, SessionMeta(id=path.stem, root="/r", created="now"))
 for n in range(1, 100000):
@@ -311,7 +313,7 @@ def test_sessions_cli_list_show_export(tmp_path: Path, openai_server: OpenAIServ
     assert "````\nabc123 fix\ndef456 break\n````" not in out.read_text()  # tool output fence: three backticks suffice
     assert "```\nabc123 fix\ndef456 break\n```" in out.read_text()
     data = json.loads(runner.invoke(cli, ["sessions", "export", session.id[:12], "--format", "json"]).output)
-    assert [t["role"] for t in data["turns"]] == ["user", "assistant", "tool"] and data["state"]["items"][0]["kind"] == "pin"
+    assert [t["role"] for t in data["turns"]] == ["user", "assistant", "output"] and data["state"]["items"][0]["kind"] == "pin"
     missing = runner.invoke(cli, ["sessions", "show", "19990101-000000-0000"])
     assert missing.exit_code == 2 and "no session" in missing.output
 
@@ -320,5 +322,5 @@ def test_exported_tool_output_fence_outlasts_indented_backtick_runs() -> None:
     from kimicode.chat.export import _turn_md
 
     output = "log:\n    ```\n    quoted block\n    ```\ndone"
-    md = _turn_md(Turn(id=3, role="tool", text=output, name="cat"))
+    md = _turn_md(Turn(id=3, role="output", text=output, name="cat"))
     assert "````\nlog:" in md and md.rstrip().endswith("done\n````")

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from kimicode.prompt import framing_tokens
-from kimicode.chat.chat import ChatError, ChatSession
+from kimicode.chat import ChatError, Conversation
 from kimicode.chat.compaction import fold
 from kimicode.chat.context import ContextPolicy
 from kimicode.chat.floor import error_fingerprint, extract, paths_in
-from kimicode.chat.session import LoadedSession, SessionStore, Turn
+from kimicode.chat import LoadedSession, SessionStore, Turn
 from kimicode.chat.state import InvalidSummary, StateRecord, apply_patch, fit, ledger_diff, parse_patch, render
 from kimicode.chat.summarize import Summarizer
 from kimicode.llm import ChatClient, Endpoint
@@ -35,12 +35,12 @@ def client_for(server: OpenAIServer, window: int = 6_000, thinking: bool = False
 
 
 def new_session(tmp_path: Path, server: OpenAIServer, summary_server: OpenAIServer | None = None, window: int = 6_000,
-                **policy: Any) -> ChatSession:
+                **policy: Any) -> Conversation:
     store = SessionStore(user_locations().data_dir)
     file, meta = store.create(tmp_path, "test-model")
     policy.setdefault("reply_tokens", 500)
     summarizer = client_for(summary_server, window) if summary_server else None
-    return ChatSession(file, LoadedSession(meta, file.path), client_for(server, window), COUNTER,
+    return Conversation(file, LoadedSession(meta, file.path), client_for(server, window), COUNTER,
                        policy=ContextPolicy(**policy), summarizer_client=summarizer)
 
 
@@ -298,7 +298,7 @@ def test_thinking_models_get_earlier_reasoning_back(tmp_path: Path, openai_serve
     store = SessionStore(user_locations().data_dir)
     file, meta = store.create(tmp_path, "t")
     openai_server.reply("42", reasoning="six times seven")
-    with ChatSession(file, LoadedSession(meta, file.path), client_for(openai_server, 8_000, thinking=True), COUNTER,
+    with Conversation(file, LoadedSession(meta, file.path), client_for(openai_server, 8_000, thinking=True), COUNTER,
                      policy=ContextPolicy(reply_tokens=500)) as session:
         session.send("What is six times seven?")
         session.send("Thanks.")
@@ -339,9 +339,9 @@ def test_repo_is_packed_once_and_named_files_are_attached_then_absorbed(tmp_path
     make_repo(root, files)
     window = 30_000
 
-    def session_for(file: SessionFile, loaded: LoadedSession) -> ChatSession:
+    def session_for(file: SessionFile, loaded: LoadedSession) -> Conversation:
         packer = RepoPacker(root, PackOptions(budget=6_000), tmp_path / "cache", COUNTER)
-        return ChatSession(file, loaded, client_for(openai_server, window), COUNTER, policy=ContextPolicy(reply_tokens=1_000),
+        return Conversation(file, loaded, client_for(openai_server, window), COUNTER, policy=ContextPolicy(reply_tokens=1_000),
                            packer=packer, project_root=root, summarizer_client=client_for(openai_server, window))
 
     file, meta = SessionStore(user_locations().data_dir).create(root, "test-model")
@@ -353,7 +353,7 @@ def test_repo_is_packed_once_and_named_files_are_attached_then_absorbed(tmp_path
         assert "# Project instructions (AGENTS.md)" in system and '<repository name="repo"' in system
         exchange = session.send(f"Explain {outside} and .env please.")
         assert len(exchange.notes) == 1 and exchange.notes[0].startswith(f"attached {outside} in full (")
-        assert session.turns[-2].name == f"file:{outside}"
+        assert (session.turns[-2].role, session.turns[-2].name) == ("file", outside)
         messages = openai_server.chat_requests[-1].body["messages"]
         assert messages[0]["content"] == system  # the cached prefix is untouched
         assert messages[-1]["content"].startswith(f"Explain {outside}") and f'<file path="{outside}" mode="full">' in messages[-1]["content"]
@@ -380,7 +380,7 @@ def test_memory_recall_goes_last_and_a_failing_index_only_warns(tmp_path: Path, 
 
     store = SessionStore(user_locations().data_dir)
     file, meta = store.create(tmp_path, "t")
-    with ChatSession(file, LoadedSession(meta, file.path), client_for(openai_server), COUNTER,
+    with Conversation(file, LoadedSession(meta, file.path), client_for(openai_server), COUNTER,
                      policy=ContextPolicy(reply_tokens=500), recall=recall) as session:
         exchange = session.send("It fails with KeyError: 'x'")
         assert exchange.shelves.sizes["memory"] > 0

@@ -113,18 +113,16 @@ class ChatView(VerticalScroll):
 
     async def show_turns(self, turns: Iterable[Any]) -> None:
         """A resumed conversation, as recorded (compressed turns included: they stay on disk)."""
-        from kimicode.chat.context import FILE_TURN
-
         widgets: list[Any] = []
         for turn in turns:
             if turn.role == "user":
                 widgets.append(UserMessage(turn.text))
             elif turn.role == "assistant":
                 widgets.append(AssistantMessage(turn.text, partial=turn.partial))
-            elif turn.role == "tool":
-                name = turn.name[len(FILE_TURN):] if turn.name.startswith(FILE_TURN) else turn.name
-                what = "attached" if turn.name.startswith(FILE_TURN) else "output of"
-                widgets.append(Notice(f"{what} {name or 'a tool'}", "info"))
+            elif turn.role == "file":
+                widgets.append(Notice(f"attached {turn.name}", "info"))
+            elif turn.role == "output":
+                widgets.append(Notice(f"output of {turn.name or 'a tool'}", "info"))
             else:
                 widgets.append(Notice(turn.text, "error" if turn.name == "error" else "info"))
         if widgets:
