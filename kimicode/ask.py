@@ -111,7 +111,8 @@ class AskRequest:
         notes = list(self.notes)
         bare = self.assembler.assemble(Shelves(self.system, tail=self.tail))
         room = min(self.plan.prompt_limit - bare.tokens, cap)
-        repo, repo_tokens, found = "", 0, []
+        repo, repo_tokens = "", 0
+        found: list[Redaction] = []
         self.pack = None
         if self.inputs.repo_root is not None and room > 0:
             options = replace(self.pack_options, budget=room, query=self.query)

@@ -64,6 +64,8 @@ class AskSettings:
 class MemorySettings:
     enabled: bool = True
     chroma_url: str = _user_only("")
+    embeddings_url: str = _user_only("")  # an OpenAI-compatible /embeddings endpoint instead of the offline hashing
+    embeddings_model: str = ""
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,7 @@ def _shown_url(value: str) -> str:
 
 # Settings that name an endpoint: checked where they are read, so a typo is a usage error
 # naming its source, not five retries of a "network failure". "" means unset where allowed.
-URL_KEYS = {"base_url": False, "memory.chroma_url": True}  # key -> may be empty
+URL_KEYS = {"base_url": False, "memory.chroma_url": True, "memory.embeddings_url": True}  # key -> may be empty
 
 
 def _check_url(value: str, source: str, key: str) -> None:

@@ -23,20 +23,29 @@ import random
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from kimicode.llm_failures import (MAX_SAID_CHARS, ContextOverflow, DeadlineExceeded, LLMError, is_context_overflow,
-                                   overflow_limit, redact, retry_after, server_message)
+from kimicode.llm_answer import ChatResult, Endpoint, StreamedAnswer, TextCallback, Usage, needs_key
+from kimicode.llm_failures import (
+    MAX_SAID_CHARS,
+    ContextOverflow,
+    DeadlineExceeded,
+    LLMError,
+    is_context_overflow,
+    overflow_limit,
+    redact,
+    retry_after,
+    server_message,
+)
 from kimicode.models import ModelSpec
-from kimicode.prompt.messages import Message, ToolCall, wire
+from kimicode.prompt.messages import Message, wire
 
 if TYPE_CHECKING:
     from openai import OpenAI
 
-    from kimicode.config import Settings
-
-TextCallback = Callable[[str], None]
+# The client's public face: what callers import from kimicode.llm, wherever it is defined.
+__all__ = ["ChatClient", "ChatResult", "ContextOverflow", "DeadlineExceeded", "Endpoint", "LLMError", "TextCallback",
+           "Usage", "is_context_overflow", "needs_key"]
 
 # Never wait longer than this on a server's Retry-After: past it, the user is better off told
 # at once (a Retry-After of a day must not hold a command, or a commit, for minutes).
@@ -45,52 +54,6 @@ ESTIMATE_TIMEOUT = 5.0
 # Sent when no key is configured: keeps the SDK from falling back to OPENAI_* credentials
 # from the environment (which belong to another provider); a keyless local server ignores it.
 NO_KEY_PLACEHOLDER = "no-key-configured"
-@dataclass(frozen=True)
-class Endpoint:
-    base_url: str
-    api_key: str = field(repr=False)
-    model: str
-    timeout: float = 120.0
-    max_retries: int = 4
-    idle_timeout: float = 120.0  # seconds without new answer data; 0: no limit
-    request_deadline: float = 1800.0  # seconds per request, retries included; 0: no limit
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Endpoint:
-        return cls(
-            base_url=settings.base_url,
-            api_key=settings.api_key,
-            model=settings.model,
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
-            idle_timeout=settings.idle_timeout,
-            request_deadline=settings.request_deadline,
-        )
-
-
-@dataclass(frozen=True)
-class Usage:
-    prompt_tokens: int
-    completion_tokens: int
-    cached_tokens: int | None  # None: the provider did not say
-
-
-@dataclass
-class ChatResult:
-    content: str
-    reasoning: str
-    usage: Usage | None
-    finish_reason: str | None
-    partial: bool
-    attempts: int
-    elapsed: float  # seconds, retries and waits included
-    model: str
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    interrupted: bool = False  # Ctrl-C, as opposed to a dropped stream
-    error: str | None = None  # one line on why a partial result stopped early
-    timed_out: bool = False  # stopped by idle_timeout or a deadline (asking again will not help)
-
-
 class _Retry(Exception):
     """One attempt failed in a way worth another try."""
 
@@ -112,112 +75,6 @@ class _Cut(Exception):
 
 class _Cancelled(Exception):
     """ChatClient.cancel() was called from another thread: return what arrived, interrupted."""
-
-
-@dataclass
-class _Answer:
-    """What one attempt has received so far."""
-
-    model: str
-    content: list[str] = field(default_factory=list)
-    reasoning: list[str] = field(default_factory=list)
-    tools: dict[int, dict[str, str]] = field(default_factory=dict)
-    usage: Usage | None = None
-    finish_reason: str | None = None
-    started: bool = False  # any chunk arrived
-    emitted: bool = False  # text reached a callback: retrying would show it twice
-    fresh: float = field(default_factory=time.monotonic)  # when answer data last arrived (the watchdog reads it)
-
-    def add(self, chunk: Any, on_content: TextCallback | None, on_reasoning: TextCallback | None) -> None:
-        self.started = True
-        self.model = getattr(chunk, "model", None) or self.model
-        usage = _usage(chunk)
-        if usage is not None:
-            self.usage = usage
-        for choice in getattr(chunk, "choices", None) or []:
-            self._add_choice(choice, on_content, on_reasoning)
-
-    def _add_choice(self, choice: Any, on_content: TextCallback | None, on_reasoning: TextCallback | None) -> None:
-        delta = getattr(choice, "delta", None)
-        if delta is not None:
-            # Moonshot streams reasoning_content; some servers (vLLM, OpenRouter) say reasoning.
-            thought = _get(delta, "reasoning_content") or _get(delta, "reasoning")
-            if isinstance(thought, str) and thought:
-                self.emitted = True
-                self.fresh = time.monotonic()
-                self.reasoning.append(thought)
-                if on_reasoning:
-                    on_reasoning(thought)
-            text = getattr(delta, "content", None)
-            if text:
-                self.emitted = True
-                self.fresh = time.monotonic()
-                self.content.append(text)
-                if on_content:
-                    on_content(text)
-            for call in getattr(delta, "tool_calls", None) or []:
-                self._add_tool_delta(call)
-        if getattr(choice, "finish_reason", None):
-            self.finish_reason = choice.finish_reason
-
-    def _add_tool_delta(self, call: Any) -> None:
-        # Not "emitted": tool calls reach no callback, so a retry cannot duplicate them.
-        self.fresh = time.monotonic()
-        slot = self.tools.setdefault(getattr(call, "index", None) or 0, {"id": "", "name": "", "arguments": ""})
-        if getattr(call, "id", None):
-            slot["id"] = call.id
-        function = getattr(call, "function", None)
-        if function is not None:
-            slot["name"] += getattr(function, "name", None) or ""
-            slot["arguments"] += getattr(function, "arguments", None) or ""
-
-    def result(self, *, partial: bool, attempts: int, elapsed: float, interrupted: bool = False, error: str | None = None,
-               timed_out: bool = False) -> ChatResult:
-        # A half-received tool call must never be acted on: a partial result carries none.
-        calls = [] if partial else [ToolCall(**self.tools[i]) for i in sorted(self.tools)]
-        return ChatResult(
-            content="".join(self.content),
-            reasoning="".join(self.reasoning),
-            usage=self.usage,
-            finish_reason=None if partial else self.finish_reason,
-            partial=partial,
-            attempts=attempts,
-            elapsed=elapsed,
-            model=self.model,
-            tool_calls=calls,
-            interrupted=interrupted,
-            error=error,
-            timed_out=timed_out,
-        )
-
-
-def _get(obj: Any, name: str) -> Any:
-    """A field of an SDK object or a plain dict (non-standard fields arrive as either)."""
-    if isinstance(obj, dict):
-        return obj.get(name)
-    value = getattr(obj, name, None)
-    if value is None:
-        extra = getattr(obj, "model_extra", None) or {}
-        value = extra.get(name)
-    return value
-
-
-def _usage(chunk: Any) -> Usage | None:
-    raw = _get(chunk, "usage")
-    choices = _get(chunk, "choices") or []
-    if raw is None and choices:
-        raw = _get(choices[0], "usage")  # Moonshot puts usage inside the last choice
-    if raw is None:
-        return None
-    details = _get(raw, "prompt_tokens_details")
-    cached = _get(details, "cached_tokens") if details is not None else None
-    if cached is None:
-        cached = _get(raw, "cached_tokens")  # Moonshot's top-level field
-    return Usage(
-        prompt_tokens=int(_get(raw, "prompt_tokens") or 0),
-        completion_tokens=int(_get(raw, "completion_tokens") or 0),
-        cached_tokens=int(cached) if cached is not None else None,
-    )
 
 
 def _shut(stream: Any) -> None:
@@ -368,13 +225,13 @@ class ChatClient:
         started = time.monotonic()
         stop_at, why = self._limit(started)
         tries = self.endpoint.max_retries + 1
-        answer = _Answer(model=self.endpoint.model)
+        answer = StreamedAnswer(model=self.endpoint.model)
         attempt = 0
         self._cancelled.clear()
         try:
             while True:
                 attempt += 1
-                answer = _Answer(model=self.endpoint.model)
+                answer = StreamedAnswer(model=self.endpoint.model)
                 try:
                     self._attempt(body, answer, on_content, on_reasoning, stop_at, why)
                     return answer.result(partial=False, attempts=attempt, elapsed=time.monotonic() - started)
@@ -399,7 +256,7 @@ class ChatClient:
                         on_retry(f"{retry.reason}; retrying in {round(delay, 2):g} s (attempt {attempt + 1} of {tries})")
                     self._sleep(delay)
                     if self._cancelled.is_set():
-                        raise KeyboardInterrupt
+                        raise KeyboardInterrupt from None
         except KeyboardInterrupt:
             # Ctrl-C: keep what arrived; the caller shows it marked partial.
             return answer.result(partial=True, attempts=attempt, elapsed=time.monotonic() - started, interrupted=True, error="interrupted")
@@ -422,7 +279,7 @@ class ChatClient:
             return f"no time left before {why} for another try"
         return None
 
-    def _attempt(self, body: dict[str, Any], answer: _Answer, on_content: TextCallback | None, on_reasoning: TextCallback | None,
+    def _attempt(self, body: dict[str, Any], answer: StreamedAnswer, on_content: TextCallback | None, on_reasoning: TextCallback | None,
                  stop_at: float, why: str) -> None:
         import openai
 
@@ -484,7 +341,7 @@ class ChatClient:
                 raise _Cut("the answer was cut: the stream ended before it was complete")
             raise _Retry("the stream ended before any answer", "the stream ended before any answer arrived: the provider may be overloaded, try again later")
 
-    def _watch(self, stream: Any, answer: _Answer, stop_at: float, why: str, done: threading.Event) -> None:
+    def _watch(self, stream: Any, answer: StreamedAnswer, stop_at: float, why: str, done: threading.Event) -> None:
         """Runs beside one attempt: stops the stream at the deadline or after idle_timeout without data.
 
         Only answer data counts (content, reasoning, tool-call deltas): keep-alive comments and
@@ -507,7 +364,7 @@ class ChatClient:
 
     # -- failures -----------------------------------------------------------------
 
-    def _expiry_failure(self, answer: _Answer) -> Exception:
+    def _expiry_failure(self, answer: StreamedAnswer) -> Exception:
         """The watchdog stopped the stream: keep what arrived, marked partial, or say why nothing did."""
         kind, why = self._expired or ("deadline", "")
         if kind == "deadline":
@@ -519,7 +376,7 @@ class ChatClient:
         return _Retry(reason, f"{self.endpoint.base_url} sent no answer data for {idle:g} s (idle_timeout): "
                               "the provider may be overloaded; try again later, or raise idle_timeout")
 
-    def _deadline_failure(self, answer: _Answer, why: str) -> Exception:
+    def _deadline_failure(self, answer: StreamedAnswer, why: str) -> Exception:
         if answer.emitted:
             return _Cut(f"the answer was cut: not complete within {why}", timed_out=True)
         message = f"no complete answer from {self.endpoint.base_url} within {why}: try again later, or raise it"
@@ -565,7 +422,7 @@ class ChatClient:
             return "the provider is having trouble: try again later"
         return "the request was rejected"
 
-    def _transport_failure(self, err: Exception, answer: _Answer) -> Exception:
+    def _transport_failure(self, err: Exception, answer: StreamedAnswer) -> Exception:
         """Timeouts, lost connections, garbled streams and mid-stream error events."""
         import openai
 
@@ -620,13 +477,3 @@ class ChatClient:
         if isinstance(total, int) and not isinstance(total, bool) and total >= 0:
             return total
         return None
-
-
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
-
-
-def needs_key(base_url: str) -> bool:
-    """Whether the endpoint needs an API key: local servers (llama.cpp, Ollama, vLLM) usually take none."""
-    from urllib.parse import urlparse
-
-    return (urlparse(base_url).hostname or "") not in LOCAL_HOSTS

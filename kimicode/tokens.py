@@ -32,7 +32,7 @@ def _load(name: str) -> Any:
 
     try:
         return tiktoken.get_encoding(name)
-    except Exception as exc:  # tiktoken raises ValueError, requests errors, ...
+    except Exception as exc:  # noqa: BLE001 - tiktoken raises ValueError, requests errors, ...
         raise EncodingUnavailable(f"token encoding {name!r} cannot be loaded offline ({type(exc).__name__})") from None
 
 

@@ -29,7 +29,7 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 
 
 @pytest.fixture
-def openai_server() -> Iterator["OpenAIServer"]:  # noqa: F821
+def openai_server() -> Iterator[OpenAIServer]:  # noqa: F821
     from tests.openai_server import OpenAIServer
 
     with OpenAIServer() as server:

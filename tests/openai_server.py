@@ -41,7 +41,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator, Union
+from typing import Any, Callable, Iterator
 
 CONTEXT_OVERFLOW_MESSAGE = "Invalid request: Your request exceeded model token limit: 262144"
 BAD_KEY_BODY = {"error": {"message": "Incorrect API key provided", "type": "incorrect_api_key_error"}}
@@ -114,7 +114,7 @@ class Failure:
     delay: float = 0.0
 
 
-Script = Union[Reply, Failure]
+Script = Reply | Failure
 
 
 class _Server(ThreadingHTTPServer):
@@ -122,7 +122,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True
 
-    def __init__(self, owner: "OpenAIServer") -> None:
+    def __init__(self, owner: OpenAIServer) -> None:
         self.owner = owner
         super().__init__(("127.0.0.1", 0), _Handler)
 
@@ -387,7 +387,7 @@ class OpenAIServer:
 
     # -- lifecycle --------------------------------------------------------------
 
-    def start(self) -> "OpenAIServer":
+    def start(self) -> OpenAIServer:
         self._closing.clear()
         self._httpd = _Server(self)
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="openai-server", daemon=True)
@@ -411,7 +411,7 @@ class OpenAIServer:
             self._thread.join(timeout=5)
         self._httpd = None
 
-    def __enter__(self) -> "OpenAIServer":
+    def __enter__(self) -> OpenAIServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

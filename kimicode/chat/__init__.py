@@ -12,17 +12,25 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kimicode.chat.context import ContextPolicy
-    from kimicode.chat.conversation import Conversation, Exchange, Restored
+    from kimicode.chat.conversation import Conversation, Exchange
     from kimicode.chat.errors import ChatError
+    from kimicode.chat.history import Restored
     from kimicode.chat.records import FORMAT_VERSION, SessionMeta, Turn
     from kimicode.chat.repo_shelf import RepoPacker, RepoShelf
-    from kimicode.chat.session import (LoadedSession, SessionError, SessionFile, SessionLocked, SessionStore,
-                                       load_session)
+    from kimicode.chat.session import (
+        LoadedSession,
+        SessionError,
+        SessionFile,
+        SessionLocked,
+        SessionStore,
+        load_session,
+    )
     from kimicode.chat.start import open_conversation, switch_model
 
 _HOMES = {
     "ContextPolicy": "context",
-    **dict.fromkeys(("Conversation", "Exchange", "Restored"), "conversation"),
+    **dict.fromkeys(("Conversation", "Exchange"), "conversation"),
+    "Restored": "history",
     "ChatError": "errors",
     **dict.fromkeys(("FORMAT_VERSION", "SessionMeta", "Turn"), "records"),
     **dict.fromkeys(("RepoPacker", "RepoShelf"), "repo_shelf"),
@@ -30,7 +38,9 @@ _HOMES = {
                     "session"),
     **dict.fromkeys(("open_conversation", "switch_model"), "start"),
 }
-__all__ = sorted(_HOMES)
+__all__ = ["ChatError", "ContextPolicy", "Conversation", "Exchange", "FORMAT_VERSION", "LoadedSession", "RepoPacker",
+    "RepoShelf", "Restored", "SessionError", "SessionFile", "SessionLocked", "SessionMeta", "SessionStore", "Turn",
+    "load_session", "open_conversation", "switch_model"]
 
 
 def __getattr__(name: str) -> Any:

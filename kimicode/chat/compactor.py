@@ -15,7 +15,7 @@ from kimicode.chat.context import ContextPolicy
 from kimicode.chat.files import ContextFiles
 from kimicode.chat.history import History
 from kimicode.chat.log import SessionLog
-from kimicode.chat.records import Compacted, RestoreHidden, StateSaved, Turn
+from kimicode.chat.records import Compacted, RestoreHidden, Turn
 from kimicode.chat.session import now
 from kimicode.chat.summarize import Summarizer
 from kimicode.engine.events import CompactionBegan, CompactionEnded, Emit, ignore
@@ -37,9 +37,6 @@ class Compactor:
         self.policy = policy
         self.reports: list[CompactionReport] = []
         self.emit: Emit = ignore
-
-    def save_state(self) -> None:
-        self.log.write(StateSaved(self.history.record, now()))
 
     def _fold_text(self, turn: Turn) -> str:
         if turn.role == "file":
@@ -77,7 +74,7 @@ class Compactor:
             report.notes.append("a second pass by code alone: the first did not free enough room")
         if absorbed:
             report.notes.append(f"files attached in the moved turns joined the repository shelf: {', '.join(absorbed)}")
-        self.save_state()
+        history.save_state()
         return self._record(report)
 
     def _movable(self, room: int, target: int, everything: bool) -> list[Turn]:

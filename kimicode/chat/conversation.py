@@ -1,8 +1,9 @@
 """A conversation: what the TUI (or a script) drives turn by turn.
 
-It composes the pieces, each with one job: the session log (log.py: turns and typed records on
-disk), the history (history.py: which turns a request shows), the files in context (files.py:
-the repository shelf, attached files, /add, /drop, /pack), the compactor (compactor.py), and
+It composes the pieces, each with one job, and a face reaches them by name: the session log
+(``log``, log.py: turns and typed records on disk), the history (``history``, history.py: which
+turns a request shows; pins, /restore, /search), the files in context (``files``, files.py: the
+repository shelf, attached files, /add, /drop, /pack), the compactor (``compactor``), and
 the engine, which lays out every request (kimicode.engine.assembler) and sends it
 (kimicode.engine.send: near-window count, overflow shrink-and-retry, calibration). What
 happens on the way reaches the face as typed events (kimicode.engine.events).
@@ -23,16 +24,15 @@ from typing import Callable
 
 from kimicode.chat.compaction import CompactionReport
 from kimicode.chat.compactor import Compactor
-from kimicode.chat.context import ContextPolicy
+from kimicode.chat.context import ContextPolicy, TurnTexts
 from kimicode.chat.errors import ChatError
 from kimicode.chat.files import ContextFiles
-from kimicode.chat.history import Budget, History
+from kimicode.chat.history import Budget, History, Recalls
 from kimicode.chat.log import SessionLog
-from kimicode.chat.records import RestoreShown, Turn, replay
+from kimicode.chat.records import Turn, replay
 from kimicode.chat.repo_shelf import RepoPacker, RepoShelf
-from kimicode.chat.search import SearchHit, search
-from kimicode.chat.session import LoadedSession, SessionFile, now
-from kimicode.chat.state import StateItem, StateRecord, render
+from kimicode.chat.session import LoadedSession, SessionFile
+from kimicode.chat.state import StateRecord, render
 from kimicode.chat.summarize import Summarizer
 from kimicode.engine.assembler import Assembler, Piece, Shelves
 from kimicode.engine.events import Emit, Event, Failed, Notice, TurnBegan, TurnEnded, ignore
@@ -41,7 +41,7 @@ from kimicode.engine.system import system_shelf
 from kimicode.llm import ChatClient, ChatResult, LLMError
 from kimicode.locations import read_prompt
 from kimicode.models import ModelSpec
-from kimicode.prompt import BudgetPlan, Redaction, Request, ShelfTable, middle_out
+from kimicode.prompt import BudgetPlan, Redaction, Request, ShelfTable
 from kimicode.tokens import TokenCounter
 
 
@@ -58,12 +58,14 @@ class Exchange:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class Restored:
-    first: int
-    last: int
-    turns: list[int]
-    tokens: int
+def _plan(spec: ModelSpec, policy: ContextPolicy, repo_cap: int) -> BudgetPlan:
+    return BudgetPlan.for_model(spec.context_window, spec.max_output, policy.reply_tokens, repo_cap, policy.shares)
+
+
+def _scrub(client: ChatClient, text: str) -> str:
+    """``text`` with the client's API key masked: nothing written to disk holds it."""
+    key = client.endpoint.api_key
+    return text.replace(key, "***") if key and len(key) >= 8 else text
 
 
 class Conversation:
@@ -86,12 +88,12 @@ class Conversation:
         self.policy = policy or ContextPolicy()
         self._repo_cap = packer.options.budget if packer is not None else 0
         self._owned = list(owned)
-        self.log = SessionLog(file, loaded, self._scrub)
+        self.log = SessionLog(file, loaded, lambda text: _scrub(self.client, text))
         self.client = client
         found: list[Redaction] = []
         self._system = system_shelf(read_prompt("system.md"), project_root, found)
         self.redactions: list[Redaction] = found
-        self.budget = Budget(self._plan(client), counter.count(self._system))
+        self.budget = Budget(_plan(client.spec, self.policy, self._repo_cap), counter.count(self._system))
         resumed = replay(loaded.records)
         self.files = ContextFiles(packer, self.log, self.budget, resumed.dropped)
         self.history = History(self.log, counter, self.budget, client.spec.thinking, self.files.hides)
@@ -101,10 +103,9 @@ class Conversation:
         summarizer = Summarizer(sclient, counter, sclient.spec.context_window, summary_reply)
         self.compactor = Compactor(self.history, self.files, self.log, summarizer, self.policy)
         self.compactor.reports = resumed.reports
+        self.recalls = Recalls(recall, counter, self.log.warnings)
         self._calibration_dir = calibration_dir
-        self._recall = recall
-        self._recalled: tuple[str, str] = ("", "")  # (question, recall): one lookup per question
-        self._sender = self._new_sender(client)
+        self.use_client(client)  # the plan, the turn texts and the sender follow the model
         self.files.resume(resumed.pack_query, resumed.pack_added, resumed.pack_skip)
 
     # -- what the face reads ----------------------------------------------------------
@@ -126,16 +127,12 @@ class Conversation:
         return self.log.warnings
 
     @property
-    def model(self) -> str:
-        return self.client.endpoint.model
-
-    @property
     def spec(self) -> ModelSpec:
         return self.client.spec
 
     @property
     def record(self) -> StateRecord:
-        """The current state record (read it; change it only through pin/unpin/compact)."""
+        """The current state record (read it; change it through history.pin/unpin and compact)."""
         return self.history.record
 
     @property
@@ -143,35 +140,22 @@ class Conversation:
         return self.compactor.reports
 
     @property
-    def restored(self) -> list[tuple[int, int]]:
-        """Compressed turns shown verbatim again, as (first, last) ranges."""
-        return self.history.restored
-
-    @property
     def repo(self) -> RepoShelf:
         return self.files.repo
 
     # -- the model ----------------------------------------------------------------------
-
-    def _plan(self, client: ChatClient) -> BudgetPlan:
-        spec = client.spec
-        return BudgetPlan.for_model(spec.context_window, spec.max_output, self.policy.reply_tokens, self._repo_cap,
-                                    self.policy.shares)
-
-    def _new_sender(self, client: ChatClient) -> Sender:
-        calibration = None
-        if self._calibration_dir is not None:
-            calibration = Calibration(self._calibration_dir, client.endpoint.model, self.counter.calibration)
-        return Sender(client, self.budget.plan, calibration=calibration)
 
     def use_client(self, client: ChatClient, owned: bool = False) -> None:
         """/model: answer with another model from the next turn on; window and reply follow its spec."""
         self.client = client
         if owned:
             self._owned.append(client)
-        self.budget.plan = self._plan(client)
-        self.history.texts = type(self.history.texts)(self.counter, thinking=client.spec.thinking)
-        self._sender = self._new_sender(client)
+        self.budget.plan = _plan(client.spec, self.policy, self._repo_cap)
+        self.history.texts = TurnTexts(self.counter, thinking=client.spec.thinking)
+        calibration = None
+        if self._calibration_dir is not None:
+            calibration = Calibration(self._calibration_dir, client.endpoint.model, self.counter.calibration)
+        self._sender = Sender(client, self.budget.plan, calibration=calibration)
 
     def cancel(self) -> None:
         """Stop the answer being streamed now (from any thread): what arrived is kept, marked partial."""
@@ -188,15 +172,7 @@ class Conversation:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _scrub(self, text: str) -> str:
-        key = self.client.endpoint.api_key
-        return text.replace(key, "***") if key and len(key) >= 8 else text
-
     # -- recording --------------------------------------------------------------------
-
-    def add_tool_output(self, name: str, text: str) -> Turn:
-        """Output of a command the user ran (sent with the next request)."""
-        return self.log.turn("output", text, name=name)
 
     def add_note(self, text: str, kind: str = "note") -> Turn:
         """A note for the transcript; never sent to the model."""
@@ -204,28 +180,11 @@ class Conversation:
 
     # -- the request ------------------------------------------------------------------
 
-    def _recall_text(self) -> str:
-        if self._recall is None:
-            return ""
-        question = self.history.last_question()
-        if not question:
-            return ""
-        if self._recalled[0] != question:
-            try:
-                text = self._recall(question) or ""
-            except Exception as exc:  # noqa: BLE001 - memory is optional: degrade, never fail the turn
-                self.warnings.append(f"memory recall failed: {exc}")
-                text = ""
-            self._recalled = (question, text)
-        text = self._recalled[1]
-        cap = self.budget.plan.share("recall", self.budget.history_room())
-        return middle_out(text, cap, self.counter.count) if text.strip() else ""
-
     def request(self) -> Request:
         """The request the next ``send`` would make for the turns recorded so far."""
         history = self.history
         room = self.budget.history_room()
-        recall = self._recall_text()
+        recall = self.recalls.text(history.last_question(), self.budget.plan.share("recall", room))
         shelves = Shelves(self._system, self.repo.text, self.repo.tokens, render(history.record),
                           history.views(history.restored_turns(), room), history.views(history.recent(), room),
                           tail=(Piece("memory", recall),) if recall else ())
@@ -310,15 +269,6 @@ class Conversation:
 
     # -- the files in context, compaction -----------------------------------------------
 
-    def repack(self, query: str | None = None, budget: int | None = None) -> RepoShelf:
-        """/pack: pack the repository again (for ``query``); changes the cached prefix."""
-        return self.files.repack(query, budget)
-
-    @property
-    def dropped(self) -> frozenset[str]:
-        """Files the user took out of the context (/drop); /add takes them back."""
-        return frozenset(self.files.dropped)
-
     def drop_file(self, path: str) -> str:
         """/drop PATH: see ContextFiles.drop."""
         return self.files.drop(path, self.history.attached())
@@ -331,59 +281,3 @@ class Conversation:
     def compact(self) -> list[CompactionReport]:
         """/compact: fold every turn but the last ``keep_recent`` into the state now."""
         return self.compactor.compact("manual", self.budget.history_room(), force=True)
-
-    # -- pins, restore, search ------------------------------------------------------------
-
-    def pin(self, text: str | None = None, *, turn: int | None = None) -> StateItem:
-        """/pin TEXT, or pin a turn: carried verbatim by code in every request from now on."""
-        if turn is not None:
-            source = next((t for t in self.turns if t.id == turn and t.role != "note"), None)
-            if source is None:
-                raise ChatError(f"no turn {turn} to pin")
-            body = self.history.texts.redacted(source)[0]
-            turns = [turn]
-        else:
-            if not text or not text.strip():
-                raise ChatError("nothing to pin: /pin TEXT or pin a turn")
-            from kimicode.secrets import redact
-
-            body, turns = redact(text.strip(), "pin").text, []
-        record = self.history.record
-        same = next((i for i in record.active("pin") if i.text == body), None)
-        if same is not None:
-            return same
-        item = record.add("pin", body, turns, "pin", since=record.compactions)
-        self.compactor.save_state()
-        return item
-
-    def unpin(self, item_id: str) -> StateItem:
-        item = self.history.record.get(item_id)
-        if item is None or item.kind != "pin" or not item.active:
-            raise ChatError(f"no active pin {item_id}")
-        item.status, item.reason = "retired", f"unpinned by the user at {now()}"
-        self.compactor.save_state()
-        return item
-
-    def restore(self, first: int, last: int) -> Restored:
-        """/restore FIRST..LAST: show compressed turns verbatim again (until the next compaction)."""
-        if last < first:
-            first, last = last, first
-        history = self.history
-        turns = [t for t in self.turns if first <= t.id <= last and t.role != "note" and t.id <= history.record.through]
-        if not turns:
-            raise ChatError(f"turns {first}-{last} are not compressed: nothing to restore")
-        room = self.budget.history_room()
-        cost = sum(v.tokens for v in history.views(turns, room))
-        left = room - history.tokens(room)
-        if cost > left:
-            raise ChatError(f"turns {first}-{last} need {cost:,} tokens and the conversation shelf has {max(left, 0):,} left: restore fewer turns")
-        history.restored.append((first, last))
-        self.log.write(RestoreShown(first, last, now()))
-        return Restored(first, last, [t.id for t in turns], cost)
-
-    def search(self, text: str, limit: int = 50) -> list[SearchHit]:
-        """/search TEXT: every turn on disk and every state item (retired too) holding all the words."""
-        if not text.split():
-            raise ChatError("nothing to search for")
-        visible = {t.id for t in self.history.recent()} | {t.id for t in self.history.restored_turns()}
-        return search(self.turns, self.history.record, text, visible, limit)

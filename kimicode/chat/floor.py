@@ -195,7 +195,7 @@ def extract(turns: Iterable[TextTurn]) -> list[Found]:
             continue
         per: dict[str, int] = {}
 
-        def add(item: Found) -> None:
+        def add(item: Found, per: dict[str, int] = per) -> None:  # bound now: called within this turn only
             if per.get(item.kind, 0) < PER_TURN[item.kind]:
                 per[item.kind] = per.get(item.kind, 0) + 1
                 found.append(item)

@@ -2,19 +2,25 @@
 
 ``Budget`` is what the window leaves each shelf of one conversation; it follows the model
 (/model) and the repository shelf, whose size the conversation's files keep current.
-``History`` decides which recorded turns a request shows, and counts them.
+``History`` decides which recorded turns a request shows, counts them, and keeps what the user
+does to them: pins (/pin, /unpin), turns shown again (/restore), /search. ``Recalls`` is the
+memory shelf: what the error index knows about the newest question.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 from kimicode.chat.context import TurnTexts
+from kimicode.chat.errors import ChatError
 from kimicode.chat.log import SessionLog
-from kimicode.chat.records import Turn
-from kimicode.chat.state import StateRecord, render
+from kimicode.chat.records import RestoreShown, StateSaved, Turn
+from kimicode.chat.search import SearchHit, search
+from kimicode.chat.session import now
+from kimicode.chat.state import StateItem, StateRecord, render
 from kimicode.engine.assembler import restored_block
-from kimicode.prompt import MESSAGE_OVERHEAD, BudgetPlan, TurnView, framing_tokens
+from kimicode.prompt import MESSAGE_OVERHEAD, BudgetPlan, TurnView, framing_tokens, middle_out
 from kimicode.tokens import TokenCounter
 
 SAFETY = 16  # tokens: joining the system prompt and the pack may count a little above the parts
@@ -38,6 +44,14 @@ class Budget:
 
     def message_limit(self, room: int) -> int:
         return max(self.plan.share("message", room), MIN_MESSAGE)
+
+
+@dataclass(frozen=True)
+class Restored:
+    first: int
+    last: int
+    turns: list[int]
+    tokens: int
 
 
 class History:
@@ -86,3 +100,85 @@ class History:
         """The newest user message, redacted ("" before the first)."""
         last = next((t for t in reversed(self.log.turns) if t.role == "user"), None)
         return self.texts.redacted(last)[0] if last is not None else ""
+
+    def save_state(self) -> None:
+        self.log.write(StateSaved(self.record, now()))
+
+    # -- what the user does to the history ------------------------------------------------
+
+    def pin(self, text: str | None = None, *, turn: int | None = None) -> StateItem:
+        """/pin TEXT, or pin a turn: carried verbatim by code in every request from now on."""
+        if turn is not None:
+            source = next((t for t in self.log.turns if t.id == turn and t.role != "note"), None)
+            if source is None:
+                raise ChatError(f"no turn {turn} to pin")
+            body = self.texts.redacted(source)[0]
+            turns = [turn]
+        else:
+            if not text or not text.strip():
+                raise ChatError("nothing to pin: /pin TEXT or pin a turn")
+            from kimicode.secrets import redact
+
+            body, turns = redact(text.strip(), "pin").text, []
+        same = next((i for i in self.record.active("pin") if i.text == body), None)
+        if same is not None:
+            return same
+        item = self.record.add("pin", body, turns, "pin", since=self.record.compactions)
+        self.save_state()
+        return item
+
+    def unpin(self, item_id: str) -> StateItem:
+        item = self.record.get(item_id)
+        if item is None or item.kind != "pin" or not item.active:
+            raise ChatError(f"no active pin {item_id}")
+        item.status, item.reason = "retired", f"unpinned by the user at {now()}"
+        self.save_state()
+        return item
+
+    def restore(self, first: int, last: int) -> Restored:
+        """/restore FIRST..LAST: show compressed turns verbatim again (until the next compaction)."""
+        if last < first:
+            first, last = last, first
+        turns = [t for t in self.log.turns if first <= t.id <= last and t.role != "note" and t.id <= self.record.through]
+        if not turns:
+            raise ChatError(f"turns {first}-{last} are not compressed: nothing to restore")
+        room = self.budget.history_room()
+        cost = sum(v.tokens for v in self.views(turns, room))
+        left = room - self.tokens(room)
+        if cost > left:
+            raise ChatError(f"turns {first}-{last} need {cost:,} tokens and the conversation shelf has "
+                            f"{max(left, 0):,} left: restore fewer turns")
+        self.restored.append((first, last))
+        self.log.write(RestoreShown(first, last, now()))
+        return Restored(first, last, [t.id for t in turns], cost)
+
+    def search(self, text: str, limit: int = 50) -> list[SearchHit]:
+        """/search TEXT: every turn on disk and every state item (retired too) holding all the words."""
+        if not text.split():
+            raise ChatError("nothing to search for")
+        visible = {t.id for t in self.recent()} | {t.id for t in self.restored_turns()}
+        return search(self.log.turns, self.record, text, visible, limit)
+
+
+class Recalls:
+    """The memory shelf: what the error index knows about the newest question (one lookup per question)."""
+
+    def __init__(self, recall: Callable[[str], str] | None, counter: TokenCounter, warnings: list[str]) -> None:
+        self.recall = recall
+        self.counter = counter
+        self.warnings = warnings
+        self._last: tuple[str, str] = ("", "")  # (question, recall)
+
+    def text(self, question: str, cap: int) -> str:
+        """The recalls for ``question``, within ``cap`` tokens ("" when there are none)."""
+        if self.recall is None or not question:
+            return ""
+        if self._last[0] != question:
+            try:
+                found = self.recall(question) or ""
+            except Exception as exc:  # noqa: BLE001 - memory is optional: degrade, never fail the turn
+                self.warnings.append(f"memory recall failed: {exc}")
+                found = ""
+            self._last = (question, found)
+        found = self._last[1]
+        return middle_out(found, cap, self.counter.count) if found.strip() else ""

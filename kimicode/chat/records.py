@@ -17,7 +17,7 @@ Format history:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Callable, ClassVar, Union
+from typing import Any, Callable, ClassVar
 
 from kimicode.chat.compaction import CompactionReport
 from kimicode.chat.state import StateRecord
@@ -143,8 +143,8 @@ class FormatChanged:
     version: int
 
 
-Record = Union[StateSaved, Compacted, RestoreShown, RestoreHidden, Packed, PackGrown, FilesDropped, FilesUndropped,
-               FormatChanged]
+Record = (StateSaved | Compacted | RestoreShown | RestoreHidden | Packed | PackGrown | FilesDropped | FilesUndropped
+          | FormatChanged)
 _TYPES: dict[str, Any] = {t.kind: t for t in (StateSaved, Compacted, RestoreShown, RestoreHidden, Packed, PackGrown,
                                                FilesDropped, FilesUndropped, FormatChanged)}
 
@@ -183,7 +183,7 @@ def from_json(data: dict[str, Any]) -> Record | None:
         query = data.get("query")
         return Packed(query if isinstance(query, str) else None, str(data.get("time", "")))
     if kind in (PackGrown, FilesDropped, FilesUndropped):
-        return kind(_paths(data["paths"]), str(data.get("time", "")))  # type: ignore[no-any-return]
+        return kind(_paths(data["paths"]), str(data.get("time", "")))
     if kind is FormatChanged:
         return FormatChanged(int(data["version"]))
     return RestoreHidden(str(data.get("time", "")))

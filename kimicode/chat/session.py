@@ -36,7 +36,6 @@ from kimicode.chat.records import FORMAT_VERSION, FormatChanged, Record, Session
 
 SUFFIX = ".jsonl"
 R = TypeVar("R")
-_ID_SHAPE = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{4}$")
 
 try:  # advisory locks: POSIX only; elsewhere sessions simply are not locked
     import fcntl
@@ -53,7 +52,7 @@ class SessionLocked(SessionError):
 
 
 def now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).astimezone().isoformat(timespec="seconds")
 
 
 @dataclass
@@ -377,6 +376,3 @@ class SessionStore:
             raise SessionError(f"no session for {repo_root} yet: `kimicode sessions list --all` shows the others")
         return path
 
-
-def looks_like_id(text: str) -> bool:
-    return bool(_ID_SHAPE.match(text))

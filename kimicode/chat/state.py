@@ -173,7 +173,7 @@ def _json_object(text: str) -> dict[str, Any]:
         raise InvalidSummary("the answer holds no JSON object")
     try:
         value = json.loads(body[start : end + 1] if end > start else body[start:])
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise InvalidSummary(f"the answer is not valid JSON ({exc.msg} at character {exc.pos})") from None
     if not isinstance(value, dict):
         raise InvalidSummary("the answer is not a JSON object")
@@ -222,7 +222,8 @@ def parse_patch(answer: str, record: StateRecord, known_turns: set[int]) -> Stat
         patch.add.append((kind, text, _turns(raw.get("turns"), known_turns)))
     for key in ("update", "retire"):
         for raw in _entries(data, key):
-            item = record.get(raw.get("id")) if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+            ref = raw.get("id") if isinstance(raw, dict) else None
+            item = record.get(ref) if isinstance(ref, str) else None
             value = _text(raw.get("text" if key == "update" else "reason"), MAX_TEXT) if isinstance(raw, dict) else None
             if item is None or not item.active or value is None:
                 patch.dropped.append(f"{key}: {json.dumps(raw)[:80]} (unknown id or missing {'text' if key == 'update' else 'reason'})")

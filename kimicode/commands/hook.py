@@ -26,7 +26,8 @@ def _root() -> Path:
 @command.command("install")
 def install() -> None:
     """Write .git/hooks/pre-commit and pre-merge-commit (existing hooks are kept and run first)."""
-    from kimicode.review.hook import HookError, install as do_install
+    from kimicode.review.hook import HookError
+    from kimicode.review.hook import install as do_install
 
     try:
         click.echo(f"kimicode: {do_install(_root())}")
@@ -41,7 +42,8 @@ def install() -> None:
 @command.command("uninstall")
 def uninstall() -> None:
     """Remove kimicode's hooks and restore the ones they replaced."""
-    from kimicode.review.hook import HookError, uninstall as do_uninstall
+    from kimicode.review.hook import HookError
+    from kimicode.review.hook import uninstall as do_uninstall
 
     try:
         click.echo(f"kimicode: {do_uninstall(_root())}")
@@ -52,7 +54,8 @@ def uninstall() -> None:
 @command.command("status")
 def status() -> None:
     """Say whether kimicode's hooks are installed here."""
-    from kimicode.review.hook import HookError, status as hook_status
+    from kimicode.review.hook import HookError
+    from kimicode.review.hook import status as hook_status
 
     try:
         click.echo(f"kimicode: hook {hook_status(_root())}")

@@ -13,8 +13,21 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kimicode.engine.assembler import Assembler, Piece, Shelves, restored_block
-    from kimicode.engine.events import (CompactionBegan, CompactionEnded, ContentDelta, Emit, Event, Failed, Notice,
-                                        ReasoningDelta, ToolCalled, TurnBegan, TurnEnded, UsageReported, ignore)
+    from kimicode.engine.events import (
+        CompactionBegan,
+        CompactionEnded,
+        ContentDelta,
+        Emit,
+        Event,
+        Failed,
+        Notice,
+        ReasoningDelta,
+        ToolCalled,
+        TurnBegan,
+        TurnEnded,
+        UsageReported,
+        ignore,
+    )
     from kimicode.engine.send import Calibration, CannotShrink, Sender, Shrink, plan_for, send_within_budget
     from kimicode.engine.system import project_instructions, system_shelf
 
@@ -25,7 +38,10 @@ _HOMES = {
     **dict.fromkeys(("Calibration", "CannotShrink", "Sender", "Shrink", "plan_for", "send_within_budget"), "send"),
     **dict.fromkeys(("project_instructions", "system_shelf"), "system"),
 }
-__all__ = sorted(_HOMES)
+__all__ = ["Assembler", "Calibration", "CannotShrink", "CompactionBegan", "CompactionEnded", "ContentDelta", "Emit",
+    "Event", "Failed", "Notice", "Piece", "ReasoningDelta", "Sender", "Shelves", "Shrink", "ToolCalled", "TurnBegan",
+    "TurnEnded", "UsageReported", "ignore", "plan_for", "project_instructions", "restored_block",
+    "send_within_budget", "system_shelf"]
 
 
 def __getattr__(name: str) -> Any:

@@ -21,8 +21,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from kimicode.prompt import (MESSAGE_OVERHEAD, BudgetPlan, Message, Request, Role, ShelfTable, TurnView, count_messages,
-                             framing_tokens, middle_out)
+from kimicode.prompt import (
+    MESSAGE_OVERHEAD,
+    BudgetPlan,
+    Message,
+    Request,
+    Role,
+    ShelfTable,
+    TurnView,
+    count_messages,
+    framing_tokens,
+    middle_out,
+)
 from kimicode.tokens import TokenCounter
 
 MIN_SHORTENED = 32  # tokens: a message shortened below this would say nothing

@@ -9,7 +9,7 @@ returns what arrived, marked partial.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Literal, Union
+from typing import Callable, Literal
 
 from kimicode.prompt import ToolCall
 
@@ -89,8 +89,8 @@ class Notice:
     topic: str = ""  # retry | shrink | ...: for a face that shows some notices its own way
 
 
-Event = Union[TurnBegan, TurnEnded, ReasoningDelta, ContentDelta, ToolCalled, CompactionBegan, CompactionEnded, UsageReported,
-              Failed, Notice]
+Event = (TurnBegan | TurnEnded | ReasoningDelta | ContentDelta | ToolCalled | CompactionBegan | CompactionEnded
+         | UsageReported | Failed | Notice)
 Emit = Callable[[Event], None]
 
 

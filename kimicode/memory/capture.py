@@ -12,11 +12,11 @@ import json
 import re
 import string
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from kimicode.memory.fingerprint import Fingerprint, ErrorShape, error_shapes, fingerprint_of, safe_excerpt
+from kimicode.memory.fingerprint import ErrorShape, Fingerprint, error_shapes, fingerprint_of, safe_excerpt
 
 SUMMARY_TOKENS = 4096  # room for the model's answer (reasoning included)
 CONVERSATION_CHARS = 60_000  # of the conversation shown to the model: the head and the tail
@@ -35,7 +35,7 @@ class FixSummary:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def build_fingerprint(text: str, repo_root: Path | None, *, root_cause: str = "", fix: str = "",

@@ -100,15 +100,6 @@ def error_shapes(text: str, repo_root: str | None = None) -> list[ErrorShape]:
     return list(shapes.values())
 
 
-def first_error(text: str, repo_root: str | None = None) -> ErrorShape | None:
-    shapes = error_shapes(text, repo_root)
-    return shapes[0] if shapes else None
-
-
-def looks_like_error(text: str) -> bool:
-    return first_error(text) is not None
-
-
 _WORDS = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 

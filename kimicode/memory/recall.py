@@ -138,7 +138,7 @@ def memory_status(settings: Any, repo_root: Path | None = None, data_dir: Path |
         count = store.count()
     except MemoryUnavailable as exc:
         return False, f"unavailable: {exc}; ask and chat work without memory"
-    embedding = ("embeddings from " + settings.memory.embeddings_url) if getattr(settings.memory, "embeddings_url", "") \
+    embedding = ("embeddings from " + settings.memory.embeddings_url) if settings.memory.embeddings_url \
         else "offline hashed embedding"
     kind = "Chroma server" if store.url else "local index"
     store.close()

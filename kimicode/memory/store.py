@@ -240,11 +240,11 @@ class MemoryStore:
         if not memory.enabled:
             raise MemoryUnavailable("memory is turned off (memory.enabled = false)")
         folder = None if memory.chroma_url else (data_dir or user_locations().data_dir) / "memory" / "chroma"
-        embeddings_url = getattr(memory, "embeddings_url", "")
+        embeddings_url = memory.embeddings_url
         # the chat key goes to the chat provider's own host only, never to another embeddings service
         same_host = bool(embeddings_url) and urlparse(embeddings_url).hostname == urlparse(settings.base_url).hostname
         store = cls(repo_identity(repo_root), folder=folder, url=memory.chroma_url, embeddings_url=embeddings_url,
-                    embeddings_model=getattr(memory, "embeddings_model", ""),
+                    embeddings_model=memory.embeddings_model,
                     api_key=settings.api_key if same_host else "", lock_timeout=lock_timeout)
         store.count()  # fail here, once, rather than in the middle of the work
         return store

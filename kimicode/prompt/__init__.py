@@ -5,8 +5,19 @@ all speak it (see docs/architecture.md for the layers).
 """
 
 from kimicode.prompt.blocks import Block, Redaction
-from kimicode.prompt.budget import (MESSAGE_OVERHEAD, NEAR_WINDOW, NEAR_WINDOW_MARGIN, OVERFLOW_SHRINK, SHARES, SHELVES,
-                                    BudgetPlan, Shares, ShelfTable, framing_tokens, middle_out)
+from kimicode.prompt.budget import (
+                                    MESSAGE_OVERHEAD,
+                                    NEAR_WINDOW,
+                                    NEAR_WINDOW_MARGIN,
+                                    OVERFLOW_SHRINK,
+                                    SHARES,
+                                    SHELVES,
+                                    BudgetPlan,
+                                    Shares,
+                                    ShelfTable,
+                                    framing_tokens,
+                                    middle_out,
+)
 from kimicode.prompt.messages import Message, Role, ToolCall, TurnView, count_messages, wire
 from kimicode.prompt.request import Request
 

@@ -92,10 +92,6 @@ class BudgetPlan:
     def near_window(self, prompt_tokens: int) -> bool:
         return prompt_tokens + self.reply >= NEAR_WINDOW * self.window
 
-    def repo_room(self, others: int, messages: int) -> int:
-        """One-turn requests: what the other shelves (``others`` tokens in ``messages``) leave the repository."""
-        return max(min(self.prompt_limit - others - framing_tokens(messages), self.repo_cap), 0)
-
     def chat_repo(self, system: int) -> int:
         """A conversation's repository shelf: a share of the room the system prompt leaves."""
         room = self.prompt_limit - system - framing_tokens(1)

@@ -44,7 +44,7 @@ class FileRecord:
                            self.lines, self.utf8, self.defines, self.imports], separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str) -> "FileRecord":
+    def from_json(cls, text: str) -> FileRecord:
         path, size, mtime_ns, digest, language, skip, lines, utf8, defines, imports = json.loads(text)
         return cls(path, size, mtime_ns, digest, language, skip, lines, utf8, defines, tuple(imports))
 

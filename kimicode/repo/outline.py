@@ -20,7 +20,7 @@ import re
 import time
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from kimicode.repo.languages import LANGUAGES, language_for
@@ -110,7 +110,7 @@ def outline(path: str, text: str) -> Outline:
         language = "cpp"
     try:
         return _outline_code(language, text)
-    except Exception:  # a missing or incompatible grammar must not break a pack
+    except Exception:  # noqa: BLE001 - a missing or incompatible grammar must not break a pack
         return Outline(language, head_excerpt(text), (), False)
 
 
@@ -123,7 +123,7 @@ def available_grammars() -> dict[str, str]:
         try:
             _language(language)
             found[language] = metadata.version(_GRAMMARS[language][2])
-        except Exception:  # ImportError, PackageNotFoundError, ABI mismatch...
+        except Exception:  # noqa: BLE001 - ImportError, PackageNotFoundError, ABI mismatch...
             continue
     return found
 
@@ -162,7 +162,7 @@ def _has_long_line(text: str) -> bool:
 # --- tree-sitter plumbing (lazy, cached per language) -------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def _language(language: str) -> Language:
     import importlib
 
@@ -172,7 +172,7 @@ def _language(language: str) -> Language:
     return Language(getattr(importlib.import_module(module), function)())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _query(language: str) -> Query:
     from importlib import resources
 

@@ -17,13 +17,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from kimicode.prompt import Block
 from kimicode.repo.cache import FileRecord, PackCache, cache_path
 from kimicode.repo.contents import VERSION as CONTENTS_VERSION
 from kimicode.repo.contents import Contents
 from kimicode.repo.files import Listing, ListingError, Skipped, list_files
 from kimicode.repo.gitinfo import GitInfo, read_git_info, read_head
 from kimicode.repo.rank import RankedFile, rank_files
-from kimicode.prompt import Block
 from kimicode.repo.render import Header, render_footer, render_header, render_pack, render_tree_block
 from kimicode.repo.scan import ScanResult, scan_files
 from kimicode.repo.tree import render_tree

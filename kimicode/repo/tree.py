@@ -15,7 +15,7 @@ MAX_CHARS_PER_TOKEN = 8
 
 @dataclass
 class _Dir:
-    dirs: dict[str, "_Dir"] = field(default_factory=dict)
+    dirs: dict[str, _Dir] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
 
     def count(self) -> int:

@@ -30,12 +30,28 @@ from textual.widgets import Footer, Static
 
 from kimicode.chat.errors import ChatError
 from kimicode.config import Settings
-from kimicode.engine.events import (CompactionBegan, CompactionEnded, ContentDelta, Event, Failed, Notice as Told,
-                                    ReasoningDelta, TurnBegan, TurnEnded)
+from kimicode.engine.events import (
+    CompactionBegan,
+    CompactionEnded,
+    ContentDelta,
+    Event,
+    Failed,
+    ReasoningDelta,
+    TurnBegan,
+    TurnEnded,
+)
+from kimicode.engine.events import Notice as Told
 from kimicode.locations import Locations
 from kimicode.tui.commands import CommandError, Parsed, is_command, parse
-from kimicode.tui.messages import (CommandDone, EngineEvent, Refreshed, SessionFailed, SessionOpened, Unsent,
-                                   WorkFinished)
+from kimicode.tui.messages import (
+    CommandDone,
+    EngineEvent,
+    Refreshed,
+    SessionFailed,
+    SessionOpened,
+    Unsent,
+    WorkFinished,
+)
 from kimicode.tui.widgets.budget_bar import BudgetBar
 from kimicode.tui.widgets.chat_view import AssistantMessage, ChatView, Notice, UserMessage
 from kimicode.tui.widgets.files_panel import FilesPanel, FilesTable

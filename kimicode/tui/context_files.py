@@ -25,7 +25,7 @@ class FileRow:
 def attached_turns(session: Conversation) -> list[Turn]:
     """File turns the next request still shows verbatim (not yet folded into the state, not dropped)."""
     through = session.record.through
-    dropped = session.dropped
+    dropped = session.files.dropped
     return [t for t in session.turns if t.id > through and t.role == "file" and t.name not in dropped]
 
 

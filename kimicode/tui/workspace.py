@@ -122,7 +122,7 @@ class Workspace:
         except ChatError as exc:
             note = str(exc)
         usage = next((t.usage for t in reversed(session.turns) if t.role == "assistant" and t.usage), None)
-        return Snapshot(table, context_files.rows(session), usage, session.model, session.id, note)
+        return Snapshot(table, context_files.rows(session), usage, session.spec.name, session.id, note)
 
     def close(self) -> None:
         if self.session is not None:
@@ -147,7 +147,7 @@ class Workspace:
 
     def cmd_pack(self, arg: str) -> Outcome:
         session = self.require()
-        repo = session.repack(arg or None)
+        repo = session.files.repack(arg or None)
         if repo.failed:
             return Outcome(repo.note, "error")
         what = f'for "{repo.query}"' if repo.query else "(structural overview)"
@@ -167,11 +167,11 @@ class Workspace:
         return Outcome(text or "The state summary is empty: nothing was compacted or pinned yet.")
 
     def cmd_pin(self, arg: str) -> Outcome:
-        item = self.require().pin(arg)
+        item = self.require().history.pin(arg)
         return Outcome(f"pinned {item.id}: carried verbatim in every request (/unpin {item.id} to stop)", "info")
 
     def cmd_unpin(self, arg: str) -> Outcome:
-        item = self.require().unpin(arg.strip().upper())
+        item = self.require().history.unpin(arg.strip().upper())
         return Outcome(f"unpinned {item.id}", "info")
 
     def cmd_restore(self, arg: str) -> Outcome:
@@ -188,12 +188,12 @@ class Workspace:
             raise ChatError(f"/restore takes turn numbers: /restore 3-7, not {arg!r}")
         first = int(match.group(1))
         last = int(match.group(2) or first)
-        restored = session.restore(first, last)
+        restored = session.history.restore(first, last)
         return Outcome(f"restored turns {restored.first}-{restored.last} verbatim ({restored.tokens:,} tokens) "
                        "until the next compaction", "info")
 
     def cmd_search(self, arg: str) -> Outcome:
-        hits = self.require().search(arg)
+        hits = self.require().history.search(arg)
         if not hits:
             return Outcome(f"nothing found for {arg!r}", "info")
         lines = [f"**{len(hits)} found for** `{arg}`:", ""]

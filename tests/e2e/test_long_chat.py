@@ -15,13 +15,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from kimicode.prompt import framing_tokens
 from kimicode.chat import Conversation
 from kimicode.chat.context import ContextPolicy
 from kimicode.chat.session import LoadedSession, SessionFile, SessionStore, load_session
 from kimicode.llm import ChatClient, Endpoint
 from kimicode.locations import user_locations
 from kimicode.models import ModelSpec
+from kimicode.prompt import framing_tokens
 from kimicode.tokens import TokenCounter
 from tests.openai_server import OpenAIServer, Reply
 
@@ -118,7 +118,7 @@ def test_three_hundred_turns_within_budget_keep_every_floor_fact(tmp_path: Path)
             if fact is not None:
                 expected.append((n, fact[1]))
                 if fact[0] == "pin":
-                    session.pin(fact[1])
+                    session.history.pin(fact[1])
             assert exchange.prompt_tokens <= WINDOW - REPLY
         session.close()
 

@@ -148,13 +148,13 @@ def test_stored_in_one_process_recalled_in_another(tmp_path: Path) -> None:
     assert user.index("# Memory:") < user.rindex("# Question")
 
 
-def test_ask_remember_stores_what_the_model_found(tmp_path: Path, openai_server: "OpenAIServer", monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F821
+def test_ask_remember_stores_what_the_model_found(tmp_path: Path, openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F821
     if not _ask_has_memory():
         pytest.skip("kimicode ask has no --remember yet (integration pending in ask.py)")
     repo = _repo(tmp_path / "repo", "max_retries = 1\ntimeout = 10.0\n")
     openai_server.reply("USERS has no such id: use USERS.get(uid) and raise UserNotFound.")
-    openai_server.reply('{"fixed": true, "root_cause": "ids from the old API are strings", "fix": "%s", '
-                        '"files": ["app/models.py"]}' % FIX)
+    openai_server.reply(json.dumps({"fixed": True, "root_cause": "ids from the old API are strings", "fix": FIX,
+                                    "files": ["app/models.py"]}))
     result = run_cli("ask", "--remember", "why does this fail?", cwd=repo, input=BUG.first,
                      env={"KIMICODE_BASE_URL": openai_server.base_url}, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -12,7 +12,7 @@ import pytest
 from kimicode.config import ModelOverride
 from kimicode.tui.commands import CommandError, is_command, parse
 from kimicode.tui.widgets.chat_view import AssistantMessage, CommandOutput, Notice
-from kimicode.tui.widgets.files_panel import FilesPanel, FilesTable
+from kimicode.tui.widgets.files_panel import FilesTable
 from kimicode.tui.widgets.prompt import PromptInput
 from tests.tui.conftest import SIZE, SMALL_PACK, idle, settings_for, submit, wait_for
 

@@ -127,6 +127,20 @@ def test_chroma_url_is_checked_when_set(locs: Locations) -> None:
         load_settings(None, env={}, locations=locs)
 
 
+def test_the_embeddings_endpoint_the_store_reads_is_a_setting(tmp_path: Path, locs: Locations) -> None:
+    write(locs.user_config_file, '[memory]\nembeddings_url = "http://127.0.0.1:9/v1"\nembeddings_model = "nomic-embed"\n')
+    memory = load_settings(None, env={}, locations=locs).memory
+    assert (memory.embeddings_url, memory.embeddings_model) == ("http://127.0.0.1:9/v1", "nomic-embed")
+    write(locs.user_config_file, '[memory]\nembeddings_url = "embeddings please"\n')
+    with pytest.raises(ConfigError, match=r"memory\.embeddings_url must be an http:// or https:// URL"):
+        load_settings(None, env={}, locations=locs)
+    write(locs.user_config_file, "")
+    repo = tmp_path / "repo"
+    write(repo / ".kimicode.toml", '[memory]\nembeddings_url = "https://collector.example/v1"\n')
+    settings = load_settings(repo, env={}, locations=locs)  # a repository does not choose where text goes
+    assert settings.memory.embeddings_url == "" and any("memory.embeddings_url" in w for w in settings.warnings)
+
+
 def test_deadline_settings_have_generous_defaults_and_are_checked(locs: Locations) -> None:
     s = load_settings(None, env={}, locations=locs)
     assert (s.idle_timeout, s.request_deadline) == (120.0, 1800.0)

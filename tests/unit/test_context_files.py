@@ -61,7 +61,7 @@ def test_a_dropped_packed_file_stays_dropped_after_resume(tmp_path: Path, openai
         assert f'<file path="{packed}"' in session.repo.text
         line = session.drop_file(packed)
         assert line.startswith(f"dropped {packed}") and "packed again" in line
-        assert f'<file path="{packed}"' not in session.repo.text and packed in session.dropped
+        assert f'<file path="{packed}"' not in session.repo.text and packed in session.files.dropped
         session.send(f"What does {packed} do?")  # naming it does not attach it again
         sent = json.dumps(openai_server.chat_requests[-1].body["messages"])
         assert f'<file path=\\"{packed}\\"' not in sent
@@ -70,13 +70,13 @@ def test_a_dropped_packed_file_stays_dropped_after_resume(tmp_path: Path, openai
         path = session.path
     assert records(path, "drop")[0]["paths"] == [packed]
     with reopen(root, tmp_path, openai_server, path) as resumed:
-        assert resumed.dropped == {packed}
+        assert resumed.files.dropped == {packed}
         assert resumed.request().messages == before  # the same prefix as before the restart
         assert "added" in resumed.add_file(packed)  # adding it again takes it back
-        assert packed not in resumed.dropped
+        assert packed not in resumed.files.dropped
     assert records(path, "undrop")[0]["paths"] == [packed]
     with reopen(root, tmp_path, openai_server, path) as again:
-        assert not again.dropped
+        assert not again.files.dropped
         assert f'<file path="{packed}" mode="full">' in again.request().messages[-1].content
 
 
@@ -95,7 +95,7 @@ def test_a_dropped_attached_file_leaves_the_next_request_and_is_never_absorbed(t
         assert "already dropped" in session.drop_file(outside)
         path = session.path
     with reopen(root, tmp_path, openai_server, path) as resumed:
-        assert outside in resumed.dropped and outside not in resumed.repo.added
+        assert outside in resumed.files.dropped and outside not in resumed.repo.added
         resumed.send("Still gone?")
         assert f'<file path=\\"{outside}\\" mode=\\"full\\">' not in json.dumps(openai_server.chat_requests[-1].body["messages"])
 

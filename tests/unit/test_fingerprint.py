@@ -15,9 +15,7 @@ from kimicode.memory.features import DIMENSIONS, features, similarity, vector
 from kimicode.memory.fingerprint import (
     Fingerprint,
     error_shapes,
-    first_error,
     fingerprint_of,
-    looks_like_error,
     safe_excerpt,
     shape_document,
     signature_of,
@@ -242,8 +240,7 @@ class TestAnythingElse:
 
     def test_text_without_errors(self) -> None:
         assert error_shapes("How does the budget get computed? Explain compute_budget.") == []
-        assert not looks_like_error("")
-        assert first_error("plain words") is None
+        assert error_shapes("") == [] and error_shapes("plain words") == []
 
     def test_colour_codes_and_crlf(self) -> None:
         plain = only("FAILED tests/a.py::test_x - KeyError: 'k'\n")

@@ -10,8 +10,8 @@ import git
 import pytest
 from click.testing import CliRunner
 
-from kimicode.chat.context import TurnTexts
 from kimicode.chat import Turn
+from kimicode.chat.context import TurnTexts
 from kimicode.cli import cli
 from kimicode.repo.render import frame_body, render_file
 from kimicode.tokens import TokenCounter

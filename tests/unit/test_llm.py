@@ -497,7 +497,7 @@ def test_server_speaks_non_streaming_and_lists_models(openai_server: OpenAIServe
         ids = [m.id for m in sdk.models.list()]
     message = completion.choices[0].message
     assert message.content == "plain" and message.tool_calls and message.tool_calls[0].function.name == "f"
-    assert getattr(message, "reasoning_content") == "why"
+    assert message.reasoning_content == "why"
     assert completion.usage is not None and completion.usage.prompt_tokens > 0
     assert "kimi-k2.7-code" in ids
     assert openai_server.pending == 0

@@ -9,8 +9,19 @@ from pathlib import Path
 import pytest
 
 from kimicode.chat import ContextPolicy, Conversation, LoadedSession, RepoPacker, SessionStore
-from kimicode.engine import (Assembler, Calibration, CannotShrink, ContentDelta, Event, Notice, Piece, Sender, Shelves,
-                             Shrink, UsageReported)
+from kimicode.engine import (
+    Assembler,
+    Calibration,
+    CannotShrink,
+    ContentDelta,
+    Event,
+    Notice,
+    Piece,
+    Sender,
+    Shelves,
+    Shrink,
+    UsageReported,
+)
 from kimicode.llm import ChatClient, ContextOverflow, Endpoint
 from kimicode.locations import user_locations
 from kimicode.models import ModelSpec

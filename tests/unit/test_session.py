@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,9 +19,20 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from kimicode.chat import (ChatError, ContextPolicy, Conversation, LoadedSession, SessionError, SessionFile,
-                           SessionLocked, SessionStore, Turn, load_session, open_conversation)
-from kimicode.chat.session import looks_like_id, write_atomic
+from kimicode.chat import (
+    ChatError,
+    ContextPolicy,
+    Conversation,
+    LoadedSession,
+    SessionError,
+    SessionFile,
+    SessionLocked,
+    SessionStore,
+    Turn,
+    load_session,
+    open_conversation,
+)
+from kimicode.chat.session import write_atomic
 from kimicode.cli import cli
 from kimicode.config import load_settings
 from kimicode.llm import ChatClient, Endpoint
@@ -72,7 +84,7 @@ def test_every_turn_is_one_json_line_on_disk(tmp_path: Path, openai_server: Open
     assert [(t["id"], t["role"], t["text"]) for t in turns] == [(1, "user", "Hello."), (2, "assistant", "Hello back.")]
     assert turns[1]["reasoning"] == "be polite" and turns[1]["usage"]["prompt_tokens"] > 0
     assert (session.path.stat().st_mode & 0o777) == 0o600
-    assert looks_like_id(session.id) and session.path.parent == store().repo_dir(tmp_path)
+    assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{4}", session.id) and session.path.parent == store().repo_dir(tmp_path)
 
 
 def test_half_written_last_line_is_skipped_and_the_next_append_starts_fresh(tmp_path: Path, openai_server: OpenAIServer) -> None:
@@ -154,14 +166,14 @@ def test_resume_brings_back_turns_state_pins_and_restored_turns(tmp_path: Path, 
     with new_session(tmp_path, openai_server, window=4_000, keep_recent=2) as session:
         for n in range(12):
             session.send(f"Message {n} is about trains and lunch and rivers and paper. " * 30)
-        session.pin("Ship before Friday.")
+        session.history.pin("Ship before Friday.")
         assert session.record.through > 0 and session.reports
-        session.restore(2, 2)
+        session.history.restore(2, 2)
         before = session.request().messages
         record, path = session.record.to_dict(), session.path
     with reopen(path, openai_server, window=4_000, keep_recent=2) as resumed:
         assert resumed.record.to_dict() == record
-        assert resumed.restored == [(2, 2)] and len(resumed.reports) == len(session.reports)
+        assert resumed.history.restored == [(2, 2)] and len(resumed.reports) == len(session.reports)
         assert resumed.request().messages == before  # byte-identical: the cache survives a restart
         resumed.send("Where were we?")
     assert "Ship before Friday." in openai_server.chat_requests[-1].body["messages"][1]["content"]
@@ -193,19 +205,19 @@ def test_restore_and_search(tmp_path: Path, openai_server: OpenAIServer) -> None
         for n in range(10):
             session.send(f"Filler {n}. " + "Rivers and paper. " * 80)
         assert session.record.through >= 1
-        hits = session.search("XYLOPHONE magic")
+        hits = session.history.search("XYLOPHONE magic")
         assert hits[0].kind == "turn" and hits[0].ref == "1" and not hits[0].in_context
         assert "magic word is xylophone" in hits[0].snippet
-        restored = session.restore(1, 1)
+        restored = session.history.restore(1, 1)
         assert restored.turns == [1] and restored.tokens > 0
         assert "Restored from the session file: turns 1-1" in session.request().messages[1].content
-        assert session.search("xylophone")[0].in_context
+        assert session.history.search("xylophone")[0].in_context
         with pytest.raises(ChatError, match="restore fewer"):
-            session.restore(1, session.record.through)
+            session.history.restore(1, session.record.through)
         with pytest.raises(ChatError, match="not compressed"):
-            session.restore(session.turns[-1].id, session.turns[-1].id)
+            session.history.restore(session.turns[-1].id, session.turns[-1].id)
         with pytest.raises(ChatError, match="nothing to search"):
-            session.search("  ")
+            session.history.search("  ")
 
 
 # -- kill -9 -------------------------------------------------------------------------
@@ -297,8 +309,8 @@ def test_sessions_cli_list_show_export(tmp_path: Path, openai_server: OpenAIServ
     openai_server.reply("Use `git bisect`.\n\n```\n```inner fence\n```")
     with new_session(tmp_path, openai_server) as session:
         session.send("How do I find the bad commit?")
-        session.add_tool_output("git log", "abc123 fix\ndef456 break")
-        session.pin("Never force-push main.")
+        session.log.turn("output", "abc123 fix\ndef456 break", name="git log")
+        session.history.pin("Never force-push main.")
     monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     listed = runner.invoke(cli, ["sessions", "list"], catch_exceptions=False)

@@ -73,11 +73,11 @@ def test_a_format_1_session_resumes_and_goes_on_in_the_current_format(tmp_path: 
     openai_server.reply("Still short.")
     with open_conversation(settings, root, resume=True, use_memory=False) as session:
         assert session.id == path.stem and session.warnings == []
-        assert session.dropped == {"notes/guide.md"} and session.restored == [(1, 2)]
+        assert session.files.dropped == {"notes/guide.md"} and session.history.restored == [(1, 2)]
         assert [i.text for i in session.record.active("pin")] == ["Keep answers short."]
         assert session.reports[0].trigger == "manual" and session.record.through == 6
         assert session.repo.added == ("big.py",) and "big.py" in session.repo.full  # pack-add replayed
-        assert "notes/guide.md" not in session.repo.listed - session.dropped
+        assert "notes/guide.md" not in session.repo.listed - session.files.dropped
         session.send("Anything else?")
     messages = openai_server.chat_requests[-1].body["messages"]
     system, lead = messages[0]["content"], messages[1]["content"]

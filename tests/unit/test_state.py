@@ -12,17 +12,16 @@ from typing import Any
 
 import pytest
 
-from kimicode.prompt import framing_tokens
-from kimicode.chat import ChatError, Conversation
+from kimicode.chat import ChatError, Conversation, LoadedSession, SessionStore, Turn
 from kimicode.chat.compaction import fold
 from kimicode.chat.context import ContextPolicy
 from kimicode.chat.floor import error_fingerprint, extract, paths_in
-from kimicode.chat import LoadedSession, SessionStore, Turn
 from kimicode.chat.state import InvalidSummary, StateRecord, apply_patch, fit, ledger_diff, parse_patch, render
 from kimicode.chat.summarize import Summarizer
 from kimicode.llm import ChatClient, Endpoint
 from kimicode.locations import user_locations
 from kimicode.models import ModelSpec
+from kimicode.prompt import framing_tokens
 from kimicode.tokens import TokenCounter
 from tests.openai_server import OpenAIServer
 
@@ -277,7 +276,7 @@ def test_stable_prefix_between_turns_and_alternating_roles(tmp_path: Path, opena
     with new_session(tmp_path, openai_server, window=50_000) as session:
         for n in range(4):
             session.send(f"Question {n}. " + prose(n))
-        session.add_tool_output("pytest", "1 passed")
+        session.log.turn("output", "1 passed", name="pytest")
         session.send("And now?")
     bodies = [r.body for r in openai_server.chat_requests]
     for previous, current in zip(bodies, bodies[1:]):
