@@ -1,4 +1,4 @@
-"""`kimicode ask` end to end: the real CLI in a subprocess against the loopback server.
+"""`kimicode ask` end to end: the CLI against the loopback server, in this process (a few tests: a real subprocess).
 
 Every test asserts on both sides: what the server received (messages, model, headers)
 and what the user saw (stdout, stderr, exit code). Retries are made fast through the
@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 import pytest
 
-from tests.cli.runner import run_cli
+from tests.cli.runner import run_cli, run_process
 from tests.openai_server import OpenAIServer
 from tests.repos import make_repo, write_files
 
@@ -47,11 +47,12 @@ REPO = {
 # -- helpers ------------------------------------------------------------------------------
 
 def ask(*args: str, cwd: Path, server: OpenAIServer | None = None, env: Mapping[str, str] | None = None,
-        input: str = "", timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Run `kimicode ask ARGS` in ``cwd``; stdin is always given (empty unless ``input``), never inherited."""
+        input: str = "", timeout: float = 60, process: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run `kimicode ask ARGS` in ``cwd`` (in this process, or with ``process`` the real entry point);
+    stdin is always given (empty unless ``input``), never inherited."""
     full_env = {"KIMICODE_BASE_URL": server.base_url} if server is not None else {}
     full_env.update(env or {})
-    return run_cli("ask", *args, cwd=cwd, env=full_env, input=input, timeout=timeout)
+    return (run_process if process else run_cli)("ask", *args, cwd=cwd, env=full_env, input=input, timeout=timeout)
 
 
 def plain_dir(tmp_path: Path, config: str = FAST, files: Mapping[str, str] | None = None) -> Path:
@@ -90,7 +91,7 @@ def repo(tmp_path: Path) -> Path:
 
 def test_no_key_is_a_one_line_usage_error_naming_the_variable(tmp_path: Path) -> None:
     work = plain_dir(tmp_path)
-    result = ask("--no-repo", "what is this?", cwd=work)  # default base_url: a remote provider
+    result = ask("--no-repo", "what is this?", cwd=work, process=True)  # default base_url: a remote provider
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     assert_one_line_error(result.stderr, "MOONSHOT_API_KEY")
@@ -165,7 +166,8 @@ def test_streams_plain_answer_and_reports_usage_and_cost(tmp_path: Path, openai_
     answer = "The **budget** is the window minus the reply.\n\n- one\n- two"
     openai_server.reply(answer, usage={"prompt_tokens": 1_000_000, "completion_tokens": 250_000, "total_tokens": 1_250_000})
     result = ask("--no-repo", "--file", "extra.py", "how is the budget computed?", cwd=work, server=openai_server,
-                 env={"MOONSHOT_API_KEY": KEY}, input=f"E   AssertionError: STDIN-MARKER\naws_key = {AWS}\n")
+                 env={"MOONSHOT_API_KEY": KEY}, input=f"E   AssertionError: STDIN-MARKER\naws_key = {AWS}\n",
+                 process=True)  # the real entry point: piped stdin, streamed stdout
     assert result.returncode == 0, result.stderr
     assert result.stdout == answer + "\n"  # piped: plain text, the markdown as written
     # 1M prompt tokens at $0.95 + 250k completion at $4.00 per million

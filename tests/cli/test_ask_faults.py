@@ -1,6 +1,6 @@
 """`kimicode ask` under faults: a stream that never ends, a day-long Retry-After, an unusable data dir.
 
-The real CLI in a subprocess against the loopback server; settings go in the user's config.toml.
+The CLI in this process against the loopback server; settings go in the user's config.toml.
 """
 
 from __future__ import annotations

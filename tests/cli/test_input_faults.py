@@ -1,6 +1,6 @@
 """Bad input and damaged local files: one line and a clear exit, never a hang or a traceback.
 
-The real CLI in a subprocess (the entry point's exit code is what a user and a script see).
+The CLI in this process (click's runner gives the exit code a user and a script would see).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`kimicode pack` end to end: real git repos, the real CLI in a subprocess."""
+"""`kimicode pack` end to end: real git repos, the CLI in this process (and once as a real subprocess)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kimicode.tokens import TokenCounter
-from tests.cli.runner import run_cli
+from tests.cli.runner import run_cli, run_process
 from tests.repos import commit_all, make_repo, write_files
 
 AWS = "AKIAIOSFODNN7EXAMPLE"
@@ -41,14 +41,14 @@ def mixed_repo(tmp_path: Path) -> Path:
     return root
 
 
-def pack(root: Path, *args: str) -> tuple[str, str, int]:
-    result = run_cli("pack", str(root), *args)
+def pack(root: Path, *args: str, process: bool = False) -> tuple[str, str, int]:
+    result = (run_process if process else run_cli)("pack", str(root), *args)
     return result.stdout, result.stderr, result.returncode
 
 
 def test_pack_mixed_repo_outlines_nine_languages_and_keeps_secrets_out(mixed_repo: Path, tmp_path: Path) -> None:
     out = tmp_path / "out.xml"
-    _, err, code = pack(mixed_repo, "--budget", "800", "--output", str(out), "--query", "greet")
+    _, err, code = pack(mixed_repo, "--budget", "800", "--output", str(out), "--query", "greet", process=True)
     assert code == 0, err
     text = out.read_text()
     assert TokenCounter().count(text) <= 800

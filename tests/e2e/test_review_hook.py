@@ -169,6 +169,7 @@ def _hook_repository(tmp_path: Path) -> Path:
     return source
 
 
+@pytest.mark.slow  # minutes, and the package registry: not run by the README command (pytest -m slow runs it)
 @pytest.mark.timeout(900)
 def test_the_pre_commit_framework_runs_the_hook_from_this_repository(tmp_path: Path, openai_server: OpenAIServer) -> None:
     """Slow (about 2.5 minutes here): pre-commit builds a virtualenv and pip-installs kimicode and
