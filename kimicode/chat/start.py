@@ -69,10 +69,7 @@ def open_conversation(
     policy = policy or ContextPolicy(reply_tokens=min(settings.ask.reply_tokens, spec.max_output))
     packer = None
     if use_repo:
-        options = PackOptions(budget=settings.pack.budget, fmt=settings.pack.format, include=settings.pack.include,
-                              exclude=settings.pack.exclude, max_file_bytes=settings.pack.max_file_bytes,
-                              encoding=counter.encoding, calibration=counter.calibration)
-        packer = RepoPacker(root, options, locations.cache_dir, counter)
+        packer = RepoPacker(root, PackOptions.from_settings(settings.pack, counter), locations.cache_dir, counter)
     recall = None
     if use_memory and settings.memory.enabled:
         from kimicode.memory.recall import Recaller

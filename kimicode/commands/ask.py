@@ -143,9 +143,7 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
     locations = user_locations()
     counter = TokenCounter(settings.pack.encoding, calibration.factor(locations.data_dir, settings.model))
     plan = plan_for(spec, settings.ask.reply_tokens, settings.pack.budget)
-    options = PackOptions(budget=settings.pack.budget, fmt=settings.pack.format, include=settings.pack.include,
-                          exclude=settings.pack.exclude, max_file_bytes=settings.pack.max_file_bytes,
-                          encoding=counter.encoding, calibration=counter.calibration)
+    options = PackOptions.from_settings(settings.pack, counter)
     stdin = _read_stdin()
     repo_root = None if no_repo else root
     inputs = AskInputs(question, repo_root, files, stdin, query, memory=_recall(f"{question}\n{stdin}", repo_root, settings))

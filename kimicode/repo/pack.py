@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from kimicode.config import PackSettings
 from kimicode.prompt import Block
 from kimicode.repo.cache import FileRecord, PackCache, cache_path
 from kimicode.repo.contents import VERSION as CONTENTS_VERSION
@@ -51,6 +52,12 @@ class PackOptions:
     max_file_bytes: int = 1_000_000
     encoding: str = DEFAULT_ENCODING
     calibration: float = 1.0
+
+    @classmethod
+    def from_settings(cls, pack: PackSettings, counter: TokenCounter) -> PackOptions:
+        """The options ``[pack]`` sets, counted as ``counter`` counts (its encoding and calibration)."""
+        return cls(budget=pack.budget, fmt=pack.format, include=pack.include, exclude=pack.exclude,
+                   max_file_bytes=pack.max_file_bytes, encoding=counter.encoding, calibration=counter.calibration)
 
 
 @dataclass
