@@ -33,7 +33,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from kimicode.secrets import redact, secret_file_kind  # noqa: E402
 from tests.secret_samples import (  # noqa: E402
-    ALNUM, B64, HEX, KINDS, URLSAFE, base64_pem, leaks, password, pem_body, rand, uuid,
+    ALNUM,
+    B64,
+    HEX,
+    KINDS,
+    URLSAFE,
+    base64_pem,
+    leaks,
+    password,
+    pem_body,
+    rand,
+    uuid,
 )
 
 DEFAULT_CORPUS = Path("/tmp/kimicode-corpus/stdinc")
@@ -217,7 +227,7 @@ def recall(cases: list[Planted], scanner: Scanner) -> tuple[Counter[str], list[s
         text, _, _ = scanner(case.text, case.path)
         if any(leaks(value, text) for value in case.values):
             leaked[case.group] += 1
-            where.append(f"{case.group} in {case.path}: {next(l for l in text.splitlines() if any(leaks(v, l) for v in case.values))[:140]}")
+            where.append(f"{case.group} in {case.path}: {next(line for line in text.splitlines() if any(leaks(v, line) for v in case.values))[:140]}")
     return leaked, where
 
 
@@ -270,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                 fp[(name, label)] = false_positives(root, scanner, args.max_files, args.show)
             leaked[name] = recall(cases, scanner)
 
-    print(f"\n## (a) Lines of ordinary code redacted (false positives)\n")
+    print("\n## (a) Lines of ordinary code redacted (false positives)\n")
     rows = [["source", "files", "MB", "scanner", "lines redacted", "per 10k lines", "MB/s", "top kinds"]]
     for label, _ in sources:
         for name in scanners:
@@ -297,9 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps({
             "seed": seed, "planted": len(cases),
-            "false_positives": {f"{n}/{l}": {"files": f.files, "bytes": f.bytes, "lines": f.lines, "flagged": f.flagged,
+            "false_positives": {f"{n}/{source}": {"files": f.files, "bytes": f.bytes, "lines": f.lines, "flagged": f.flagged,
                                               "seconds": round(f.seconds, 3), "kinds": dict(f.kinds)}
-                                for (n, l), f in fp.items()},
+                                for (n, source), f in fp.items()},
             "leaked": {n: dict(c) for n, (c, _) in leaked.items()},
         }, indent=2))
     return 0

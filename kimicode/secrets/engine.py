@@ -108,9 +108,10 @@ def detectors() -> tuple[Detector, ...]:
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class, get_plugins_from_file
     from detect_secrets.settings import get_plugins, transient_settings
 
-    builtin = [cls.__name__ for cls in get_mapping_from_secret_type_to_class().values()]
+    builtin = [kind.__name__ for kind in get_mapping_from_secret_type_to_class().values()]
     path = f"file://{PLUGINS_FILE}"
-    ours = [{"name": cls.__name__, "path": path} for cls in get_plugins_from_file(str(PLUGINS_FILE))]
+    found: list[type] = list(get_plugins_from_file(str(PLUGINS_FILE)))  # the library's own annotation is partial
+    ours = [{"name": kind.__name__, "path": path} for kind in found]
     used = [{"name": name, **PLUGIN_OPTIONS.get(name, {})} for name in builtin if name not in DISABLED_PLUGINS]
     config = {"plugins_used": used + ours}
     # detect-secrets caches its class mapping and plugin list per process (entering
@@ -169,7 +170,8 @@ def _allowlisted(lines: list[str], index: int, filename: str) -> bool:
         return False
     from detect_secrets.filters.allowlist import is_line_allowlisted
 
-    return is_line_allowlisted(filename, lines[index], SimpleNamespace(previous_line=previous))
+    # it reads only .previous_line of the context it is given
+    return is_line_allowlisted(filename, lines[index], SimpleNamespace(previous_line=previous))  # type: ignore[arg-type]
 
 
 def _spans(line: str, filename: str, exact_side: bool, lower_side: bool) -> list[tuple[int, int, str]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Any, Generator, Set
+from typing import Any, Generator
 
 from detect_secrets.core.potential_secret import PotentialSecret
 from detect_secrets.plugins.base import RegexBasedDetector
@@ -245,7 +245,7 @@ class _FileAware(RegexBasedDetector):
     code = False
 
     def analyze_line(self, filename: str, line: str, line_number: int = 0, context: Any = None,
-                     **kwargs: Any) -> Set[PotentialSecret]:
+                     **kwargs: Any) -> set[PotentialSecret]:
         self.code = is_code_file(filename)
         return super().analyze_line(filename=filename, line=line, line_number=line_number, context=context)
 

@@ -51,8 +51,7 @@ _NOT_SECRET_LAST = frozenset({
     "max", "required", "enabled", "disabled", "location", "hash", "hashed", "hasher", "digest", "encoder",
     "validator", "validation", "error", "errors", "reset", "strength", "check", "checker", "manager",
     "index", "column", "version", "scope", "scopes", "algorithm", "alg", "ref", "arn", "input", "widget",
-    "button", "form", "input", "option", "options", "flag", "schema", "mask", "masked", "length",
-    "chars", "char", "callback", "handler", "factory", "fn", "func", "function", "loader", "parser",
+    "button", "form", "option", "options", "flag", "schema", "mask", "masked", "chars", "char", "callback", "handler", "factory", "fn", "func", "function", "loader", "parser",
     "reader", "writer", "generator", "pool", "cache", "list", "dict", "map", "set", "tokens", "user",
     "username", "login", "email", "backend", "server", "domain", "realm", "issuer", "audience",
 })
