@@ -7,8 +7,9 @@ modules on first use (PEP 562), so importing this package costs nothing until th
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kimicode.lazy import exports
 
 if TYPE_CHECKING:
     from kimicode.chat.context import ContextPolicy
@@ -42,9 +43,4 @@ __all__ = ["ChatError", "ContextPolicy", "Conversation", "Exchange", "FORMAT_VER
     "RepoShelf", "Restored", "SessionError", "SessionFile", "SessionLocked", "SessionMeta", "SessionStore", "Turn",
     "load_session", "open_conversation", "switch_model"]
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'kimicode.chat' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"kimicode.chat.{home}"), name)
+__getattr__ = exports(__name__, _HOMES)

@@ -225,16 +225,16 @@ def _send(asking: AskRequest, request: Request, settings: Settings, spec: ModelS
           data_dir: Path, as_json: bool, verbose: bool, timings: dict[str, float],
           after: Callable[[Callable[[str], str], ChatResult], str] | None = None) -> int:
     from kimicode.ask import fix_asker
-    from kimicode.engine.send import Calibration, Sender
+    from kimicode.engine.send import Calibration, send_within_budget
     from kimicode.llm import ChatClient, Endpoint, LLMError
 
     sent = time.perf_counter()
     shown = _Shown(as_json, verbose)
     with ChatClient(Endpoint.from_settings(settings), spec) as client:
-        sender = Sender(client, asking.plan, calibration=Calibration(data_dir, spec.name, counter.calibration), emit=shown)
         try:
-            request, result = sender.within_budget(lambda shrink: request if shrink is None else asking.build(shrink),
-                                                   sender.stream)
+            request, result, sender = send_within_budget(
+                client, lambda shrink: request if shrink is None else asking.build(shrink), plan=asking.plan,
+                calibration=Calibration(data_dir, spec.name, counter.calibration), emit=shown)
         except LLMError as exc:
             raise Failure(str(exc)) from None
         finally:

@@ -8,8 +8,9 @@ load the model client.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kimicode.lazy import exports
 
 if TYPE_CHECKING:
     from kimicode.engine.assembler import Assembler, Piece, Shelves, restored_block
@@ -43,9 +44,4 @@ __all__ = ["Assembler", "Calibration", "CannotShrink", "CompactionBegan", "Compa
     "TurnEnded", "UsageReported", "ignore", "plan_for", "project_instructions", "restored_block",
     "send_within_budget", "system_shelf"]
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'kimicode.engine' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"kimicode.engine.{home}"), name)
+__getattr__ = exports(__name__, _HOMES)
