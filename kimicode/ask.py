@@ -13,12 +13,11 @@ import dataclasses
 import string
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from kimicode.engine.assembler import Assembler, Piece, Shelves
 from kimicode.engine.send import CannotShrink, Sender, Shrink
 from kimicode.engine.system import system_shelf
-from kimicode.llm import ChatClient, LLMError
 from kimicode.locations import read_prompt
 from kimicode.prompt import Block, BudgetPlan, Redaction, Request, middle_out
 from kimicode.repo.files import secret_in_name
@@ -26,6 +25,9 @@ from kimicode.repo.pack import PackError, PackOptions, PackReport, pack_reposito
 from kimicode.repo.render import code_fence, frame_body, render_file
 from kimicode.secrets import redact, secret_file_kind
 from kimicode.tokens import TokenCounter
+
+if TYPE_CHECKING:
+    from kimicode.llm import ChatClient
 
 
 class RequestError(Exception):
@@ -138,6 +140,7 @@ class AskRequest:
 
 def fix_asker(client: ChatClient, plan: BudgetPlan, counter: TokenCounter) -> Callable[[str], str]:
     """`ask --remember`: what memory capture asks the model (root cause and fix), sent by the same policy."""
+    from kimicode.llm import LLMError
     from kimicode.memory.capture import SUMMARY_TOKENS, CaptureError
 
     sender = Sender(client, dataclasses.replace(plan, reply=SUMMARY_TOKENS))  # shows nothing while it streams

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
 from kimicode.engine.events import ContentDelta, Emit, Notice, ReasoningDelta, ToolCalled, UsageReported, ignore
-from kimicode.llm import ChatClient, ChatResult, ContextOverflow
-from kimicode.models import ModelSpec
 from kimicode.prompt import NEAR_WINDOW_MARGIN, OVERFLOW_SHRINK, BudgetPlan, Message, Request
+
+if TYPE_CHECKING:  # the client loads with its first request: `ask --dry-run` never needs it
+    from kimicode.llm import ChatClient, ChatResult
+    from kimicode.models import ModelSpec
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -132,6 +134,8 @@ class Sender:
 
         ``requests`` lists what a built value will send (a review plan sends several).
         """
+        from kimicode.llm import ContextOverflow
+
         built = self._fit(build(None), build, requests)
         try:
             return built, send(built)
