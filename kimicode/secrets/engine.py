@@ -108,10 +108,11 @@ def detectors() -> tuple[Detector, ...]:
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class, get_plugins_from_file
     from detect_secrets.settings import get_plugins, transient_settings
 
-    builtin = [kind.__name__ for kind in get_mapping_from_secret_type_to_class().values()]
+    classes: list[type] = list(get_mapping_from_secret_type_to_class().values())
+    builtin = [cls.__name__ for cls in classes]
     path = f"file://{PLUGINS_FILE}"
     found: list[type] = list(get_plugins_from_file(str(PLUGINS_FILE)))  # the library's own annotation is partial
-    ours = [{"name": kind.__name__, "path": path} for kind in found]
+    ours = [{"name": cls.__name__, "path": path} for cls in found]
     used = [{"name": name, **PLUGIN_OPTIONS.get(name, {})} for name in builtin if name not in DISABLED_PLUGINS]
     config = {"plugins_used": used + ours}
     # detect-secrets caches its class mapping and plugin list per process (entering
