@@ -20,7 +20,7 @@ from kimicode.engine.send import CannotShrink, Sender, Shrink
 from kimicode.engine.system import system_shelf
 from kimicode.locations import read_prompt
 from kimicode.prompt import Block, BudgetPlan, Redaction, Request, middle_out
-from kimicode.repo.files import secret_in_name
+from kimicode.repo.files import read_regular, secret_in_name
 from kimicode.repo.pack import PackError, PackOptions, PackReport, pack_repository
 from kimicode.repo.render import code_fence, frame_body, render_file
 from kimicode.secrets import redact, secret_file_kind
@@ -59,7 +59,7 @@ def attached_file(path: Path, found: list[Redaction]) -> Block:
     if secret_in_name(path.as_posix()):
         raise RequestError("refusing to send a file whose name holds a secret (rename it first)")
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
     except OSError as exc:
         raise RequestError(f"cannot read --file {path}: {exc.strerror}") from None
     if b"\0" in data[:8192]:

@@ -137,14 +137,14 @@ class RepoPacker:
 
     def file_block(self, path: str) -> tuple[Block, list[Redaction]] | None:
         """One listed file in full, redacted, counted as the pack would render it; None if it cannot be sent."""
-        from kimicode.repo.files import content_reason, secret_in_name
+        from kimicode.repo.files import content_reason, read_regular, secret_in_name
         from kimicode.repo.scan import decode
         from kimicode.secrets import redact
 
         if secret_in_name(path):
             return None  # its very name would leak: the pack does not send it either
         try:
-            data = (self.root / path).read_bytes()
+            data = read_regular(self.root / path)
         except OSError:
             return None
         if content_reason(data):

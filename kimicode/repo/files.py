@@ -10,6 +10,7 @@ returned with its reason.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -98,26 +99,39 @@ class _Matcher:
         return self.spec.match_file(path)
 
 
-def _read_ignore_file(path: Path, odd: list[str] | None = None) -> list[str]:
-    """The lines of an ignore file; nothing unless it is a regular file.
+class NotRegularFile(OSError):
+    """A FIFO, socket or device where a file was expected: reading it would block, or never end."""
 
-    A FIFO, socket or device named .gitignore would block the read, or never end: the
-    file is opened without blocking and checked before reading (its path goes to ``odd``),
-    and reading stops at MAX_IGNORE_BYTES (the cut last line is dropped).
+    def __init__(self) -> None:
+        super().__init__(errno.EINVAL, "not a regular file (a FIFO, socket or device)")
+
+
+def read_regular(path: Path, limit: int = -1) -> bytes:
+    """The bytes of ``path`` (at most ``limit`` when given); NotRegularFile unless it is a regular file.
+
+    The file is opened without blocking and checked before reading, so a FIFO given by name
+    (``--file pipe``, a tracked FIFO, a FIFO named .gitignore) fails at once instead of hanging.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile()
+        return fh.read(limit)
+
+
+def _read_ignore_file(path: Path, odd: list[str] | None = None) -> list[str]:
+    """The lines of an ignore file; nothing unless it is a regular file (else its path goes to ``odd``).
+
+    Reading stops at MAX_IGNORE_BYTES (the cut last line is dropped).
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        data = read_regular(path, MAX_IGNORE_BYTES + 1)
+    except NotRegularFile:
+        if odd is not None:
+            odd.append(str(path))
+        return []
     except OSError:
         return []
-    with os.fdopen(fd, "rb") as fh:
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                if odd is not None:
-                    odd.append(str(path))
-                return []
-            data = fh.read(MAX_IGNORE_BYTES + 1)
-        except OSError:
-            return []
     if len(data) > MAX_IGNORE_BYTES:
         data = data[:MAX_IGNORE_BYTES].rsplit(b"\n", 1)[0]
     return data.decode("utf-8", errors="replace").splitlines()

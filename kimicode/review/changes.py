@@ -313,7 +313,7 @@ def _is_new(block: list[str]) -> bool:
 
 def whole_files(root: Path, paths: Sequence[Path]) -> ChangeSet:
     """Each file as it is in the work tree, all of it under review."""
-    from kimicode.repo.files import content_reason, git_root
+    from kimicode.repo.files import content_reason, git_root, read_regular
     from kimicode.repo.scan import decode
 
     base = git_root(root) or root
@@ -323,7 +323,7 @@ def whole_files(root: Path, paths: Sequence[Path]) -> ChangeSet:
         if absolute.is_dir():
             raise ChangeError(f"--files {given}: is a directory (name the files)")
         try:
-            data = absolute.read_bytes()
+            data = read_regular(absolute)
             rel = Path(os.path.relpath(absolute.resolve(), base.resolve())).as_posix()
         except OSError as exc:
             raise ChangeError(f"--files {given}: {exc.strerror}") from None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.runner import run_cli
+from tests.cli.runner import run_cli, run_process
 from tests.openai_server import OpenAIServer
 from tests.repos import make_repo, write_files
 
@@ -74,6 +74,34 @@ def test_a_fifo_named_like_an_ignore_file_does_not_hang_pack(tmp_path: Path, git
     assert result.returncode == 0, result.stderr
     assert '<file path="pkg/mod39.py"' in result.stdout and "Traceback" not in result.stderr
     assert "skipped: not a regular file 3." in result.stdout  # the FIFOs themselves, with the reason
+
+
+@pytest.mark.parametrize("command", [("ask", "--dry-run", "--no-repo", "--file", "pipe", "q?"), ("review", "--dry-run", "--files", "pipe")])
+def test_a_fifo_given_by_name_is_refused_at_once(tmp_path: Path, command: tuple[str, ...]) -> None:
+    root = tmp_path / "demo"
+    make_repo(root, FILES)
+    os.mkfifo(root / "pipe")
+    result = run_process(*command, cwd=root, timeout=60)  # before the fix: blocked for ever on the read
+    assert result.returncode == 2
+    assert one_error_line(result.stderr).endswith("pipe: not a regular file (a FIFO, socket or device)")
+
+
+def test_the_chat_does_not_block_on_a_fifo_named_in_the_conversation(tmp_path: Path) -> None:
+    import threading
+
+    from kimicode.chat.repo_shelf import RepoPacker
+    from kimicode.repo.pack import PackOptions
+    from kimicode.tokens import TokenCounter
+
+    root = tmp_path / "demo"
+    make_repo(root, FILES)
+    os.mkfifo(root / "pipe")
+    packer = RepoPacker(root, PackOptions(budget=4000), None, TokenCounter())
+    answers: list[object] = []
+    reader = threading.Thread(target=lambda: answers.append(packer.file_block("pipe")), daemon=True)
+    reader.start()
+    reader.join(30)
+    assert answers == [None]
 
 
 def test_an_oversized_ignore_file_is_read_only_up_to_its_limit(tmp_path: Path) -> None:
