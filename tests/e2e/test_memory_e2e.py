@@ -107,8 +107,12 @@ def test_server_store_shared_by_two_clones(chroma_server: str, tmp_path: Path) -
     assert store.forget(stored.id) is not None and teammate.count() == 0
 
 
-def test_cli_processes_share_the_server(chroma_server: str, tmp_path: Path) -> None:
-    repo = _repo(tmp_path / "repo", f'[memory]\nchroma_url = "{chroma_server}"\n')
+def test_cli_processes_share_the_server(chroma_server: str, tmp_path: Path, isolated_home: Path) -> None:
+    # the user's own config: a repository's .kimicode.toml may not choose where memory goes
+    config = isolated_home / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f'[memory]\nchroma_url = "{chroma_server}"\n')
+    repo = _repo(tmp_path / "repo")
     added = kc("memory", "add", "--fix", FIX, "--json", cwd=repo, input=BUG.first)
     assert added.returncode == 0, added.stderr
     record = json.loads(added.stdout)
@@ -116,6 +120,8 @@ def test_cli_processes_share_the_server(chroma_server: str, tmp_path: Path) -> N
     assert found.returncode == 0, found.stderr
     hits = json.loads(found.stdout)
     assert hits[0]["id"] == record["id"] and hits[0]["exact"] and hits[0]["fix"] == FIX
+    on_server = MemoryStore.open(Settings(memory=MemorySettings(chroma_url=chroma_server)), repo)
+    assert on_server.count() == 1  # the server holds it, not a local index
 
 
 # -- two processes, local index: the "done when" -------------------------------------------
