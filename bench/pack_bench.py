@@ -1,7 +1,7 @@
 """Side-by-side benchmark of `kimicode pack` against repomix and aider's repo map.
 
     .venv/bin/python bench/pack_bench.py [--corpus DIR] [--budget 128000] [--skip-peers]
-                                         [--peers-dir /tmp/bench-peers] [--runs N]
+                                         [--peers-dir /tmp/bench-peers] [--runs N] [--query TEXT]
 
 Standard library only. See bench/README.md for what each row means and how memory is measured.
 """
@@ -26,6 +26,7 @@ from _measure import Measurement, run_measured  # noqa: E402
 DEFAULT_CORPUS = Path("/tmp/kimicode-corpus/stdinc")
 MAKE_CORPUS = "bash ../shared/checks/make-corpus.sh"
 GOALS = {"cold": 5.0, "warm": 0.5}   # seconds, at a 128K budget
+OTHER_QUERY = "and where is it tested"  # appended to --query for the warm pack of a new question
 GOAL_PEAK_MB = 300.0
 MB = 1_000_000
 
@@ -149,17 +150,23 @@ def tool_version(argv: list[str], env: dict[str, str]) -> str:
 def kimicode_rows(args: argparse.Namespace, tmp: Path) -> list[Row]:
     exe = Path(sys.executable).parent / "kimicode"   # .venv/bin/kimicode (do not resolve the symlink)
     cold, warm = Row("kimicode cold", goal_wall=GOALS["cold"]), Row("kimicode warm", goal_wall=GOALS["warm"])
+    # with a question, also a warm pack for another one: the per-file cache is reused, the ranking is not
+    other = Row("kimicode warm, new query") if args.query else None
+    rows = [cold, warm] + ([other] if other else [])
     if not exe.exists():
         note = f"not found: {exe} (pip install -e . in the venv)"
-        cold.note = warm.note = note
-        return [cold, warm]
+        for row in rows:
+            row.note = note
+        return rows
     for run in range(1, args.runs + 1):
         home = Path(tempfile.mkdtemp(prefix="kc-home-", dir=tmp))      # empty cache: cold
         env = clean_env(home, KIMICODE_HOME=str(home / "kimicode"),
                         TIKTOKEN_CACHE_DIR=str(Path(tempfile.mkdtemp(prefix="tiktoken-", dir=tmp))))
-        for row, kind in ((cold, "cold"), (warm, "warm")):
+        for row, kind in [(cold, "cold"), (warm, "warm")] + ([(other, "other")] if other else []):
             out = tmp / f"kimicode-{kind}-{run}.xml"
             argv = [str(exe), "pack", str(args.corpus), "--budget", str(args.budget), "--output", str(out)]
+            if args.query:
+                argv += ["--query", args.query + (f" ({OTHER_QUERY}, run {run})" if kind == "other" else "")]
             progress(f"kimicode {kind} (run {run}/{args.runs})")
             m = run_measured(argv, env=env, cwd=tmp, workdir=tmp / "logs", label=f"kimicode-{kind}-{run}",
                              timeout=args.timeout)
@@ -179,7 +186,7 @@ def kimicode_rows(args: argparse.Namespace, tmp: Path) -> list[Row]:
             if not same:
                 warm.flags.add("output differs from cold")
         shutil.rmtree(home, ignore_errors=True)
-    return [cold, warm]
+    return rows
 
 
 def repomix_rows(args: argparse.Namespace, tmp: Path) -> list[Row]:
@@ -315,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="aider --map-tokens; with no files in the chat aider doubles it [8192]")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per tool run [1800]")
     parser.add_argument("--json", type=Path, help="also write the raw measurements to this file")
+    parser.add_argument("--query", help="pack for this question (kimicode --query); adds a warm row for another one")
     parser.add_argument("--no-warm-page-cache", action="store_true",
                         help="do not read the corpus once before measuring")
     args = parser.parse_args(argv)

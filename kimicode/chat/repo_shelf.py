@@ -157,8 +157,8 @@ class RepoPacker:
     def add(self, shelf: RepoShelf, paths: Sequence[str]) -> RepoShelf | None:
         """The shelf with ``paths`` in full, or None when they do not fit its budget.
 
-        A file the shelf shows as an outline has its outline replaced by the full text, in
-        place (the shelf never holds both); other files are appended. Dropped files are skipped.
+        A file the shelf shows as an outline or a slice has that block replaced by the full text,
+        in place (the shelf never holds both); other files are appended. Dropped files are skipped.
         """
         if shelf.pack is None:
             return None

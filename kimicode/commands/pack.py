@@ -33,14 +33,15 @@ def _write(paths: list[Path], parts: tuple[str, ...]) -> None:
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Leave out files matching (gitignore syntax); repeatable.")
 @click.option("--format", "fmt", type=click.Choice(["xml", "markdown"]), help="Output format [config pack.format, xml].")
 @click.option("--stats", is_flag=True, help="Print budget use, top files, exclusions and timings (instead of the pack, unless --output).")
+@click.option("--explain", is_flag=True, help="Print, per file sent, the signals that placed it (with --query).")
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write the pack to FILE.")
 @click.option("--split", is_flag=True, help="Write several parts (FILE.1.xml, ...), each within the budget; needs --output.")
 @click.option("--no-cache", is_flag=True, help="Ignore and do not update the per-file cache.")
 def command(path: Path, budget: int | None, query: str | None, include: tuple[str, ...], exclude: tuple[str, ...],
-            fmt: str | None, stats: bool, output: Path | None, split: bool, no_cache: bool) -> None:
+            fmt: str | None, stats: bool, explain: bool, output: Path | None, split: bool, no_cache: bool) -> None:
     """Pack the repository at PATH (default: here) into one prompt within a token budget."""
     from kimicode import calibration
-    from kimicode.commands.pack_report import print_stats, progress_reporter
+    from kimicode.commands.pack_report import print_explain, print_stats, progress_reporter
     from kimicode.locations import user_locations
     from kimicode.repo.pack import PackError, PackOptions, pack_repository
     from kimicode.tokens import EncodingUnavailable
@@ -74,7 +75,9 @@ def command(path: Path, budget: int | None, query: str | None, include: tuple[st
         paths = _output_paths(output, len(result.parts))
         _write(paths, result.parts)
         click.echo(f"wrote {', '.join(map(str, paths))} ({result.report.total_tokens:,} tokens)", err=True)
-    elif not stats:
+    elif not (stats or explain):
         sys.stdout.write(result.text)
     if stats:
         print_stats(result.report)
+    if explain:
+        print_explain(result.report)

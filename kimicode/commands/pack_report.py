@@ -45,6 +45,33 @@ def _share(tokens: int, budget: int) -> str:
     return f"{100 * tokens / budget:.1f}%" if budget else "-"
 
 
+def _modes(report: PackReport) -> dict[str, str]:
+    return ({p: "outline" for p, _ in report.outline} | {p: "slice" for p, _ in report.slices}
+            | {p: "full" for p, _ in report.full})
+
+
+def print_explain(report: PackReport) -> None:
+    """Per file sent (and the best of those not sent): its rank, chance, mode, and the signals that placed it."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+    if not report.query:
+        console.print("no question: files are in structural order (imports, entry points, recent changes)")
+    modes = _modes(report)
+    tokens = dict(report.full) | dict(report.slices) | dict(report.outline)
+    table = Table(title=f"Why these files ({len(modes)} sent)", title_justify="left")
+    for column in ("rank", "file", "mode", "tokens", "chance", "signals (contribution to the score)", "evidence"):
+        table.add_column(column, justify="right" if column in ("rank", "tokens", "chance") else "left")
+    for path, rank, probability, reasons, signals in report.explain:
+        mode = modes.get(path, "tree")
+        shown = ", ".join(f"{name} {value:+.2f}" for name, value in signals[:5])
+        table.add_row(str(rank), path, mode, f"{tokens[path]:,}" if path in tokens else "-",
+                      f"{probability:.1%}" if report.query else "-",
+                      shown, "; ".join(reasons[:3]))
+    console.print(table)
+
+
 def print_stats(report: PackReport) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -58,9 +85,12 @@ def print_stats(report: PackReport) -> None:
     for column in ("tier", "files", "tokens", "share"):
         table.add_column(column, justify="left" if column == "tier" else "right")
     full = sum(t for _, t in report.full)
+    sliced = sum(t for _, t in report.slices)
     outline = sum(t for _, t in report.outline)
     table.add_row("header", "", f"{report.header_tokens:,}", _share(report.header_tokens, report.budget))
     table.add_row("full", str(len(report.full)), f"{full:,}", _share(full, report.budget))
+    if report.slices:
+        table.add_row("slice", str(len(report.slices)), f"{sliced:,}", _share(sliced, report.budget))
     table.add_row("outline", str(len(report.outline)), f"{outline:,}", _share(outline, report.budget))
     table.add_row("tree", str(report.tree_files), f"{report.tree_tokens:,}", _share(report.tree_tokens, report.budget))
     reasons = Counter(reason for _, reason in report.skipped)
@@ -70,7 +100,7 @@ def print_stats(report: PackReport) -> None:
         top = Table(title="Most relevant files", title_justify="left")
         for column in ("file", "score", "mode", "why"):
             top.add_column(column)
-        modes = {p: "full" for p, _ in report.full} | {p: "outline" for p, _ in report.outline}
+        modes = _modes(report)
         for path, score, why in report.top[:10]:
             top.add_row(path, f"{score:.2f}", modes.get(path, "tree"), "; ".join(why[:3]))
         console.print(top)

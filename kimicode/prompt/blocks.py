@@ -16,3 +16,4 @@ class Block:
     text: str  # the body: redacted, not yet framed or escaped
     tokens: int = 0  # of the block as rendered in its request (0: not counted)
     why: str = ""  # why it was chosen (shown to the user, not to the model)
+    shown: str = ""  # which part of the file a partial block shows (a slice's lines)

@@ -5,6 +5,8 @@ One SQLite file per packed root under the user cache dir:
   stat() per file; a changed file is re-read and re-scanned, nothing else.
 - ``blobs``: (content digest, kind) -> text (outlines, redacted text, token
   counts), so renames and reverts reuse work too.
+- ``terms``: content digest -> the file's words and definitions for the lexical
+  index (terms.file_terms), made by the same read as the record.
 - ``results``: a whole pack keyed by the digest of everything it depends on.
 
 It is only a cache: a damaged database (truncated, overwritten, not SQLite) is deleted
@@ -20,9 +22,9 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
-SCHEMA_VERSION = 7  # 7: all-capital key ids in file names are found too
+SCHEMA_VERSION = 8  # 7: all-capital key ids in file names are found too; 8: the terms table
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,8 @@ class FileRecord:
                            self.lines, self.utf8, self.defines, self.imports], separators=(",", ":"))
 
     @classmethod
-    def from_json(cls, text: str) -> FileRecord:
-        path, size, mtime_ns, digest, language, skip, lines, utf8, defines, imports = json.loads(text)
+    def from_fields(cls, fields: list[Any]) -> FileRecord:
+        path, size, mtime_ns, digest, language, skip, lines, utf8, defines, imports = fields
         return cls(path, size, mtime_ns, digest, language, skip, lines, utf8, defines, tuple(imports))
 
 
@@ -62,6 +64,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, record TEXT);
 CREATE TABLE IF NOT EXISTS blobs (digest TEXT, kind TEXT, value TEXT, PRIMARY KEY (digest, kind));
 CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS terms (digest TEXT PRIMARY KEY, version INTEGER, value BLOB);
 """
 
 
@@ -128,7 +131,9 @@ class PackCache:
 
     def file_records(self) -> dict[str, tuple[int, int, FileRecord]]:
         rows = self._guard(lambda: self._db.execute("SELECT path, size, mtime_ns, record FROM files").fetchall(), [])
-        return {path: (size, mtime, FileRecord.from_json(rec)) for path, size, mtime, rec in rows}
+        # one JSON document for all records: a json.loads call per record costs several times more
+        parsed = json.loads("[" + ",".join(rec for _, _, _, rec in rows) + "]")
+        return {path: (size, mtime, FileRecord.from_fields(fields)) for (path, size, mtime, _), fields in zip(rows, parsed)}
 
     def put_files(self, records: Iterable[FileRecord], removed: Iterable[str] = ()) -> None:
         rows = [(r.path, r.size, r.mtime_ns, r.to_json()) for r in records]
@@ -140,6 +145,35 @@ class PackCache:
                 self._db.executemany("DELETE FROM files WHERE path = ?", gone)
 
         if rows or gone:
+            self._guard(write)
+
+    def terms(self, digests: Iterable[str]) -> dict[str, bytes]:
+        """The stored term blobs of these digests, made by this terms.VERSION (missing ones are absent)."""
+        from kimicode.repo.terms import VERSION
+
+        wanted = set(digests)
+        rows = self._guard(lambda: self._db.execute("SELECT digest, value FROM terms WHERE version = ?", (VERSION,)).fetchall(), [])
+        return {digest: value for digest, value in rows if digest in wanted}
+
+    def term_digests(self) -> set[str]:
+        """Digests whose terms are stored (by this terms.VERSION)."""
+        from kimicode.repo.terms import VERSION
+
+        rows = self._guard(lambda: self._db.execute("SELECT digest FROM terms WHERE version = ?", (VERSION,)).fetchall(), [])
+        return {digest for (digest,) in rows}
+
+    def put_terms(self, items: Iterable[tuple[str, bytes]]) -> None:
+        from kimicode.repo.terms import VERSION
+
+        rows = [(digest, VERSION, value) for digest, value in items]
+
+        def write() -> None:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO terms VALUES (?, ?, ?)", rows)
+                # drop the terms of contents no file has any more (edited, deleted)
+                self._db.execute("DELETE FROM terms WHERE digest NOT IN (SELECT json_extract(record, '$[3]') FROM files)")
+
+        if rows:
             self._guard(write)
 
     def get_blob(self, digest: str, kind: str) -> str | None:

@@ -67,6 +67,11 @@ class Contents:
         for (record, mode), value in zip(missing, made):
             self._fresh[(record.digest, f"{mode}:{VERSION}")] = value
 
+    def ready(self, record: FileRecord, mode: str) -> bool:
+        """Whether the text of ``record`` in ``mode`` is made already (so counting it costs little)."""
+        key = (record.digest, f"{mode}:{VERSION}")
+        return key in self._fresh or self.cache.get_blob(*key) is not None
+
     def text(self, record: FileRecord, mode: str) -> str:
         data = json.loads(self._cached(record, f"{mode}:{VERSION}", lambda: make_text(self.root, record.path, mode)))
         self.findings[(record.path, mode)] = tuple(Finding(line, kind) for line, kind in data["findings"])

@@ -28,7 +28,19 @@ from kimicode.repo.languages import LANGUAGES, language_for
 if TYPE_CHECKING:
     from tree_sitter import Language, Node, Query
 
-__all__ = ["Outline", "available_grammars", "head_excerpt", "outline"]
+__all__ = ["Outline", "Span", "available_grammars", "head_excerpt", "outline"]
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where one outlined definition sits in its file (for slices)."""
+
+    start: int  # 1-based first line, decorators and attributes included
+    end: int  # 1-based last line
+    depth: int  # nesting, as indented in the outline
+    name: str
+    kind: str  # "class", "function", "method", ... (the query's capture)
+    line: str  # its outline line: "12:   def bar(self, x: int) -> str  # doc"
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,7 @@ class Outline:
     # to parse, or the tree had errors (the outline is then best effort).
     # A non-code file's head excerpt is the intended result, so it is True.
     parsed: bool
+    spans: tuple[Span, ...] = ()  # the outlined definitions, in file order
 
 
 # language -> (module, function returning the grammar capsule, distribution)
@@ -233,12 +246,17 @@ def _outline_code(language: str, text: str) -> Outline:
     if imports:
         lines.append(imports)
     symbols: set[str] = set()
+    spans: list[Span] = []
     for depth, item in _visible(captured.defs.values()):
-        lines.append(_render(language, source, item, depth, comments))
-        if item.name is not None:
-            symbols.add(_simple_name(_text(source, item.name.start_byte, item.name.end_byte)))
+        rendered = _render(language, source, item, depth, comments)
+        lines.append(rendered)
+        name = _simple_name(_text(source, item.name.start_byte, item.name.end_byte)) if item.name is not None else ""
+        if name:
+            symbols.add(name)
+        start = min(_anchor_row(item.node, comments), item.start.start_point.row) + 1
+        spans.append(Span(start, _end_row(item.node) + 1, depth, name, item.kind, _CONTROL.sub("\ufffd", rendered)))
     body = _CONTROL.sub("\ufffd", "\n".join(lines)) if lines else head_excerpt(text)
-    return Outline(language, body, tuple(sorted(symbols)), not root.has_error)
+    return Outline(language, body, tuple(sorted(symbols)), not root.has_error, tuple(spans))
 
 
 def _collect(matches: list[tuple[int, dict[str, list[Any]]]]) -> _Captured:

@@ -24,17 +24,18 @@ from kimicode.repo.contents import VERSION as CONTENTS_VERSION
 from kimicode.repo.contents import Contents
 from kimicode.repo.files import Listing, ListingError, Skipped, list_files
 from kimicode.repo.gitinfo import GitInfo, read_git_info, read_head
-from kimicode.repo.rank import RankedFile, rank_files
+from kimicode.repo.plan import FULL, OUTLINE, SLICE, Choice, plan_for_question, plan_tiers
+from kimicode.repo.rank import RELEVANCE_VERSION, RankedFile, rank_files
 from kimicode.repo.render import Header, render_footer, render_header, render_pack, render_tree_block
 from kimicode.repo.scan import ScanResult, scan_files
+from kimicode.repo.slices import Slicer
 from kimicode.repo.tree import render_tree
+from kimicode.secrets import Finding
 from kimicode.tokens import DEFAULT_ENCODING, EncodingUnavailable, TokenCounter
 
-FULL_SHARE = 0.6  # of the budget for full files, when not everything fits
-TREE_SHARE = 0.08  # kept back from outlines so the rest of the paths can be listed
-MAX_MISSES = 40
-OUTLINE_RATIO = 0.12  # an outline is roughly this share of its file's tokens  # consecutive files that did not fit before a tier stops trying
-RESULT_VERSION = 2  # of the cached whole-pack result: 2 keeps packs typed
+RESULT_VERSION = 3  # of the cached whole-pack result: 2 keeps packs typed, 3 has slices
+RANKING_KEPT = 200  # paths of the ranking kept in the report (bench/localize.py reads ranks from it)
+EXPLAINED = 12  # files beyond those sent whose signals --explain shows
 Progress = Callable[[str, int, int], None]
 
 
@@ -72,10 +73,14 @@ class PackReport:
     tree_tokens: int = 0
     full: list[tuple[str, int]] = field(default_factory=list)  # (path, tokens)
     outline: list[tuple[str, int]] = field(default_factory=list)
+    slices: list[tuple[str, int]] = field(default_factory=list)
     tree_files: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     redactions: list[tuple[str, int, str]] = field(default_factory=list)  # (path, line, kind)
     top: list[tuple[str, float, list[str]]] = field(default_factory=list)  # ranked head with reasons
+    ranking: list[str] = field(default_factory=list)  # the first RANKING_KEPT paths in rank order
+    # per file sent or ranked near the top: (path, rank, probability, reasons, [(signal, contribution)])
+    explain: list[tuple[str, int, float, list[str], list[tuple[str, float]]]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     files_reused: int = 0
     files_scanned: int = 0
@@ -127,112 +132,111 @@ class PackResult:
 
 @dataclass
 class _Plan:
-    full: list[tuple[FileRecord, int]] = field(default_factory=list)
-    outline: list[tuple[FileRecord, int]] = field(default_factory=list)
+    """What goes into the pack, best first within each mode; full, then slices, then outlines."""
+
+    choices: list[Choice] = field(default_factory=list)
+
+    def of(self, mode: str) -> list[Choice]:
+        return [c for c in self.choices if c.mode == mode]
 
     def used(self) -> int:
-        return sum(t for _, t in self.full) + sum(t for _, t in self.outline)
+        return sum(c.tokens for c in self.choices)
 
     def paths(self) -> set[str]:
-        return {r.path for r, _ in self.full} | {r.path for r, _ in self.outline}
+        return {c.record.path for c in self.choices}
+
+    def drop_least(self) -> bool:
+        """Take out the least valuable piece (the last outline, else slice, else full file)."""
+        for mode in (OUTLINE, SLICE, FULL):
+            tier = self.of(mode)
+            if tier:
+                self.choices.remove(tier[-1])
+                return True
+        return False
 
 
-def _fill(plan: list[tuple[FileRecord, int]], candidates: Sequence[FileRecord], cap: int, cost: Callable[[FileRecord], int | None]) -> int:
-    """Greedily add candidates (best first) whose cost fits in ``cap``; returns tokens used."""
-    used = misses = 0
-    for record in candidates:
-        if misses >= MAX_MISSES or cap - used < 20:
-            break
-        tokens = cost(record)
-        if tokens is not None and tokens <= cap - used:
-            plan.append((record, tokens))
-            used += tokens
-            misses = 0
-        else:
-            misses += 1
-    return used
+@dataclass
+class _Blocks:
+    """Every way of sending a file: full text and outline (contents.py), slices (slices.py)."""
+
+    contents: Contents
+    slicer: Slicer | None
+
+    @property
+    def counter(self) -> TokenCounter:
+        return self.contents.counter
+
+    def tokens(self, record: FileRecord, mode: str) -> int | None:
+        if mode == SLICE:
+            return self.slicer.tokens(record) if self.slicer else None
+        return self.contents.block_tokens(record, mode)
+
+    def typed(self, choice: Choice, why: str) -> Block:
+        record, mode = choice.record, choice.mode
+        if mode == SLICE:
+            assert self.slicer is not None, "slices are planned only with a slicer"
+            text, shown = self.slicer.text(record)
+            return Block(record.path, mode, text, choice.tokens, why, shown)
+        return Block(record.path, mode, self.contents.text(record, mode), choice.tokens, why)
+
+    def findings(self, record: FileRecord, mode: str) -> tuple[Finding, ...]:
+        if mode == SLICE:
+            return self.slicer.findings(record) if self.slicer else ()
+        return self.contents.findings.get((record.path, mode), ())
+
+    def ready(self, record: FileRecord, mode: str) -> bool:
+        if mode == SLICE:
+            return self.slicer is not None and self.slicer.ready(record)
+        return self.contents.ready(record, mode)
+
+    def prefetch(self, wanted: Sequence[tuple[FileRecord, str]]) -> None:
+        """Make these texts now: full text and outlines on every core, slices here."""
+        self.contents.prefetch([(r, m) for r, m in wanted if m != SLICE])
+        for record, mode in wanted:
+            if mode == SLICE and self.slicer is not None:
+                self.slicer.get(record)
 
 
-def _likely_needed(ranked: Sequence[FileRecord], counter: TokenCounter, full_cap: int, outline_cap: int) -> list[tuple[FileRecord, str]]:
-    """The texts the greedy fill will probably ask for, guessed from byte sizes (so they can be made in parallel)."""
-    wanted: list[tuple[FileRecord, str]] = []
-    full = outline = 0
-    for record in ranked:
-        estimate = counter.estimate_bytes(record.size)
-        if full + estimate <= full_cap * 1.1:
-            wanted.append((record, "full"))
-            full += estimate
-        elif outline <= outline_cap * 1.3:
-            wanted.append((record, "outline"))
-            outline += int(estimate * OUTLINE_RATIO)
-        else:
-            break
-    return wanted
-
-
-def _plan(ranked: Sequence[FileRecord], contents: Contents, available: int) -> _Plan:
-    counter = contents.counter
-    plan = _Plan()
-    everything = sum(counter.estimate_bytes(r.size) for r in ranked)
-    full_cap = available if everything <= available else int(available * FULL_SHARE)
-    contents.prefetch(_likely_needed(ranked, counter, full_cap, available - full_cap))
-
-    def full_cost(record: FileRecord) -> int | None:
-        # half the byte estimate already over the room left: not worth an exact count
-        if counter.estimate_bytes(record.size) // 2 > full_cap:
-            return None
-        return contents.block_tokens(record, "full")
-
-    used = _fill(plan.full, ranked, full_cap, full_cost)
-    taken = plan.paths()
-    rest = [r for r in ranked if r.path not in taken]
-    outline_cap = available - used - (int(available * TREE_SHARE) if rest else 0)
-    _fill(plan.outline, rest, outline_cap, lambda r: contents.block_tokens(r, "outline"))
-    return plan
-
-
-def _header(report: PackReport, skipped: Sequence[Skipped], counts: tuple[int, int, int], secrets: tuple[int, int], part: tuple[int, int] | None = None) -> Header:
+def _header(report: PackReport, skipped: Sequence[Skipped], counts: tuple[int, int, int], secrets: tuple[int, int],
+            part: tuple[int, int] | None = None, slices: int = 0) -> Header:
     reasons = Counter(s.reason.split(":")[0] for s in skipped).most_common()
-    return Header(report.name, report.commit, report.budget, report.encoding, report.query, *counts, reasons, *secrets, part=part)
+    return Header(report.name, report.commit, report.budget, report.encoding, report.query, *counts, reasons, *secrets,
+                  part=part, slices=slices)
 
 
-def _block(contents: Contents, record: FileRecord, mode: str, tokens: int, why: Mapping[str, str]) -> Block:
-    return Block(record.path, mode, contents.text(record, mode), tokens, why.get(record.path, ""))
-
-
-def _assemble(report: PackReport, plan: _Plan, ranked: Sequence[FileRecord], skipped: Sequence[Skipped], contents: Contents,
+def _assemble(report: PackReport, plan: _Plan, ranked: Sequence[FileRecord], skipped: Sequence[Skipped], blocks: _Blocks,
               fmt: str, why: Mapping[str, str]) -> Pack:
-    counter = contents.counter
-    blocks = tuple(_block(contents, r, "full", t, why) for r, t in plan.full) + tuple(
-        _block(contents, r, "outline", t, why) for r, t in plan.outline)
-    found = [(b.path, f) for b in blocks for f in contents.findings.get((b.path, b.mode), ())]
+    counter = blocks.counter
+    ordered = plan.of(FULL) + plan.of(SLICE) + plan.of(OUTLINE)
+    made = tuple(blocks.typed(c, why.get(c.record.path, "")) for c in ordered)
+    found = [(c.record.path, f) for c in ordered for f in blocks.findings(c.record, c.mode)]
     taken = plan.paths()
     rest = [r.path for r in ranked if r.path not in taken]
-    header = _header(report, skipped, (len(plan.full), len(plan.outline), len(rest)), (len(found), len({p for p, _ in found})))
+    counts = (len(plan.of(FULL)), len(plan.of(OUTLINE)), len(rest))
+    header = _header(report, skipped, counts, (len(found), len({p for p, _ in found})), slices=len(plan.of(SLICE)))
     header_tokens = counter.count(render_header(header, fmt))
     room = report.budget - header_tokens - counter.count(render_footer(fmt)) - plan.used() - counter.count(render_tree_block("x", fmt))
     tree = render_tree(rest, max(room, 0), counter.count) if room > 0 else ""
-    report.full = [(r.path, t) for r, t in plan.full]
-    report.outline = [(r.path, t) for r, t in plan.outline]
+    report.full = [(c.record.path, c.tokens) for c in plan.of(FULL)]
+    report.slices = [(c.record.path, c.tokens) for c in plan.of(SLICE)]
+    report.outline = [(c.record.path, c.tokens) for c in plan.of(OUTLINE)]
     report.tree_files = len(rest) if tree else 0
     report.header_tokens = header_tokens
     report.tree_tokens = counter.count(render_tree_block(tree, fmt)) if tree else 0
     report.redactions = [(path, f.line, f.kind) for path, f in found]
-    return Pack(header, blocks, tree, fmt)
+    return Pack(header, made, tree, fmt)
 
 
-def _fit(report: PackReport, plan: _Plan, ranked: Sequence[FileRecord], skipped: Sequence[Skipped], contents: Contents,
+def _fit(report: PackReport, plan: _Plan, ranked: Sequence[FileRecord], skipped: Sequence[Skipped], blocks: _Blocks,
          fmt: str, why: Mapping[str, str]) -> Pack:
     """Render, then drop the least relevant piece until the exact count is within budget."""
     while True:
-        pack = _assemble(report, plan, ranked, skipped, contents, fmt, why)
-        report.total_tokens = contents.counter.count(pack.render())
+        pack = _assemble(report, plan, ranked, skipped, blocks, fmt, why)
+        report.total_tokens = blocks.counter.count(pack.render())
         if report.total_tokens <= report.budget:
             return pack
-        tier = plan.outline or plan.full
-        if not tier:
+        if not plan.drop_least():
             raise PackError(f"budget {report.budget} is too small even for the pack header ({report.total_tokens} tokens)")
-        tier.pop()
 
 
 def _preload(counter: TokenCounter) -> None:
@@ -244,7 +248,7 @@ def _preload(counter: TokenCounter) -> None:
 
 def _result_key(listing: Listing, git: GitInfo | None, options: PackOptions, split: bool) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([RESULT_VERSION, CONTENTS_VERSION, str(listing.root), asdict(options), split,
+    h.update(json.dumps([RESULT_VERSION, CONTENTS_VERSION, RELEVANCE_VERSION, str(listing.root), asdict(options), split,
                          git.commit if git else None]).encode())
     for f in listing.files:
         h.update(f"{f.path}\0{f.size}\0{f.mtime_ns}\n".encode())
@@ -253,21 +257,63 @@ def _result_key(listing: Listing, git: GitInfo | None, options: PackOptions, spl
     return h.hexdigest()
 
 
-def _ranked(scan: ScanResult, git: GitInfo | None, query: str | None) -> tuple[list[FileRecord], list[RankedFile]]:
-    from kimicode.repo.symbols import RepoPathIndex, resolve_imports
+def _imports(records: Sequence[FileRecord], cache: PackCache) -> dict[str, tuple[str, ...]]:
+    """Each file's imports resolved to repository files; cached for this exact set of files and contents."""
+    from kimicode.repo import symbols
 
+    h = hashlib.sha256(Path(symbols.__file__).read_bytes())  # resolution rules are part of the key
+    for r in records:
+        h.update(f"{r.path}\0{r.digest}\n".encode())
+    key = h.hexdigest()
+    cached = cache.get_blob(key, "imports")
+    if cached is not None:
+        return {path: tuple(targets) for path, targets in json.loads(cached).items()}
+    index = symbols.RepoPathIndex([r.path for r in records])
+    imports = {r.path: symbols.resolve_imports(r.path, r.language, r.imports, index) for r in records}
+    cache.put_blobs([(key, "imports", json.dumps(imports))])
+    return imports
+
+
+def _ranked(root: Path, scan: ScanResult, git: GitInfo | None, query: str | None, cache: PackCache) -> tuple[list[FileRecord], list[RankedFile]]:
     paths = [r.path for r in scan.records]
-    index = RepoPathIndex(paths)
-    imports = {r.path: resolve_imports(r.path, r.language, r.imports, index) for r in scan.records}
+    imports = _imports(scan.records, cache)
     defines = {r.path: r.defines for r in scan.records}
-    ranked = rank_files(paths, defines, imports, git.recent if git else {}, query)
+    lexical = None
+    if query:
+        from kimicode.repo.lexical import load_index
+
+        lexical = load_index(root, sorted(scan.records, key=lambda r: r.path), cache)
+    lines = {r.path: r.lines for r in scan.records}
+    ranked = rank_files(paths, defines, imports, git.recent if git else {}, query, lexical, lines)
     by_path = {r.path: r for r in scan.records}
     return [by_path[r.path] for r in ranked], ranked
 
 
+def _slicer(contents: Contents, query: str | None, ranked: Sequence[RankedFile]) -> Slicer | None:
+    """Slices for the likeliest files, looking for what the question names (None without a question)."""
+    if not query:
+        return None
+    from kimicode.repo.plan import CANDIDATES
+
+    return Slicer(contents, {r.path: r.focus for r in ranked[:CANDIDATES] if r.focus is not None})
+
+
+def _explain(ranked: Sequence[RankedFile], sent: set[str]) -> list[tuple[str, int, float, list[str], list[tuple[str, float]]]]:
+    """Why each sent file (and the next best unsent ones) was placed where it was."""
+    out = []
+    unsent = 0
+    for rank, r in enumerate(ranked, start=1):
+        if r.path not in sent:
+            if unsent >= EXPLAINED:
+                continue
+            unsent += 1
+        out.append((r.path, rank, round(r.probability, 5), list(r.reasons), [(name, value) for name, value in r.signals]))
+    return out
+
+
 def _min_header_tokens(report: PackReport, skipped: Sequence[Skipped], n: int, contents: Contents, fmt: str) -> int:
     # the widest header these files could produce: every count at its largest
-    worst = _header(report, skipped, (n, n, n), (n * 9, n), part=(n, n))
+    worst = _header(report, skipped, (n, n, n), (n * 9, n), part=(n, n), slices=n)
     return contents.counter.count(render_header(worst, fmt) + render_footer(fmt))
 
 
@@ -290,7 +336,7 @@ def _split(report: PackReport, ordered: Sequence[FileRecord], skipped: Sequence[
         used += tokens
     parts = []
     for n, group in enumerate(groups, start=1):
-        blocks = tuple(_block(contents, r, m, contents.block_tokens(r, m), why) for r, m in group)
+        blocks = tuple(Block(r.path, m, contents.text(r, m), contents.block_tokens(r, m), why.get(r.path, "")) for r, m in group)
         found = [(b.path, f) for b in blocks for f in contents.findings.get((b.path, b.mode), ())]
         counts = (sum(m == "full" for _, m in group), sum(m == "outline" for _, m in group), 0)
         header = _header(report, skipped, counts, (len(found), len({p for p, _ in found})), part=(n, len(groups)))
@@ -348,9 +394,10 @@ def pack_repository(root: Path, options: PackOptions, cache_dir: Path | None, sp
             raise PackError(f"nothing to pack in {listing.root}: no text files" + (f" ({len(skipped)} skipped)" if skipped else ""))
         if progress:
             progress("ranking", 0, len(scan.records))
-        records, ranked = _ranked(scan, git, options.query)
+        records, ranked = _ranked(listing.root, scan, git, options.query, cache)
         report.top = [(r.path, round(r.score, 4), list(r.reasons)) for r in ranked[:15]]
         why = {r.path: "; ".join(r.reasons) for r in ranked}
+        report.ranking = [r.path for r in ranked[:RANKING_KEPT]]
         lap("rank")
         loading.join()
         contents = Contents(listing.root, cache, counter, options.fmt)
@@ -364,8 +411,14 @@ def pack_repository(root: Path, options: PackOptions, cache_dir: Path | None, sp
                 raise PackError(
                     f"budget {options.budget} is smaller than the pack header alone; use --budget {options.budget - available + 1000} or more"
                 )
-            plan = _plan(records, contents, available)
-            packs = [_fit(report, plan, records, skipped, contents, options.fmt, why)]
+            blocks = _Blocks(contents, _slicer(contents, options.query, ranked))
+            if options.query:
+                choices = plan_for_question([(r, q.probability) for r, q in zip(records, ranked)], blocks, available)
+            else:
+                choices = plan_tiers(records, blocks, available)
+            plan = _Plan(choices)
+            packs = [_fit(report, plan, records, skipped, blocks, options.fmt, why)]
+            report.explain = _explain(ranked, plan.paths())
         contents.flush()
         lap("pack")
         report.timings = timings

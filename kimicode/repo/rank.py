@@ -1,36 +1,70 @@
-"""Which files matter most: query matches spread over the import graph.
+"""Which files matter most: evidence from the question, fused; structure when there is none.
 
-Like aider's repo map, relevance is a personalised PageRank: the files a
-question names (by path or by a symbol they define) get the teleport mass,
-and rank flows along import edges to what they use and, more weakly, back to
-what uses them. Without a question the walk is uniform, so the
-most-imported modules and entry points come first. Recent git changes add a
-boost. Everything here is pure and deterministic (ties broken by path).
+With a question, every file gets the signals of signals.py (BM25 over its
+words, definitions the question names, paths and traceback frames, its name)
+plus three that need a first guess: how much likely files import it or are
+imported by it, and how much of a hub it is (PageRank over imports). A
+linear score over them, fit on real issues by bench/relevance_fit.py
+(WEIGHTS below), becomes a probability by a softmax over the repository:
+the chance that this is the file the question is about. The planner spends
+the budget by that probability per token.
+
+Without a question the walk over imports is uniform, so the most-imported
+modules and entry points come first, and recent git changes get a boost.
+Everything here is pure and deterministic (ties broken by path).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+from kimicode.repo.query import Question, parse_question
+from kimicode.repo.signals import NAMES as EVIDENCE
+from kimicode.repo.signals import Evidence, gather
+from kimicode.repo.slices import Focus, focus_for
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from kimicode.repo.lexical import LexicalIndex
 
 DAMPING = 0.85
 REVERSE_EDGE_WEIGHT = 0.3  # a file that imports a relevant file is relevant, but less so
 ITERATIONS = 50
+ENTRY_NAMES = frozenset("main __main__ cli app index server setup manage wsgi asgi lib mod".split())
 
-STOPWORDS = frozenset(
-    """the and for are but not you all any can had her was one our out has him his how its may new now
-    see two way who did get let put say she too use what when where which why with does this that from
-    into have will would could should about there their them then than these those your code file files
-    function functions method class repo repository project work works working make made like just also
-    here some each other only show tell explain find fix bug error""".split()
+# The signals after the evidence of signals.py: they need the first guess or the import graph.
+STRUCTURE = (
+    "imports_likely",  # this file imports files the evidence points at (their probability mass)
+    "imported_by_likely",  # files the evidence points at import this one
+    "hub",  # log(1 + PageRank x files): imported, directly or not, by much of the repository
+    "recent",  # changed in the last commits (1 uncommitted, halving every 10 commits)
 )
-ENTRY_NAMES = frozenset(
-    "main __main__ cli app index server setup manage wsgi asgi lib mod".split()
-)
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_PATHISH = re.compile(r"[\w./-]*[./][\w./-]+")
-_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+\d*|[A-Z]+\d*|\d+")
+SIGNALS = EVIDENCE + STRUCTURE
+# Fit by bench/relevance_fit.py on the development issues (see docs/benchmarks.md); the
+# scale is that of a softmax over all files: +1 multiplies a file's odds by e.
+WEIGHTS: dict[str, float] = {
+    "lexical": 5.03,
+    "coverage": 2.20,
+    "definitions": 2.51,
+    "code_definitions": 0.76,
+    "name": 1.41,
+    "folder": 1.76,
+    "mentioned": 1.15,
+    "traceback": -0.15,
+    "deepest": 1.35,
+    "test": -2.90,
+    "source": 2.47,
+    "size": 0.74,
+    "imports_likely": 0.75,
+    "imported_by_likely": 1.45,
+    "hub": 0.20,
+    "recent": -0.27,
+}
+EXPLAIN_MIN = 0.1  # contributions smaller than this are not worth a line in --explain
+LIKELY = 1e-4  # files less likely than this get no explanation and no slice
+RELEVANCE_VERSION = 2  # bump when WEIGHTS or the signals change: whole-pack results made before are stale
 
 
 @dataclass(frozen=True)
@@ -38,73 +72,27 @@ class RankedFile:
     path: str
     score: float
     reasons: tuple[str, ...]
+    probability: float = 0.0  # that the question is about this file (0 without a question)
+    signals: tuple[tuple[str, float], ...] = ()  # (signal, its share of the score), largest first
+    focus: Focus | None = None  # what a slice of this file should show (likely files only)
 
 
-def split_identifier(name: str) -> list[str]:
-    """'parseHTTPResponse_v2' -> ['parse', 'http', 'response', 'v2'] (lowercase parts)."""
-    return [p.lower() for chunk in name.split("_") for p in _CAMEL.findall(chunk)]
+@dataclass
+class Features:
+    """Every signal of every file for one question (the fit reads these too)."""
+
+    order: list[str]  # sorted paths: row order
+    matrix: np.ndarray  # len(order) x len(SIGNALS)
+    evidence: Evidence
 
 
-def query_terms(query: str) -> tuple[str, ...]:
-    terms: set[str] = set()
-    for word in _WORD.findall(query):
-        for term in {word.lower(), *split_identifier(word)}:
-            if len(term) >= 3 and term not in STOPWORDS:
-                terms.add(term)
-                if len(term) > 4 and term.endswith("s") and not term.endswith("ss"):
-                    terms.add(term[:-1])  # "tables" should find table.py
-    return tuple(sorted(terms))
-
-
-def mentioned_paths(query: str, paths: Sequence[str]) -> set[str]:
-    """Files the query names: 'src/budget.py', 'budget.py' or a unique dotted/slashed suffix."""
-    wanted = {m.strip("./").lower() for m in _PATHISH.findall(query) if len(m.strip("./")) > 2}
-    found: set[str] = set()
-    for path in paths:
-        lower = path.lower()
-        if any(lower == w or lower.endswith("/" + w) for w in wanted):
-            found.add(path)
-    return found
-
-
-def _match_score(path: str, defines: str, terms: Sequence[str]) -> tuple[float, list[str]]:
-    """How strongly a file matches the query: by its name, its folders and what it defines.
-
-    Runs for every file with a question, so it works on one lower-cased string of
-    definitions instead of splitting thousands of identifiers.
-    """
-    if not terms:
-        return 0.0, []
-    lower = path.lower()
-    folders, _, name = lower.rpartition("/")
-    stem = name.rsplit(".", 1)[0] if "." in name[1:] else name
-    stem_parts = set(split_identifier(path.rsplit("/", 1)[-1].rsplit(".", 1)[0]))
-    dirs = set(folders.split("/")) if folders else set()
-    symbols = "\n" + defines.lower() + "\n"
-    score = 0.0
-    reasons: list[str] = []
-    for term in terms:
-        if term == stem or term in stem_parts:
-            score += 3.0
-            reasons.append(f"name matches '{term}'")
-        elif term in dirs:
-            score += 1.0
-            reasons.append(f"folder matches '{term}'")
-        if f"\n{term}\n" in symbols:
-            score += 2.0
-            reasons.append(f"defines '{term}'")
-        elif term in symbols:
-            score += 0.5  # part of a definition's name: json_decoder, JSONDecoder
-    return score, reasons
-
-
-def _pagerank(n: int, edges: list[tuple[int, int, float]], teleport: list[float]) -> list[float]:
+def _pagerank(n: int, edges: list[tuple[int, int, float]], teleport: Sequence[float]) -> np.ndarray:
     import numpy as np
 
     tele = np.asarray(teleport, dtype=float)
     tele = tele / tele.sum()
     if not edges:
-        return tele.tolist()
+        return tele
     src = np.fromiter((e[0] for e in edges), dtype=np.int64, count=len(edges))
     dst = np.fromiter((e[1] for e in edges), dtype=np.int64, count=len(edges))
     weight = np.fromiter((e[2] for e in edges), dtype=float, count=len(edges))
@@ -116,49 +104,14 @@ def _pagerank(n: int, edges: list[tuple[int, int, float]], teleport: list[float]
         spread = np.bincount(dst, weights=rank[src] * norm, minlength=n)
         new = DAMPING * (spread + rank[dangling].sum() * tele) + (1 - DAMPING) * tele
         if np.abs(new - rank).sum() < 1e-10:
-            return new.tolist()
+            return new
         rank = new
-    return rank.tolist()
+    return rank
 
 
-def _prior(path: str, query_given: bool) -> tuple[float, list[str]]:
-    """Structural prior: entry points and top-level docs up, tests down when there is no question."""
-    first, _, _ = path.partition("/")
-    name = path.rsplit("/", 1)[-1]
-    stem = name.rsplit(".", 1)[0] if "." in name[1:] else name
-    if stem.lower() in ENTRY_NAMES:
-        return 3.0, ["entry point"]
-    if "/" not in path and stem.upper() in ("README", "AGENTS", "KIMI", "CONTRIBUTING"):
-        return 3.0, ["top-level doc"]
-    if not query_given and ("test" in first.lower() or name.startswith("test_")):
-        return 0.5, []
-    return 1.0, []
-
-
-def rank_files(
-    paths: Sequence[str],
-    defines: Mapping[str, str],
-    imports: Mapping[str, Sequence[str]],
-    recent: Mapping[str, float],
-    query: str | None = None,
-) -> list[RankedFile]:
-    """Order ``paths`` by relevance. ``imports`` maps a path to the repo paths it imports."""
-    order = sorted(paths)
+def _edges(order: Sequence[str], imports: Mapping[str, Sequence[str]]) -> list[tuple[int, int, float]]:
+    """Import edges (importer -> imported, weight 1) and the weaker reverse ones."""
     index = {p: i for i, p in enumerate(order)}
-    terms = query_terms(query) if query else ()
-    mentioned = mentioned_paths(query, order) if query else set()
-    teleport: list[float] = []
-    why: list[list[str]] = []
-    for path in order:
-        prior, reasons = _prior(path, bool(query))
-        match, match_reasons = _match_score(path, defines.get(path, ""), terms)
-        if path in mentioned:
-            match += 10.0
-            match_reasons.insert(0, "named in the question")
-        # with a question, matches carry the mass; the prior only breaks ties among the rest
-        weight = match * 10 + prior * 0.1 if query else prior
-        teleport.append(weight * (1 + 2 * recent.get(path, 0.0)))
-        why.append(match_reasons + reasons)
     edges: list[tuple[int, int, float]] = []
     for path, targets in imports.items():
         if path not in index:
@@ -167,12 +120,167 @@ def rank_files(
             if target in index and target != path:
                 edges.append((index[path], index[target], 1.0))
                 edges.append((index[target], index[path], REVERSE_EDGE_WEIGHT))
-    ranks = _pagerank(len(order), edges, teleport) if order else []
+    return edges
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    if not len(scores):
+        return np.zeros(0)
+    shifted = np.exp(scores - scores.max())
+    return shifted / shifted.sum()
+
+
+def _weights(names: Sequence[str], weights: Mapping[str, float]) -> np.ndarray:
+    import numpy as np
+
+    return np.asarray([weights.get(name, 0.0) for name in names])
+
+
+@dataclass
+class Graph:
+    """The import graph in row order: forward edges as arrays, and each file's hub score."""
+
+    src: np.ndarray  # importer rows
+    dst: np.ndarray  # imported rows
+    hub: np.ndarray  # log(1 + PageRank x files) of a uniform walk
+
+    @classmethod
+    def build(cls, order: Sequence[str], imports: Mapping[str, Sequence[str]]) -> Graph:
+        import numpy as np
+
+        edges = _edges(order, imports)
+        forward = [(a, b) for a, b, w in edges if w == 1.0]
+        n = len(order)
+        hub = np.log1p(_pagerank(n, edges, [1.0] * n) * n) if n else np.zeros(0)
+        return cls(np.asarray([a for a, _ in forward], dtype=np.int64), np.asarray([b for _, b in forward], dtype=np.int64), hub)
+
+
+def structure_columns(graph: Graph, recent: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """The STRUCTURE signals, given ``first``: the probabilities from the evidence alone."""
+    import numpy as np
+
+    n = len(first)
+    out = np.zeros((n, len(STRUCTURE)))
+    if len(graph.src):
+        out[:, 0] = np.bincount(graph.src, weights=first[graph.dst], minlength=n)
+        out[:, 1] = np.bincount(graph.dst, weights=first[graph.src], minlength=n)
+        # scaled so a file holding all the likely mass scores 1, as the evidence columns do
+        out[:, :2] /= max(float(out[:, :2].max()), 1e-12)
+    out[:, 2] = graph.hub
+    out[:, 3] = recent
+    return out
+
+
+def features(paths: Sequence[str], defines: Mapping[str, str], imports: Mapping[str, Sequence[str]],
+             recent: Mapping[str, float], lines: Mapping[str, int], lexical: LexicalIndex | None,
+             question: Question, weights: Mapping[str, float] = WEIGHTS) -> Features:
+    """All signals for ``question``; ``lexical`` indexes the files of ``sorted(paths)`` in that order."""
+    import numpy as np
+
+    order = sorted(paths)
+    evidence = gather(order, defines, lines, lexical, question)
+    first = softmax(evidence.matrix @ _weights(EVIDENCE, weights))
+    structure = structure_columns(Graph.build(order, imports), np.asarray([recent.get(p, 0.0) for p in order]), first)
+    return Features(order, np.hstack([evidence.matrix, structure]), evidence)
+
+
+def _word_idf(evidence: Evidence, lexical: LexicalIndex | None) -> dict[str, float]:
+    """How rare each word of the question is in the repository (idf), for weighing slices."""
+    m = evidence.matches
+    if m is None or lexical is None:
+        return {}
+    return {evidence.words_by_hash[int(k)]: float(v) for k, v in zip(m.keys, lexical.idf(m.df)) if int(k) in evidence.words_by_hash}
+
+
+_PHRASES = {
+    "name": "file name matches",
+    "folder": "folder name matches",
+    "imports_likely": "imports likely files",
+    "imported_by_likely": "imported by likely files",
+    "recent": "recently changed",
+    "hub": "imported across the repository",
+    "test": "test file",
+}
+
+
+def _reason(f: Features, i: int, name: str) -> str | None:
+    """What signal ``name`` saw in file ``i``, in words."""
+    ev = f.evidence
+    if name == "mentioned":
+        return f"named in the question ({ev.mentions[i]})" if i in ev.mentions else None
+    if name in ("traceback", "deepest"):
+        frames = [f"{fr.function or '?'}" + (f" (line {fr.line})" if fr.line else "") for fr in ev.frames.get(i, ())]
+        return ("traceback: " + ", ".join(dict.fromkeys(frames)))[:140] if frames else None
+    if name in ("definitions", "code_definitions"):
+        return "defines " + ", ".join(ev.definitions_of(i))
+    if name in ("lexical", "coverage"):
+        return "words " + ", ".join(ev.words_of(i))
+    return _PHRASES.get(name)
+
+
+def _reasons(f: Features, i: int, contributions: np.ndarray) -> tuple[list[str], list[tuple[str, float]]]:
+    signals = sorted(((SIGNALS[k], round(float(c), 3)) for k, c in enumerate(contributions) if abs(c) >= EXPLAIN_MIN),
+                     key=lambda item: -abs(item[1]))
+    reasons = [r for name, _ in signals if (r := _reason(f, i, name))]
+    return list(dict.fromkeys(reasons)), signals
+
+
+def _prior(path: str) -> tuple[float, list[str]]:
+    """Structural prior without a question: entry points and top-level docs up, tests down."""
+    first, _, _ = path.partition("/")
+    name = path.rsplit("/", 1)[-1]
+    stem = name.rsplit(".", 1)[0] if "." in name[1:] else name
+    if stem.lower() in ENTRY_NAMES:
+        return 3.0, ["entry point"]
+    if "/" not in path and stem.upper() in ("README", "AGENTS", "KIMI", "CONTRIBUTING"):
+        return 3.0, ["top-level doc"]
+    if "test" in first.lower() or name.startswith("test_"):
+        return 0.5, []
+    return 1.0, []
+
+
+def _structural(paths: Sequence[str], imports: Mapping[str, Sequence[str]], recent: Mapping[str, float]) -> list[RankedFile]:
+    order = sorted(paths)
+    teleport, why = [], []
+    for path in order:
+        prior, reasons = _prior(path)
+        teleport.append(prior * (1 + 2 * recent.get(path, 0.0)))
+        why.append(reasons + (["recently changed"] if recent.get(path, 0.0) >= 0.5 else []))
+    ranks: list[float] = _pagerank(len(order), _edges(order, imports), teleport).tolist() if order else []
     total = sum(teleport) or 1.0
+    # the teleport share is added back so an entry point outranks the modules it merely imports
+    ranked = [RankedFile(path, float((ranks[i] + teleport[i] / total) * len(order)), tuple(why[i]))
+              for i, path in enumerate(order)]
+    ranked.sort(key=lambda r: (-r.score, r.path))
+    return ranked
+
+
+def rank_files(
+    paths: Sequence[str],
+    defines: Mapping[str, str],
+    imports: Mapping[str, Sequence[str]],
+    recent: Mapping[str, float],
+    query: str | None = None,
+    lexical: LexicalIndex | None = None,
+    lines: Mapping[str, int] | None = None,
+) -> list[RankedFile]:
+    """Order ``paths`` by relevance to ``query`` (structure alone without one)."""
+    if not query or not query.strip():
+        return _structural(paths, imports, recent)
+    question = parse_question(query)
+    f = features(paths, defines, imports, recent, lines or {}, lexical, question)
+    weight = _weights(SIGNALS, WEIGHTS)
+    contributions = f.matrix * weight
+    scores = contributions.sum(axis=1)
+    probability = softmax(scores)
+    idf = _word_idf(f.evidence, lexical)
     ranked = []
-    for i, path in enumerate(order):
-        reasons = why[i] + (["recently changed"] if recent.get(path, 0.0) >= 0.5 else [])
-        # the teleport share is added back so a match outranks the modules it merely imports
-        ranked.append(RankedFile(path, (ranks[i] + teleport[i] / total) * len(order), tuple(reasons)))
+    for i, path in enumerate(f.order):
+        likely = probability[i] > LIKELY
+        reasons, signals = _reasons(f, i, contributions[i]) if likely else ([], [])
+        focus = focus_for(question, idf, [fr.line for fr in f.evidence.frames.get(i, ()) if fr.line]) if likely else None
+        ranked.append(RankedFile(path, round(float(scores[i]), 6), tuple(reasons), float(probability[i]), tuple(signals), focus))
     ranked.sort(key=lambda r: (-r.score, r.path))
     return ranked

@@ -31,6 +31,7 @@ class Header:
     redacted_secrets: int
     redacted_files: int
     part: tuple[int, int] | None = None  # (n, of) when split
+    slices: int = 0
 
 
 # Tags kimicode wraps around text it did not write (files, diffs, trees, piped input, tool
@@ -69,12 +70,16 @@ def _summary_lines(h: Header) -> list[str]:
     # the question may quote piped logs or tool output: one line, like every header field
     purpose = f'Packed for the question: "{" ".join(h.query.split())}"' if h.query else "Structural overview (no question given)"
     skipped = ", ".join(f"{reason} {n}" for reason, n in h.skipped) or "none"
+    sliced = f"{h.slices} as slices, " if h.slices else ""
     lines = [
         purpose + ("" if h.part is None else f"; part {h.part[0]} of {h.part[1]}") + ".",
-        f"Files: {h.full} in full, {h.outline} as outlines, {h.tree} only in the tree; skipped: {skipped}.",
+        f"Files: {h.full} in full, {sliced}{h.outline} as outlines, {h.tree} only in the tree; skipped: {skipped}.",
         "Full files are complete. Outlines list imports and definitions with their line numbers; "
         "the tree lists the remaining paths. Ask for any file you need in full.",
     ]
+    if h.slices:
+        lines.insert(2, "Slices show the parts of a large file that matter in full; each line starting with "
+                        "\u22ee stands for omitted lines (numbered) and lists the definitions they hold.")
     if h.redacted_secrets:
         secrets = "1 secret" if h.redacted_secrets == 1 else f"{h.redacted_secrets} secrets"
         files = "1 file" if h.redacted_files == 1 else f"{h.redacted_files} files"
@@ -100,15 +105,16 @@ def code_fence(text: str) -> str:
     return "`" * (longest + 1)
 
 
-def render_file(path: str, mode: str, text: str, fmt: str) -> str:
-    """One file's block; ``mode`` is "full" or "outline"."""
+def render_file(path: str, mode: str, text: str, fmt: str, shown: str = "") -> str:
+    """One file's block; ``mode`` is "full", "slice" (``shown``: which lines) or "outline"."""
     body = text if text.endswith("\n") or not text else text + "\n"
     if fmt == "markdown":
         fence = code_fence(body)
-        lang = (language_for(path) or "") if mode == "full" else "text"
-        title = one_line(path) if mode == "full" else f"{one_line(path)} (outline)"
+        lang = (language_for(path) or "") if mode != "outline" else "text"
+        title = one_line(path) if mode == "full" else f"{one_line(path)} ({mode}{': ' + shown if shown else ''})"
         return f"## {title}\n\n{fence}{lang}\n{body}{fence}\n\n"
-    return f'<file path="{xml_attr(path)}" mode="{mode}">\n{frame_body(body)}</file>\n'
+    extra = f' shown="{xml_attr(shown)}"' if shown else ""
+    return f'<file path="{xml_attr(path)}" mode="{mode}"{extra}>\n{frame_body(body)}</file>\n'
 
 
 def render_tree_block(tree: str, fmt: str) -> str:
@@ -122,5 +128,5 @@ def render_tree_block(tree: str, fmt: str) -> str:
 
 def render_pack(header: Header, blocks: Sequence[Block], tree: str, fmt: str) -> str:
     """A whole pack, from its typed pieces: the one place a pack becomes text."""
-    return (render_header(header, fmt) + "".join(render_file(b.path, b.mode, b.text, fmt) for b in blocks)
+    return (render_header(header, fmt) + "".join(render_file(b.path, b.mode, b.text, fmt, b.shown) for b in blocks)
             + render_tree_block(tree, fmt) + render_footer(fmt))

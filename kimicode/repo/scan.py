@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
@@ -33,27 +34,31 @@ def read_text(root: Path, path: str) -> str:
     return decode((root / path).read_bytes())[0]
 
 
-def _record(path: str, entry: RepoFile, data: bytes) -> FileRecord:
+def _record(path: str, entry: RepoFile, data: bytes, index_cap: int | None) -> tuple[FileRecord, bytes]:
+    """The file's record and its words for the lexical index (empty for a file that is not sent)."""
     from kimicode.repo.symbols import scan
+    from kimicode.repo.terms import file_terms
 
     named = secret_in_name(path)
     skip = f"secret in file name: {named}" if named else content_reason(data)
     language = language_for(path)
     if skip:
-        return FileRecord(path, entry.size, entry.mtime_ns, digest_bytes(data), language, skip, 0, True, "", ())
+        return FileRecord(path, entry.size, entry.mtime_ns, digest_bytes(data), language, skip, 0, True, "", ()), b""
     text, utf8 = decode(data)
     found = scan(language, text)
-    return FileRecord(
+    record = FileRecord(
         path, entry.size, entry.mtime_ns, digest_bytes(data), language, None,
         text.count("\n") + 1, utf8, "\n".join(found.defines), found.imports,
     )
+    return record, file_terms(data if index_cap is None else data[:index_cap], found.defines)
 
 
 PARALLEL_MIN_FILES = 200  # below this, starting workers costs more than it saves
+LEXICAL_BYTES = 48_000_000  # of text indexed for words per repository (see index_cap)
 
 
-def _scan_chunk(root: str, entries: Sequence[RepoFile]) -> list[FileRecord | Skipped]:
-    out: list[FileRecord | Skipped] = []
+def _scan_chunk(index_cap: int | None, root: str, entries: Sequence[RepoFile]) -> list[tuple[FileRecord, bytes] | Skipped]:
+    out: list[tuple[FileRecord, bytes] | Skipped] = []
     for entry in entries:
         try:
             with open(os.path.join(root, entry.path), "rb") as fh:
@@ -61,31 +66,63 @@ def _scan_chunk(root: str, entries: Sequence[RepoFile]) -> list[FileRecord | Ski
         except OSError:
             out.append(Skipped(entry.path, "unreadable"))
             continue
-        out.append(_record(entry.path, entry, data))
+        out.append(_record(entry.path, entry, data, index_cap))
     return out
 
 
-def _scan_all(root: Path, entries: Sequence[RepoFile]) -> list[FileRecord | Skipped]:
+def _scan_all(root: Path, entries: Sequence[RepoFile], index_cap: int | None) -> list[tuple[FileRecord, bytes] | Skipped]:
     """Read and scan ``entries``, on every core when there are many."""
-    return map_files(_scan_chunk, str(root), entries, PARALLEL_MIN_FILES)
+    return map_files(partial(_scan_chunk, index_cap), str(root), entries, PARALLEL_MIN_FILES)
+
+
+def index_cap(sizes: Sequence[int], budget: int = LEXICAL_BYTES) -> int | None:
+    """The most bytes of each file to index so that all of them take at most ``budget`` (None: no cap).
+
+    Reading words costs about 30 ms of CPU a megabyte: repositories of up to LEXICAL_BYTES of text
+    are indexed whole; a larger one has each file indexed up to a common cap, its head, so a cold
+    pack stays within seconds. The cap follows the listed sizes, so cold and warm packs agree.
+    """
+    if sum(sizes) <= budget:
+        return None
+    ordered = sorted(sizes)
+    spent = 0
+    for i, size in enumerate(ordered):
+        # files from i on are all capped at `size` or more: the cap lies here when they overrun
+        if spent + size * (len(ordered) - i) > budget:
+            return max((budget - spent) // (len(ordered) - i), 1)
+        spent += size
+    return None
 
 
 def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache) -> ScanResult:
     known = cache.file_records()
-    todo = [e for e in files if not ((c := known.get(e.path)) and c[0] == e.size and c[1] == e.mtime_ns)]
-    fresh = {item.path: item for item in _scan_all(root, todo)}
+    indexed = cache.term_digests()
+    # unchanged files are reused, unless their words are missing (a new terms.VERSION): read again
+    todo = [e for e in files if not ((c := known.get(e.path)) and c[0] == e.size and c[1] == e.mtime_ns
+                                     and (c[2].skip or c[2].digest in indexed))]
+    fresh: dict[str, FileRecord | Skipped] = {}
+    terms: dict[str, bytes] = {}
+    for item in _scan_all(root, todo, index_cap([f.size for f in files])):
+        if isinstance(item, Skipped):
+            fresh[item.path] = item
+        else:
+            record, words = item
+            fresh[record.path] = record
+            if not record.skip:
+                terms[record.digest] = words  # empty for a file without words: stored all the same
     records: list[FileRecord] = []
     skipped: list[Skipped] = []
     for entry in files:
-        item = fresh.get(entry.path) or known[entry.path][2]
-        if isinstance(item, Skipped):
-            skipped.append(item)
-        elif item.skip:
-            skipped.append(Skipped(entry.path, item.skip))
+        now = fresh.get(entry.path) or known[entry.path][2]
+        if isinstance(now, Skipped):
+            skipped.append(now)
+        elif now.skip:
+            skipped.append(Skipped(entry.path, now.skip))
         else:
-            records.append(item)
+            records.append(now)
     listed = {f.path for f in files}
     # entries of files merely filtered out (--include) stay: the next full pack wants them
     cache.put_files([r for r in fresh.values() if isinstance(r, FileRecord)],
                     removed=[p for p in known if p not in listed and not (root / p).exists()])
+    cache.put_terms(terms.items())
     return ScanResult(tuple(records), tuple(skipped), len(files) - len(todo), len(todo))

@@ -207,3 +207,30 @@ def test_git_changes_rank_recent_files(mixed_repo: Path) -> None:
     commit_all(repo, "touch ruby")
     stats, _, _ = pack(mixed_repo, "--stats")
     assert "recently changed" in stats
+
+
+def _big_module(n: int = 60) -> str:
+    funcs = "".join(
+        f"def handler_{i}(request):\n    '''Handle route {i}.'''\n" + "".join(f"    step_{j} = request.get({j})\n" for j in range(25))
+        + "    return step_1\n\n\n" for i in range(n)
+    )
+    return "import json\n\n\n" + funcs + "def parse_cookie(header):\n    raise ValueError('malformed cookie header')\n"
+
+
+def test_query_slices_a_large_file_and_explains_why(tmp_path: Path) -> None:
+    root = tmp_path / "web"
+    make_repo(root, {"web/routes.py": _big_module(), "web/app.py": "from web import routes\n\ndef main():\n    pass\n",
+                     "README.md": "# Web\n"})
+    budget = 3000  # the module is about 13K tokens: a slice or an outline, never whole
+    out, err, code = pack(root, "--budget", str(budget), "--query", "ValueError: malformed cookie header")
+    assert code == 0, err
+    assert TokenCounter().count(out) <= budget
+    assert re.search(r'<file path="web/routes.py" mode="slice" shown="lines [\d,-]+ of \d+">', out)
+    assert "raise ValueError('malformed cookie header')" in out and "Slices show" in out
+    assert "⋮ lines " in out and "step_7 = request.get(7)" not in out.split('mode="slice"')[1].split("</file>")[0]
+    explained, _, code = pack(root, "--budget", str(budget), "--query", "ValueError: malformed cookie header", "--explain")
+    assert code == 0
+    row = next(line for line in explained.splitlines() if "web/routes.py" in line)
+    assert "slice" in row and "lexical" in row
+    plain, _, _ = pack(root, "--explain")
+    assert "no question" in plain

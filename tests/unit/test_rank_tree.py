@@ -1,18 +1,18 @@
-from kimicode.repo.rank import mentioned_paths, query_terms, rank_files, split_identifier
+from typing import Mapping
+
+from kimicode.repo.lexical import LexicalIndex
+from kimicode.repo.rank import RankedFile, rank_files
+from kimicode.repo.terms import file_terms
 from kimicode.repo.tree import render_tree
 
 
-def test_split_identifier_and_terms() -> None:
-    assert split_identifier("parseHTTPResponse_v2") == ["parse", "http", "response", "v2"]
-    terms = query_terms("How is the token budget computed in computeBudget?")
-    assert "budget" in terms and "computebudget" in terms and "compute" in terms
-    assert "how" not in terms and "the" not in terms
-
-
-def test_mentioned_paths() -> None:
-    paths = ["kimicode/budget.py", "kimicode/tokens.py", "tests/test_budget.py"]
-    assert mentioned_paths("look at kimicode/budget.py please", paths) == {"kimicode/budget.py"}
-    assert mentioned_paths("why does tokens.py fail", paths) == {"kimicode/tokens.py"}
+def ranked_for(texts: Mapping[str, str], defines: Mapping[str, str], imports: Mapping[str, list[str]],
+               query: str, recent: Mapping[str, float] | None = None) -> list[RankedFile]:
+    """rank_files with a lexical index of ``texts`` (path -> contents), as pack builds it."""
+    order = sorted(texts)
+    index = LexicalIndex([file_terms(texts[p].encode(), defines.get(p, "").split()) for p in order])
+    lines = {p: texts[p].count("\n") + 1 for p in order}
+    return rank_files(order, defines, imports, recent or {}, query, index, lines)
 
 
 PATHS = ["app/main.py", "app/util.py", "app/db.py", "app/budget.py", "tests/test_db.py", "README.md", "docs/guide.md"]
@@ -32,12 +32,51 @@ def test_structural_ranking_prefers_imported_and_entry_points() -> None:
     assert ranked[:3].count("app/util.py") == 1
 
 
-def test_query_ranking_puts_matches_and_neighbours_first() -> None:
-    ranked = rank_files(PATHS, DEFINES, IMPORTS, {}, query="how is compute_budget done?")
-    order = [r.path for r in ranked]
-    assert order[0] == "app/budget.py"
-    assert any("defines 'compute_budget'" in why for why in ranked[0].reasons)
-    assert order.index("app/util.py") < order.index("docs/guide.md")  # imported by the match
+TEXTS = {
+    "app/main.py": "from app import util, db\n\ndef main():\n    db.connect()\n",
+    "app/util.py": "def helper(x):\n    return x\n",
+    "app/db.py": "from app import util\n\ndef connect():\n    raise ConnectionError('database is locked')\n",
+    "app/budget.py": "from app import util\n\nclass Shelf: pass\n\ndef compute_budget(window):\n    return window - 100\n",
+    "tests/test_db.py": "from app import db\n\ndef test_connect():\n    db.connect()\n",
+    "README.md": "# App\n\nSee docs.\n",
+    "docs/guide.md": "# Guide\n\nUsing the app.\n",
+}
+
+
+def test_query_ranking_puts_matches_first_with_their_reasons() -> None:
+    ranked = ranked_for(TEXTS, DEFINES, IMPORTS, "how is compute_budget done?")
+    assert ranked[0].path == "app/budget.py"
+    assert any("defines compute_budget" in why for why in ranked[0].reasons)
+    assert ranked[0].probability > 0.5 and abs(sum(r.probability for r in ranked) - 1) < 1e-9
+    assert dict(ranked[0].signals)["definitions"] > 0
+
+
+def test_words_of_the_body_find_an_error_message() -> None:
+    ranked = ranked_for(TEXTS, DEFINES, IMPORTS, 'Why do I get "database is locked" on startup?')
+    assert ranked[0].path == "app/db.py"  # only its body says so: no name or definition matches
+
+
+def test_a_hub_does_not_win_every_question() -> None:
+    texts = {f"pkg/mod{i}.py": f"from pkg import core\n\ndef run{i}():\n    return core.base()\n" for i in range(30)}
+    texts["pkg/core.py"] = "def base():\n    return 1\n"
+    texts["pkg/reader.py"] = "from pkg import core\n\ndef read_line(line):\n    raise ValueError('bad header')\n"
+    imports = {p: ["pkg/core.py"] for p in texts if p != "pkg/core.py"}
+    defines = {p: t.split("def ")[1].split("(")[0] for p, t in texts.items()}
+    # only the body of reader.py has these words; core.py is what every module imports
+    ranked = ranked_for(texts, defines, imports, "Startup fails with ValueError: bad header")
+    assert ranked[0].path == "pkg/reader.py"
+    assert ranked[0].probability > 5 * next(r.probability for r in ranked if r.path == "pkg/core.py")
+
+
+def test_traceback_paths_name_repository_files() -> None:
+    texts = {"src/_pytest/assertion/rewrite.py": "def visit_Assert(self):\n    pass\n",
+             "src/_pytest/python.py": "def collect():\n    pass\n", "src/pytest/__init__.py": "from _pytest import python\n"}
+    question = ('crash\n  File "/usr/local/lib/python3.8/site-packages/_pytest/assertion/rewrite.py", line 2, in visit_Assert\n'
+                "AssertionError")
+    ranked = ranked_for(texts, {"src/_pytest/assertion/rewrite.py": "visit_Assert"}, {}, question)
+    assert ranked[0].path == "src/_pytest/assertion/rewrite.py"
+    assert any(why.startswith("traceback: visit_Assert (line 2)") for why in ranked[0].reasons)
+    assert ranked[0].focus is not None and 2 in ranked[0].focus.frame_lines
 
 
 def test_recent_changes_boost_and_determinism() -> None:
@@ -58,6 +97,10 @@ def test_tree_folds_deep_folders_to_fit() -> None:
 
 
 def test_plural_query_words_find_singular_names() -> None:
-    assert "table" in query_terms("render markdown tables") and "class" not in query_terms("classes")
-    ranked = rank_files(["rich/table.py", "rich/text.py"], {}, {}, {}, query="how are tables drawn?")
+    ranked = ranked_for({"rich/table.py": "x = 1\n", "rich/text.py": "y = 2\n"}, {}, {}, "how are tables drawn?")
     assert ranked[0].path == "rich/table.py"
+
+
+def test_ranking_with_a_question_is_deterministic() -> None:
+    first = ranked_for(TEXTS, DEFINES, IMPORTS, "connect to the database")
+    assert ranked_for(TEXTS, DEFINES, IMPORTS, "connect to the database") == first

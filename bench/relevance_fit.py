@@ -1,0 +1,281 @@
+"""Fit the weights of kimicode's relevance signals on real issues, and say how well they carry over.
+
+    .venv/bin/python bench/relevance_fit.py [--sdists DIR] [--repos ...] [--limit N] [--work DIR]
+                                            [--l2 0.5]
+
+For each issue (the same sources as bench/localize.py: base commits checked out from the bare
+mirrors, and with --sdists release sources standing in for django, scikit-learn and matplotlib),
+kimicode's own code computes every signal of every file (kimicode.repo.rank.SIGNALS) for the
+issue text as the question. The weights are those of a conditional logit: a softmax over the
+repository's files whose log-likelihood of the file the fix changed is maximised (Newton's method,
+an L2 penalty). The import-graph signals depend on a first guess made with the weights
+themselves, so the fit alternates with recomputing them (three rounds).
+
+It prints the weights fit on every issue (to paste into rank.WEIGHTS), then the gold file's
+rank statistics in-sample and leave-one-repository-out (each repository scored with weights fit
+on the others), beside BM25 alone (the lexical signal) and the weights in rank.py today.
+Per-issue signals are cached under --work by a fingerprint of the code that computes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from localize import Issue, add_source_options, select, source  # noqa: E402
+
+from kimicode.repo.rank import EVIDENCE, SIGNALS, WEIGHTS, Graph, softmax, structure_columns  # noqa: E402
+
+ROUNDS = 3
+BUDGETS = (32_000, 128_000)
+HEADER_TOKENS = 500  # about what a pack's header takes
+
+
+@dataclass
+class IssueData:
+    issue: Issue
+    paths: list[str]  # row order
+    evidence: np.ndarray  # files x len(EVIDENCE)
+    graph: Graph
+    recent: np.ndarray
+    gold: list[int]  # rows of the gold files
+    tokens: np.ndarray  # estimated tokens per file (bytes / 3.6)
+
+    def matrix(self, weights: np.ndarray) -> np.ndarray:
+        first = softmax(self.evidence @ weights[: len(EVIDENCE)])
+        return np.hstack([self.evidence, structure_columns(self.graph, self.recent, first)])
+
+
+def compute(root: Path, issue: Issue, cache_dir: Path) -> IssueData:
+    from kimicode.repo.cache import PackCache, cache_path
+    from kimicode.repo.files import list_files
+    from kimicode.repo.gitinfo import read_git_info
+    from kimicode.repo.lexical import load_index
+    from kimicode.repo.query import parse_question
+    from kimicode.repo.scan import scan_files
+    from kimicode.repo.signals import gather
+    from kimicode.repo.symbols import RepoPathIndex, resolve_imports
+
+    listing = list_files(root)
+    cache = PackCache(cache_path(cache_dir, listing.root))
+    try:
+        scan = scan_files(listing.root, listing.files, cache)
+        records = sorted(scan.records, key=lambda r: r.path)
+        lexical = load_index(listing.root, records, cache)
+    finally:
+        cache.close()
+    order = [r.path for r in records]
+    paths = RepoPathIndex(order)
+    imports = {r.path: resolve_imports(r.path, r.language, r.imports, paths) for r in records}
+    recent = read_git_info(listing.git_root, listing.root).recent if listing.git_root else {}
+    evidence = gather(order, {r.path: r.defines for r in records}, {r.path: r.lines for r in records}, lexical,
+                      parse_question(issue.problem_statement))
+    row = {p: i for i, p in enumerate(order)}
+    return IssueData(issue, order, evidence.matrix.astype(np.float32), Graph.build(order, imports),
+                     np.asarray([recent.get(p, 0.0) for p in order]), [row[g] for g in issue.gold_files if g in row],
+                     np.asarray([r.size / 3.6 for r in records]))
+
+
+def signals_fingerprint() -> str:
+    """Digest of the code the cached signals depend on (not of rank.WEIGHTS: refitting must not recompute them)."""
+    import hashlib
+    import inspect
+
+    from kimicode.repo import files, lexical, query, rank, scan, signals, symbols, terms
+
+    h = hashlib.sha256()
+    for module in (files, lexical, query, scan, signals, symbols, terms):
+        h.update(inspect.getsource(module).encode())
+    for part in (rank.Graph, rank._edges, rank._pagerank):
+        h.update(inspect.getsource(part).encode())
+    return h.hexdigest()[:16]
+
+
+def load(issues: Sequence[Issue], args: argparse.Namespace) -> list[IssueData]:
+    import pickle
+
+    folder = args.work / "signals" / signals_fingerprint()
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for n, issue in enumerate(issues, start=1):
+        path = folder / f"{issue.instance_id}.pickle"
+        if path.exists():
+            data = pickle.loads(path.read_bytes())
+        else:
+            print(f"... [{n}/{len(issues)}] {issue.instance_id}", file=sys.stderr, flush=True)
+            data = compute(source(args.work, args.mirror, args.sdists, issue), issue, args.work / "kimicode-cache")
+            path.write_bytes(pickle.dumps(data))
+        if data.gold:
+            out.append(data)
+    return out
+
+
+def log_likelihood(data: Sequence[IssueData], matrices: Sequence[np.ndarray], l2: float, w: np.ndarray) -> float:
+    total = -0.5 * l2 * len(data) * float(w @ w)
+    for d, x in zip(data, matrices):
+        s = x @ w
+        top = s.max()
+        total += float(s[d.gold].mean() - top - np.log(np.exp(s - top).sum()))
+    return total
+
+
+def _newton(data: Sequence[IssueData], matrices: Sequence[np.ndarray], l2: float, start: np.ndarray) -> np.ndarray:
+    """Maximise the penalised log-likelihood for fixed signal matrices (Newton, halving bad steps)."""
+    w = start.copy()
+    current = log_likelihood(data, matrices, l2, w)
+    for _ in range(100):
+        grad = -l2 * w * len(data)
+        hess = -l2 * np.eye(len(w)) * len(data)
+        for d, x in zip(data, matrices):
+            p = softmax(x @ w)
+            mean = p @ x
+            grad += x[d.gold].mean(axis=0) - mean
+            hess -= (x * p[:, None]).T @ x - np.outer(mean, mean)
+        step = np.linalg.solve(hess, grad)
+        size = 1.0
+        while size > 1e-4:
+            trial = w - size * step
+            value = log_likelihood(data, matrices, l2, trial)
+            if value >= current:
+                break
+            size /= 2
+        else:
+            break
+        w, gain, current = trial, value - current, value
+        if gain < 1e-7:
+            break
+    return w
+
+
+def fit(data: Sequence[IssueData], l2: float) -> np.ndarray:
+    w = np.asarray([WEIGHTS.get(name, 0.0) for name in SIGNALS])
+    for _ in range(ROUNDS):
+        w = _newton(data, [d.matrix(w) for d in data], l2, w)
+    return w
+
+
+def ranks(data: Sequence[IssueData], score) -> list[int]:  # type: ignore[no-untyped-def]
+    out = []
+    for d in data:
+        s = score(d)
+        for g in d.gold:
+            out.append(int((s > s[g]).sum()) + 1)
+    return out
+
+
+def describe(label: str, found: Sequence[int]) -> str:
+    n = len(found)
+    top = lambda k: sum(r <= k for r in found) / n  # noqa: E731
+    mrr = sum(1 / r for r in found) / n
+    return (f"{label:<34} top1 {top(1):.2f}  top3 {top(3):.2f}  top5 {top(5):.2f}  top10 {top(10):.2f}  "
+            f"MRR {mrr:.3f}  median rank {statistics.median(found):g}  ({n} gold files)")
+
+
+def weighted(w: np.ndarray):  # type: ignore[no-untyped-def]
+    return lambda d: d.matrix(w) @ w
+
+
+def simulate(data: Sequence[IssueData], w: np.ndarray, budget: int) -> tuple[float, float]:
+    """(gold in full, gold as a slice) per issue, if kimicode's planner chose on byte estimates.
+
+    The pack's own counts differ a little (exact tokens, the header, the final trim): this is for
+    comparing weights, bench/localize.py measures the real thing.
+    """
+    from kimicode.repo.cache import FileRecord
+    from kimicode.repo.languages import language_for as language
+    from kimicode.repo.plan import CANDIDATES, FULL, SLICE, TREE_SHARE, estimator, plan_best
+    from kimicode.tokens import TokenCounter
+
+    room = budget - HEADER_TOKENS - int((budget - HEADER_TOKENS) * TREE_SHARE)
+    estimate = estimator(TokenCounter(), room)
+    full = sliced = 0.0
+    for d in data:
+        p = softmax(d.matrix(w) @ w)
+        top = np.argsort(-p, kind="stable")[:CANDIDATES]
+        candidates = [(FileRecord(d.paths[i], int(d.tokens[i] * 3.6), 0, "", language(d.paths[i]), None, 0, True, "", ()),
+                       float(p[i])) for i in top]
+        modes = {c.record.path: c.mode for c in plan_best(candidates, room, estimate, estimate)}
+        gold = [d.paths[g] for g in d.gold]
+        full += sum(modes.get(g) == FULL for g in gold) / len(gold)
+        sliced += sum(modes.get(g) == SLICE for g in gold) / len(gold)
+    return full / len(data), sliced / len(data)
+
+
+def plan_line(label: str, data: Sequence[IssueData], w: np.ndarray) -> str:
+    cells = []
+    for budget in BUDGETS:
+        full, sliced = simulate(data, w, budget)
+        cells.append(f"{budget // 1000}K full {full:.2f} slice {sliced:.2f}")
+    return f"{label:<34} " + "   ".join(cells)
+
+
+def report(data: Sequence[IssueData], l2: float, label: str, plans: bool) -> None:
+    repos = sorted({d.issue.repo for d in data})
+    print(f"\n== {label}: {len(data)} issues, {', '.join(f'{r} {sum(d.issue.repo == r for d in data)}' for r in repos)}")
+    lexical = SIGNALS.index("lexical")
+    today = np.asarray([WEIGHTS.get(name, 0.0) for name in SIGNALS])
+    print(describe("BM25 alone (lexical signal)", ranks(data, lambda d: d.evidence[:, lexical])))
+    print(describe("rank.WEIGHTS as committed", ranks(data, weighted(today))))
+    w = fit(data, l2)
+    print(describe("fit on all (in-sample)", ranks(data, weighted(w))))
+    held: list[int] = []
+    held_data: list[IssueData] = []
+    held_weights: list[np.ndarray] = []
+    for repo in repos:
+        train = [d for d in data if d.issue.repo != repo]
+        test = [d for d in data if d.issue.repo == repo]
+        if not train:
+            continue
+        w_repo = fit(train, l2)
+        found = ranks(test, weighted(w_repo))
+        held += found
+        held_data += test
+        held_weights += [w_repo] * len(test)
+        print(describe(f"  held out {repo}", found))
+        print(describe("  same, rank.WEIGHTS", ranks(test, weighted(today))))
+    if held:
+        print(describe("leave-one-repository-out", held))
+    if plans:
+        print("planner on byte estimates (see simulate):")
+        print(plan_line("rank.WEIGHTS as committed", data, today))
+        print(plan_line("fit on all (in-sample)", data, w))
+        if held_data:
+            full = {b: [0.0, 0.0] for b in BUDGETS}
+            for d, w_repo in zip(held_data, held_weights):
+                for b in BUDGETS:
+                    f, s_ = simulate([d], w_repo, b)
+                    full[b][0] += f / len(held_data)
+                    full[b][1] += s_ / len(held_data)
+            print(f"{'leave-one-repository-out':<34} " + "   ".join(
+                f"{b // 1000}K full {full[b][0]:.2f} slice {full[b][1]:.2f}" for b in BUDGETS))
+    print("weights fit on all:")
+    print("    " + ",\n    ".join(f'"{name}": {value:.2f}' for name, value in zip(SIGNALS, w)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_source_options(parser)
+    parser.add_argument("--l2", type=float, default=0.01, help="L2 penalty per issue [0.01]")
+    parser.add_argument("--plans", action="store_true", help="also simulate the planner's full/slice rates (slower)")
+    args = parser.parse_args(argv)
+    issues, exact, approximate = select(args)
+    if not issues:
+        parser.error("no issue has its repository on this machine")
+    args.work.mkdir(parents=True, exist_ok=True)
+    data = load(issues, args)
+    exact_ids = {i.instance_id for i in exact}
+    report([d for d in data if d.issue.instance_id in exact_ids], args.l2, "at their base commits", args.plans)
+    if approximate:
+        report(data, args.l2, "all, with APPROXIMATE release sources", args.plans)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""A pack for a question: within every budget, the likely file whole when it fits, sliced when not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kimicode.repo.pack import PackOptions, pack_repository
+from kimicode.tokens import TokenCounter
+from tests.repos import make_repo
+
+
+def _module(n: int) -> str:
+    return "import os\n\n\n" + "".join(
+        f"def task_{i}(path):\n    '''Task {i}.'''\n" + "".join(f"    value_{j} = os.path.join(path, '{j}')\n" for j in range(20))
+        + "    return value_1\n\n\n" for i in range(n)
+    ) + "def rotate_logs(path):\n    raise OSError('log rotation failed: disk quota exceeded')\n"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "svc"
+    files = {"svc/jobs.py": _module(50), "svc/main.py": "from svc import jobs\n\ndef main():\n    jobs.task_1('.')\n",
+             "README.md": "# svc\n\nRuns jobs.\n"}
+    files.update({f"svc/util{i}.py": f"def helper_{i}(x):\n    return x * {i}\n" for i in range(30)})
+    make_repo(root, files)
+    return root
+
+
+QUESTION = "OSError: log rotation failed: disk quota exceeded"
+
+
+@pytest.mark.parametrize("budget", [700, 1_500, 4_000, 30_000])
+def test_a_question_pack_never_exceeds_its_budget(repo: Path, tmp_path: Path, budget: int) -> None:
+    result = pack_repository(repo, PackOptions(budget=budget, query=QUESTION), tmp_path / "cache")
+    assert TokenCounter().count(result.text) <= budget
+    assert result.report.total_tokens <= budget
+
+
+def test_the_likely_file_is_whole_when_it_fits_and_sliced_when_not(repo: Path, tmp_path: Path) -> None:
+    roomy = pack_repository(repo, PackOptions(budget=30_000, query=QUESTION), tmp_path / "cache").report
+    assert roomy.ranking[0] == "svc/jobs.py" and "svc/jobs.py" in dict(roomy.full)
+    tight = pack_repository(repo, PackOptions(budget=4_000, query=QUESTION), tmp_path / "cache")
+    assert "svc/jobs.py" in dict(tight.report.slices)
+    assert "raise OSError('log rotation failed: disk quota exceeded')" in tight.text
+    explained = {path: (rank, reasons) for path, rank, _, reasons, _ in tight.report.explain}
+    assert explained["svc/jobs.py"][0] == 1 and any(r.startswith("words ") for r in explained["svc/jobs.py"][1])
+
+
+def test_without_a_question_the_order_is_structural(repo: Path, tmp_path: Path) -> None:
+    report = pack_repository(repo, PackOptions(budget=30_000), tmp_path / "cache").report
+    assert report.slices == []
+    assert report.ranking.index("svc/main.py") < report.ranking.index("svc/util7.py")  # an entry point first
+    assert ("svc/main.py", 1, 0.0, ["entry point", "recently changed"], []) in report.explain
