@@ -31,7 +31,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from localize import Issue, add_source_options, select, source  # noqa: E402
 
-from kimicode.repo.rank import EVIDENCE, SIGNALS, WEIGHTS, Graph, softmax, structure_columns  # noqa: E402
+from kimicode.repo.rank import (  # noqa: E402
+    CALIBRATION_EXPONENT,
+    CALIBRATION_SHARE,
+    EVIDENCE,
+    SIGNALS,
+    WEIGHTS,
+    Graph,
+    calibrated,
+    softmax,
+    structure_columns,
+)
 
 ROUNDS = 3
 BUDGETS = (32_000, 128_000)
@@ -182,7 +192,27 @@ def weighted(w: np.ndarray):  # type: ignore[no-untyped-def]
     return lambda d: d.matrix(w) @ w
 
 
-def simulate(data: Sequence[IssueData], w: np.ndarray, budget: int) -> tuple[float, float]:
+Calibration = tuple[float, float]  # rank.calibrated's share and exponent
+TODAY: Calibration = (CALIBRATION_SHARE, CALIBRATION_EXPONENT)
+
+
+def fit_calibration(held: Sequence[tuple[IssueData, np.ndarray]]) -> Calibration:
+    """The share and exponent of rank.calibrated that make held-out predictions likeliest.
+
+    ``held`` pairs each issue with weights fit without its repository, so the mixture learns how
+    wrong the softmax is on code it was not fit on, not how well it remembers its training set.
+    """
+    scored = [(softmax(d.matrix(w) @ w), d.gold) for d, w in held]
+    best, best_ll = (0.0, 1.0), -np.inf
+    for share in np.arange(0.0, 0.801, 0.05):
+        for exponent in np.arange(0.5, 2.501, 0.1):
+            ll = sum(float(np.log(np.maximum(calibrated(p, share, exponent)[gold], 1e-300)).mean()) for p, gold in scored)
+            if ll > best_ll:
+                best, best_ll = (round(float(share), 2), round(float(exponent), 2)), ll
+    return best
+
+
+def simulate(data: Sequence[IssueData], w: np.ndarray, budget: int, calibration: Calibration = TODAY) -> tuple[float, float]:
     """(gold in full, gold as a slice) per issue, if kimicode's planner chose on byte estimates.
 
     The pack's own counts differ a little (exact tokens, the header, the final trim): this is for
@@ -190,14 +220,14 @@ def simulate(data: Sequence[IssueData], w: np.ndarray, budget: int) -> tuple[flo
     """
     from kimicode.repo.cache import FileRecord
     from kimicode.repo.languages import language_for as language
-    from kimicode.repo.plan import CANDIDATES, FULL, SLICE, TREE_SHARE, estimator, plan_best
+    from kimicode.repo.plan import CANDIDATES, FULL, QUESTION_TREE_SHARE, SLICE, estimator, plan_best
     from kimicode.tokens import TokenCounter
 
-    room = budget - HEADER_TOKENS - int((budget - HEADER_TOKENS) * TREE_SHARE)
+    room = budget - HEADER_TOKENS - int((budget - HEADER_TOKENS) * QUESTION_TREE_SHARE)
     estimate = estimator(TokenCounter(), room)
     full = sliced = 0.0
     for d in data:
-        p = softmax(d.matrix(w) @ w)
+        p = calibrated(softmax(d.matrix(w) @ w), *calibration)
         top = np.argsort(-p, kind="stable")[:CANDIDATES]
         candidates = [(FileRecord(d.paths[i], int(d.tokens[i] * 3.6), 0, "", language(d.paths[i]), None, 0, True, "", ()),
                        float(p[i])) for i in top]
@@ -208,10 +238,10 @@ def simulate(data: Sequence[IssueData], w: np.ndarray, budget: int) -> tuple[flo
     return full / len(data), sliced / len(data)
 
 
-def plan_line(label: str, data: Sequence[IssueData], w: np.ndarray) -> str:
+def plan_line(label: str, data: Sequence[IssueData], w: np.ndarray, calibration: Calibration = TODAY) -> str:
     cells = []
     for budget in BUDGETS:
-        full, sliced = simulate(data, w, budget)
+        full, sliced = simulate(data, w, budget, calibration)
         cells.append(f"{budget // 1000}K full {full:.2f} slice {sliced:.2f}")
     return f"{label:<34} " + "   ".join(cells)
 
@@ -259,11 +289,37 @@ def report(data: Sequence[IssueData], l2: float, label: str, plans: bool) -> Non
     print("    " + ",\n    ".join(f'"{name}": {value:.2f}' for name, value in zip(SIGNALS, w)))
 
 
+def held_out(train: Sequence[IssueData], test: Sequence[IssueData], l2: float) -> None:
+    """Weights and calibration fit on ``train`` alone, scored on ``test`` (which they never saw)."""
+    print(f"\n== fit on {len(train)} issues of {', '.join(sorted({d.issue.repo for d in train}))}; "
+          f"scored on {len(test)} held-out issues of {', '.join(sorted({d.issue.repo for d in test}))}")
+    w = fit(train, l2)
+    without = {repo: fit([x for x in train if x.issue.repo != repo], l2) for repo in sorted({x.issue.repo for x in train})}
+    held = [(d, without[d.issue.repo]) for d in train]
+    calibration = fit_calibration(held)
+    today = np.asarray([WEIGHTS.get(name, 0.0) for name in SIGNALS])
+    lexical = SIGNALS.index("lexical")
+    print(describe("BM25 alone (lexical signal)", ranks(test, lambda d: d.evidence[:, lexical])))
+    print(describe("rank.WEIGHTS as committed", ranks(test, weighted(today))))
+    print(describe("fit on the training issues", ranks(test, weighted(w))))
+    print("planner on byte estimates (see simulate), held-out issues:")
+    print(plan_line("committed weights and calibration", test, today))
+    print(plan_line("training fit, no calibration", test, w, (0.0, 1.0)))
+    print(plan_line(f"training fit, calibration {calibration}", test, w, calibration))
+    print(f"calibration fit on the training issues' leave-one-repository-out predictions: share {calibration[0]}, "
+          f"exponent {calibration[1]}")
+    print("weights fit on the training issues:")
+    print("    " + ",\n    ".join(f'"{name}": {value:.2f}' for name, value in zip(SIGNALS, w)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_source_options(parser)
     parser.add_argument("--l2", type=float, default=0.01, help="L2 penalty per issue [0.01]")
     parser.add_argument("--plans", action="store_true", help="also simulate the planner's full/slice rates (slower)")
+    parser.add_argument("--hold-out-exact", action="store_true",
+                        help="fit on the --sdists issues only (other repositories) and score on the issues at their "
+                             "base commits, which the fit never sees")
     args = parser.parse_args(argv)
     issues, exact, approximate = select(args)
     if not issues:
@@ -271,6 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     data = load(issues, args)
     exact_ids = {i.instance_id for i in exact}
+    if args.hold_out_exact:
+        held_out([d for d in data if d.issue.instance_id not in exact_ids], [d for d in data if d.issue.instance_id in exact_ids],
+                 args.l2)
+        return 0
     report([d for d in data if d.issue.instance_id in exact_ids], args.l2, "at their base commits", args.plans)
     if approximate:
         report(data, args.l2, "all, with APPROXIMATE release sources", args.plans)

@@ -151,6 +151,9 @@ def plan_by_value(candidates: Sequence[tuple[FileRecord, float]], room: int, est
 
 FULL_SHARE = 0.6  # without a question: of the budget for full files, when not everything fits
 TREE_SHARE = 0.08  # kept back from outlines so the rest of the paths can be listed
+# With a question, less: a likely file in full is worth more than more of the tree (at 32K, 8%
+# kept a 29.7K-token file the question was about out of a pack that had room for it).
+QUESTION_TREE_SHARE = 0.02
 MAX_MISSES = 40  # consecutive files that did not fit before a tier stops trying
 OUTLINE_RATIO = 0.12  # an outline is roughly this share of its file's tokens
 SLICE_RATIO = 0.3  # a first guess of a slice's share of its file's tokens, until it is made
@@ -249,7 +252,7 @@ def plan_for_question(ranked: Sequence[tuple[FileRecord, float]], blocks: Blocks
     everything = sum(counter.estimate_bytes(r.size) for r, _ in ranked)
     if everything <= available:
         return plan_tiers([r for r, _ in ranked], blocks, available)
-    room = available - int(available * TREE_SHARE)
+    room = available - int(available * QUESTION_TREE_SHARE)
     candidates = list(ranked[:CANDIDATES])
 
     estimate = estimator(counter, room)

@@ -62,9 +62,17 @@ WEIGHTS: dict[str, float] = {
     "hub": 0.20,
     "recent": -0.27,
 }
+# A softmax fit on some repositories is overconfident on others (0.998 for one file, 1e-5 for the
+# second, which is the answer one time in eight): when the evidence is wrong, the file asked about
+# is still most often near the top. So the chance a file is planned with is a mixture of the
+# softmax and a Zipf law over the first CALIBRATION_RANKS ranks, the share and the exponent fit by
+# bench/relevance_fit.py on held-out predictions (each repository scored by weights fit on others).
+CALIBRATION_SHARE = 0.3
+CALIBRATION_EXPONENT = 1.1
+CALIBRATION_RANKS = 300  # plan.CANDIDATES: files beyond are not weighed by value anyway
 EXPLAIN_MIN = 0.1  # contributions smaller than this are not worth a line in --explain
 LIKELY = 1e-4  # files less likely than this get no explanation and no slice
-RELEVANCE_VERSION = 2  # bump when WEIGHTS or the signals change: whole-pack results made before are stale
+RELEVANCE_VERSION = 3  # bump when WEIGHTS or the signals change: whole-pack results made before are stale
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,20 @@ def softmax(scores: np.ndarray) -> np.ndarray:
         return np.zeros(0)
     shifted = np.exp(scores - scores.max())
     return shifted / shifted.sum()
+
+
+def calibrated(probability: np.ndarray, share: float = CALIBRATION_SHARE, exponent: float = CALIBRATION_EXPONENT) -> np.ndarray:
+    """``probability`` mixed with a Zipf law over its ranks (ties by row order, which is path order)."""
+    import numpy as np
+
+    n = len(probability)
+    if not n or share <= 0:
+        return probability
+    order = np.argsort(-probability, kind="stable")
+    prior = np.zeros(n)
+    top = order[:CALIBRATION_RANKS]
+    prior[top] = np.arange(1, len(top) + 1, dtype=float) ** -exponent
+    return (1 - share) * probability + share * prior / prior.sum()
 
 
 def _weights(names: Sequence[str], weights: Mapping[str, float]) -> np.ndarray:
@@ -274,7 +296,7 @@ def rank_files(
     weight = _weights(SIGNALS, WEIGHTS)
     contributions = f.matrix * weight
     scores = contributions.sum(axis=1)
-    probability = softmax(scores)
+    probability = calibrated(softmax(scores))
     idf = _word_idf(f.evidence, lexical)
     ranked = []
     for i, path in enumerate(f.order):

@@ -53,3 +53,16 @@ def test_without_a_question_the_order_is_structural(repo: Path, tmp_path: Path) 
     assert report.slices == []
     assert report.ranking.index("svc/main.py") < report.ranking.index("svc/util7.py")  # an entry point first
     assert ("svc/main.py", 1, 0.0, ["entry point", "recently changed"], []) in report.explain
+
+
+def test_the_likely_file_is_whole_when_it_nearly_fills_the_budget(tmp_path: Path) -> None:
+    # the tree of the other files is worth less than the file the question is about
+    root = tmp_path / "svc"
+    files = {"svc/jobs.py": _module(50), "svc/main.py": "from svc import jobs\n\ndef main():\n    jobs.task_1('.')\n"}
+    files.update({f"docs/page{i}.md": "Some words about nothing in particular.\n" * 40 for i in range(20)})
+    make_repo(root, files)
+    whole = TokenCounter().count((root / "svc/jobs.py").read_text())
+    budget = int(whole * 1.05) + 100  # the file, its frame, the header and a little for the tree
+    result = pack_repository(root, PackOptions(budget=budget, query=QUESTION), tmp_path / "cache")
+    assert "svc/jobs.py" in dict(result.report.full)
+    assert result.report.total_tokens <= budget

@@ -1,5 +1,7 @@
 from typing import Mapping
 
+import pytest
+
 from kimicode.repo.lexical import LexicalIndex
 from kimicode.repo.rank import RankedFile, rank_files
 from kimicode.repo.terms import file_terms
@@ -104,3 +106,16 @@ def test_plural_query_words_find_singular_names() -> None:
 def test_ranking_with_a_question_is_deterministic() -> None:
     first = ranked_for(TEXTS, DEFINES, IMPORTS, "connect to the database")
     assert ranked_for(TEXTS, DEFINES, IMPORTS, "connect to the database") == first
+
+
+def test_calibration_lifts_the_runners_up_of_an_overconfident_softmax() -> None:
+    import numpy as np
+
+    from kimicode.repo.rank import calibrated
+
+    p = np.asarray([1e-6, 0.998, 1e-5, 0.002 - 1.1e-5])
+    out = calibrated(p, 0.3, 1.1)
+    assert out.sum() == pytest.approx(1.0)
+    assert list(np.argsort(-out)) == list(np.argsort(-p))  # the order is the softmax's
+    assert out[3] > 0.05 and out[2] > 0.02  # the second and third are no longer written off
+    assert list(calibrated(p, 0.0, 1.1)) == list(p)
