@@ -204,8 +204,8 @@ def fit_calibration(held: Sequence[tuple[IssueData, np.ndarray]]) -> Calibration
     """
     scored = [(softmax(d.matrix(w) @ w), d.gold) for d, w in held]
     best, best_ll = (0.0, 1.0), -np.inf
-    for share in np.arange(0.0, 0.801, 0.05):
-        for exponent in np.arange(0.5, 2.501, 0.1):
+    for share in np.arange(0.0, 0.951, 0.05):
+        for exponent in np.arange(0.5, 3.001, 0.1):
             ll = sum(float(np.log(np.maximum(calibrated(p, share, exponent)[gold], 1e-300)).mean()) for p, gold in scored)
             if ll > best_ll:
                 best, best_ll = (round(float(share), 2), round(float(exponent), 2)), ll
