@@ -398,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budgets", default="32000,128000", help="comma list of token budgets [32000,128000]")
     parser.add_argument("--per-repo", action="store_true", help="also print the table per repository")
     parser.add_argument("--json", type=Path, help="write every outcome to this file")
+    parser.add_argument("--baseline", type=Path,
+                        help="a --json file of an earlier kimicode: its rows are printed beside this run's")
     args = parser.parse_args(argv)
     args.budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
     issues, exact, approximate = select(args)
@@ -405,10 +407,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no issue has its repository on this machine; bring one with the fetch tool")
     args.work.mkdir(parents=True, exist_ok=True)
     found = evaluate(issues, args)
+    systems = ["kimicode", "bm25"]
+    if args.baseline:
+        # an earlier kimicode's outcomes, as that version's --json wrote them (not run again here)
+        label = f"kimicode {args.baseline.stem}"
+        for row in json.loads(args.baseline.read_text()):
+            if row["system"] == "kimicode":
+                instance_id = row.pop("instance_id")
+                found[(instance_id, label, row["budget"])] = Outcome(**{**row, "system": label})
+        systems.append(label)
 
     def rows_for(subset: Sequence[Issue]) -> list[tuple[str, int, dict[str, float]]]:
-        return [(system, budget, summarize((i, found[(i.instance_id, system, budget)]) for i in subset))
-                for budget in args.budgets for system in ("kimicode", "bm25")]
+        return [(system, budget, summarize((i, found[(i.instance_id, system, budget)]) for i in subset
+                                           if (i.instance_id, system, budget) in found))
+                for budget in args.budgets for system in systems]
 
     print(f"kimicode {code_fingerprint()}")
     for title, subset in (("at their base commits", exact), ("APPROXIMATE: release sources, not the base commits", approximate)):
