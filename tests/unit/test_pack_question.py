@@ -66,3 +66,11 @@ def test_the_likely_file_is_whole_when_it_nearly_fills_the_budget(tmp_path: Path
     result = pack_repository(root, PackOptions(budget=budget, query=QUESTION), tmp_path / "cache")
     assert "svc/jobs.py" in dict(result.report.full)
     assert result.report.total_tokens <= budget
+
+
+def test_a_sliced_pack_is_the_same_text_from_the_cache(repo: Path, tmp_path: Path) -> None:
+    first = pack_repository(repo, PackOptions(budget=4_000, query=QUESTION), tmp_path / "cache")
+    again = pack_repository(repo, PackOptions(budget=4_000, query=QUESTION), tmp_path / "cache")
+    sliced = next(b for b in first.pack.blocks if b.mode == "slice")
+    assert sliced.shown.startswith("lines ") and f'shown="{sliced.shown}"' in first.text
+    assert again.report.from_cache and again.text == first.text
