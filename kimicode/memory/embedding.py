@@ -95,9 +95,15 @@ class EndpointEmbedding(EmbeddingFunction[Documents]):
         return ["cosine"]
 
 
-def embedding_for(url: str = "", model: str = "", api_key: str = "") -> tuple[EmbeddingFunction[Documents], str]:
-    """The embedding function and a short tag for collection names (other vectors, other collection)."""
+def embedding_tag(url: str = "", model: str = "") -> str:
+    """A short tag for collection names: other vectors, other collection."""
     if url:
-        tag = "e" + hashlib.sha256(f"{url}\n{model}".encode()).hexdigest()[:8]
-        return EndpointEmbedding(url, model, api_key), tag
-    return FingerprintHashEmbedding(), f"h{features.VERSION}"
+        return "e" + hashlib.sha256(f"{url}\n{model}".encode()).hexdigest()[:8]
+    return f"h{features.VERSION}"
+
+
+def embedding_for(url: str = "", model: str = "", api_key: str = "") -> tuple[EmbeddingFunction[Documents], str]:
+    """The embedding function and its collection tag."""
+    if url:
+        return EndpointEmbedding(url, model, api_key), embedding_tag(url, model)
+    return FingerprintHashEmbedding(), embedding_tag()
