@@ -23,7 +23,7 @@ from typing import Any
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
-from kimicode.memory import features
+from kimicode.memory import features, text_features
 
 ENDPOINT_TIMEOUT = 20.0  # seconds per embeddings request
 KEY_VARIABLES = ("KIMICODE_EMBEDDINGS_API_KEY",)  # only this: a chat key must not reach another service
@@ -49,6 +49,34 @@ class FingerprintHashEmbedding(EmbeddingFunction[Documents]):
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> FingerprintHashEmbedding:
         return FingerprintHashEmbedding()
+
+    def default_space(self) -> Space:
+        return "cosine"
+
+    def supported_spaces(self) -> list[Space]:
+        return ["cosine"]
+
+
+@register_embedding_function
+class NoteHashEmbedding(EmbeddingFunction[Documents]):
+    """Weighted feature hashing of notes: prose (see kimicode.memory.text_features)."""
+
+    def __init__(self) -> None:
+        pass  # nothing to configure: text_features fixes dimensions and weights
+
+    def __call__(self, input: Documents) -> Embeddings:
+        return text_features.embed(input)  # type: ignore[return-value]
+
+    @staticmethod
+    def name() -> str:
+        return f"kimicode-note-hash-v{text_features.VERSION}"
+
+    def get_config(self) -> dict[str, Any]:
+        return {"dimensions": features.DIMENSIONS, "version": text_features.VERSION}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> NoteHashEmbedding:
+        return NoteHashEmbedding()
 
     def default_space(self) -> Space:
         return "cosine"
@@ -95,15 +123,18 @@ class EndpointEmbedding(EmbeddingFunction[Documents]):
         return ["cosine"]
 
 
-def embedding_tag(url: str = "", model: str = "") -> str:
+def embedding_tag(url: str = "", model: str = "", notes: bool = False) -> str:
     """A short tag for collection names: other vectors, other collection."""
     if url:
         return "e" + hashlib.sha256(f"{url}\n{model}".encode()).hexdigest()[:8]
-    return f"h{features.VERSION}"
+    return f"t{text_features.VERSION}" if notes else f"h{features.VERSION}"
 
 
-def embedding_for(url: str = "", model: str = "", api_key: str = "") -> tuple[EmbeddingFunction[Documents], str]:
-    """The embedding function and its collection tag."""
+def embedding_for(url: str = "", model: str = "", api_key: str = "",
+                  notes: bool = False) -> tuple[EmbeddingFunction[Documents], str]:
+    """The embedding function and its collection tag; ``notes`` for prose, else fingerprints."""
     if url:
         return EndpointEmbedding(url, model, api_key), embedding_tag(url, model)
+    if notes:
+        return NoteHashEmbedding(), embedding_tag(notes=True)
     return FingerprintHashEmbedding(), embedding_tag()
