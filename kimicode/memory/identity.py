@@ -61,3 +61,15 @@ def repo_identity(root: Path) -> RepoIdentity:
 
 def head_commit(root: Path) -> str:
     return _git(root, "rev-parse", "HEAD")
+
+
+DEFAULT_BRANCHES = frozenset({"main", "master", "trunk", "develop", "development", "dev"})
+
+
+def current_task(root: Path) -> str:
+    """The task at hand: the branch checked out, unless it is the default branch or HEAD is detached.
+
+    Multi-session work lives on a branch; a note of task scope is seen only while it is checked out.
+    """
+    branch = _git(root, "symbolic-ref", "--quiet", "--short", "HEAD")
+    return "" if not branch or branch in DEFAULT_BRANCHES else branch
