@@ -38,6 +38,7 @@ def _choices(*values: str) -> Any:
 
 DESTINATION = "a repository cannot choose where code or keys are sent"
 LIMIT = "a repository cannot lift how long kimicode may wait or how much it may send"
+KEEPING = "a repository cannot decide how long your memories are kept"
 
 
 def _user_only(default: Any, why: str = DESTINATION, **kwargs: Any) -> Any:
@@ -61,11 +62,23 @@ class AskSettings:
 
 
 @dataclass(frozen=True)
+class RetentionSettings:
+    """Days a memory of each kind is kept after it was last updated (0: for ever); `memory prune`."""
+
+    knowledge: int = _user_only(0, KEEPING)
+    preference: int = _user_only(0, KEEPING)
+    decision: int = _user_only(0, KEEPING)
+    task: int = _user_only(180, KEEPING)
+
+
+@dataclass(frozen=True)
 class MemorySettings:
     enabled: bool = True
     chroma_url: str = _user_only("")
     embeddings_url: str = _user_only("")  # an OpenAI-compatible /embeddings endpoint instead of the offline hashing
     embeddings_model: str = ""
+    capture: bool = _user_only(True, KEEPING)  # remember what a session established when it ends or compacts
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
 
 @dataclass(frozen=True)
