@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.memory_pairs import DECISION, KNOWLEDGE, OTHERS, PREFERENCE, TASK, Pair  # noqa: E402
 from kimicode.memory.chroma import ChromaPlace  # noqa: E402
 from kimicode.memory.notes import Note, Place, new_note  # noqa: E402
-from kimicode.memory.notes_store import NoteFilter, NoteStore  # noqa: E402
-from kimicode.memory.shelf import Recalled, fit, note_entry, rank  # noqa: E402
+from kimicode.memory.notes_store import NoteStore  # noqa: E402
+from kimicode.memory.shelf import entries_of, fit, ranked_notes  # noqa: E402
 
 REPO_A, REPO_B = "root:" + "a" * 40, "root:" + "b" * 40
 WHEN = "2026-11-01T00:00:00Z"
@@ -82,22 +82,14 @@ def measure(places: dict[str, ChromaPlace], targets: dict[tuple[str, int], Note]
         for i, pair in rows:
             place = Place(REPO_A, pair.task if on_branch else "")
             store = NoteStore(place, shared=places["team"], private=places["user-1"])
-            hits = [(h.note, h.similarity) for h in store.search(pair.question, NoteFilter())]
-            if place.task:
-                hits += [(n, 0.0) for n in store.notes(NoteFilter(("task",))) if n.task == place.task]
-            best: dict[str, tuple[Note, float]] = {}
-            for note, sim in hits:
-                if note.id not in best or best[note.id][1] < sim:
-                    best[note.id] = (note, sim)
-            ranked = rank(list(best.values()), place)
+            ranked = ranked_notes(pair.question, store)
             ids = [n.id for n, _ in ranked.get(kind, [])]
             target = targets[(kind, i)].id
             r1 += ids[:1] == [target]
             r3 += target in ids[:3]
-            entries = {k: [Recalled(k, n.id, note_entry(n), s, n.scope) for n, s in v] for k, v in ranked.items()}
-            shelf = fit(entries, budget, count)
+            shelf = fit(entries_of(ranked), budget, count)
             shelf_hits += target in shelf.ids()
-            leaks += sum(1 for n in best.values() if n[0].id in foreign) + sum(1 for x in shelf.ids() if x in foreign)
+            leaks += sum(1 for v in ranked.values() for n, _ in v if n.id in foreign) + sum(1 for x in shelf.ids() if x in foreign)
             tokens.append(shelf.tokens)
         n = len(rows)
         p95 = sorted(tokens)[int(0.95 * (len(tokens) - 1))] if tokens else 0

@@ -20,8 +20,13 @@ from kimicode.memory.notes import Note, Place
 
 KIND_ORDER = ("preference", "knowledge", "decision", "task", "error")
 SHARES = {"error": 0.30, "knowledge": 0.25, "decision": 0.20, "preference": 0.15, "task": 0.10}
-MIN_RELEVANCE = 0.12  # similarity below which a note is not about the request (bench/memory_recall.py)
+MIN_RELEVANCE = 0.12  # similarity below which a decision or task is not about the request (bench/memory_recall.py)
 MAX_PER_KIND = 5
+# Conventions and preferences are standing rules, like an AGENTS.md: they bear on requests that share
+# no word with them ("record the last login" needs "timestamps are UTC"), which no offline similarity
+# finds. So they are shelved whatever their relevance, best first, as many as their share holds.
+STANDING = frozenset({"knowledge", "preference"})
+MAX_STANDING = 60
 RECENCY_WEIGHT = 0.05  # a note updated today gains this much over one from long ago
 HALF_LIFE_DAYS = 90.0
 CONFIRMED_WEIGHT = 0.02  # per extra time a note was stated, up to 3
@@ -78,7 +83,7 @@ def rank(hits: Sequence[tuple[Note, float]], place: Place, now: datetime | None 
         if not place.admits(note):
             continue  # never shown outside its scope, whatever a store returned
         current = note.kind == "task" and place.task and note.task == place.task
-        if similarity < min_relevance and not current:
+        if similarity < min_relevance and not current and note.kind not in STANDING:
             continue
         out.setdefault(note.kind, []).append((note, score(note, similarity, place, now)))
     for items in out.values():
@@ -92,6 +97,10 @@ def note_entry(note: Note) -> str:
     return f"- [m:{note.id[:8]}] {text} ({where}; {(note.updated or note.created)[:10]})"
 
 
+def _most(kind: str) -> int:
+    return MAX_STANDING if kind in STANDING else MAX_PER_KIND
+
+
 def fit(entries: dict[str, list[Recalled]], budget: int, count: Callable[[str], int]) -> MemoryShelf:
     """The shelf: each kind's entries in order while they fit its share; shares a kind leaves
     unused go to the kinds that still have entries. Never more than ``budget`` tokens."""
@@ -102,13 +111,13 @@ def fit(entries: dict[str, list[Recalled]], budget: int, count: Callable[[str], 
     if room <= 0:
         return MemoryShelf()
     chosen: dict[str, list[Recalled]] = {k: [] for k in KIND_ORDER}
-    costs = {k: [count(e.text + "\n") for e in entries.get(k, [])[:MAX_PER_KIND]] for k in KIND_ORDER}
+    costs = {k: [count(e.text + "\n") for e in entries.get(k, [])[:_most(k)]] for k in KIND_ORDER}
     active = [k for k in KIND_ORDER if costs[k]]
     allowance = {k: room * SHARES[k] / sum(SHARES[a] for a in active) for k in active}
     spent = 0
     for _ in range(2):  # second pass: what others left unused
         for kind in active:
-            for n, entry in enumerate(entries[kind][:MAX_PER_KIND]):
+            for n, entry in enumerate(entries[kind][:_most(kind)]):
                 if entry in chosen[kind]:
                     continue
                 if costs[kind][n] > allowance[kind] or spent + costs[kind][n] > room:
@@ -133,20 +142,31 @@ def fit(entries: dict[str, list[Recalled]], budget: int, count: Callable[[str], 
     return MemoryShelf(items, text, count(text))
 
 
-def recall(text: str, notes: Any, budget: int, count: Callable[[str], int], *, errors: Sequence[Recalled] = (),
-           now: datetime | None = None) -> MemoryShelf:
-    """The shelf for a request ``text``: notes from ``notes`` (a NoteStore) and the error entries given."""
+def ranked_notes(text: str, notes: Any, now: datetime | None = None) -> dict[str, list[tuple[Note, float]]]:
+    """Per kind, the notes of ``notes`` (a NoteStore) for a request ``text``, best first."""
+    from kimicode.memory.notes import KINDS
     from kimicode.memory.notes_store import NoteFilter
 
-    hits = [(h.note, h.similarity) for h in notes.search(text, NoteFilter())]
+    hits: list[tuple[Note, float]] = []
+    for kind in KINDS:
+        hits += [(h.note, h.similarity) for h in notes.search(text, NoteFilter((kind,)), n=_most(kind))]
     if notes.place.task:  # the task at hand's own notes, however the request is worded
         hits += [(n, 0.0) for n in notes.notes(NoteFilter(("task",))) if n.task == notes.place.task]
     best: dict[str, tuple[Note, float]] = {}
     for note, similarity in hits:
         if note.id not in best or best[note.id][1] < similarity:
             best[note.id] = (note, similarity)
-    ranked = rank(list(best.values()), notes.place, now)
-    entries = {k: [Recalled(k, n.id, note_entry(n), s, n.scope) for n, s in items] for k, items in ranked.items()}
+    return rank(list(best.values()), notes.place, now)
+
+
+def entries_of(ranked: dict[str, list[tuple[Note, float]]]) -> dict[str, list[Recalled]]:
+    return {k: [Recalled(k, n.id, note_entry(n), s, n.scope) for n, s in items] for k, items in ranked.items()}
+
+
+def recall(text: str, notes: Any, budget: int, count: Callable[[str], int], *, errors: Sequence[Recalled] = (),
+           now: datetime | None = None) -> MemoryShelf:
+    """The shelf for a request ``text``: notes from ``notes`` (a NoteStore) and the error entries given."""
+    entries = entries_of(ranked_notes(text, notes, now))
     if errors:
         entries["error"] = list(errors)
     return fit(entries, budget, count)
