@@ -1,8 +1,11 @@
 """Memory as the rest of kimicode sees it: recall into the memory shelf, and a health check.
 
-Recall costs nothing when the text holds no error: the cheap parse runs first, and Chroma
-(about 2 s to import) is only loaded when there is something to look up. Every failure
-comes back as one warning line; the caller goes on without memory.
+The shelf holds the notes relevant to the request (shelf.py: conventions, preferences,
+decisions, tasks, within a token budget) and, when the text holds an error, the fingerprints
+of similar errors seen before. Recall costs nothing when there is nothing to look up: no
+error in the text and no memory index on this machine (nor a server) means Chroma (about 2 s
+to import) is never loaded. Every failure comes back as one warning line; the caller goes on
+without memory.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from kimicode.memory.fingerprint import error_shapes, short_type
 MIN_SCORE = 0.45  # below this a stored error is another bug (measured on tests/e2e/recall_set.py)
 MAX_HITS = 3
 FIELD_CHARS = 1200  # of a root cause or fix, in the shelf
+SHELF_BUDGET = 4_000  # tokens of the memory shelf when the caller gives none
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,7 @@ class Recall:
     text: str  # the memory shelf; "" when nothing was recalled
     hits: tuple[Any, ...]  # kimicode.memory.store.Hit
     warning: str = ""  # one line when memory is unavailable
+    notes: tuple[Any, ...] = ()  # kimicode.memory.shelf.Recalled: the notes on the shelf
 
 
 def _clip(text: str, limit: int = FIELD_CHARS) -> str:
@@ -57,25 +62,46 @@ def render_shelf(hits: Sequence[Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def recall_for_text(text: str, repo_root: Path | None, settings: Any, *, data_dir: Path | None = None,
-                    n: int = MAX_HITS, min_score: float = MIN_SCORE, store: Any = None) -> Recall:
-    """Fingerprints like the error(s) in ``text``, rendered for the memory shelf.
+def notes_may_exist(settings: Any, data_dir: Path | None = None) -> bool:
+    """Whether there can be notes to recall: a server, or a local index on this machine."""
+    from kimicode.locations import user_locations
 
-    Returns an empty Recall when memory is off, there is no repository, or the text holds
-    no error; ``warning`` is set (and ``text`` empty) when memory is unavailable.
+    if settings.memory.chroma_url:
+        return True
+    return ((data_dir or user_locations().data_dir) / "memory" / "chroma" / "chroma.sqlite3").exists()
+
+
+def recall_for_text(text: str, repo_root: Path | None, settings: Any, *, data_dir: Path | None = None,
+                    n: int = MAX_HITS, min_score: float = MIN_SCORE, store: Any = None, notes: Any = None,
+                    budget: int = SHELF_BUDGET) -> Recall:
+    """The memory shelf for a request ``text``: relevant notes, and fingerprints like its error(s).
+
+    Returns an empty Recall when memory is off, there is no repository, or there is nothing to
+    look up; ``warning`` is set (and ``text`` empty) when memory is unavailable.
     """
     if repo_root is None or not settings.memory.enabled or not text.strip():
         return Recall("", ())
-    if not error_shapes(text, str(repo_root)):
+    has_error = bool(error_shapes(text, str(repo_root)))
+    if not has_error and notes is None and not notes_may_exist(settings, data_dir):
         return Recall("", ())
+    from kimicode.memory.remember import open_notes
+    from kimicode.memory.shelf import recall
     from kimicode.memory.store import MemoryStore, MemoryUnavailable
+    from kimicode.tokens import TokenCounter
 
+    count = TokenCounter().bound
     try:
-        store = store or MemoryStore.open(settings, repo_root, data_dir)
-        hits = store.search(text, n=n, min_score=min_score, repo_root=str(repo_root))
+        hits: list[Any] = []
+        if has_error:
+            store = store or MemoryStore.open(settings, repo_root, data_dir)
+            hits = store.search(text, n=n, min_score=min_score, repo_root=str(repo_root))
+        errors = render_shelf(hits)
+        notes = notes or open_notes(settings, repo_root, data_dir)[0]
+        shelf = recall(text, notes, budget - (count(errors) if errors else 0), count)
     except MemoryUnavailable as exc:
         return Recall("", (), f"memory unavailable: {exc}")
-    return Recall(render_shelf(hits), tuple(hits))
+    joined = "\n".join(part for part in (shelf.text, errors) if part)
+    return Recall(joined, tuple(hits), notes=shelf.items)
 
 
 class Recaller:
@@ -93,6 +119,7 @@ class Recaller:
         self.last: Recall = Recall("", ())
         self._last_text: str | None = None
         self._store: Any = None
+        self._notes: Any = None
 
     def __call__(self, text: str) -> str:
         if self.warning or self.repo_root is None or not self.settings.memory.enabled:
@@ -100,18 +127,23 @@ class Recaller:
         if text == self._last_text:  # the session asks again for every budget display: same text, same answer
             return self.last.text
         self._last_text = text
-        if not error_shapes(text, str(self.repo_root)):
+        has_error = bool(error_shapes(text, str(self.repo_root)))
+        if not has_error and self._notes is None and not notes_may_exist(self.settings, self.data_dir):
             self.last = Recall("", ())
             return ""
+        from kimicode.memory.remember import open_notes
         from kimicode.memory.store import MemoryStore, MemoryUnavailable
 
         try:
-            if self._store is None:
+            if self._store is None and has_error:
                 self._store = MemoryStore.open(self.settings, self.repo_root, self.data_dir)
+            if self._notes is None:
+                self._notes = open_notes(self.settings, self.repo_root, self.data_dir)[0]
         except MemoryUnavailable as exc:
             self.warning = f"memory unavailable: {exc}"
             raise MemoryUnavailable(str(exc)) from None
-        self.last = recall_for_text(text, self.repo_root, self.settings, store=self._store)
+        self.last = recall_for_text(text, self.repo_root, self.settings, store=self._store, notes=self._notes,
+                                    data_dir=self.data_dir)
         if self.last.warning:
             self.warning = self.last.warning
             raise MemoryUnavailable(self.last.warning.removeprefix("memory unavailable: "))

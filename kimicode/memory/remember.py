@@ -268,3 +268,21 @@ def open_notes(settings: Any, root: Path | None, data_dir: Path | None = None, t
     else:
         place = Place(repo_identity(root).key, current_task(root) if task is None else task)
     return NoteStore.open(settings, place, data_dir), Journal(data_dir)
+
+
+def capture_state(settings: Any, root: Path | None, record: StateLike, *, source: str = "session", ask: Ask | None = None,
+                  data_dir: Path | None = None) -> Stored:
+    """At a session's end or compaction: remember what its state record established. Never raises:
+    memory is optional, so a failure comes back as the Stored's one-line warning."""
+    from kimicode.memory.chroma import MemoryUnavailable
+
+    if not settings.memory.enabled or not settings.memory.capture:
+        return Stored("", ())
+    try:
+        store, journal = open_notes(settings, root, data_dir)
+        candidates = candidates_from_state(record, store.place.task)
+        if root is None:  # outside a repository only the user's own preferences have a home
+            candidates = [c for c in candidates if c.kind == "preference"]
+        return remember(store, journal, candidates, source=source, ask=ask) if candidates else Stored("", ())
+    except (MemoryUnavailable, NoteError) as exc:
+        return Stored("", (), f"memory: not remembered: {exc}")

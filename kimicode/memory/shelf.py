@@ -30,7 +30,7 @@ MAX_STANDING = 60
 RECENCY_WEIGHT = 0.05  # a note updated today gains this much over one from long ago
 HALF_LIFE_DAYS = 90.0
 CONFIRMED_WEIGHT = 0.02  # per extra time a note was stated, up to 3
-TASK_BOOST = 0.5  # the note of the task at hand comes before any other task's
+TASK_BOOST = 1.0  # the notes of the task at hand come before any other task's (similarity is at most 1)
 ENTRY_CHARS = 600
 TITLES = {"preference": "The user's preferences", "knowledge": "Conventions and facts of this repository",
           "decision": "Decisions made earlier", "task": "Tasks worked on before", "error": "Errors seen before"}
