@@ -27,7 +27,8 @@ _CONSTRAINT_START = re.compile(
 )
 _CONSTRAINT_ANY = re.compile(
     r"\b(must|mustn'?t|must not|shall not|should never|should always|is not allowed|are not allowed|"
-    r"is required|are required|is forbidden|under no circumstances)\b",
+    r"is required|are required|is forbidden|under no circumstances|never|"
+    r"we (?:always |only )?use|we don'?t use|I (?:always )?prefer|I'd rather|prefer \w+ (?:over|to))\b",
     re.IGNORECASE,
 )
 _CONSTRAINT_LABEL = re.compile(r"^(constraint|rule|requirement)s?\s*:", re.IGNORECASE)

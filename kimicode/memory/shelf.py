@@ -20,7 +20,7 @@ from kimicode.memory.notes import Note, Place
 
 KIND_ORDER = ("preference", "knowledge", "decision", "task", "error")
 SHARES = {"error": 0.30, "knowledge": 0.25, "decision": 0.20, "preference": 0.15, "task": 0.10}
-MIN_RELEVANCE = 0.12  # similarity below which a decision or task is not about the request (bench/memory_recall.py)
+MIN_RELEVANCE = 0.08  # similarity below which a decision or task is not about the request (bench/memory_recall.py)
 MAX_PER_KIND = 5
 # Conventions and preferences are standing rules, like an AGENTS.md: they bear on requests that share
 # no word with them ("record the last login" needs "timestamps are UTC"), which no offline similarity

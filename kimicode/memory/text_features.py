@@ -47,6 +47,7 @@ _WEAK = frozenset("""
 add adding added write writing written create creating implement implementing use using used uses new
 continue continuing resume pick left remain remaining next step steps work working done finish start started
 go going keep kept show shows tell help fix fixing change changes changed update updated support
+decided decision agreed chose chosen settled picked went task open
 """.split())
 
 
@@ -96,9 +97,11 @@ def tokens(text: str) -> list[str]:
         if not lower or lower in _STOP:
             continue
         parts = _parts(token)
-        if len(parts) > 1 or _is_rare(token):
-            out.append(lower)  # the whole identifier (httpx, os.environ, E.164) as one token
+        if len(parts) > 1:
+            out.append(lower)  # the whole identifier (load_user, os.environ, E.164) as one token, then its parts
             out.extend(stem(p) for p in parts if p not in _STOP and len(p) > 1)
+        elif _is_rare(token):
+            out.append(lower)
         else:
             out.append(stem(lower))
     return out
