@@ -20,7 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "ask": ("kimicode.commands.ask", "Ask one question about the repository and stream the answer."),
     "doctor": ("kimicode.commands.doctor", "Check that everything kimicode needs works on this machine."),
     "sessions": ("kimicode.commands.sessions", "List, show and export chat sessions."),
-    "memory": ("kimicode.commands.memory", "Errors seen in this repository, their root causes and fixes."),
+    "memory": ("kimicode.commands.memory", "What kimicode remembers: errors and fixes, conventions, preferences, decisions, tasks."),
     "review": ("kimicode.commands.review", "Review the staged changes (or a range, or files); exit 1 to stop a commit."),
     "hook": ("kimicode.commands.hook", "Install or remove the git hooks (pre-commit, pre-merge-commit) that run kimicode review."),
 }
