@@ -142,7 +142,7 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=2000, help="memory shelf tokens")
     parser.add_argument("--embedding", choices=("hash", "minilm"), default="hash")
     args = parser.parse_args()
-    print(f"pairs: " + ", ".join(f"{k} {len(v)}" for k, v in KINDS.items()) + f"; other memories: {len(OTHERS)}; split {args.split}")
+    print("pairs: " + ", ".join(f"{k} {len(v)}" for k, v in KINDS.items()) + f"; other memories: {len(OTHERS)}; split {args.split}")
     if args.embedding == "minilm":
         compare_embeddings(args.split)
         return

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from kimicode.chat.compaction import CompactionReport
 from kimicode.chat.compactor import Compactor
@@ -36,6 +35,7 @@ from kimicode.chat.state import StateRecord, render
 from kimicode.chat.summarize import Summarizer
 from kimicode.engine.assembler import Assembler, Piece, Shelves
 from kimicode.engine.events import Emit, Event, Failed, Notice, TurnBegan, TurnEnded, ignore
+from kimicode.engine.memory import SessionMemory
 from kimicode.engine.send import Calibration, CannotShrink, Sender, Shrink
 from kimicode.engine.system import system_shelf
 from kimicode.llm import ChatClient, ChatResult, LLMError
@@ -80,7 +80,7 @@ class Conversation:
         packer: RepoPacker | None = None,
         summarizer_client: ChatClient | None = None,
         project_root: Path | None = None,
-        recall: Callable[[str], str] | None = None,
+        memory: SessionMemory | None = None,
         calibration_dir: Path | None = None,
         owned: tuple[ChatClient, ...] = (),
     ) -> None:
@@ -103,7 +103,8 @@ class Conversation:
         summarizer = Summarizer(sclient, counter, sclient.spec.context_window, summary_reply)
         self.compactor = Compactor(self.history, self.files, self.log, summarizer, self.policy)
         self.compactor.reports = resumed.reports
-        self.recalls = Recalls(recall, counter, self.log.warnings)
+        self.memory = memory
+        self.recalls = Recalls(memory.shelf if memory is not None else None, self.log.warnings)
         self._calibration_dir = calibration_dir
         self.use_client(client)  # the plan, the turn texts and the sender follow the model
         self.files.resume(resumed.pack_query, resumed.pack_added, resumed.pack_skip)
@@ -162,6 +163,10 @@ class Conversation:
         self.client.cancel()
 
     def close(self) -> None:
+        if self.memory is not None:
+            self._capture("session")
+            self.memory.close()
+            self.memory = None  # closing twice captures once
         self.log.close()
         for client in self._owned:
             client.close()
@@ -265,6 +270,8 @@ class Conversation:
         for note in request.notes:
             tell(Notice(note))
         emit(TurnEnded(assistant.id, result.partial, result.interrupted, result.error or ""))
+        if reports:
+            self._capture("compaction")
         return Exchange(user, assistant, result, request.shelves, request.tokens, reports, notes)
 
     # -- the files in context, compaction -----------------------------------------------
@@ -280,4 +287,31 @@ class Conversation:
 
     def compact(self) -> list[CompactionReport]:
         """/compact: fold every turn but the last ``keep_recent`` into the state now."""
-        return self.compactor.compact("manual", self.budget.history_room(), force=True)
+        reports = self.compactor.compact("manual", self.budget.history_room(), force=True)
+        if reports:
+            self._capture("compaction")
+        return reports
+
+    # -- memory -------------------------------------------------------------------------
+
+    def _capture(self, source: str) -> None:
+        """What the state record established becomes memory (consolidated; `kimicode memory undo`);
+        the transcript says what was stored."""
+        if self.memory is None:
+            return
+        stored = self.memory.capture(self.history.record, source)
+        if stored.warning or stored.changes:
+            self.add_note("\n".join([stored.summary(), *stored.lines()]), "memory")
+
+    def remember(self, text: str) -> str:
+        """/remember TEXT: stored as a note of the kind its words say; what was stored, in lines."""
+        if self.memory is None:
+            raise ChatError("memory is off for this session")
+        from kimicode.memory.chroma import MemoryUnavailable
+        from kimicode.memory.notes import NoteError
+
+        try:
+            stored = self.memory.remember(text)
+        except (NoteError, MemoryUnavailable) as exc:
+            raise ChatError(str(exc)) from None
+        return "\n".join([stored.summary(), *stored.lines()])

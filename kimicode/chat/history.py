@@ -20,7 +20,7 @@ from kimicode.chat.search import SearchHit, search
 from kimicode.chat.session import now
 from kimicode.chat.state import StateItem, StateRecord, render
 from kimicode.engine.assembler import restored_block
-from kimicode.prompt import MESSAGE_OVERHEAD, BudgetPlan, TurnView, framing_tokens, middle_out
+from kimicode.prompt import MESSAGE_OVERHEAD, BudgetPlan, TurnView, framing_tokens
 from kimicode.tokens import TokenCounter
 
 SAFETY = 16  # tokens: joining the system prompt and the pack may count a little above the parts
@@ -161,24 +161,22 @@ class History:
 
 
 class Recalls:
-    """The memory shelf: what the error index knows about the newest question (one lookup per question)."""
+    """The memory shelf of a conversation: the engine's recall for the newest question, within its cap."""
 
-    def __init__(self, recall: Callable[[str], str] | None, counter: TokenCounter, warnings: list[str]) -> None:
-        self.recall = recall
-        self.counter = counter
+    def __init__(self, recall: Callable[[str, int], str] | None, warnings: list[str]) -> None:
+        self.recall = recall  # kimicode.engine.memory.SessionMemory.shelf
         self.warnings = warnings
-        self._last: tuple[str, str] = ("", "")  # (question, recall)
+        self._last: tuple[str, int, str] = ("", 0, "")  # (question, cap, recall): the budget bar asks again
 
     def text(self, question: str, cap: int) -> str:
         """The recalls for ``question``, within ``cap`` tokens ("" when there are none)."""
         if self.recall is None or not question:
             return ""
-        if self._last[0] != question:
+        if self._last[:2] != (question, cap):
             try:
-                found = self.recall(question) or ""
+                found = self.recall(question, cap) or ""
             except Exception as exc:  # noqa: BLE001 - memory is optional: degrade, never fail the turn
                 self.warnings.append(f"memory recall failed: {exc}")
                 found = ""
-            self._last = (question, found)
-        found = self._last[1]
-        return middle_out(found, cap, self.counter.count) if found.strip() else ""
+            self._last = (question, cap, found)
+        return self._last[2]

@@ -39,7 +39,8 @@ def open_conversation(
     ``session_id`` (or a unique prefix of one) may name a session of any repository,
     whose own root then applies. ``summarizer_settings`` points compaction at another
     (cheaper) model or endpoint; by default the chat model summarizes. With ``use_memory``
-    (and ``memory.enabled``), errors in a question recall what the error index knows.
+    (and ``memory.enabled``), each request's memory shelf holds what memory knows that bears on
+    the newest question, and what the session established is remembered when it compacts and ends.
     """
     from kimicode import calibration
 
@@ -70,14 +71,14 @@ def open_conversation(
     packer = None
     if use_repo:
         packer = RepoPacker(root, PackOptions.from_settings(settings.pack, counter), locations.cache_dir, counter)
-    recall = None
+    memory = None
     if use_memory and settings.memory.enabled:
-        from kimicode.memory.recall import Recaller
+        from kimicode.engine.memory import SessionMemory
 
-        recall = Recaller(root, settings, locations.data_dir)
+        memory = SessionMemory(root, settings, locations.data_dir, counter.count)
     try:
         return Conversation(file, loaded, client, counter, policy=policy, packer=packer, summarizer_client=summarizer,
-                            project_root=root, recall=recall, calibration_dir=locations.data_dir, owned=owned)
+                            project_root=root, memory=memory, calibration_dir=locations.data_dir, owned=owned)
     except BaseException:
         file.close()
         for c in owned:

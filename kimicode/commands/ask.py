@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from kimicode.config import Settings
     from kimicode.llm import ChatResult
     from kimicode.models import ModelSpec
-    from kimicode.prompt import Redaction, Request
+    from kimicode.prompt import BudgetPlan, Redaction, Request
     from kimicode.tokens import TokenCounter
 
 
@@ -146,7 +146,7 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
     options = PackOptions.from_settings(settings.pack, counter)
     stdin = _read_stdin()
     repo_root = None if no_repo else root
-    inputs = AskInputs(question, repo_root, files, stdin, query, memory=_recall(f"{question}\n{stdin}", repo_root, settings))
+    inputs = AskInputs(question, repo_root, files, stdin, query, memory=_recall(f"{question}\n{stdin}", repo_root, settings, plan))
     try:
         asking = AskRequest(inputs, counter, plan, options, locations.cache_dir)
         request = asking.build()
@@ -170,14 +170,20 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
     sys.exit(code)
 
 
-def _recall(text: str, root: Path | None, settings: Settings) -> str:
-    """The memory shelf for the errors in the question and piped input; one warning if memory is unavailable."""
-    from kimicode.memory.recall import recall_for_text
+def _recall(text: str, root: Path | None, settings: Settings, plan: BudgetPlan) -> str:
+    """The memory shelf for the question and piped input (the engine's, within the plan's share);
+    one warning if memory is unavailable."""
+    from kimicode.engine.memory import SessionMemory, budget
+    from kimicode.memory.chroma import MemoryUnavailable
 
-    recall = recall_for_text(text, root, settings)
-    if recall.warning:
-        click.echo(f"kimicode: {recall.warning}", err=True)
-    return recall.text
+    memory = SessionMemory(root, settings)
+    try:
+        return memory.shelf(text, budget(plan, plan.prompt_limit))
+    except MemoryUnavailable:
+        click.echo(f"kimicode: {memory.warning}", err=True)
+        return ""
+    finally:
+        memory.close()
 
 
 def _redaction_summary(found: list[Redaction], shown: int = 5) -> str:

@@ -105,7 +105,8 @@ def remember(text: tuple[str, ...], kind: str | None, scope: str | None, task: s
     """Remember TEXT: a convention, a preference, a decision or a task's state. Consolidated with
     what is stored: the same statement is not added twice, a newer one on the same subject
     replaces the older (kept in its history)."""
-    from kimicode.memory.remember import candidate_from_text, remember as store_notes
+    from kimicode.memory.remember import candidate_from_text
+    from kimicode.memory.remember import remember as store_notes
 
     _, store, journal = open_notes(task)
     candidate = guard(candidate_from_text, " ".join(text), kind, scope, task)

@@ -164,9 +164,11 @@ def _skip(report: _Report, settings: Settings, why: str) -> NoReturn:
 def _review(report: _Report, settings: Settings, changes: ChangeSet, local: LocalReport, budget: int | None, dry_run: bool,
             started: float) -> None:
     from kimicode import calibration
+    from kimicode.engine.memory import SessionMemory
     from kimicode.engine.send import Calibration, plan_for
     from kimicode.llm import ChatClient, Endpoint, needs_key
     from kimicode.locations import user_locations
+    from kimicode.memory.chroma import MemoryUnavailable
     from kimicode.models import model_spec
     from kimicode.review.request import PlanError, build_plan
     from kimicode.review.run import Deadline, review
@@ -179,8 +181,20 @@ def _review(report: _Report, settings: Settings, changes: ChangeSet, local: Loca
     counter = TokenCounter(settings.pack.encoding, calibration.factor(data_dir, settings.model))
     window = plan_for(spec, settings.ask.reply_tokens, settings.pack.budget)
 
+    memory = SessionMemory(changes.root, settings, data_dir)
+
+    def recall(text: str, tokens: int) -> str:
+        try:
+            return memory.shelf(text, tokens)
+        except MemoryUnavailable:
+            report.say(f"review without memory: {memory.warning}")
+            return ""
+
     def plan_within(tokens: int) -> Plan:
-        return build_plan(changes, local, counter, window, tokens, settings.pack.max_file_bytes)
+        try:
+            return build_plan(changes, local, counter, window, tokens, settings.pack.max_file_bytes, recall)
+        finally:
+            memory.close()
 
     # Planning a huge diff takes a while (about a minute for 10 MB here): when its size alone
     # says it is over the ceiling, ask (or skip) first.

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         UsageReported,
         ignore,
     )
+    from kimicode.engine.memory import SessionMemory
     from kimicode.engine.send import Calibration, CannotShrink, Sender, Shrink, plan_for, send_within_budget
     from kimicode.engine.system import project_instructions, system_shelf
 
@@ -38,9 +39,10 @@ _HOMES = {
                      "ReasoningDelta", "ToolCalled", "TurnBegan", "TurnEnded", "UsageReported", "ignore"), "events"),
     **dict.fromkeys(("Calibration", "CannotShrink", "Sender", "Shrink", "plan_for", "send_within_budget"), "send"),
     **dict.fromkeys(("project_instructions", "system_shelf"), "system"),
+    "SessionMemory": "memory",
 }
 __all__ = ["Assembler", "Calibration", "CannotShrink", "CompactionBegan", "CompactionEnded", "ContentDelta", "Emit",
-    "Event", "Failed", "Notice", "Piece", "ReasoningDelta", "Sender", "Shelves", "Shrink", "ToolCalled", "TurnBegan",
+    "Event", "Failed", "Notice", "Piece", "ReasoningDelta", "Sender", "SessionMemory", "Shelves", "Shrink", "ToolCalled", "TurnBegan",
     "TurnEnded", "UsageReported", "ignore", "plan_for", "project_instructions", "restored_block",
     "send_within_budget", "system_shelf"]
 

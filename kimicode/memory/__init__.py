@@ -15,16 +15,16 @@ from kimicode.lazy import exports
 if TYPE_CHECKING:
     from kimicode.memory.capture import CaptureError, build_fingerprint, remember_answer
     from kimicode.memory.fingerprint import Fingerprint, error_shapes
-    from kimicode.memory.recall import Recaller, memory_status, recall_for_text
+    from kimicode.memory.recall import memory_status, recall_for_text
     from kimicode.memory.store import MemoryStore, MemoryUnavailable
 
 _HOMES = {
     **dict.fromkeys(("CaptureError", "build_fingerprint", "remember_answer"), "capture"),
     **dict.fromkeys(("Fingerprint", "error_shapes"), "fingerprint"),
-    **dict.fromkeys(("Recaller", "memory_status", "recall_for_text"), "recall"),
+    **dict.fromkeys(("memory_status", "recall_for_text"), "recall"),
     **dict.fromkeys(("MemoryStore", "MemoryUnavailable"), "store"),
 }
-__all__ = ["CaptureError", "Fingerprint", "MemoryStore", "MemoryUnavailable", "Recaller", "build_fingerprint",
+__all__ = ["CaptureError", "Fingerprint", "MemoryStore", "MemoryUnavailable", "build_fingerprint",
            "error_shapes", "memory_status", "recall_for_text", "remember_answer"]
 
 __getattr__ = exports(__name__, _HOMES)

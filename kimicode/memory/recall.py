@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from kimicode.memory.fingerprint import error_shapes, short_type
 
@@ -71,83 +71,68 @@ def notes_may_exist(settings: Any, data_dir: Path | None = None) -> bool:
     return ((data_dir or user_locations().data_dir) / "memory" / "chroma" / "chroma.sqlite3").exists()
 
 
-def recall_for_text(text: str, repo_root: Path | None, settings: Any, *, data_dir: Path | None = None,
-                    n: int = MAX_HITS, min_score: float = MIN_SCORE, store: Any = None, notes: Any = None,
-                    budget: int = SHELF_BUDGET) -> Recall:
-    """The memory shelf for a request ``text``: relevant notes, and fingerprints like its error(s).
+@dataclass(frozen=True)
+class Found:
+    """What memory holds for one request text, before it is fitted to a budget."""
 
-    Returns an empty Recall when memory is off, there is no repository, or there is nothing to
-    look up; ``warning`` is set (and ``text`` empty) when memory is unavailable.
-    """
-    if repo_root is None or not settings.memory.enabled or not text.strip():
-        return Recall("", ())
+    hits: tuple[Any, ...] = ()  # kimicode.memory.store.Hit: errors like the text's
+    entries: Any = None  # kind -> [kimicode.memory.shelf.Recalled], best first
+
+
+def find(text: str, repo_root: Path, settings: Any, *, store: Any = None, notes: Any = None,
+         data_dir: Path | None = None, n: int = MAX_HITS, min_score: float = MIN_SCORE) -> tuple[Found, Any, Any]:
+    """Search once: (what was found, the error store, the notes store), the stores opened on
+    first need so the caller can keep them. Raises MemoryUnavailable."""
     has_error = bool(error_shapes(text, str(repo_root)))
     if not has_error and notes is None and not notes_may_exist(settings, data_dir):
-        return Recall("", ())
+        return Found(), store, notes
     from kimicode.memory.remember import open_notes
-    from kimicode.memory.shelf import recall
-    from kimicode.memory.store import MemoryStore, MemoryUnavailable
-    from kimicode.tokens import TokenCounter
+    from kimicode.memory.shelf import entries_of, ranked_notes
+    from kimicode.memory.store import MemoryStore
 
-    count = TokenCounter().bound
-    try:
-        hits: list[Any] = []
-        if has_error:
-            store = store or MemoryStore.open(settings, repo_root, data_dir)
-            hits = store.search(text, n=n, min_score=min_score, repo_root=str(repo_root))
+    hits: list[Any] = []
+    if has_error:
+        store = store or MemoryStore.open(settings, repo_root, data_dir)
+        hits = store.search(text, n=n, min_score=min_score, repo_root=str(repo_root))
+    notes = notes or open_notes(settings, repo_root, data_dir)[0]
+    return Found(tuple(hits), entries_of(ranked_notes(text, notes))), store, notes
+
+
+def fitted(found: Found, budget: int, count: Callable[[str], int]) -> Recall:
+    """The shelf within ``budget`` tokens: the errors' section (fewer hits until it takes at most
+    half), then the notes of each kind in what is left."""
+    from kimicode.memory.shelf import fit
+
+    hits = list(found.hits)
+    errors = render_shelf(hits)
+    while hits and count(errors) > budget // 2:
+        hits.pop()
         errors = render_shelf(hits)
-        notes = notes or open_notes(settings, repo_root, data_dir)[0]
-        shelf = recall(text, notes, budget - (count(errors) if errors else 0), count)
-    except MemoryUnavailable as exc:
-        return Recall("", (), f"memory unavailable: {exc}")
+    shelf = fit(found.entries or {}, budget - (count(errors) if errors else 0), count)
     joined = "\n".join(part for part in (shelf.text, errors) if part)
     return Recall(joined, tuple(hits), notes=shelf.items)
 
 
-class Recaller:
-    """The chat session's ``recall`` hook: one store for the session, one warning at most.
+def recall_for_text(text: str, repo_root: Path | None, settings: Any, *, data_dir: Path | None = None,
+                    budget: int = SHELF_BUDGET) -> Recall:
+    """The memory shelf for one request ``text``: relevant notes, and fingerprints like its error(s).
 
-    The first failure is raised (the session shows it as a warning); after that recall
-    returns "" silently, so a broken index costs one line, not one line per turn.
+    Empty when memory is off, there is no repository, or there is nothing to look up; ``warning``
+    is set (and ``text`` empty) when memory is unavailable.
     """
+    if repo_root is None or not settings.memory.enabled or not text.strip():
+        return Recall("", ())
+    from kimicode.memory.chroma import MemoryUnavailable
+    from kimicode.tokens import TokenCounter
 
-    def __init__(self, repo_root: Path | None, settings: Any, data_dir: Path | None = None) -> None:
-        self.repo_root = repo_root
-        self.settings = settings
-        self.data_dir = data_dir
-        self.warning = ""
-        self.last: Recall = Recall("", ())
-        self._last_text: str | None = None
-        self._store: Any = None
-        self._notes: Any = None
-
-    def __call__(self, text: str) -> str:
-        if self.warning or self.repo_root is None or not self.settings.memory.enabled:
-            return ""
-        if text == self._last_text:  # the session asks again for every budget display: same text, same answer
-            return self.last.text
-        self._last_text = text
-        has_error = bool(error_shapes(text, str(self.repo_root)))
-        if not has_error and self._notes is None and not notes_may_exist(self.settings, self.data_dir):
-            self.last = Recall("", ())
-            return ""
-        from kimicode.memory.remember import open_notes
-        from kimicode.memory.store import MemoryStore, MemoryUnavailable
-
-        try:
-            if self._store is None and has_error:
-                self._store = MemoryStore.open(self.settings, self.repo_root, self.data_dir)
-            if self._notes is None:
-                self._notes = open_notes(self.settings, self.repo_root, self.data_dir)[0]
-        except MemoryUnavailable as exc:
-            self.warning = f"memory unavailable: {exc}"
-            raise MemoryUnavailable(str(exc)) from None
-        self.last = recall_for_text(text, self.repo_root, self.settings, store=self._store, notes=self._notes,
-                                    data_dir=self.data_dir)
-        if self.last.warning:
-            self.warning = self.last.warning
-            raise MemoryUnavailable(self.last.warning.removeprefix("memory unavailable: "))
-        return self.last.text
+    try:
+        found, store, notes = find(text, repo_root, settings, data_dir=data_dir)
+    except MemoryUnavailable as exc:
+        return Recall("", (), f"memory unavailable: {exc}")
+    for opened in (store, notes):
+        if opened is not None:
+            opened.close()
+    return fitted(found, budget, TokenCounter().bound)
 
 
 def memory_status(settings: Any, repo_root: Path | None = None, data_dir: Path | None = None) -> tuple[bool, str]:

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
-from kimicode.memory.consolidate import NEIGHBOURS, Action, Candidate, Neighbour, consolidation_prompt, decide, parse_decisions
+from kimicode.memory.consolidate import (
+    NEIGHBOURS,
+    Action,
+    Candidate,
+    Neighbour,
+    consolidation_prompt,
+    decide,
+    parse_decisions,
+)
 from kimicode.memory.journal import Change, Journal, new_batch
 from kimicode.memory.notes import DEFAULT_SCOPE, KINDS, Note, NoteError, Place, new_note, normal_form
 from kimicode.memory.notes_store import NoteFilter, NoteStore
@@ -38,8 +46,10 @@ class StateItemLike(Protocol):
 
 
 class StateLike(Protocol):
-    goal: str
-    items: list[Any]  # of StateItemLike
+    @property
+    def goal(self) -> str: ...
+    @property
+    def items(self) -> list[Any]: ...  # of StateItemLike
 
 
 def classify(text: str) -> tuple[str, str]:
@@ -127,7 +137,7 @@ class Stored:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _neighbours(store: NoteStore, candidate: Candidate, scope: str, fresh: Sequence[Note]) -> list[Neighbour]:
@@ -246,7 +256,7 @@ def expired(notes: Iterable[Note], retention_days: dict[str, int], now: datetime
 
 def prune(store: NoteStore, journal: Journal, retention_days: dict[str, int], *, dry_run: bool = False,
           now: datetime | None = None) -> Stored:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     old = expired(store.notes(), retention_days, now)
     when = now.replace(microsecond=0).isoformat().replace("+00:00", "Z")
     batch = new_batch()
@@ -286,3 +296,15 @@ def capture_state(settings: Any, root: Path | None, record: StateLike, *, source
         return remember(store, journal, candidates, source=source, ask=ask) if candidates else Stored("", ())
     except (MemoryUnavailable, NoteError) as exc:
         return Stored("", (), f"memory: not remembered: {exc}")
+
+
+def remember_text(settings: Any, root: Path | None, text: str, *, source: str, data_dir: Path | None = None) -> Stored:
+    """``/remember TEXT`` in a session: kind and scope from the words. Raises NoteError, MemoryUnavailable."""
+    store, journal = open_notes(settings, root, data_dir)
+    try:
+        candidate = candidate_from_text(text)
+        if root is None and candidate.kind != "preference":  # outside a repository only the user's own notes have a home
+            candidate = replace(candidate, kind="preference")
+        return remember(store, journal, [candidate], source=source)
+    finally:
+        store.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Callable, Sequence
 
 from kimicode.memory.notes import Note, Place
@@ -77,7 +77,7 @@ def score(note: Note, similarity: float, place: Place, now: datetime) -> float:
 def rank(hits: Sequence[tuple[Note, float]], place: Place, now: datetime | None = None,
          min_relevance: float = MIN_RELEVANCE) -> dict[str, list[tuple[Note, float]]]:
     """Per kind, the admitted notes relevant enough, best first."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     out: dict[str, list[tuple[Note, float]]] = {}
     for note, similarity in hits:
         if not place.admits(note):

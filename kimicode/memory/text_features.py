@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Iterable
+from typing import Any, Iterable
 
 from kimicode.memory.concepts import CONCEPTS
 from kimicode.memory.features import vector
@@ -52,7 +52,7 @@ decided decision agreed chose chosen settled picked went task open
 
 
 @functools.lru_cache(maxsize=1)
-def _stemmer():  # noqa: ANN202 - snowballstemmer has no type hints
+def _stemmer() -> Any:  # snowballstemmer has no type hints
     import snowballstemmer
 
     return snowballstemmer.stemmer("english")

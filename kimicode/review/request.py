@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 from kimicode.engine.assembler import Assembler, Piece, Shelves
 from kimicode.engine.system import system_shelf
@@ -242,9 +243,28 @@ def _pack(units: list[Framed], capacity: int) -> list[list[Framed]]:
     return parts
 
 
+MEMORY_QUERY_CHARS = 20_000  # of the added lines, for the memory search: enough to name the subject and errors
+
+
+def memory_query(changes: ChangeSet, report: LocalReport) -> str:
+    """What the memory shelf of a review is recalled for: the changed files' names and added lines."""
+    lines = [f"Changes to {', '.join(c.path for c in report.reviewable[:SUMMARY_LINES])}"]
+    size = len(lines[0])
+    for change in report.reviewable:
+        for hunk in change.hunks:
+            for line in hunk.lines:
+                if line.startswith("+") and size < MEMORY_QUERY_CHARS:
+                    lines.append(line[1:])
+                    size += len(line)
+    return "\n".join(lines)
+
+
 def build_plan(changes: ChangeSet, report: LocalReport, counter: TokenCounter, plan: BudgetPlan, budget: int,
-               max_file_bytes: int) -> Plan:
-    """Requests for ``report.reviewable``, each within ``budget`` prompt tokens (and the plan's window)."""
+               max_file_bytes: int, recall: Callable[[str, int], str] | None = None) -> Plan:
+    """Requests for ``report.reviewable``, each within ``budget`` prompt tokens (and the plan's window).
+
+    ``recall`` (kimicode.engine.memory.SessionMemory.shelf) gives the memory shelf every part carries:
+    remembered errors, conventions and decisions that bear on the changed files."""
     budget = min(budget, plan.prompt_limit)
     prompts = prompt_sections()
     builder = _Builder(changes, report, counter, max_file_bytes)
@@ -254,10 +274,13 @@ def build_plan(changes: ChangeSet, report: LocalReport, counter: TokenCounter, p
     user = string.Template(prompts["user"])
     summary = _summary(changes, report)
     part_note = string.Template(prompts["part"])
+    memory = recall(memory_query(changes, report), plan.share("recall", budget)) if recall is not None else ""
+    memory = frame_body(memory.rstrip()) + "\n\n" if memory.strip() else ""
 
     def request(context: str, diffs: str, part: str) -> Request:
         text = user.substitute(context="", label=changes.label, summary=summary, diffs=diffs, part=part)
-        return assembler.assemble(Shelves(system, tail=(Piece("repo", context), Piece("recent", text))))
+        tail = (Piece("repo", context), Piece("memory", memory), Piece("recent", text))
+        return assembler.assemble(Shelves(system, tail=tail))
 
     fixed = request("", "", part_note.substitute(n=999, total=999)).tokens
     room = budget - fixed

@@ -60,7 +60,7 @@ from kimicode.tui.workspace import Outcome, Snapshot, Workspace, key_notice
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 LABELS = {"pack": "packing the repository", "compact": "compacting the conversation", "memory": "searching memory",
-          "forget": "updating memory", "clear": "opening a new session", "add": "adding files", "drop": "dropping files"}
+          "forget": "updating memory", "remember": "updating memory", "clear": "opening a new session", "add": "adding files", "drop": "dropping files"}
 
 
 class _Stopped(KeyboardInterrupt):

@@ -31,6 +31,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("search", "TEXT", "find words in every turn and state item", needs_arg=True),
     Command("memory", "[QUERY]", "remembered errors of this repository (like QUERY)"),
     Command("forget", "ID", "forget a remembered error", needs_arg=True),
+    Command("remember", "TEXT", "remember a convention, preference or decision (`kimicode memory undo`)", needs_arg=True),
     Command("model", "[NAME]", "answer with another model from now on (no argument: show it)"),
     Command("budget", "", "tokens per shelf, the window and the last call's usage"),
     Command("files", "", "show or hide the files panel", local=True),

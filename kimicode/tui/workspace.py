@@ -246,6 +246,9 @@ class Workspace:
 
         return self._memory_call(run)
 
+    def cmd_remember(self, arg: str) -> Outcome:
+        return Outcome(self.require().remember(arg), "info")
+
     def cmd_model(self, arg: str) -> Outcome:
         from kimicode.chat import switch_model
 

@@ -24,7 +24,7 @@ class Turn:
     text: str
 
 
-def kc(*args: str, cwd: Path, home: Path, input: str = "") -> "object":
+def kc(*args: str, cwd: Path, home: Path, input: str = "") -> object:
     from tests.cli.runner import run_cli
 
     return run_cli(*args, cwd=cwd, input=input, env={"KIMICODE_HOME": str(home)}, timeout=180)
@@ -130,8 +130,9 @@ def test_team_server_shares_repository_memory_not_preferences(chroma_server: str
     alice_sees = json.loads(kc("memory", "list", "--kind", "preference", "--json", cwd=alice_repo, home=alice_home).stdout)
     assert [n["text"] for n in alice_sees] == ["I prefer tabs in Go code."]
     # and the server's collections hold no user note at all
-    import chromadb
     from urllib.parse import urlparse
+
+    import chromadb
 
     url = urlparse(chroma_server)
     client = chromadb.HttpClient(host=url.hostname, port=url.port)

@@ -20,10 +20,12 @@ from pathlib import Path
 import pytest
 
 from kimicode.config import MemorySettings, Settings
+from kimicode.engine.memory import SessionMemory
 from kimicode.memory.capture import CaptureError, build_fingerprint, parse_fix_summary
 from kimicode.memory.fingerprint import Fingerprint
-from kimicode.memory.recall import MIN_SCORE, Recaller, memory_status, recall_for_text
+from kimicode.memory.recall import MIN_SCORE, memory_status, recall_for_text
 from kimicode.memory.store import Filters, MemoryStore, MemoryUnavailable
+from kimicode.tokens import TokenCounter
 from tests.e2e.recall_set import NOVEL, PAIRS, UNRELATED
 from tests.repos import make_repo
 
@@ -207,10 +209,10 @@ def test_unreachable_server(repo: Path) -> None:
     with pytest.raises(MemoryUnavailable, match="cannot reach the Chroma server"):
         MemoryStore.open(settings, repo)
     assert time.monotonic() - started < 5
-    recaller = Recaller(repo, settings)
+    memory = SessionMemory(repo, settings)
     with pytest.raises(MemoryUnavailable):
-        recaller(PAIRS[0].first)  # the chat session shows this once...
-    assert recaller(PAIRS[0].first) == "" and recaller.warning  # ...and then stays quiet
+        memory.shelf(PAIRS[0].first, 4000)  # the chat session shows this once...
+    assert memory.shelf(PAIRS[0].first, 4000) == "" and memory.warning  # ...and then stays quiet
 
 
 def test_memory_off(repo: Path, tmp_path: Path) -> None:
@@ -238,9 +240,12 @@ def test_recall_renders_the_memory_shelf(tmp_path: Path, repo: Path) -> None:
     for part in ("KeyError: 'user_<n>'", "ids from the old API are strings", "use USERS.get and raise UserNotFound",
                  "Files: app/models.py", "the same error"):
         assert part in recall.text
-    recaller = Recaller(repo, LOCAL, data)  # what a chat session calls for each request
-    assert recaller(f"it fails again:\n{PAIRS[0].second}") == recall.text
-    assert recaller("thanks, that worked") == "" and recaller.warning == ""
+    memory = SessionMemory(repo, LOCAL, data)  # what ask, chat and review call for each request
+    assert memory.shelf(f"it fails again:\n{PAIRS[0].second}", 4000) == recall.text
+    small = memory.shelf(f"it fails again:\n{PAIRS[0].second}", 200)  # a smaller budget: fewer hits, never more tokens
+    assert small == "" or TokenCounter().count(small) <= 200
+    assert memory.shelf("thanks, that worked", 4000) == "" and memory.warning == ""
+    memory.close()
     ok, detail = memory_status(LOCAL, repo, data)
     assert ok and "2 fingerprints for this repository" in detail and "local index" in detail
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -84,8 +84,8 @@ def test_model_answer_is_checked() -> None:
     pairs = [(Candidate("knowledge", "Switched to requests."), [Neighbour(old, 0.3)]),
              (Candidate("knowledge", "Timestamps are UTC."), [Neighbour(old, 0.0)]),
              (Candidate("knowledge", "Something new."), [])]
-    answer = ('```json\n{"actions": [{"candidate": 1, "event": "update", "id": "%s", "text": "We use requests, not httpx."},'
-              '{"candidate": 2, "event": "delete", "id": "0000000000000000"}]}\n```' % old.id)
+    update = f'{{"candidate": 1, "event": "update", "id": "{old.id}", "text": "We use requests, not httpx."}}'
+    answer = '```json\n{"actions": [' + update + ', {"candidate": 2, "event": "delete", "id": "0000000000000000"}]}\n```'
     actions = parse_decisions(answer, pairs)
     assert (actions[0].event, actions[0].text) == ("update", "We use requests, not httpx.")
     assert actions[1].event == "add"  # an id it was not shown: the rule decides instead
@@ -130,7 +130,7 @@ def test_candidates_from_a_state_record() -> None:
 # -- the shelf ------------------------------------------------------------------------------------
 
 def test_rank_keeps_other_scopes_out_and_the_current_task_first() -> None:
-    now = datetime(2026, 11, 2, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 2, tzinfo=UTC)
     mine = note("task", "Task: 2FA", task="feature-x")
     other_task = note("task", "Task: dark mode", task="dark")
     foreign = note("knowledge", "we use requests", B)
@@ -150,7 +150,7 @@ def test_fit_stays_within_budget_and_shares() -> None:
     shelf = fit(entries, 1500, count)
     kinds = {i.kind for i in shelf.items}
     assert kinds == {"knowledge", "preference", "decision", "task"}
-    assert all(f"[m:" in line for line in shelf.text.splitlines() if line.startswith("- "))
+    assert all("[m:" in line for line in shelf.text.splitlines() if line.startswith("- "))
     lonely = fit({"decision": entries["decision"][:3]}, 100_000, count)
     assert len(lonely.items) == 3  # a kind alone gets the others' shares
 
@@ -213,7 +213,7 @@ def test_retention(places: dict[str, ChromaPlace], tmp_path: Path) -> None:
     new = note("task", "Task: new work", when="2026-10-30T00:00:00Z")
     rule = note("knowledge", "Never edit applied migrations.", when="2020-01-01T00:00:00Z")
     store.put([old, new, rule])
-    now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
     assert [n.id for n in expired([old, new, rule], {"task": 180}, now)] == [old.id]
     assert prune(store, journal, {"task": 180}, dry_run=True, now=now).count("deleted") == 1 and len(store.notes()) == 3
     assert prune(store, journal, {"task": 180}, now=now).count("deleted") == 1

@@ -20,6 +20,7 @@ from kimicode.chat.state import InvalidSummary, StateRecord, apply_patch, fit, l
 from kimicode.chat.summarize import Summarizer
 from kimicode.llm import ChatClient, Endpoint
 from kimicode.locations import user_locations
+from kimicode.memory.remember import Stored
 from kimicode.models import ModelSpec
 from kimicode.prompt import framing_tokens
 from kimicode.tokens import TokenCounter
@@ -371,7 +372,17 @@ def test_repo_is_packed_once_and_named_files_are_attached_then_absorbed(tmp_path
 def test_memory_recall_goes_last_and_a_failing_index_only_warns(tmp_path: Path, openai_server: OpenAIServer) -> None:
     asked: list[str] = []
 
-    def recall(question: str) -> str:
+    class Recall:  # a SessionMemory's face: shelf(text, budget)
+        def shelf(self, question: str, budget: int) -> str:
+            return recall(question, budget)
+
+        def capture(self, record: object, source: str) -> Stored:
+            return Stored("", ())
+
+        def close(self) -> None:
+            pass
+
+    def recall(question: str, budget: int) -> str:
         asked.append(question)
         if "broken" in question:
             raise RuntimeError("index is locked")
@@ -380,7 +391,7 @@ def test_memory_recall_goes_last_and_a_failing_index_only_warns(tmp_path: Path, 
     store = SessionStore(user_locations().data_dir)
     file, meta = store.create(tmp_path, "t")
     with Conversation(file, LoadedSession(meta, file.path), client_for(openai_server), COUNTER,
-                     policy=ContextPolicy(reply_tokens=500), recall=recall) as session:
+                     policy=ContextPolicy(reply_tokens=500), memory=Recall()) as session:  # type: ignore[arg-type]
         exchange = session.send("It fails with KeyError: 'x'")
         assert exchange.shelves.sizes["memory"] > 0
         assert openai_server.chat_requests[-1].body["messages"][-1]["content"].endswith("KeyError: fixed by adding the key.")
