@@ -18,6 +18,8 @@ of the same conversation until it returns (``cancel`` excepted: it stops the ans
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,12 +28,13 @@ from kimicode.chat.compactor import Compactor
 from kimicode.chat.context import ContextPolicy, TurnTexts
 from kimicode.chat.errors import ChatError
 from kimicode.chat.files import ContextFiles
+from kimicode.chat.floor import decisions, extract
 from kimicode.chat.history import Budget, History, Recalls
 from kimicode.chat.log import SessionLog
 from kimicode.chat.records import Turn, replay
 from kimicode.chat.repo_shelf import RepoPacker, RepoShelf
 from kimicode.chat.session import LoadedSession, SessionFile
-from kimicode.chat.state import StateRecord, render
+from kimicode.chat.state import StateRecord, add_floor, render
 from kimicode.chat.summarize import Summarizer
 from kimicode.engine.assembler import Assembler, Piece, Shelves
 from kimicode.engine.events import Emit, Event, Failed, Notice, TurnBegan, TurnEnded, ignore
@@ -299,9 +302,23 @@ class Conversation:
         the transcript says what was stored."""
         if self.memory is None:
             return
-        stored = self.memory.capture(self.history.record, source)
+        stored = self.memory.capture(self._established(), source)
         if stored.warning or stored.changes:
             self.add_note("\n".join([stored.summary(), *stored.lines()]), "memory")
+
+    def _established(self) -> StateRecord:
+        """The state record, plus what the turns not folded into it yet established, found by the
+        floor's rules (no model call): a session that ends before its first compaction counts too."""
+        record = copy.deepcopy(self.history.record)
+        history = self.history
+        turns = [dataclasses.replace(t, text=history.texts.redacted(t)[0]) for t in history.recent()
+                 if t.role in ("user", "assistant")]
+        add_floor(record, extract(turns), record.compactions)
+        known = {i.text for i in record.items}
+        for turn_id, sentence in decisions(turns):
+            if sentence not in known:
+                record.add("decision", sentence, [turn_id], "floor")
+        return record
 
     def remember(self, text: str) -> str:
         """/remember TEXT: stored as a note of the kind its words say; what was stored, in lines."""
