@@ -228,14 +228,30 @@ class Workspace:
                 found = [(h.fingerprint, f"{h.score:.2f}") for h in store.search(arg, n=10, repo_root=str(self.root))]
             else:
                 found = [(fp, f"{fp.times_seen}x") for fp in store.records(limit=20)]
+            notes = self._notes(arg)
             if not found:
                 what = f"like {arg!r}" if arg else "yet"
-                return Outcome(f"no errors remembered for this repository {what}", "info")
+                none = f"no errors remembered for this repository {what}"
+                return Outcome(notes + none, "info") if notes else Outcome(none, "info")
             lines = [f"- `{fp.id[:12]}` {mark} **{fp.error_type}**: {fp.message[:100]}"
                      + (f"  \n  fix: {' '.join(fp.fix.split())[:120]}" if fp.fix else "") for fp, mark in found]
-            return Outcome("\n".join(lines) + "\n\n`/forget ID` removes one.")
+            return Outcome(notes + "\n".join(lines) + "\n\n`/forget ID` removes one.")
 
         return self._memory_call(run)
+
+    def _notes(self, query: str) -> str:
+        """Conventions, preferences, decisions and tasks remembered here (like ``query``), as markdown."""
+        from kimicode.memory.remember import open_notes
+
+        store, _ = open_notes(self.settings, self.root, self.locations.data_dir)
+        try:
+            found = [h.note for h in store.search(query, n=20)] if query else store.notes()[:20]
+        finally:
+            store.close()
+        if not found:
+            return ""
+        lines = [f"- `{n.id[:8]}` {n.kind}/{n.scope}: {n.text[:120]}" for n in found]
+        return "**Notes** (`kimicode memory undo` takes back the last change):\n\n" + "\n".join(lines) + "\n\n**Errors**\n\n"
 
     def cmd_forget(self, arg: str) -> Outcome:
         def run(store: Any) -> Outcome:

@@ -98,3 +98,17 @@ def test_review_recalls_what_bears_on_the_change(tmp_path: Path, openai_server: 
     reviewed = kc("review", "--staged", "--dry-run", cwd=repo)
     assert reviewed.returncode == 0, reviewed.stderr
     assert CONVENTION in reviewed.stdout and "[m:" in reviewed.stdout
+
+
+def test_compaction_captures_once_per_session(tmp_path: Path, openai_server: OpenAIServer) -> None:
+    repo = _repo(tmp_path / "a", "shop")
+    with open_conversation(_settings(repo, openai_server), repo, use_repo=False) as session:
+        session.send(f"Add a client for the exchange-rate API. {CONVENTION}")
+        for n in range(6):
+            session.send(f"Next step {n}: wire it into the checkout.")
+        assert session.compact()
+        told = [t.text for t in session.turns if t.role == "note" and t.name == "memory"]
+        assert len(told) == 1 and CONVENTION in told[0]  # captured at the compaction
+    told = [t.text for t in session.turns if t.role == "note" and t.name == "memory"]
+    assert not any(CONVENTION in t for t in told[1:])  # not again at the end of the same session
+    assert len([n for n in _notes(repo) if n["text"] == CONVENTION]) == 1

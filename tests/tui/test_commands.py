@@ -182,6 +182,18 @@ async def test_memory_and_forget_use_the_error_store(make_app: Any, openai_serve
         assert "no remembered error" in await run(pilot, "/forget abcdef")
 
 
+async def test_remember_stores_a_note_that_memory_lists(make_app: Any, openai_server: Any, demo_repo: Path) -> None:
+    app = make_app(settings=settings_for(demo_repo, openai_server.base_url, memory=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, timeout=30)
+        said = await run(pilot, "/remember We use httpx, never requests.")
+        assert "1 added" in said and "knowledge/repository: We use httpx, never requests." in said
+        listed = await run(pilot, "/memory")
+        assert "knowledge/repository: We use httpx, never requests." in listed and "no errors remembered" in listed
+        assert "1 confirmed" in await run(pilot, "/remember We use httpx, never requests.")  # not a duplicate
+        assert "needs an argument" in await run(pilot, "/remember")
+
+
 async def test_memory_turned_off_says_unavailable(make_app: Any) -> None:
     app = make_app(memory=False)
     async with app.run_test(size=SIZE) as pilot:
