@@ -107,6 +107,7 @@ class Conversation:
         self.compactor = Compactor(self.history, self.files, self.log, summarizer, self.policy)
         self.compactor.reports = resumed.reports
         self.memory = memory
+        self._turns_at_open = len(self.log.turns)  # a resumed session that adds nothing is not captured again
         self.recalls = Recalls(memory.shelf if memory is not None else None, self.log.warnings)
         self._calibration_dir = calibration_dir
         self.use_client(client)  # the plan, the turn texts and the sender follow the model
@@ -300,7 +301,7 @@ class Conversation:
     def _capture(self, source: str) -> None:
         """What the state record established becomes memory (consolidated; `kimicode memory undo`);
         the transcript says what was stored."""
-        if self.memory is None:
+        if self.memory is None or not any(t.role == "user" for t in self.log.turns[self._turns_at_open:]):
             return
         stored = self.memory.capture(self._established(), source)
         if stored.warning or stored.changes:

@@ -60,6 +60,9 @@ def test_a_session_teaches_the_next_one_through_the_engine(tmp_path: Path, opena
         assert "Memory from earlier sessions" not in json.dumps(openai_server.chat_requests[-1].body)  # nothing yet
     told = [t.text for t in first.turns if t.role == "note" and t.name == "memory"]
     assert told and "added" in told[0] and CONVENTION in told[0]  # the user sees what was stored
+    with open_conversation(settings, repo_a, resume=True, use_repo=False) as resumed:
+        pass  # resumed and left without a word: nothing is captured again
+    assert [t.text for t in resumed.turns if t.role == "note" and t.name == "memory"] == told
 
     # the next session in the same repository: both on the memory shelf of its first request, with ids
     with open_conversation(settings, repo_a, use_repo=False) as second:
