@@ -17,7 +17,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Sequence
 
 import click
 
@@ -183,9 +183,9 @@ def _review(report: _Report, settings: Settings, changes: ChangeSet, local: Loca
 
     memory = SessionMemory(changes.root, settings, data_dir)
 
-    def recall(text: str, tokens: int) -> str:
+    def recall(text: str, tokens: int, files: Sequence[str]) -> str:
         try:
-            return memory.shelf(text, tokens)
+            return memory.shelf(text, tokens, files)
         except MemoryUnavailable:
             report.say(f"review without memory: {memory.warning}")
             return ""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from kimicode.prompt import BudgetPlan
 
@@ -54,20 +54,21 @@ class SessionMemory:
     def enabled(self) -> bool:
         return self.repo_root is not None and bool(self.settings.memory.enabled) and not self.warning
 
-    def shelf(self, text: str, budget: int) -> str:
-        """The memory shelf for ``text`` within ``budget`` tokens ("" when nothing bears on it).
+    def shelf(self, text: str, budget: int, files: Sequence[str] = ()) -> str:
+        """The memory shelf for ``text`` within ``budget`` tokens ("" when nothing bears on it);
+        ``files``: paths the request changes (a review), whose remembered errors come too.
 
         Raises MemoryUnavailable the first time memory fails; "" after that."""
         if not self.enabled or not text.strip() or budget <= 0 or self.repo_root is None:
             return ""
         from kimicode.memory.recall import find, fitted
 
-        if self._found is None or self._found[0] != text:
+        if self._found is None or self._found[0] != text:  # the text of a review names its files
             from kimicode.memory.chroma import MemoryUnavailable
 
             try:
                 found, self._store, self._notes = find(text, self.repo_root, self.settings, store=self._store,
-                                                       notes=self._notes, data_dir=self.data_dir)
+                                                       notes=self._notes, data_dir=self.data_dir, files=files)
             except MemoryUnavailable as exc:
                 self.warning = f"memory unavailable: {exc}"
                 raise

@@ -42,12 +42,14 @@ def render_shelf(hits: Sequence[Any]) -> str:
     out = [
         "# Memory: errors seen before in this repository",
         "",
-        "The input holds an error like these. They were recorded in earlier sessions; the code may "
-        "have changed since, so check a recalled fix against the code before relying on it.",
+        "The input holds an error like these, or changes the files they were fixed in. They were recorded "
+        "in earlier sessions; the code may have changed since, so check a recalled fix against the code "
+        "before relying on it.",
     ]
     for n, hit in enumerate(hits, start=1):
         fp = hit.fingerprint
-        how = "the same error" if hit.exact else f"a similar error ({hit.score:.0%} alike)"
+        how = "the same error" if hit.exact else f"a similar error ({hit.score:.0%} alike)" if hit.score > 0 \
+            else "fixed in files this change touches"
         seen = f"seen {fp.times_seen} time{'s' if fp.times_seen != 1 else ''}, last {fp.last_seen[:10] or 'unknown'}"
         out += ["", f"## {n}. {short_type(fp.error_type)}: {fp.message} [{fp.language or 'unknown'}, id {fp.id[:12]}]",
                 f"{how}; {seen}"]
@@ -80,9 +82,11 @@ class Found:
 
 
 def find(text: str, repo_root: Path, settings: Any, *, store: Any = None, notes: Any = None,
-         data_dir: Path | None = None, n: int = MAX_HITS, min_score: float = MIN_SCORE) -> tuple[Found, Any, Any]:
+         data_dir: Path | None = None, n: int = MAX_HITS, min_score: float = MIN_SCORE,
+         files: Sequence[str] = ()) -> tuple[Found, Any, Any]:
     """Search once: (what was found, the error store, the notes store), the stores opened on
-    first need so the caller can keep them. Raises MemoryUnavailable."""
+    first need so the caller can keep them. ``files`` (a review's changed paths) also recalls the
+    errors fixed in those files. Raises MemoryUnavailable."""
     has_error = bool(error_shapes(text, str(repo_root)))
     if not has_error and notes is None and not notes_may_exist(settings, data_dir):
         return Found(), store, notes
@@ -94,6 +98,12 @@ def find(text: str, repo_root: Path, settings: Any, *, store: Any = None, notes:
     if has_error:
         store = store or MemoryStore.open(settings, repo_root, data_dir)
         hits = store.search(text, n=n, min_score=min_score, repo_root=str(repo_root))
+    if files:
+        from kimicode.memory.store import Hit
+
+        store = store or MemoryStore.open(settings, repo_root, data_dir)
+        known, changed = {h.fingerprint.id for h in hits}, set(files)
+        hits += [Hit(fp, 0.0, False) for fp in store.records() if changed & set(fp.files) and fp.id not in known][:n]
     notes = notes or open_notes(settings, repo_root, data_dir)[0]
     return Found(tuple(hits), entries_of(ranked_notes(text, notes))), store, notes
 

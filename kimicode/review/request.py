@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Sequence
 
 from kimicode.engine.assembler import Assembler, Piece, Shelves
 from kimicode.engine.system import system_shelf
@@ -260,7 +260,7 @@ def memory_query(changes: ChangeSet, report: LocalReport) -> str:
 
 
 def build_plan(changes: ChangeSet, report: LocalReport, counter: TokenCounter, plan: BudgetPlan, budget: int,
-               max_file_bytes: int, recall: Callable[[str, int], str] | None = None) -> Plan:
+               max_file_bytes: int, recall: Callable[[str, int, Sequence[str]], str] | None = None) -> Plan:
     """Requests for ``report.reviewable``, each within ``budget`` prompt tokens (and the plan's window).
 
     ``recall`` (kimicode.engine.memory.SessionMemory.shelf) gives the memory shelf every part carries:
@@ -274,7 +274,8 @@ def build_plan(changes: ChangeSet, report: LocalReport, counter: TokenCounter, p
     user = string.Template(prompts["user"])
     summary = _summary(changes, report)
     part_note = string.Template(prompts["part"])
-    memory = recall(memory_query(changes, report), plan.share("recall", budget)) if recall is not None else ""
+    files = [c.path for c in report.reviewable]
+    memory = recall(memory_query(changes, report), plan.share("recall", budget), files) if recall is not None else ""
     memory = frame_body(memory.rstrip()) + "\n\n" if memory.strip() else ""
 
     def request(context: str, diffs: str, part: str) -> Request:

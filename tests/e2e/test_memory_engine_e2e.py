@@ -98,9 +98,23 @@ def test_review_recalls_what_bears_on_the_change(tmp_path: Path, openai_server: 
     import git
 
     git.Repo(repo).git.add("app/rates.py")
+    from kimicode.memory.capture import build_fingerprint
+    from kimicode.memory.store import MemoryStore
+
+    settings = _settings(repo, openai_server)
+    store = MemoryStore.open(settings, repo)
+    bug, _ = store.add(build_fingerprint("Traceback (most recent call last):\n  File \"app/rates.py\", line 5, in rate\n"
+                                         "KeyError: 'rates'\n", repo, fix="the API answers {'data': ...}: read data.rates",
+                                         files=["app/rates.py"]))
+    other, _ = store.add(build_fingerprint("Traceback (most recent call last):\n  File \"app/main.py\", line 1, in <module>\n"
+                                           "NameError: name 'prnt' is not defined\n", repo, files=["app/main.py"]))
+    store.close()
     reviewed = kc("review", "--staged", "--dry-run", cwd=repo)
     assert reviewed.returncode == 0, reviewed.stderr
     assert CONVENTION in reviewed.stdout and "[m:" in reviewed.stdout
+    # the error once fixed in the changed file comes with its fix; one fixed elsewhere does not
+    assert bug.id[:12] in reviewed.stdout and "read data.rates" in reviewed.stdout
+    assert "fixed in files this change touches" in reviewed.stdout and other.id[:12] not in reviewed.stdout
 
 
 def test_compaction_captures_once_per_session(tmp_path: Path, openai_server: OpenAIServer) -> None:
