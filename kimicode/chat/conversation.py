@@ -167,13 +167,15 @@ class Conversation:
         self.client.cancel()
 
     def close(self) -> None:
-        if self.memory is not None:
-            self._capture("session")
-            self.memory.close()
-            self.memory = None  # closing twice captures once
-        self.log.close()
-        for client in self._owned:
-            client.close()
+        memory, self.memory = self.memory, None  # closing twice captures once
+        try:
+            if memory is not None:
+                self._capture(memory, "session")
+                memory.close()
+        finally:
+            self.log.close()
+            for client in self._owned:
+                client.close()
 
     def __enter__(self) -> Conversation:
         return self
@@ -275,7 +277,7 @@ class Conversation:
             tell(Notice(note))
         emit(TurnEnded(assistant.id, result.partial, result.interrupted, result.error or ""))
         if reports:
-            self._capture("compaction")
+            self._capture(self.memory, "compaction")
         return Exchange(user, assistant, result, request.shelves, request.tokens, reports, notes)
 
     # -- the files in context, compaction -----------------------------------------------
@@ -293,17 +295,21 @@ class Conversation:
         """/compact: fold every turn but the last ``keep_recent`` into the state now."""
         reports = self.compactor.compact("manual", self.budget.history_room(), force=True)
         if reports:
-            self._capture("compaction")
+            self._capture(self.memory, "compaction")
         return reports
 
     # -- memory -------------------------------------------------------------------------
 
-    def _capture(self, source: str) -> None:
+    def _capture(self, memory: SessionMemory | None, source: str) -> None:
         """What the state record established becomes memory (consolidated; `kimicode memory undo`);
-        the transcript says what was stored."""
-        if self.memory is None or not any(t.role == "user" for t in self.log.turns[self._turns_at_open:]):
+        the transcript says what was stored. Memory is optional: a failure is one warning."""
+        if memory is None or not any(t.role == "user" for t in self.log.turns[self._turns_at_open:]):
             return
-        stored = self.memory.capture(self._established(), source)
+        try:
+            stored = memory.capture(self._established(), source)
+        except Exception as exc:  # noqa: BLE001 - never lose the session over memory
+            self.warnings.append(f"memory: not remembered: {exc}")
+            return
         if stored.warning or stored.changes:
             self.add_note("\n".join([stored.summary(), *stored.lines()]), "memory")
 

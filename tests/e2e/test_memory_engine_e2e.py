@@ -129,3 +129,20 @@ def test_compaction_captures_once_per_session(tmp_path: Path, openai_server: Ope
     told = [t.text for t in session.turns if t.role == "note" and t.name == "memory"]
     assert not any(CONVENTION in t for t in told[1:])  # not again at the end of the same session
     assert len([n for n in _notes(repo) if n["text"] == CONVENTION]) == 1
+
+
+def test_a_broken_index_costs_a_note_never_the_session(tmp_path: Path, openai_server: OpenAIServer) -> None:
+    from kimicode.locations import user_locations
+
+    repo = _repo(tmp_path / "a", "shop")
+    index = user_locations().data_dir / "memory" / "chroma"
+    index.mkdir(parents=True)
+    (index / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
+    settings = _settings(repo, openai_server)
+    with open_conversation(settings, repo, use_repo=False) as session:
+        session.send(f"Add a client for the exchange-rate API. {CONVENTION}")
+        assert any(w.startswith("memory recall failed: ") for w in session.warnings)  # one line, the turn went on
+    told = [t.text for t in session.turns if t.role == "note" and t.name == "memory"]
+    assert len(told) == 1 and told[0].startswith("memory: not remembered: ")
+    with open_conversation(settings, repo, resume=True, use_repo=False) as again:  # closed and unlocked
+        assert again.id == session.id
