@@ -4,27 +4,35 @@ The system shelf and the packed repository lead (the cached prefix, as in a chat
 message then holds the attached files, the piped input, the recalled memory and the question,
 in that order, the question last. Nothing is recorded: a one-turn conversation needs no session.
 Everything but the repository is read and redacted once; the repository is packed again only
-when the send policy asks for a smaller request.
+when the send policy asks for a smaller request. With tools (``AskTools``) the model's tool
+rounds follow the question, the repository stays packed as it was (the cached prefix) and the
+oldest tool outputs are hidden while the request would not fit.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import string
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from kimicode.engine.assembler import Assembler, Piece, Shelves
 from kimicode.engine.send import CannotShrink, Sender, Shrink
 from kimicode.engine.system import system_shelf
+from kimicode.engine.transcript import Transcript
 from kimicode.locations import read_prompt
-from kimicode.prompt import Block, BudgetPlan, Redaction, Request, middle_out
+from kimicode.prompt import Block, BudgetPlan, Message, Redaction, Request, ToolCall, middle_out
 from kimicode.repo.files import read_regular, secret_in_name
 from kimicode.repo.pack import PackError, PackOptions, PackReport, pack_repository
 from kimicode.repo.render import code_fence, frame_body, render_file
 from kimicode.secrets import redact, secret_file_kind
 from kimicode.tokens import TokenCounter
+from kimicode.tools.base import Tool, Toolbox
+from kimicode.tools.context import context_tools
+from kimicode.tools.paths import RepoView
+from kimicode.tools.repo import repo_tools
 
 if TYPE_CHECKING:
     from kimicode.llm import ChatClient
@@ -81,6 +89,9 @@ class AskRequest:
         self.found: list[Redaction] = []  # redactions in everything but the repository
         self.notes: list[str] = []
         self.pack: PackReport | None = None  # the repository as last packed
+        self._repo: tuple[str, int, list[Redaction], list[str]] | None = None  # its text, tokens, redactions, notes
+        self.transcript: Transcript | None = None  # the tool rounds, when the model has tools
+        self.tools: list[dict[str, Any]] = []  # their specs
         found = self.found
         self.system = system_shelf(read_prompt("system.md"), inputs.repo_root, found)
         # the question is sent too, and also becomes the pack's query, which the pack header quotes
@@ -103,7 +114,37 @@ class AskRequest:
         self.tail = (Piece("recent", attached + piped), Piece("memory", memory), Piece("recent", question))
 
     def build(self, shrink: Shrink | None = None) -> Request:
-        """The request, its repository within ``pack.budget`` and what the rest leaves."""
+        """The request, its repository within ``pack.budget`` and what the rest leaves; with tool
+        rounds, the repository as first packed and the oldest outputs hidden until it fits."""
+        if shrink is not None or self._repo is None:
+            self._repo = self._pack(shrink)
+        repo, repo_tokens, found, notes = self._repo
+        request = self._assemble(repo, repo_tokens, notes)
+        while self._over(request) and self.transcript is not None and self.transcript.hide_oldest():
+            request = self._assemble(repo, repo_tokens, notes)
+        request.redactions = self.found + found
+        if request.shelves.total > self.plan.window:
+            if self.transcript is not None and len(self.transcript):
+                raise RequestError(f"after {len(self.transcript)} tool rounds the request needs {request.shelves.total:,} "
+                                   f"tokens of a {self.plan.window:,}-token window even with every result hidden: "
+                                   "lower tools.rounds for this model")
+            raise RequestError(f"the question, files and piped input alone need {request.shelves.total:,} tokens "
+                               f"of a {self.plan.window:,}-token window")
+        return request
+
+    def _over(self, request: Request) -> bool:
+        """Over the window by either count: the whole request, or its shelves and the reply."""
+        return request.tokens > request.limit or request.shelves.total > self.plan.window
+
+    def _assemble(self, repo: str, repo_tokens: int, notes: list[str]) -> Request:
+        after = self.transcript.views() if self.transcript is not None else ()
+        # once tools have run the encoding is loaded (their output is counted exactly): byte bounds
+        # of the short parts would only waste the window the rounds need
+        assembler = self.assembler if not after else Assembler(self.plan, self.assembler.counter)
+        return assembler.assemble(Shelves(self.system, repo, repo_tokens, tail=self.tail, notes=list(notes),
+                                               after=after, tools=self.tools))
+
+    def _pack(self, shrink: Shrink | None) -> tuple[str, int, list[Redaction], list[str]]:
         cap = self.plan.repo_cap
         if shrink is not None:
             held = self.pack.total_tokens + 1 if self.pack is not None else 0
@@ -111,7 +152,7 @@ class AskRequest:
                 raise CannotShrink  # no repository in the request: the same request again cannot fit
             cap = shrink.size("the repository", held)
         notes = list(self.notes)
-        bare = self.assembler.assemble(Shelves(self.system, tail=self.tail))
+        bare = self._assemble("", 0, [])
         room = min(self.plan.prompt_limit - bare.tokens, cap)
         repo, repo_tokens = "", 0
         found: list[Redaction] = []
@@ -130,12 +171,36 @@ class AskRequest:
                 found = list(result.report.redactions)
         elif self.inputs.repo_root is not None:
             notes.append("no room left for the repository in the model's window")
-        request = self.assembler.assemble(Shelves(self.system, repo, repo_tokens, tail=self.tail, notes=notes))
-        request.redactions = self.found + found
-        if request.shelves.total > self.plan.window:
-            raise RequestError(f"the question, files and piped input alone need {request.shelves.total:,} tokens "
-                               f"of a {self.plan.window:,}-token window")
-        return request
+        return repo, repo_tokens, found, notes
+
+
+def ask_toolbox(asking: AskRequest, view: RepoView | None, keep_rounds: int,
+                recall: Callable[[str], str] | None = None, extra: Sequence[Tool] = ()) -> Toolbox | None:
+    """The tools of one question (the repository's, when it is included, and the context tools),
+    offered from its first request on; None (and a note) when their descriptions alone would take
+    more than their share of the window (a small local model)."""
+    if view is None and not extra:
+        return None  # --no-repo and no MCP server: nothing to read, nothing for the context tools to act on
+    counter = asking.assembler.counter
+    transcript = Transcript(counter.count, keep_rounds)  # tool output is long: counted exactly
+    toolbox = Toolbox.of(repo_tools(view) if view is not None else (), context_tools(transcript, recall), extra)
+    specs = toolbox.specs()
+    text, most = json.dumps(specs), asking.plan.share("tools", asking.plan.prompt_limit)
+    if counter.bound(text) > most and counter.count(text) > most:  # the byte bound first: no encoding to load
+        asking.notes.append(f"no tools: their descriptions need {counter.count(text):,} tokens, more than "
+                            f"{most:,} of this model's window")
+        return None
+    asking.transcript, asking.tools = transcript, specs
+    return toolbox
+
+
+def record_round(asking: AskRequest) -> Callable[[Message, list[tuple[ToolCall, str]]], list[int]]:
+    """What the tool loop calls after each round: the round joins the question's transcript."""
+    def record(answer: Message, results: list[tuple[ToolCall, str]]) -> list[int]:
+        assert asking.transcript is not None, "ask_toolbox gives the question its transcript"
+        return [output.id for output in asking.transcript.add_round(answer, results)]
+
+    return record
 
 
 def fix_asker(client: ChatClient, plan: BudgetPlan, counter: TokenCounter) -> Callable[[str], str]:

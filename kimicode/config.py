@@ -39,11 +39,16 @@ def _choices(*values: str) -> Any:
 DESTINATION = "a repository cannot choose where code or keys are sent"
 LIMIT = "a repository cannot lift how long kimicode may wait or how much it may send"
 KEEPING = "a repository cannot decide how long your memories are kept"
+RUNS = "a repository cannot choose the programs kimicode starts or the servers its tools talk to"
 
 
-def _user_only(default: Any, why: str = DESTINATION, **kwargs: Any) -> Any:
-    """A setting never taken from a repository's file; ``why`` is said when one sets it."""
-    return field(default=default, metadata={"user_only": why}, **kwargs)
+def _user_only(default: Any, why: str = DESTINATION, metadata_table: Any = None, **kwargs: Any) -> Any:
+    """A setting never taken from a repository's file; ``why`` is said when one sets it.
+    ``metadata_table``: the setting is a table of these, by name (like ``[mcp.servers.NAME]``)."""
+    metadata = {"user_only": why, "table_of": metadata_table}
+    if "default_factory" in kwargs:
+        return field(metadata=metadata, **kwargs)
+    return field(default=default, metadata=metadata, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,36 @@ class RetentionSettings:
     preference: int = _user_only(0, KEEPING)
     decision: int = _user_only(0, KEEPING)
     task: int = _user_only(180, KEEPING)
+
+
+@dataclass(frozen=True)
+class ToolSettings:
+    """The tool loop (kimicode.engine.tool_loop): the model reads the repository and sculpts its context."""
+
+    enabled: bool = True
+    rounds: int = _user_only(8, LIMIT)  # tool rounds before the model must answer
+    result_tokens: int = _user_only(8_000, LIMIT)  # most one tool result may take
+    keep_rounds: int = 4  # results older than this many rounds are hidden (restorable)
+    context: str = _choices("full", "lean")  # lean: the repository as outlines and tree only, files read through tools
+
+
+@dataclass(frozen=True)
+class McpServer:
+    """One MCP server: a command to start (stdio) or an http(s) URL (streamable HTTP)."""
+
+    command: str = ""
+    args: tuple[str, ...] = ()
+    url: str = ""
+    trust: bool = False  # run every tool of it without asking (else only those it marks read-only)
+    timeout: float = 30.0  # seconds to start, and per call
+
+
+@dataclass(frozen=True)
+class McpSettings:
+    """MCP servers whose tools the model may call: off by default, and only from the user's own config."""
+
+    enabled: bool = _user_only(False, RUNS)
+    servers: Mapping[str, McpServer] = _user_only(None, RUNS, metadata_table=McpServer, default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -115,9 +150,11 @@ class Settings:
     request_deadline: float = _user_only(1800.0, LIMIT)  # seconds per request, retries included (0: no limit)
     pack: PackSettings = field(default_factory=PackSettings)
     ask: AskSettings = field(default_factory=AskSettings)
+    tools: ToolSettings = field(default_factory=ToolSettings)
+    mcp: McpSettings = field(default_factory=McpSettings)
     memory: MemorySettings = field(default_factory=MemorySettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
-    models: Mapping[str, ModelOverride] = field(default_factory=dict)
+    models: Mapping[str, ModelOverride] = field(default_factory=dict, metadata={"table_of": ModelOverride})
     # key -> where its value came from ("default", a file path, a variable, "flag")
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     # settings that were read but not applied (a repository file setting a user-only key)
@@ -239,11 +276,12 @@ def _apply(target: Any, values: Mapping[str, Any], source: str, prefix: str, mer
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{source}: [{key}] must be a table")
             changes[name] = _apply(getattr(target, name), value, source, key + ".", merge, trusted)
-        elif name == "models" and prefix == "":
-            changes[name] = _apply_models(target.models, value, source, merge, trusted)
         elif not trusted and fields[name].metadata.get("user_only"):
             merge.warnings.append(f"{source}: ignored '{key}': {fields[name].metadata['user_only']} "
                                   f"(set it in your own config, the environment or a flag)")
+        elif fields[name].metadata.get("table_of"):
+            changes[name] = _apply_table(getattr(target, name), value, source, key, fields[name].metadata["table_of"], merge,
+                                         trusted)
         else:
             changes[name] = _coerce(value, kind, source, key, fields[name].metadata.get("choices"))
             if key in URL_KEYS:
@@ -252,14 +290,16 @@ def _apply(target: Any, values: Mapping[str, Any], source: str, prefix: str, mer
     return dataclasses.replace(target, **changes)
 
 
-def _apply_models(current: Mapping[str, ModelOverride], value: Any, source: str, merge: _Merge, trusted: bool) -> dict[str, ModelOverride]:
+def _apply_table(current: Mapping[str, Any], value: Any, source: str, key: str, kind: Any, merge: _Merge,
+                 trusted: bool) -> Mapping[str, Any]:
+    """A table of named entries (``[models.NAME]``, ``[mcp.servers.NAME]``), each checked like a settings section."""
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{source}: [models] must be a table of model names")
+        raise ConfigError(f"{source}: [{key}] must be a table of names")
     merged = dict(current)
     for name, table in value.items():
         if not isinstance(table, Mapping):
-            raise ConfigError(f"{source}: [models.\"{name}\"] must be a table")
-        merged[name] = _apply(merged.get(name, ModelOverride()), table, source, f"models.{name}.", merge, trusted)
+            raise ConfigError(f"{source}: [{key}.{name}] must be a table")
+        merged[name] = _apply(merged.get(name, kind()), table, source, f"{key}.{name}.", merge, trusted)
     return merged
 
 

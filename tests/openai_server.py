@@ -501,3 +501,16 @@ class OpenAIServer:
     def _track(self, conn: socket.socket, add: bool) -> None:
         with self._lock:
             (self._connections.add if add else self._connections.discard)(conn)
+
+
+def counted(body: dict[str, Any]) -> int:
+    """Our exact count of a chat request as the server received it: messages, tool calls, tools."""
+    from kimicode.prompt import Message, count_messages
+    from kimicode.prompt import ToolCall as Call
+    from kimicode.tokens import TokenCounter
+
+    counter = TokenCounter()
+    messages = [Message(m["role"], m["content"] or "", m.get("reasoning_content", ""),
+                        tuple(Call(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in m.get("tool_calls", [])),
+                        m.get("tool_call_id", "")) for m in body["messages"]]
+    return count_messages(messages, counter) + (counter.count(json.dumps(body["tools"])) if body.get("tools") else 0)

@@ -6,9 +6,10 @@ The layout of the request itself is the engine's (kimicode.engine.assembler).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from kimicode.chat.records import Turn
-from kimicode.prompt import MESSAGE_OVERHEAD, SHARES, Shares, TurnView, middle_out
+from kimicode.prompt import MESSAGE_OVERHEAD, SHARES, Shares, ToolCall, TurnView, call_tokens, middle_out
 from kimicode.repo.render import frame_body
 from kimicode.secrets import redact
 from kimicode.tokens import TokenCounter
@@ -39,7 +40,7 @@ class TurnTexts:
         self.counter = counter
         self.thinking = thinking  # thinking models get earlier reasoning back, as-is
         self._redacted: dict[int, tuple[str, str]] = {}
-        self._views: dict[tuple[int, int], TurnView] = {}
+        self._views: dict[tuple[int, int, object], TurnView] = {}
 
     def redacted(self, turn: Turn) -> tuple[str, str]:
         cached = self._redacted.get(turn.id)
@@ -56,13 +57,19 @@ class TurnTexts:
             self._redacted[turn.id] = cached
         return cached
 
-    def view(self, turn: Turn, limit: int) -> TurnView:
-        """The turn within ``limit`` tokens: a huge paste keeps its head and tail, with a marker."""
-        key = (turn.id, limit)
+    def view(self, turn: Turn, limit: int, shown: Callable[[str], str] | None = None, state: object = None) -> TurnView:
+        """The turn within ``limit`` tokens: a huge paste keeps its head and tail, with a marker.
+
+        A tool result is shown through ``shown`` (whole, hidden or cut to fragments: ``state``
+        names which, for the cache).
+        """
+        key = (turn.id, limit, state)
         cached = self._views.get(key)
         if cached is not None:
             return cached
         text, reasoning = self.redacted(turn)
+        if shown is not None:
+            text = shown(text)
         count = self.counter.count
         reasoning_tokens = count(reasoning) if reasoning else 0
         tokens = count(text)
@@ -72,6 +79,9 @@ class TurnTexts:
         if tokens > limit:
             text = middle_out(text, limit, count)
             tokens, shortened = count(text), True
-        view = TurnView(turn.id, turn.role, text, reasoning, tokens + reasoning_tokens + MESSAGE_OVERHEAD, shortened)
+        calls = tuple(ToolCall(c["id"], c["name"], c["arguments"]) for c in turn.tool_calls or ())
+        view = TurnView(turn.id, turn.role, text, reasoning,
+                        tokens + reasoning_tokens + MESSAGE_OVERHEAD + call_tokens(calls, count), shortened,
+                        tool_calls=calls, call_id=turn.call_id if turn.role == "tool" else "")
         self._views[key] = view
         return view

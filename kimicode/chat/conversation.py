@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 from kimicode.chat.compaction import CompactionReport
 from kimicode.chat.compactor import Compactor
@@ -31,21 +33,28 @@ from kimicode.chat.files import ContextFiles
 from kimicode.chat.floor import decisions, extract
 from kimicode.chat.history import Budget, History, Recalls
 from kimicode.chat.log import SessionLog
+from kimicode.chat.outputs import Outputs
 from kimicode.chat.records import Turn, replay
 from kimicode.chat.repo_shelf import RepoPacker, RepoShelf
 from kimicode.chat.session import LoadedSession, SessionFile
 from kimicode.chat.state import StateRecord, add_floor, render
 from kimicode.chat.summarize import Summarizer
 from kimicode.engine.assembler import Assembler, Piece, Shelves
-from kimicode.engine.events import Emit, Event, Failed, Notice, TurnBegan, TurnEnded, ignore
+from kimicode.engine.events import Emit, Event, Failed, Notice, TurnBegan, TurnEnded, UsageReported, ignore
 from kimicode.engine.memory import SessionMemory
 from kimicode.engine.send import Calibration, CannotShrink, Sender, Shrink
 from kimicode.engine.system import system_shelf
+from kimicode.engine.tool_loop import LoopResult, ToolLoop, ToolPolicy
+from kimicode.engine.transcript import call_line
 from kimicode.llm import ChatClient, ChatResult, LLMError
 from kimicode.locations import read_prompt
 from kimicode.models import ModelSpec
-from kimicode.prompt import BudgetPlan, Redaction, Request, ShelfTable
+from kimicode.prompt import BudgetPlan, Message, Redaction, Request, ShelfTable, ToolCall
 from kimicode.tokens import TokenCounter
+from kimicode.tools.base import Tool, Toolbox
+from kimicode.tools.context import context_tools
+from kimicode.tools.paths import RepoView
+from kimicode.tools.repo import repo_tools
 
 
 @dataclass
@@ -59,10 +68,39 @@ class Exchange:
     prompt_tokens: int  # our count of the request as sent
     compactions: list[CompactionReport] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    tools: LoopResult | None = None  # the tool rounds, when the model had tools
+
+
+@dataclass(frozen=True)
+class ToolSetup:
+    """What the model may call in a conversation: the repository (``view``), the context tools and
+    ``extra`` (MCP servers' tools; ``close`` stops their servers with the conversation)."""
+
+    policy: ToolPolicy = ToolPolicy()
+    view: RepoView | None = None
+    extra: tuple[Tool, ...] = ()
+    close: Callable[[], None] | None = None
 
 
 def _plan(spec: ModelSpec, policy: ContextPolicy, repo_cap: int) -> BudgetPlan:
     return BudgetPlan.for_model(spec.context_window, spec.max_output, policy.reply_tokens, repo_cap, policy.shares)
+
+
+RECALL_TOOL_TOKENS = 2_000  # most a recall_errors answer takes (the loop budgets it again)
+
+
+def _recall_tool(memory: SessionMemory | None) -> Callable[[str], str] | None:
+    """recall_errors over the session's memory: what it holds about an error the model met."""
+    if memory is None:
+        return None
+
+    def recall(text: str) -> str:
+        try:
+            return memory.shelf(text, RECALL_TOOL_TOKENS) or "the memory holds nothing like this"
+        except Exception as exc:  # noqa: BLE001 - memory is optional: the model reads that it is unavailable
+            return f"memory unavailable: {exc}"
+
+    return recall
 
 
 def _scrub(client: ChatClient, text: str) -> str:
@@ -86,6 +124,7 @@ class Conversation:
         memory: SessionMemory | None = None,
         calibration_dir: Path | None = None,
         owned: tuple[ChatClient, ...] = (),
+        tools: ToolSetup | None = None,
     ) -> None:
         self.counter = counter
         self.policy = policy or ContextPolicy()
@@ -96,11 +135,22 @@ class Conversation:
         found: list[Redaction] = []
         self._system = system_shelf(read_prompt("system.md"), project_root, found)
         self.redactions: list[Redaction] = found
-        self.budget = Budget(_plan(client.spec, self.policy, self._repo_cap), counter.count(self._system))
         resumed = replay(loaded.records)
+        self.tools = tools
+        self.toolbox: Toolbox | None = None
+        self._tool_specs: list[dict[str, Any]] = []
+        outputs = None
+        if tools is not None and (tools.view is not None or tools.extra):  # else nothing to read
+            outputs = Outputs(self.log, resumed, tools.policy.keep_rounds)
+            self.toolbox = Toolbox.of(repo_tools(tools.view) if tools.view is not None else (),
+                                      context_tools(outputs, _recall_tool(memory)), tools.extra)
+            self._tool_specs = self.toolbox.specs()
+        specs_tokens = counter.count(json.dumps(self._tool_specs)) if self._tool_specs else 0
+        self.budget = Budget(_plan(client.spec, self.policy, self._repo_cap), counter.count(self._system) + specs_tokens)
         self.files = ContextFiles(packer, self.log, self.budget, resumed.dropped)
         self.history = History(self.log, counter, self.budget, client.spec.thinking, self.files.hides)
         self.history.record, self.history.restored = resumed.record, resumed.restored
+        self.history.outputs = outputs
         sclient = summarizer_client or client
         summary_reply = min(self.policy.summary_tokens, sclient.spec.context_window // 4)
         summarizer = Summarizer(sclient, counter, sclient.spec.context_window, summary_reply)
@@ -111,7 +161,7 @@ class Conversation:
         self.recalls = Recalls(memory.shelf if memory is not None else None, self.log.warnings)
         self._calibration_dir = calibration_dir
         self.use_client(client)  # the plan, the turn texts and the sender follow the model
-        self.files.resume(resumed.pack_query, resumed.pack_added, resumed.pack_skip)
+        self.files.resume(resumed.pack_query, resumed.pack_added, resumed.pack_skip, resumed.pack_lean)
 
     # -- what the face reads ----------------------------------------------------------
 
@@ -176,6 +226,8 @@ class Conversation:
             self.log.close()
             for client in self._owned:
                 client.close()
+            if self.tools is not None and self.tools.close is not None:
+                self.tools.close()
 
     def __enter__(self) -> Conversation:
         return self
@@ -198,7 +250,7 @@ class Conversation:
         recall = self.recalls.text(history.last_question(), self.budget.plan.share("recall", room))
         shelves = Shelves(self._system, self.repo.text, self.repo.tokens, render(history.record),
                           history.views(history.restored_turns(), room), history.views(history.recent(), room),
-                          tail=(Piece("memory", recall),) if recall else ())
+                          tail=(Piece("memory", recall),) if recall else (), tools=self._tool_specs)
         request = Assembler(self.budget.plan, self.counter).assemble(shelves, shorten=True)
         if request.tokens > request.limit:
             plan = self.budget.plan
@@ -238,10 +290,14 @@ class Conversation:
             raise ChatError("the message is empty")
         user = self.log.turn("user", text)
         notes: list[str] = []
+        spent = [0, 0]  # prompt and completion tokens of every request of this answer, as the provider counts
 
         def tell(event: Event) -> None:
             if isinstance(event, Notice) and event.topic != "retry":
                 notes.append(event.text)  # the exchange keeps what the user was told, retries aside
+            elif isinstance(event, UsageReported):
+                spent[0] += event.prompt_tokens
+                spent[1] += event.completion_tokens
             emit(event)
 
         tell(TurnBegan(user.id, text))
@@ -251,11 +307,25 @@ class Conversation:
                                       self.budget.message_limit(self.budget.history_room()), self.policy.max_attach):
             tell(Notice(note))
         reports: list[CompactionReport] = []
+        loop: LoopResult | None = None
         try:
             reports += self.compactor.compact("budget", self.budget.history_room())
             first = self.request()
-            request, result = self._sender.within_budget(
-                lambda shrink: first if shrink is None else self._smaller(shrink, reports), self._sender.stream)
+            if self.toolbox and self.tools is not None:
+                if self.tools.view is not None:
+                    self.tools.view.refresh()  # files may have changed since the last question
+                fresh = [first]
+
+                def build(shrink: Shrink | None) -> Request:
+                    if shrink is not None:
+                        return self._smaller(shrink, reports)
+                    return fresh.pop() if fresh else self.request()  # a round: from the turns just recorded
+
+                loop = ToolLoop(self._sender, self.toolbox, self.tools.policy, self.counter.count).run(build, self._record_round)
+                request, result = loop.request, loop.result
+            else:
+                request, result = self._sender.within_budget(
+                    lambda shrink: first if shrink is None else self._smaller(shrink, reports), self._sender.stream)
         except LLMError as exc:
             self.add_note(f"the request failed: {exc}", "error")
             emit(Failed(str(exc)))
@@ -275,10 +345,19 @@ class Conversation:
         self._sender.unsaved.clear()
         for note in request.notes:
             tell(Notice(note))
+        if loop is not None and loop.rounds:
+            tell(Notice(f"{loop.rounds} tool round(s), {len(loop.calls)} call(s): the answer took {len(loop.requests)} "
+                        f"requests, {spent[0]:,} prompt + {spent[1]:,} completion tokens in all", topic="tools"))
         emit(TurnEnded(assistant.id, result.partial, result.interrupted, result.error or ""))
         if reports:
             self._capture(self.memory, "compaction")
-        return Exchange(user, assistant, result, request.shelves, request.tokens, reports, notes)
+        return Exchange(user, assistant, result, request.shelves, request.tokens, reports, notes, loop)
+
+    def _record_round(self, answer: Message, results: list[tuple[ToolCall, str]]) -> list[int]:
+        """One tool round on disk: the answer that called the tools, then each result (their ids)."""
+        calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in answer.tool_calls]
+        self.log.turn("assistant", answer.content, reasoning=answer.reasoning, tool_calls=calls, model=self.client.endpoint.model)
+        return [self.log.turn("tool", text, name=call_line(call), call_id=call.id).id for call, text in results]
 
     # -- the files in context, compaction -----------------------------------------------
 
@@ -290,6 +369,12 @@ class Conversation:
         """/add PATH: see ContextFiles.add."""
         table = self.shelves()
         return self.files.add(path, self.history.attached(), table.window - table.total)
+
+    def set_context(self, lean: bool) -> RepoShelf:
+        """/context lean|full: the repository as outlines and tree (files read through tools), or packed in full."""
+        if lean and not self.toolbox:
+            raise ChatError("lean context needs the tools (the model reads files through them): tools.enabled is off")
+        return self.files.repack(self.repo.query, lean=lean)
 
     def compact(self) -> list[CompactionReport]:
         """/compact: fold every turn but the last ``keep_recent`` into the state now."""

@@ -10,7 +10,9 @@ from kimicode.chat.session import LoadedSession
 from kimicode.chat.state import StateRecord, render
 from kimicode.repo.render import code_fence
 
-TITLES = {"user": "User", "assistant": "Assistant", "file": "Attached file", "output": "Tool output", "note": "Note"}
+TITLES = {"user": "User", "assistant": "Assistant", "file": "Attached file", "output": "Tool output", "note": "Note",
+          "tool": "Tool call"}
+FENCED = ("file", "output", "tool")
 
 
 def final_state(loaded: LoadedSession) -> StateRecord:
@@ -24,14 +26,16 @@ def compactions(loaded: LoadedSession) -> list[CompactionReport]:
 
 def _turn_md(turn: Turn) -> str:
     title = TITLES.get(turn.role, turn.role)
-    if turn.role in ("file", "output") and turn.name:
+    if turn.role in FENCED and turn.name:
         title += f" ({turn.name})"
     flags = " (partial)" if turn.partial else ""
     head = f"## {turn.id}. {title}{flags}" + (f" <small>{turn.time}</small>" if turn.time else "")
     if turn.role == "note":
         return f"> **Note ({turn.name or 'note'}):** {turn.text}\n"
     body = turn.text.rstrip()
-    if turn.role in ("file", "output"):
+    if turn.tool_calls:
+        body = (body + "\n\n" if body else "") + "\n".join(f"- calls `{c['name']}({c['arguments']})`" for c in turn.tool_calls)
+    if turn.role in FENCED:
         fence = code_fence(body)
         body = f"{fence}\n{body}\n{fence}"
     return f"{head}\n\n{body}\n"

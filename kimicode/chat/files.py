@@ -55,22 +55,31 @@ class ContextFiles:
         """A file attached in a turn leaves the request once the user dropped it."""
         return turn.role == "file" and turn.name in self.dropped
 
-    def resume(self, query: str | None, added: list[str], skip: Collection[str]) -> None:
+    def resume(self, query: str | None, added: list[str], skip: Collection[str], lean: bool | None = None) -> None:
         """The same pack and additions as before a restart: the cached prefix still applies."""
         if self.packer is None:
             return
+        if lean is not None:
+            self.packer.options = dataclasses.replace(self.packer.options, full_files=not lean)
         self.repo = dataclasses.replace(self.packer.pack(query, self.budget.repo_budget(), skip),
                                         dropped=frozenset(self.dropped))
         if added and not self.repo.failed:
             self.repo = self.packer.add(self.repo, added) or self.repo
 
-    def repack(self, query: str | None = None, budget: int | None = None) -> RepoShelf:
-        """/pack: pack the repository again (for ``query``); changes the cached prefix."""
+    def repack(self, query: str | None = None, budget: int | None = None, lean: bool | None = None) -> RepoShelf:
+        """/pack: pack the repository again (for ``query``); changes the cached prefix. ``lean``
+        (/context): from now on outlines and the tree only (True) or files in full again (False)."""
         if self.packer is None:
             raise ChatError("this session has no repository")
+        if lean is not None:
+            self.packer.options = dataclasses.replace(self.packer.options, full_files=not lean)
         self.repo = self.packer.pack(query, budget if budget is not None else self.budget.repo_budget(), self.dropped)
-        self.log.write(Packed(query, now()))
+        self.log.write(Packed(query, now(), self.lean))
         return self.repo
+
+    @property
+    def lean(self) -> bool:
+        return self.packer is not None and not self.packer.options.full_files
 
     def drop(self, path: str, attached: set[str]) -> str:
         """/drop PATH (a file, a glob or a folder): take files out of every request from now on.

@@ -10,11 +10,13 @@ memory shelf: what the error index knows about the newest question.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 from kimicode.chat.context import TurnTexts
 from kimicode.chat.errors import ChatError
 from kimicode.chat.log import SessionLog
+from kimicode.chat.outputs import Outputs
 from kimicode.chat.records import RestoreShown, StateSaved, Turn
 from kimicode.chat.search import SearchHit, search
 from kimicode.chat.session import now
@@ -66,6 +68,7 @@ class History:
         self.hidden = hidden  # a turn the user took out (a dropped file)
         self.record = StateRecord()
         self.restored: list[tuple[int, int]] = []
+        self.outputs: Outputs | None = None  # the tool results' state, when the conversation has tools
 
     def shown(self, turn: Turn) -> bool:
         """Notes are never sent; nor is a turn the user took out."""
@@ -80,7 +83,17 @@ class History:
 
     def views(self, turns: list[Turn], room: int) -> list[TurnView]:
         limit = self.budget.message_limit(room)
-        return [self.texts.view(t, limit) for t in turns]
+        if self.outputs is None or not any(t.role == "tool" for t in turns):
+            return [self.texts.view(t, limit) for t in turns]
+        states = self.outputs.views_state()
+        views = []
+        for turn in turns:
+            if turn.role != "tool":
+                views.append(self.texts.view(turn, limit))
+                continue
+            hidden, kept = states.get(turn.id, (None, ()))
+            views.append(self.texts.view(turn, limit, partial(Outputs.shown, turn, hidden=hidden, kept=kept), (hidden, kept)))
+        return views
 
     def state_tokens(self) -> int:
         text = render(self.record)

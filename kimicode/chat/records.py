@@ -12,6 +12,9 @@ Format history:
    named ``file:PATH``.
 2. ``tool`` is left to the tool loop (a tool's result for one call); a command's output the
    user pasted in is an ``output`` turn and an attached file a ``file`` turn named PATH.
+3. the tool loop: an ``assistant`` turn may carry the ``tool_calls`` it made, a ``tool`` turn is
+   one call's result (``call_id``, ``name`` the tool); ``hide``, ``unhide`` and ``fragment``
+   records say which results the model set aside. Nothing written in format 2 changes meaning.
 """
 
 from __future__ import annotations
@@ -22,14 +25,14 @@ from typing import Any, Callable, ClassVar
 from kimicode.chat.compaction import CompactionReport
 from kimicode.chat.state import StateRecord
 
-FORMAT_VERSION = 2
-ROLES = ("user", "assistant", "file", "output", "note")
+FORMAT_VERSION = 3
+ROLES = ("user", "assistant", "file", "output", "note", "tool")
 
 
 @dataclass
 class Turn:
     id: int
-    role: str  # user | assistant | file (a repository file attached in full) | output (a command's) | note
+    role: str  # user | assistant | file (a repository file attached in full) | output (a command's) | note | tool
     text: str
     time: str = ""
     reasoning: str = ""  # the model's reasoning_content, sent back as-is to thinking models
@@ -37,6 +40,8 @@ class Turn:
     name: str = ""  # the file's path, the command's name, or the kind of note ("compaction", "error", ...)
     model: str = ""
     usage: dict[str, int] | None = None
+    tool_calls: list[dict[str, str]] | None = None  # an answer's calls: {"id", "name", "arguments"}
+    call_id: str = ""  # a tool turn: the call it answers (``name``: the tool)
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"type": "turn"}
@@ -52,6 +57,10 @@ class Turn:
         turn = cls(**{k: v for k, v in record.items() if k in known})
         if not isinstance(turn.id, int) or turn.role not in ROLES or not isinstance(turn.text, str):
             raise ValueError("not a valid turn")
+        if turn.tool_calls is not None and not (isinstance(turn.tool_calls, list) and all(
+                isinstance(c, dict) and all(isinstance(c.get(k), str) for k in ("id", "name", "arguments"))
+                for c in turn.tool_calls)):
+            raise ValueError("not a valid list of tool calls")
         return turn
 
 
@@ -108,6 +117,7 @@ class Packed:
     kind: ClassVar[str] = "pack"
     query: str | None = None
     time: str = ""
+    lean: bool = False  # outlines and the tree only (/context lean): the model reads files through tools
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,36 @@ class FilesUndropped:
 
 
 @dataclass(frozen=True)
+class OutputsHidden:
+    """Tool results the model hid (``hide``) behind a summary; restorable."""
+
+    kind: ClassVar[str] = "hide"
+    ids: tuple[int, ...] = ()
+    summary: str = ""
+    time: str = ""
+
+
+@dataclass(frozen=True)
+class OutputsShown:
+    """Tool results shown whole again (``restore``), from ``round`` on."""
+
+    kind: ClassVar[str] = "unhide"
+    ids: tuple[int, ...] = ()
+    round: int = 0  # the tool rounds recorded when it was restored: the K-round rule waits from there
+    time: str = ""
+
+
+@dataclass(frozen=True)
+class OutputFragment:
+    """Only these lines (1-based, inclusive) of a tool result are shown (``fragment``)."""
+
+    kind: ClassVar[str] = "fragment"
+    id: int = 0
+    ranges: tuple[tuple[int, int], ...] = ()
+    time: str = ""
+
+
+@dataclass(frozen=True)
 class FormatChanged:
     """The records after this one are in ``version``'s format (an old file resumed by a newer kimicode)."""
 
@@ -144,15 +184,22 @@ class FormatChanged:
 
 
 Record = (StateSaved | Compacted | RestoreShown | RestoreHidden | Packed | PackGrown | FilesDropped | FilesUndropped
-          | FormatChanged)
+          | OutputsHidden | OutputsShown | OutputFragment | FormatChanged)
 _TYPES: dict[str, Any] = {t.kind: t for t in (StateSaved, Compacted, RestoreShown, RestoreHidden, Packed, PackGrown,
-                                               FilesDropped, FilesUndropped, FormatChanged)}
+                                               FilesDropped, FilesUndropped, OutputsHidden, OutputsShown, OutputFragment,
+                                               FormatChanged)}
 
 
 def _paths(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise ValueError("paths must be a list")
     return tuple(p for p in value if isinstance(p, str))
+
+
+def _ids(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise ValueError("ids must be a list")
+    return tuple(int(v) for v in value)
 
 
 def to_json(record: Record) -> dict[str, Any]:
@@ -162,7 +209,7 @@ def to_json(record: Record) -> dict[str, Any]:
         if isinstance(value, (StateRecord, CompactionReport)):
             value = value.to_dict()
         elif isinstance(value, tuple):
-            value = list(value)
+            value = [list(v) if isinstance(v, tuple) else v for v in value]
         body[f.name] = value
     return body
 
@@ -181,11 +228,18 @@ def from_json(data: dict[str, Any]) -> Record | None:
         return RestoreShown(int(data["first"]), int(data["last"]), str(data.get("time", "")))
     if kind is Packed:
         query = data.get("query")
-        return Packed(query if isinstance(query, str) else None, str(data.get("time", "")))
+        return Packed(query if isinstance(query, str) else None, str(data.get("time", "")), data.get("lean") is True)
     if kind in (PackGrown, FilesDropped, FilesUndropped):
         return kind(_paths(data["paths"]), str(data.get("time", "")))
     if kind is FormatChanged:
         return FormatChanged(int(data["version"]))
+    if kind is OutputsHidden:
+        return OutputsHidden(_ids(data["ids"]), str(data.get("summary", "")), str(data.get("time", "")))
+    if kind is OutputsShown:
+        return OutputsShown(_ids(data["ids"]), int(data.get("round", 0)), str(data.get("time", "")))
+    if kind is OutputFragment:
+        ranges = tuple((int(a), int(b)) for a, b in data["ranges"])
+        return OutputFragment(int(data["id"]), ranges, str(data.get("time", "")))
     return RestoreHidden(str(data.get("time", "")))
 
 
@@ -203,7 +257,11 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "role": "output"}
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    return data  # format 3 only adds: tool calls, tool turns and their records
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def migrate(data: dict[str, Any], version: int) -> dict[str, Any]:
@@ -221,9 +279,13 @@ class Replayed:
     reports: list[CompactionReport] = field(default_factory=list)
     restored: list[tuple[int, int]] = field(default_factory=list)
     pack_query: str | None = None
+    pack_lean: bool | None = None  # None: never packed in this session (the settings decide)
     pack_added: list[str] = field(default_factory=list)
     pack_skip: set[str] = field(default_factory=set)  # dropped when the repository was last packed
     dropped: set[str] = field(default_factory=set)
+    hidden: dict[int, str] = field(default_factory=dict)  # tool result -> the summary it is hidden behind
+    shown: dict[int, int] = field(default_factory=dict)  # tool result -> the round it was restored at
+    fragments: dict[int, tuple[tuple[int, int], ...]] = field(default_factory=dict)
 
 
 def replay(records: list[Record]) -> Replayed:
@@ -240,6 +302,7 @@ def replay(records: list[Record]) -> Replayed:
             state.restored = []
         elif isinstance(record, Packed):
             state.pack_query, state.pack_added, state.pack_skip = record.query, [], set(state.dropped)
+            state.pack_lean = record.lean
         elif isinstance(record, PackGrown):
             state.pack_added += list(record.paths)
         elif isinstance(record, FilesDropped):
@@ -247,4 +310,22 @@ def replay(records: list[Record]) -> Replayed:
             state.pack_added = [p for p in state.pack_added if p not in record.paths]
         elif isinstance(record, FilesUndropped):
             state.dropped -= set(record.paths)
+        else:
+            fold_outputs(state, record)
     return state
+
+
+def fold_outputs(state: Replayed, record: Record) -> None:
+    """What a hide, unhide or fragment record changes (at replay, and as the conversation writes it)."""
+    if isinstance(record, OutputsHidden):
+        for n in record.ids:
+            state.hidden[n] = record.summary
+            state.fragments.pop(n, None)
+    elif isinstance(record, OutputsShown):
+        for n in record.ids:
+            state.hidden.pop(n, None)
+            state.fragments.pop(n, None)
+            state.shown[n] = record.round
+    elif isinstance(record, OutputFragment):
+        state.hidden.pop(record.id, None)
+        state.fragments[record.id] = record.ranges

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Callable
 
 from kimicode.chat.context import ContextPolicy
-from kimicode.chat.conversation import Conversation
+from kimicode.chat.conversation import Conversation, ToolSetup
+from kimicode.chat.errors import ChatError
 from kimicode.chat.repo_shelf import RepoPacker
 from kimicode.chat.session import LoadedSession, SessionError, SessionFile, SessionStore, load_session
 from kimicode.config import Settings
+from kimicode.engine.tool_loop import ToolPolicy
 from kimicode.llm import ChatClient, Endpoint
 from kimicode.locations import Locations, user_locations
 from kimicode.models import ModelSpec, model_spec
 from kimicode.repo.pack import PackOptions
 from kimicode.tokens import TokenCounter
+from kimicode.tools.base import Tool
+from kimicode.tools.paths import RepoView
 
 
 def open_conversation(
@@ -70,20 +75,55 @@ def open_conversation(
     policy = policy or ContextPolicy(reply_tokens=min(settings.ask.reply_tokens, spec.max_output))
     packer = None
     if use_repo:
-        packer = RepoPacker(root, PackOptions.from_settings(settings.pack, counter), locations.cache_dir, counter)
+        options = PackOptions.from_settings(settings.pack, counter)
+        lean = settings.tools.enabled and settings.tools.context == "lean"  # lean needs the tools to read files
+        packer = RepoPacker(root, dataclasses.replace(options, full_files=not lean), locations.cache_dir, counter)
     memory = None
     if use_memory and settings.memory.enabled:
         from kimicode.engine.memory import SessionMemory
 
         memory = SessionMemory(root, settings, locations.data_dir, counter.count)
+    tools = None
     try:
-        return Conversation(file, loaded, client, counter, policy=policy, packer=packer, summarizer_client=summarizer,
-                            project_root=root, memory=memory, calibration_dir=locations.data_dir, owned=owned)
+        if settings.tools.enabled:
+            pack = settings.pack
+            view = RepoView(root, pack.include, pack.exclude, pack.max_file_bytes) if use_repo else None
+            loop_policy = ToolPolicy(settings.tools.rounds, settings.tools.result_tokens, settings.tools.keep_rounds)
+            tools = ToolSetup(loop_policy, view, *_mcp(settings, loaded))
     except BaseException:
         file.close()
         for c in owned:
             c.close()
+        if memory is not None:
+            memory.close()
         raise
+    try:
+        return Conversation(file, loaded, client, counter, policy=policy, packer=packer, summarizer_client=summarizer,
+                            project_root=root, memory=memory, calibration_dir=locations.data_dir, owned=owned,
+                            tools=tools)
+    except BaseException:
+        file.close()
+        for c in owned:
+            c.close()
+        if tools is not None and tools.close is not None:
+            tools.close()
+        raise
+
+
+def _mcp(settings: Settings, loaded: LoadedSession) -> tuple[tuple[Tool, ...], Callable[[], None] | None]:
+    """The configured MCP servers' tools, and how to stop the servers; a server that fails is a warning."""
+    if not settings.mcp.enabled or not settings.mcp.servers:
+        return (), None
+    from kimicode.tools.mcp import McpError, McpHub
+
+    hub = McpHub(settings.mcp.servers)
+    try:
+        tools = tuple(hub.start())
+    except McpError as exc:
+        hub.close()
+        raise ChatError(str(exc)) from None
+    loaded.warnings.extend(hub.failures)
+    return tools, hub.close
 
 
 def switch_model(conversation: Conversation, settings: Settings, name: str) -> tuple[Settings, ModelSpec]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -13,15 +15,17 @@ import click
 
 from kimicode import exit_codes
 from kimicode.commands.common import Failure, UsageFailure, repo_root_of, settings_or_exit
-from kimicode.engine.events import ContentDelta, Event, Notice, ReasoningDelta
+from kimicode.engine.events import ContentDelta, Event, Notice, ReasoningDelta, ToolFinished, UsageReported
 
 if TYPE_CHECKING:
     from kimicode.ask import AskRequest
     from kimicode.config import Settings
+    from kimicode.engine.tool_loop import LoopResult
     from kimicode.llm import ChatResult
     from kimicode.models import ModelSpec
     from kimicode.prompt import BudgetPlan, Redaction, Request
     from kimicode.tokens import TokenCounter
+    from kimicode.tools.base import Tool, Toolbox
 
 
 def _read_stdin() -> str:
@@ -41,11 +45,13 @@ def _print_dry_run(request: Request, as_json: bool) -> None:
     rows = request.shelves.rows()
     if as_json:
         click.echo(json.dumps({"messages": wire(request.messages), "shelves": {n: t for n, t, _ in rows},
-                               "window": request.shelves.window}, indent=1))
+                               "window": request.shelves.window, "tools": request.tools}, indent=1))
         return
     for message in request.messages:
         click.echo(f"----- {message.role} -----")
         click.echo(message.content)
+    if request.tools:
+        click.echo(f"----- tools: {', '.join(t['function']['name'] for t in request.tools)} -----")
     click.echo("----- token budget (estimated) -----")
     for name, tokens, share in rows:
         click.echo(f"{name:<8} {tokens:>10,}  {share:5.1f}%")
@@ -114,11 +120,16 @@ class _ReasoningPrinter:
 @click.option("--base-url", help="OpenAI-compatible endpoint [config base_url, KIMICODE_BASE_URL].")
 @click.option("--verbose", "-v", is_flag=True, help="Show the model's reasoning (dimmed, on stderr).")
 @click.option("--remember", is_flag=True, help="After the answer, record the error's root cause and fix in memory.")
+@click.option("--tools/--no-tools", "use_tools", default=None,
+              help="Let the model read the repository and sculpt its context with tools [config tools.enabled].")
+@click.option("--context", "context", type=click.Choice(["full", "lean"]),
+              help="full: packed files and tools; lean: outlines and the tree, files read through tools [config tools.context].")
 def command(question: str, files: tuple[Path, ...], query: str | None, budget: int | None, no_repo: bool,
-            as_json: bool, dry_run: bool, model: str | None, base_url: str | None, verbose: bool, remember: bool) -> None:
+            as_json: bool, dry_run: bool, model: str | None, base_url: str | None, verbose: bool, remember: bool,
+            use_tools: bool | None, context: str | None) -> None:
     """Ask QUESTION about the repository here; piped stdin is added as context."""
     from kimicode import calibration
-    from kimicode.ask import AskInputs, AskRequest, RequestError
+    from kimicode.ask import AskInputs, AskRequest, RequestError, ask_toolbox
     from kimicode.engine.send import plan_for
     from kimicode.llm import needs_key
     from kimicode.locations import user_locations
@@ -136,7 +147,10 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
         # before anything reads the folder: not even AGENTS.md of a home directory is sent
         click.echo(f"kimicode: {refused}", err=True)
         no_repo = True
-    settings = settings_or_exit(root, {"model": model, "base_url": base_url, "pack.budget": budget})
+    settings = settings_or_exit(root, {"model": model, "base_url": base_url, "pack.budget": budget,
+                                       "tools.enabled": use_tools, "tools.context": context})
+    if settings.tools.context == "lean" and not settings.tools.enabled:
+        raise UsageFailure("--context lean needs the tools (the model reads files through them): drop --no-tools")
     if not dry_run and not settings.api_key and needs_key(settings.base_url):
         raise UsageFailure("no API key: set MOONSHOT_API_KEY (or KIMICODE_API_KEY, or api_key in config.toml)")
     spec = model_spec(settings.model, settings.models)
@@ -144,14 +158,63 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
     counter = TokenCounter(settings.pack.encoding, calibration.factor(locations.data_dir, settings.model))
     plan = plan_for(spec, settings.ask.reply_tokens, settings.pack.budget)
     options = PackOptions.from_settings(settings.pack, counter)
+    if settings.tools.context == "lean":
+        options = dataclasses.replace(options, full_files=False)
     stdin = _read_stdin()
     repo_root = None if no_repo else root
     inputs = AskInputs(question, repo_root, files, stdin, query, memory=_recall(f"{question}\n{stdin}", repo_root, settings, plan))
+    toolbox = None
+    with ExitStack() as stack:
+        try:
+            asking = AskRequest(inputs, counter, plan, options, locations.cache_dir)
+            if settings.tools.enabled:
+                from kimicode.tools.paths import RepoView
+
+                view = None if repo_root is None else RepoView(repo_root, options.include, options.exclude, options.max_file_bytes)
+                extra = _mcp_tools(settings, stack) if not dry_run else []
+                recall = _recaller(repo_root, settings)
+                toolbox = ask_toolbox(asking, view, settings.tools.keep_rounds, recall, extra)
+            request = asking.build()
+        except RequestError as exc:
+            raise UsageFailure(str(exc)) from None
+        _ask(asking, request, settings, spec, counter, locations.data_dir, as_json, verbose, dry_run, remember, question,
+             stdin, repo_root, started, toolbox)
+
+
+def _recaller(root: Path | None, settings: Settings) -> Callable[[str], str] | None:
+    """recall_errors: what the error memory knows about an error the model met (none when memory is off)."""
+    if root is None or not settings.memory.enabled:
+        return None
+
+    def recall(text: str) -> str:
+        from kimicode.memory.recall import recall_for_text
+
+        found = recall_for_text(text, root, settings)
+        return found.text or found.warning or "the error memory holds nothing like this"
+
+    return recall
+
+
+def _mcp_tools(settings: Settings, stack: ExitStack) -> list[Tool]:
+    """The configured MCP servers' tools (none unless mcp.enabled in the user's config); stopped on exit."""
+    if not settings.mcp.enabled or not settings.mcp.servers:
+        return []
+    from kimicode.tools.mcp import McpError, McpHub
+
+    hub = McpHub(settings.mcp.servers)
+    stack.callback(hub.close)
     try:
-        asking = AskRequest(inputs, counter, plan, options, locations.cache_dir)
-        request = asking.build()
-    except RequestError as exc:
-        raise UsageFailure(str(exc)) from None
+        tools = hub.start()
+    except McpError as exc:
+        raise Failure(str(exc)) from None
+    for failure in hub.failures:
+        click.echo(f"kimicode: warning: {failure}", err=True)
+    return tools
+
+
+def _ask(asking: AskRequest, request: Request, settings: Settings, spec: ModelSpec, counter: TokenCounter, data_dir: Path,
+         as_json: bool, verbose: bool, dry_run: bool, remember: bool, question: str, stdin: str, repo_root: Path | None,
+         started: float, toolbox: Toolbox | None) -> None:
     for note in request.notes:
         click.echo(f"kimicode: {note}", err=True)
     if request.redactions:
@@ -166,8 +229,9 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
             from kimicode.memory.capture import remember_answer
 
             return remember_answer(settings, repo_root, f"{question}\n{stdin}", question, result.content, asker)
-    code = _send(asking, request, settings, spec, counter, locations.data_dir, as_json, verbose, timings, after)
-    sys.exit(code)
+    code = _send(asking, request, settings, spec, counter, data_dir, as_json, verbose, timings, after, toolbox)
+    if code:
+        sys.exit(code)
 
 
 def _recall(text: str, root: Path | None, settings: Settings, plan: BudgetPlan) -> str:
@@ -211,9 +275,22 @@ class _Shown:
     def __init__(self, as_json: bool, verbose: bool) -> None:
         self.answer = _AnswerPrinter(quiet=as_json)
         self.thoughts = _ReasoningPrinter() if verbose else None
+        self.verbose = verbose
+        self.usage = [0, 0, 0]  # prompt, completion, cached: summed over every request of the answer
+        self.requests = 0
 
     def __call__(self, event: Event) -> None:
-        if isinstance(event, ContentDelta):
+        if isinstance(event, ToolFinished):
+            if self.verbose or event.source != "kimicode":  # an MCP server's calls are always shown
+                if self.thoughts is not None:
+                    self.thoughts.close()
+                    self.thoughts.text = ""
+                click.echo(f"kimicode: {_tool_line(event)}", err=True)
+        elif isinstance(event, UsageReported):
+            self.requests += 1
+            for i, value in enumerate((event.prompt_tokens, event.completion_tokens, event.cached_tokens or 0)):
+                self.usage[i] += value
+        elif isinstance(event, ContentDelta):
             self.answer(event.text)
         elif isinstance(event, ReasoningDelta):
             if self.thoughts is not None:
@@ -227,21 +304,39 @@ class _Shown:
         self.answer.close()
 
 
+def _tool_line(event: ToolFinished) -> str:
+    """One line per call: what ran, what it gave, how long it took."""
+    what = "error" if event.error else f"{event.tokens:,} tokens" + (" (cut to its budget)" if event.truncated else "")
+    return f"tool [{event.output}] {event.line} -> {what}, {event.seconds:.2f} s"
+
+
 def _send(asking: AskRequest, request: Request, settings: Settings, spec: ModelSpec, counter: TokenCounter,
           data_dir: Path, as_json: bool, verbose: bool, timings: dict[str, float],
-          after: Callable[[Callable[[str], str], ChatResult], str] | None = None) -> int:
-    from kimicode.ask import fix_asker
-    from kimicode.engine.send import Calibration, send_within_budget
+          after: Callable[[Callable[[str], str], ChatResult], str] | None = None,
+          toolbox: Toolbox | None = None) -> int:
+    from kimicode.ask import RequestError, fix_asker, record_round
+    from kimicode.engine.send import Calibration, Sender
+    from kimicode.engine.tool_loop import ToolLoop, ToolPolicy
     from kimicode.llm import ChatClient, Endpoint, LLMError
 
     sent = time.perf_counter()
     shown = _Shown(as_json, verbose)
+    loop: LoopResult | None = None
+    first = request
     with ChatClient(Endpoint.from_settings(settings), spec) as client:
+        sender = Sender(client, asking.plan, calibration=Calibration(data_dir, spec.name, counter.calibration), emit=shown)
         try:
-            request, result, sender = send_within_budget(
-                client, lambda shrink: request if shrink is None else asking.build(shrink), plan=asking.plan,
-                calibration=Calibration(data_dir, spec.name, counter.calibration), emit=shown)
-        except LLMError as exc:
+            if toolbox:
+                tools = settings.tools
+                policy = ToolPolicy(tools.rounds, tools.result_tokens, tools.keep_rounds)
+                loop = ToolLoop(sender, toolbox, policy, counter.count).run(
+                    lambda shrink: first if shrink is None and asking.transcript is None else asking.build(shrink),
+                    record_round(asking))
+                request, result = loop.request, loop.result
+            else:
+                request, result = sender.within_budget(lambda shrink: first if shrink is None else asking.build(shrink),
+                                                       sender.stream)
+        except (LLMError, RequestError) as exc:
             raise Failure(str(exc)) from None
         finally:
             shown.close()
@@ -257,15 +352,34 @@ def _send(asking: AskRequest, request: Request, settings: Settings, spec: ModelS
     if result.partial:
         click.echo(f"kimicode: [partial answer: {result.error or 'stopped early'}]", err=True)
     if as_json:
-        click.echo(json.dumps(_json_result(request, asking, result, estimated, spec, timings), indent=1))
+        body = _json_result(request, asking, result, estimated, spec, timings)
+        if loop is not None:
+            body["tools"] = _tools_json(loop, shown)
+        click.echo(json.dumps(body, indent=1))
     else:
         click.echo(_usage_line(result, estimated, spec), err=True)
+        if loop is not None and loop.rounds:
+            prompt, completion, _ = shown.usage
+            click.echo(f"kimicode: {loop.rounds} tool round(s), {len(loop.calls)} call(s); the answer took "
+                       f"{len(loop.requests)} requests: {prompt:,} prompt + {completion:,} completion tokens in all "
+                       f"(estimated {loop.prompt_tokens:,} prompt)", err=True)
     if unsaved:
         # the answer was delivered: a write that failed after it is worth a warning, not a failure
         click.echo(f"kimicode: warning: not saved: {'; '.join(unsaved)}; the answer itself is complete", err=True)
     if result.interrupted:
         return 130
     return exit_codes.ERROR if result.partial else exit_codes.OK
+
+
+def _tools_json(loop: LoopResult, shown: _Shown) -> dict[str, Any]:
+    prompt, completion, cached = shown.usage
+    return {
+        "rounds": loop.rounds, "limited": loop.limited, "requests": len(loop.requests),
+        "estimated_prompt_tokens": loop.prompt_tokens,
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "cached_tokens": cached},
+        "calls": [{"output": c.output, "name": c.call.name, "arguments": c.call.arguments, "tokens": c.tokens,
+                   "seconds": round(c.seconds, 3), "error": c.error, "truncated": c.truncated} for c in loop.calls],
+    }
 
 
 def _json_result(request: Request, asking: AskRequest, result: ChatResult, estimated: int, spec: ModelSpec,

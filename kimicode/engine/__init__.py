@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         Notice,
         ReasoningDelta,
         ToolCalled,
+        ToolFinished,
         TurnBegan,
         TurnEnded,
         UsageReported,
@@ -32,17 +33,21 @@ if TYPE_CHECKING:
     from kimicode.engine.memory import SessionMemory
     from kimicode.engine.send import Calibration, CannotShrink, Sender, Shrink, plan_for, send_within_budget
     from kimicode.engine.system import project_instructions, system_shelf
+    from kimicode.engine.tool_loop import LoopResult, ToolLoop, ToolPolicy
+    from kimicode.engine.transcript import Transcript
 
 _HOMES = {
     **dict.fromkeys(("Assembler", "Piece", "Shelves", "restored_block"), "assembler"),
     **dict.fromkeys(("CompactionBegan", "CompactionEnded", "ContentDelta", "Emit", "Event", "Failed", "Notice",
-                     "ReasoningDelta", "ToolCalled", "TurnBegan", "TurnEnded", "UsageReported", "ignore"), "events"),
+                     "ReasoningDelta", "ToolCalled", "ToolFinished", "TurnBegan", "TurnEnded", "UsageReported", "ignore"), "events"),
     **dict.fromkeys(("Calibration", "CannotShrink", "Sender", "Shrink", "plan_for", "send_within_budget"), "send"),
     **dict.fromkeys(("project_instructions", "system_shelf"), "system"),
     "SessionMemory": "memory",
+    **dict.fromkeys(("LoopResult", "ToolLoop", "ToolPolicy"), "tool_loop"),
+    "Transcript": "transcript",
 }
-__all__ = ["Assembler", "Calibration", "CannotShrink", "CompactionBegan", "CompactionEnded", "ContentDelta", "Emit",
-    "Event", "Failed", "Notice", "Piece", "ReasoningDelta", "Sender", "SessionMemory", "Shelves", "Shrink", "ToolCalled", "TurnBegan",
+__all__ = ["Assembler", "LoopResult", "ToolLoop", "ToolPolicy", "Transcript", "Calibration", "CannotShrink", "CompactionBegan", "CompactionEnded", "ContentDelta", "Emit",
+    "Event", "Failed", "Notice", "Piece", "ReasoningDelta", "Sender", "SessionMemory", "Shelves", "Shrink", "ToolCalled", "ToolFinished", "TurnBegan",
     "TurnEnded", "UsageReported", "ignore", "plan_for", "project_instructions", "restored_block",
     "send_within_budget", "system_shelf"]
 

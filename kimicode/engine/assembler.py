@@ -11,15 +11,20 @@ fifth), so every request -- ask, chat, review -- is laid out the same way, stabl
 3. the tail: what belongs to this request alone, as pieces of one last user message, each
    counted on its shelf. A one-turn request (ask, review) puts its attachments, recalled
    memory and question here; a conversation puts its memory recalls here, after the question,
-   so that the next request's prefix still holds the question.
+   so that the next request's prefix still holds the question;
+4. the tool rounds of a one-turn request (``after``): the answers that called tools and the
+   tools' results, after the question (a conversation records them as turns: in the history).
 
-Consecutive messages of one role are joined, so the roles alternate whatever was recorded.
+Consecutive messages of one role are joined, so the roles alternate whatever was recorded;
+an answer that called tools and each tool's result stay messages of their own, and a result
+whose call is no longer shown (compacted away) is shown as the user's text.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable, Sequence
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Sequence
 
 from kimicode.prompt import (
     MESSAGE_OVERHEAD,
@@ -29,6 +34,7 @@ from kimicode.prompt import (
     Role,
     ShelfTable,
     TurnView,
+    call_tokens,
     count_messages,
     framing_tokens,
     middle_out,
@@ -58,6 +64,8 @@ class Shelves:
     recent: Sequence[TurnView] = ()
     tail: Sequence[Piece] = ()
     notes: list[str] = field(default_factory=list)
+    after: Sequence[TurnView] = ()  # a one-turn request's tool rounds, after the question
+    tools: Sequence[dict[str, Any]] = ()  # the tools offered: the provider reads them with the system prompt
 
 
 def restored_block(views: Sequence[TurnView]) -> str:
@@ -77,20 +85,48 @@ def _role(name: str) -> Role:
 
 
 class _Messages:
-    """Messages with roles alternating: a message of the last one's role is joined to it."""
+    """Messages with roles alternating: a message of the last one's role is joined to it.
+
+    Tool calls and results are never joined: each result answers one call of the answer before it.
+    """
 
     def __init__(self) -> None:
         self.items: list[Message] = []
+        self.open: set[str] = set()  # calls of the last answer not yet answered
+
+    def view(self, view: TurnView) -> None:
+        if view.call_id and view.call_id in self.open:
+            self.open.discard(view.call_id)
+            self.items.append(Message("tool", view.text, tool_call_id=view.call_id))
+        elif view.call_id:
+            self.add("user", view.text)  # its call was compacted away: the provider rejects a lone result
+        elif view.tool_calls:
+            self.items.append(Message("assistant", view.text, view.reasoning, tuple(view.tool_calls)))
+            self.open = {c.id for c in view.tool_calls}
+        else:
+            self.add(view.role, view.text, view.reasoning)
 
     def add(self, name: str, text: str, reasoning: str = "") -> None:
         role = _role(name)
+        if self.open:  # an answer whose calls went unanswered (cut short): the provider rejects it
+            self._close()
         last = self.items[-1] if self.items else None
-        if last is not None and last.role == role:
+        if last is not None and last.role == role and not last.tool_calls and role != "tool":
             content = f"{last.content}\n\n{text}" if last.content else text
             thought = (last.reasoning + "\n\n" + reasoning).strip() if reasoning else last.reasoning
             self.items[-1] = Message(last.role, content, thought)
             return
         self.items.append(Message(role, text, reasoning))
+
+    def _close(self) -> None:
+        for call in sorted(self.open):
+            self.items.append(Message("tool", "[no result: the answer stopped before this call ran]", tool_call_id=call))
+        self.open = set()
+
+    def done(self) -> list[Message]:
+        if self.open:
+            self._close()
+        return self.items
 
 
 class Assembler:
@@ -118,11 +154,13 @@ class Assembler:
         if lead:
             out.add("user", lead)
         for view in recent:
-            out.add(view.role, view.text, view.reasoning)
+            out.view(view)
         tail = "".join(piece.text for piece in shelves.tail)
         if tail.strip():
             out.add("user", tail.rstrip())
-        return out.items
+        for view in shelves.after:
+            out.view(view)
+        return out.done()
 
     def assemble(self, shelves: Shelves, *, shorten: bool = False) -> Request:
         """The request; with ``shorten``, turns (largest first), then the state, give way middle-out
@@ -142,7 +180,8 @@ class Assembler:
                 view = recent[n]
                 room = max(view.tokens - MESSAGE_OVERHEAD - (tokens - limit) - 16, MIN_SHORTENED)
                 text = middle_out(view.text, room, count)
-                recent[n] = TurnView(view.id, view.role, text, "", count(text) + MESSAGE_OVERHEAD, True)
+                recent[n] = replace(view, text=text, reasoning="", tokens=count(text) + MESSAGE_OVERHEAD + call_tokens(view.tool_calls, count),
+                                    shortened=True)
                 notes.append(f"turn {view.id} was shortened middle-out to fit the window "
                              f"({view.tokens:,} -> {recent[n].tokens:,} tokens)")
                 messages = self.messages(shelves, state, recent)
@@ -154,16 +193,20 @@ class Assembler:
                 messages = self.messages(shelves, state, recent)
                 tokens = self._tokens(messages, shelves, state, recent)
         table = ShelfTable(self.plan.window, self._sizes(shelves, state, recent))
-        return Request(messages, table, tokens, limit, notes)
+        return Request(messages, table, tokens, limit, notes, tools=list(shelves.tools))
 
     def _tokens(self, messages: list[Message], shelves: Shelves, state: str, recent: Sequence[TurnView]) -> int:
         if self.exact:
-            return count_messages(messages, self.counter)
+            return count_messages(messages, self.counter) + self._tools(shelves)
         return sum(v for k, v in self._sizes(shelves, state, recent).items() if k != "reply")
+
+    def _tools(self, shelves: Shelves) -> int:
+        return self.count(json.dumps(list(shelves.tools))) if shelves.tools else 0
 
     def _sizes(self, shelves: Shelves, state: str, recent: Sequence[TurnView]) -> dict[str, int]:
         count = self.count
         system = count(shelves.system) + framing_tokens(1) if shelves.system else framing_tokens(0)
+        system += self._tools(shelves)
         sizes = {"system": system, "memory": 0,
                  "state": (count(state) if state else 0) + sum(v.tokens for v in shelves.restored),
                  "recent": sum(v.tokens for v in recent),
@@ -175,4 +218,5 @@ class Assembler:
                 sizes[piece.shelf] += count(piece.text)
         if own_message:
             sizes["recent"] += MESSAGE_OVERHEAD  # the tail is a message of its own
+        sizes["recent"] += sum(v.tokens for v in shelves.after)
         return sizes

@@ -50,6 +50,21 @@ class ToolCalled:
 
 
 @dataclass(frozen=True)
+class ToolFinished:
+    """A tool call ran: what a face shows as one line (tool, arguments, size, time)."""
+
+    call: ToolCall
+    output: int  # the output's id, as the model sees it ([output of CALL, id N])
+    line: str  # the call as one line: read_file(path='a.py')
+    tokens: int  # of the result as sent
+    seconds: float
+    error: bool = False
+    truncated: bool = False  # cut to its budget
+    text: str = ""  # the result as sent (a face may show it when the line is expanded)
+    source: str = "kimicode"  # or the MCP server that ran it (faces always show those calls)
+
+
+@dataclass(frozen=True)
 class CompactionBegan:
     trigger: str  # budget | manual | overflow
     reason: str
@@ -89,7 +104,7 @@ class Notice:
     topic: str = ""  # retry | shrink | ...: for a face that shows some notices its own way
 
 
-Event = (TurnBegan | TurnEnded | ReasoningDelta | ContentDelta | ToolCalled | CompactionBegan | CompactionEnded
+Event = (TurnBegan | TurnEnded | ReasoningDelta | ContentDelta | ToolCalled | ToolFinished | CompactionBegan | CompactionEnded
          | UsageReported | Failed | Notice)
 Emit = Callable[[Event], None]
 

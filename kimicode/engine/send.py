@@ -94,8 +94,8 @@ class Sender:
     # -- one request ------------------------------------------------------------------------
 
     def stream(self, request: Request, *, extra: Sequence[Message] = (), json_mode: bool = False,
-               temperature: float | None = None) -> ChatResult:
-        """Stream one answer to ``request`` (followed by ``extra`` messages, e.g. a retry's)."""
+               temperature: float | None = None, tool_choice: str | None = None) -> ChatResult:
+        """Stream one answer to ``request`` (followed by ``extra`` messages, e.g. a retry's), offering its tools."""
         emit = self.emit
         result = self.client.stream_chat(
             [*request.messages, *extra],
@@ -105,6 +105,8 @@ class Sender:
             max_tokens=request.reply or None,  # the reply shelf: a runaway answer stops there
             temperature=temperature,
             response_format={"type": "json_object"} if json_mode else None,
+            tools=request.tools or None,
+            tool_choice=tool_choice if request.tools else None,
         )
         for call in result.tool_calls:
             emit(ToolCalled(call))

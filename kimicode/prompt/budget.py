@@ -36,6 +36,7 @@ class Shares:
     message: float = 0.5  # chat: of the history room, one message beyond this is shortened middle-out
     recall: float = 0.1  # chat: of the history room, most the memory recalls may take
     review_part: float = 0.75  # review: of a split part's room, what its diffs may fill (the rest: context)
+    tools: float = 0.1  # ask, chat: of the prompt limit, most the tools' descriptions may take (else none are offered)
 
     def __post_init__(self) -> None:
         if not 0 < self.compact_to < 1 or not 0 < self.state < 1 or not 0 <= self.repo < 1:

@@ -8,9 +8,9 @@ back as-is (``reasoning``); the tool loop will add assistant messages that call 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence
 
-from kimicode.prompt.budget import framing_tokens
+from kimicode.prompt.budget import MESSAGE_OVERHEAD, framing_tokens
 from kimicode.tokens import TokenCounter
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -58,6 +58,8 @@ class TurnView:
     reasoning: str = ""
     tokens: int = 0  # text and reasoning, plus the per-message overhead
     shortened: bool = False
+    tool_calls: tuple[ToolCall, ...] = ()  # an answer that called tools
+    call_id: str = ""  # a tool's result: the call it answers
 
 
 def count_messages(messages: Sequence[Message], counter: TokenCounter) -> int:
@@ -67,6 +69,12 @@ def count_messages(messages: Sequence[Message], counter: TokenCounter) -> int:
         total += counter.count(message.content)
         if message.reasoning:
             total += counter.count(message.reasoning)
+        total += call_tokens(message.tool_calls, counter.count)
     return total
+
+
+def call_tokens(calls: Sequence[ToolCall], count: Callable[[str], int]) -> int:
+    """What an answer's tool calls add to its message (name, arguments, framing)."""
+    return sum(count(c.name) + count(c.arguments) + MESSAGE_OVERHEAD for c in calls)
 
 

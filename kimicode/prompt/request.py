@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from kimicode.prompt.blocks import Redaction
 from kimicode.prompt.budget import ShelfTable
@@ -17,6 +18,7 @@ class Request:
     limit: int  # window - reply: never exceeded
     notes: list[str] = field(default_factory=list)  # said to the user, never sent
     redactions: list[Redaction] = field(default_factory=list)
+    tools: list[dict[str, Any]] = field(default_factory=list)  # the tools offered (counted on the system shelf)
 
     @property
     def reply(self) -> int:

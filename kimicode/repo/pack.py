@@ -53,6 +53,7 @@ class PackOptions:
     max_file_bytes: int = 1_000_000
     encoding: str = DEFAULT_ENCODING
     calibration: float = 1.0
+    full_files: bool = True  # False: outlines and the tree only (lean mode: the model reads files through tools)
 
     @classmethod
     def from_settings(cls, pack: PackSettings, counter: TokenCounter) -> PackOptions:
@@ -412,7 +413,9 @@ def pack_repository(root: Path, options: PackOptions, cache_dir: Path | None, sp
                     f"budget {options.budget} is smaller than the pack header alone; use --budget {options.budget - available + 1000} or more"
                 )
             blocks = _Blocks(contents, _slicer(contents, options.query, ranked))
-            if options.query:
+            if not options.full_files:
+                choices = plan_tiers(records, blocks, available, full=False)  # lean: best outlines first, then the tree
+            elif options.query:
                 choices = plan_for_question([(r, q.probability) for r, q in zip(records, ranked)], blocks, available)
             else:
                 choices = plan_tiers(records, blocks, available)

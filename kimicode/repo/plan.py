@@ -212,11 +212,12 @@ def _likely_needed(ranked: Sequence[FileRecord], counter: TokenCounter, full_cap
     return wanted
 
 
-def plan_tiers(ranked: Sequence[FileRecord], blocks: Blocks, available: int) -> list[Choice]:
-    """Without a question: the best files in full up to FULL_SHARE of the budget, then outlines."""
+def plan_tiers(ranked: Sequence[FileRecord], blocks: Blocks, available: int, full: bool = True) -> list[Choice]:
+    """Without a question: the best files in full up to FULL_SHARE of the budget, then outlines
+    (``full=False``, lean mode: outlines only)."""
     counter = blocks.counter
     everything = sum(counter.estimate_bytes(r.size) for r in ranked)
-    full_cap = available if everything <= available else int(available * FULL_SHARE)
+    full_cap = 0 if not full else available if everything <= available else int(available * FULL_SHARE)
     blocks.prefetch(_likely_needed(ranked, counter, full_cap, available - full_cap))
     plan: list[Choice] = []
     used = _fill(plan, ranked, FULL, full_cap, blocks, skip_over=full_cap)

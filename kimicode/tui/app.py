@@ -37,6 +37,7 @@ from kimicode.engine.events import (
     Event,
     Failed,
     ReasoningDelta,
+    ToolFinished,
     TurnBegan,
     TurnEnded,
 )
@@ -53,7 +54,7 @@ from kimicode.tui.messages import (
     WorkFinished,
 )
 from kimicode.tui.widgets.budget_bar import BudgetBar
-from kimicode.tui.widgets.chat_view import AssistantMessage, ChatView, Notice, UserMessage
+from kimicode.tui.widgets.chat_view import AssistantMessage, ChatView, Notice, ToolLine, UserMessage
 from kimicode.tui.widgets.files_panel import FilesPanel, FilesTable
 from kimicode.tui.widgets.prompt import PromptInput
 from kimicode.tui.workspace import Outcome, Snapshot, Workspace, key_notice
@@ -365,6 +366,10 @@ class KimicodeApp(App[None]):
                 await self.chat.add_notice(event.text, "warning")
             else:
                 await self._before_answer(Notice(event.text, "info"))
+        elif isinstance(event, ToolFinished):
+            detail = "error" if event.error else f"{event.tokens:,} tokens" + (", cut to its budget" if event.truncated else "")
+            await self._before_answer(ToolLine(f"[{event.output}] {event.line}", f"{detail} · {event.seconds:.2f} s",
+                                               event.text, error=event.error))
         elif isinstance(event, CompactionBegan):
             self.busy = "compacting the conversation"
             self._tick()
@@ -391,7 +396,7 @@ class KimicodeApp(App[None]):
         self.prompt.give_back(message.text)
         await self.chat.add_notice(message.error, "error")
 
-    async def _before_answer(self, widget: Notice) -> None:
+    async def _before_answer(self, widget: Notice | ToolLine) -> None:
         """What happened while the answer was being prepared is shown above it."""
         if self._answer is not None:
             await self.chat.mount(widget, before=self._answer)

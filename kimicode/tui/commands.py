@@ -23,6 +23,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("add", "PATH", "attach a file (or a glob) of the repository in full", needs_arg=True),
     Command("drop", "PATH", "take a file out of the context", needs_arg=True),
     Command("pack", "[QUERY]", "pack the repository again, ranked for QUERY"),
+    Command("context", "[lean|full]", "lean: outlines and tree, the model reads files with tools; full: packed files"),
     Command("compact", "", "fold older turns into the state summary now"),
     Command("state", "", "show the state summary"),
     Command("pin", "TEXT", "carry TEXT verbatim in every request", needs_arg=True),

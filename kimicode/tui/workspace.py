@@ -154,6 +154,20 @@ class Workspace:
         return Outcome(f"packed the repository {what}: {len(repo.full)} files in full, {len(repo.outline)} as outlines, "
                        f"{repo.tokens:,} tokens (the cached prompt prefix starts over)", "info")
 
+    def cmd_context(self, arg: str) -> Outcome:
+        session = self.require()
+        wanted = arg.strip().lower()
+        if not wanted:
+            mode = "lean (outlines and tree; files read through tools)" if session.files.lean else "full (packed files)"
+            return Outcome(f"context: {mode}; /context lean or /context full switches", "info")
+        if wanted not in ("lean", "full"):
+            raise ChatError(f"/context takes lean or full, not {arg!r}")
+        repo = session.set_context(wanted == "lean")
+        if repo.failed:
+            return Outcome(repo.note, "error")
+        return Outcome(f"context {wanted}: {len(repo.full)} files in full, {len(repo.outline)} as outlines, "
+                       f"{repo.tokens:,} tokens (the cached prompt prefix starts over)", "info")
+
     def cmd_compact(self, arg: str) -> Outcome:
         reports = self.require().compact()
         if not reports:

@@ -6,10 +6,11 @@ from typing import Any, Iterable
 
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.widgets import Markdown, Static
+from textual.widgets import Collapsible, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 REASONING_TAIL = 400  # characters of the model's reasoning shown while it thinks
+TOOL_SHOWN = 4_000  # characters of a tool's result shown when its line is opened
 
 
 class UserMessage(Static):
@@ -25,6 +26,17 @@ class Notice(Static):
         super().__init__(Content(text), classes=f"notice -{kind}")
         self.text = text
         self.kind = kind
+
+
+class ToolLine(Collapsible):
+    """One tool call: a line (tool, arguments, size of the result, time) that opens onto the result."""
+
+    def __init__(self, line: str, detail: str, result: str, *, error: bool = False) -> None:
+        shown = result if len(result) <= TOOL_SHOWN else result[:TOOL_SHOWN] + f"\n[... {len(result) - TOOL_SHOWN:,} more characters]"
+        super().__init__(Static(Content(shown), classes="tool-result"), title=f"{line} · {detail}", collapsed=True,
+                         classes="tool -error" if error else "tool")
+        self.line = line
+        self.detail = detail
 
 
 class CommandOutput(Markdown):
@@ -117,8 +129,14 @@ class ChatView(VerticalScroll):
         for turn in turns:
             if turn.role == "user":
                 widgets.append(UserMessage(turn.text))
+            elif turn.role == "assistant" and turn.tool_calls and not turn.text:
+                continue  # an answer that only called tools: its calls follow, one line each
             elif turn.role == "assistant":
                 widgets.append(AssistantMessage(turn.text, partial=turn.partial))
+            elif turn.role == "tool":
+                error = turn.text.startswith("error:")
+                widgets.append(ToolLine(f"[{turn.id}] {turn.name}", "error" if error else f"{len(turn.text):,} characters", turn.text,
+                                        error=error))
             elif turn.role == "file":
                 widgets.append(Notice(f"attached {turn.name}", "info"))
             elif turn.role == "output":
