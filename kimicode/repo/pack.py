@@ -22,7 +22,7 @@ from kimicode.prompt import Block
 from kimicode.repo.cache import FileRecord, PackCache, cache_path
 from kimicode.repo.contents import VERSION as CONTENTS_VERSION
 from kimicode.repo.contents import Contents
-from kimicode.repo.files import Listing, ListingError, Skipped, list_files
+from kimicode.repo.files import ListingError, ListingMemo, Skipped, survey
 from kimicode.repo.gitinfo import GitInfo, read_git_info, read_head
 from kimicode.repo.plan import FULL, OUTLINE, SLICE, Choice, plan_for_question, plan_tiers
 from kimicode.repo.rank import RELEVANCE_VERSION, RankedFile, rank_files
@@ -36,6 +36,8 @@ from kimicode.tokens import DEFAULT_ENCODING, EncodingUnavailable, TokenCounter
 RESULT_VERSION = 3  # of the cached whole-pack result: 2 keeps packs typed, 3 has slices
 RANKING_KEPT = 200  # paths of the ranking kept in the report (bench/localize.py reads ranks from it)
 EXPLAINED = 12  # files beyond those sent whose signals --explain shows
+LISTING_STATE = "listing"  # the cache's state entries: the last listing, the last import graph
+GRAPH_STATE = "imports"
 Progress = Callable[[str, int, int], None]
 
 
@@ -241,38 +243,33 @@ def _fit(report: PackReport, plan: _Plan, ranked: Sequence[FileRecord], skipped:
 
 
 def _preload(counter: TokenCounter) -> None:
+    from kimicode.repo.parallel import importing
+
     try:
-        counter.check()
+        with importing():  # loading the encoding imports modules: no worker may be forked meanwhile
+            counter.check()
     except EncodingUnavailable:
         pass  # said once, as a one-line error, when the main thread first counts
 
 
-def _result_key(listing: Listing, git: GitInfo | None, options: PackOptions, split: bool) -> str:
-    h = hashlib.sha256()
-    h.update(json.dumps([RESULT_VERSION, CONTENTS_VERSION, RELEVANCE_VERSION, str(listing.root), asdict(options), split,
-                         git.commit if git else None]).encode())
-    for f in listing.files:
-        h.update(f"{f.path}\0{f.size}\0{f.mtime_ns}\n".encode())
-    for s in listing.skipped:
-        h.update(f"{s.path}\0{s.reason}\n".encode())
-    return h.hexdigest()
+def _result_key(root: Path, fingerprint: str, git: GitInfo | None, options: PackOptions, split: bool) -> str:
+    # the fingerprint stands for every listed file's name and content (files.Survey)
+    data = [RESULT_VERSION, CONTENTS_VERSION, RELEVANCE_VERSION, str(root), fingerprint, asdict(options), split,
+            git.commit if git else None]
+    return hashlib.sha256(json.dumps(data).encode()).hexdigest()
 
 
-def _imports(records: Sequence[FileRecord], cache: PackCache) -> dict[str, tuple[str, ...]]:
-    """Each file's imports resolved to repository files; cached for this exact set of files and contents."""
+def _imports(records: Sequence[FileRecord], cache: PackCache) -> Mapping[str, tuple[str, ...]]:
+    """Each file's imports resolved to repository files; the last graph (graph.py) is reused where it holds."""
     from kimicode.repo import symbols
+    from kimicode.repo.graph import ImportGraph, import_graph
 
-    h = hashlib.sha256(Path(symbols.__file__).read_bytes())  # resolution rules are part of the key
-    for r in records:
-        h.update(f"{r.path}\0{r.digest}\n".encode())
-    key = h.hexdigest()
-    cached = cache.get_blob(key, "imports")
-    if cached is not None:
-        return {path: tuple(targets) for path, targets in json.loads(cached).items()}
-    index = symbols.RepoPathIndex([r.path for r in records])
-    imports = {r.path: symbols.resolve_imports(r.path, r.language, r.imports, index) for r in records}
-    cache.put_blobs([(key, "imports", json.dumps(imports))])
-    return imports
+    # the resolution rules are part of the state's name: a graph made by other rules is not reused
+    name = GRAPH_STATE + ":" + hashlib.sha256(Path(symbols.__file__).read_bytes()).hexdigest()[:16]
+    graph = import_graph(records, ImportGraph.from_bytes(cache.get_state(name)))
+    if graph.resolved:
+        cache.put_state(name, graph.to_bytes())
+    return graph.targets
 
 
 def _ranked(root: Path, scan: ScanResult, git: GitInfo | None, query: str | None, cache: PackCache) -> tuple[list[FileRecord], list[RankedFile]]:
@@ -350,7 +347,16 @@ def _split(report: PackReport, ordered: Sequence[FileRecord], skipped: Sequence[
     return parts
 
 
+_PACKING = threading.Lock()  # one pack at a time in a process (the TUI also packs in the background)
+
+
 def pack_repository(root: Path, options: PackOptions, cache_dir: Path | None, split: bool = False, progress: Progress | None = None) -> PackResult:
+    # two packs at once would fork workers while the other imports modules (see parallel.py)
+    with _PACKING:
+        return _pack(root, options, cache_dir, split, progress)
+
+
+def _pack(root: Path, options: PackOptions, cache_dir: Path | None, split: bool, progress: Progress | None) -> PackResult:
     tick = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -361,16 +367,17 @@ def pack_repository(root: Path, options: PackOptions, cache_dir: Path | None, sp
         tick = now
 
     try:
-        listing = list_files(root, options.include, options.exclude, options.max_file_bytes)
+        private = cache_path(cache_dir, Path(root).resolve()).with_suffix(".index") if cache_dir else None
+        found = survey(root, options.include, options.exclude, options.max_file_bytes, private)
     except ListingError as exc:
         raise PackError(str(exc)) from None
-    head = read_head(listing.git_root) if listing.git_root else None
+    head = read_head(found.git_root) if found.git_root else None
     lap("list")
     counter = TokenCounter(options.encoding, options.calibration)
-    cache = PackCache(cache_path(cache_dir, listing.root) if cache_dir else None)
+    cache = PackCache(cache_path(cache_dir, found.root) if cache_dir else None)
     try:
-        # HEAD and the files' stat data determine everything else git could tell us
-        key = _result_key(listing, head, options, split)
+        # HEAD and the listing's fingerprint determine everything else git could tell us
+        key = _result_key(found.root, found.fingerprint, head, options, split)
         cached = cache.get_result(key)
         if cached is not None:
             data = json.loads(cached)
@@ -379,7 +386,12 @@ def pack_repository(root: Path, options: PackOptions, cache_dir: Path | None, sp
             lap("cache")
             report.timings = timings
             return PackResult(tuple(Pack.from_dict(p) for p in data["packs"]), report)
-        git = read_git_info(listing.git_root, listing.root) if listing.git_root else None
+        previous = ListingMemo.from_bytes(cache.get_state(LISTING_STATE))
+        listing = found.listing(previous)
+        if listing.memo is not None and (previous is None or previous.fingerprint != listing.fingerprint):
+            cache.put_state(LISTING_STATE, listing.memo.to_bytes())
+        git = read_git_info(listing.git_root, listing.root, listing.changed) if listing.git_root else None
+        lap("listing")
         report = PackReport(listing.root.name, git.describe() if git else "not a git repository", options.budget, counter.describe(), options.query)
         if progress:
             progress("scanning", 0, len(listing.files))

@@ -2,35 +2,63 @@
 
 Threads would not help: that work holds the GIL. Forked workers start in
 milliseconds and inherit every module already imported.
+
+A fork copies the locks of other threads as they are: a module another thread was
+importing at that instant stays locked in the child for ever, and the first worker that
+imports it hangs (seen: a tokenizer loading in a thread held `pkgutil`, which
+detect-secrets imports). So workers are forked only while no thread is inside
+``importing()``, which any thread that may import while workers are started holds.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Callable, Sequence, TypeVar
+import threading
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 MAX_WORKERS = 4
 
 
+_FORKING = threading.RLock()
+
+
+@contextmanager
+def importing() -> Iterator[None]:
+    """Hold while importing (or loading anything that imports) in a thread: no worker is forked meanwhile."""
+    with _FORKING:
+        yield
+
+
 def worker_count() -> int:
     return min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, MAX_WORKERS)
 
 
-def map_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: Sequence[T], min_items: int) -> list[R]:
-    """``work(root, chunk)`` over ``items``; results in item order. In-process below ``min_items``."""
+def map_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: Sequence[T], min_items: int,
+              interleave: bool = True) -> list[R]:
+    """``work(root, chunk)`` over ``items``; results in item order. In-process below ``min_items``.
+
+    ``interleave``: chunks take every n-th item, which evens out big and small files; without
+    it each chunk is a run of neighbours (files of one folder share work, e.g. import resolution).
+    """
     workers = worker_count()
     if len(items) < min_items or workers < 2:
         return work(root, items)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # interleaved chunks even out big and small files; several per worker keep both busy to the end
+    # several chunks per worker keep both busy to the end
     n = workers * 4
-    chunks = [items[i::n] for i in range(n)]
+    size = -(-len(items) // n)
+    chunks = [items[i::n] for i in range(n)] if interleave else [items[i:i + size] for i in range(0, len(items), size)]
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        results = list(pool.map(work, [root] * n, chunks))
+        with _FORKING:  # with the fork start method every worker is forked by the first submit
+            pending = pool.map(work, [root] * len(chunks), chunks)
+        results = list(pending)
+    if not interleave:
+        return [r for chunk in results for r in chunk]
     ordered: list[R] = [None] * len(items)  # type: ignore[list-item]
     for i, chunk in enumerate(results):
         ordered[i::n] = chunk

@@ -17,12 +17,14 @@ handled by a small function below.
 
 from __future__ import annotations
 
+import bisect
 import posixpath
 import re
+import threading
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
-__all__ = ["FileSymbols", "RepoPathIndex", "resolve_imports", "scan"]
+__all__ = ["FileSymbols", "RepoPathIndex", "resolve_all", "resolve_imports", "scan"]
 
 
 @dataclass(frozen=True)
@@ -233,8 +235,8 @@ class RepoPathIndex:
         self._by_tail: dict[str, list[str]] = {}  # last 1 and last 2 components -> paths
         self._dirs: dict[str, list[str]] = {}  # directory -> files directly in it
         self._dirs_by_tail: dict[str, list[str]] = {}
-        # (language, directory, import) -> resolved paths: files of one folder share most imports
-        self.memo: dict[tuple[str, str, str], tuple[str, ...]] = {}
+        # (language, directory) -> import -> resolved paths: files of one folder share most imports
+        self.memo: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {}
         for path in sorted(self.paths):
             _add_tails(self._by_tail, path)
             directory = posixpath.dirname(path)
@@ -287,19 +289,70 @@ def resolve_imports(importer: str, language: str | None, imports: Iterable[str],
     importer = importer.strip("/")
     directory = posixpath.dirname(importer)
     found: set[str] = set()
+    memo = paths.memo.setdefault((kind, directory), {})
     for spec in imports:
-        key = (kind, directory, spec)
-        hit = paths.memo.get(key)
+        hit = memo.get(spec)
         if hit is None:
             # the answer depends on the folder, not the file (an import never resolves to itself below)
-            hit = paths.memo[key] = tuple(resolver(importer, directory, spec, paths))
+            hit = memo[spec] = tuple(resolver(importer, directory, spec, paths))
         found.update(hit)
     found.discard(importer)
     return tuple(sorted(found))
 
 
-def _closest(importer: str, candidates: Iterable[str]) -> list[str]:
-    """The candidate sharing most leading directories with the importer (then shortest, then first)."""
+_FEW = 8  # candidates compared one by one; more are narrowed by the importer's folders first
+
+
+PARALLEL_MIN_FILES = 2000  # below this, forking costs more than resolving
+_SHARED: list[RepoPathIndex] = []  # the index forked workers inherit (set under _FORKING)
+_FORKING = threading.Lock()
+
+
+def _resolve_chunk(_root: str, items: Sequence[tuple[str, str | None, Sequence[str]]]) -> list[tuple[str, ...]]:
+    index = _SHARED[0]
+    return [resolve_imports(path, language, imports, index) for path, language, imports in items]
+
+
+def resolve_all(items: Sequence[tuple[str, str | None, Sequence[str]]], paths: RepoPathIndex) -> list[tuple[str, ...]]:
+    """resolve_imports of every (importer, language, imports), in order, on every core when there are many.
+
+    The workers are forked with the index in place; each takes a run of neighbouring paths
+    (sort ``items`` by path), whose folders share resolutions.
+    """
+    from kimicode.repo.parallel import map_files
+
+    with _FORKING:
+        _SHARED[:] = [paths]
+        try:
+            return map_files(_resolve_chunk, "", items, PARALLEL_MIN_FILES, interleave=False)
+        finally:
+            _SHARED.clear()
+
+
+def _closest(importer: str, candidates: Sequence[str]) -> list[str]:
+    """The candidate sharing most leading directories with the importer (then shortest, then first).
+
+    A common name (`types.h`, `__init__.py`, `index.js`) can have thousands of candidates in a
+    monorepo: those under the importer's deepest folder that holds any are the only ones that
+    can win, and in sorted order they form one range, found by binary search.
+    """
+    if len(candidates) > _FEW:
+        ordered = sorted(candidates)
+        folder = importer.rpartition("/")[0]
+        while folder:
+            # every path below folder/ sorts between folder + "/" and folder + "0" ("0" follows "/");
+            # the folder itself (a directory candidate) shares as much
+            hits = ordered[bisect.bisect_left(ordered, folder + "/"):bisect.bisect_left(ordered, folder + "0")]
+            at = bisect.bisect_left(ordered, folder)
+            if at < len(ordered) and ordered[at] == folder:
+                hits.append(folder)
+            if hits:
+                return _closest_of(importer, hits)
+            folder = folder.rpartition("/")[0]
+    return _closest_of(importer, candidates)
+
+
+def _closest_of(importer: str, candidates: Iterable[str]) -> list[str]:
     best: tuple[int, int, str] | None = None
     parts = importer.split("/")
     for candidate in candidates:

@@ -3,6 +3,10 @@
 When the full tree does not fit its share of the budget, deeper folders are
 folded into one line each ("name/ (N files)") until it does; a model still
 sees where everything lives.
+
+A monorepo leaves ~100,000 paths for the tree: the tree is built once, the length of
+its text at every folding depth is added up from per-level sums, and only depths whose
+text could fit are rendered and counted.
 """
 
 from __future__ import annotations
@@ -17,20 +21,51 @@ MAX_CHARS_PER_TOKEN = 8
 class _Dir:
     dirs: dict[str, _Dir] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
-
-    def count(self) -> int:
-        return len(self.files) + sum(d.count() for d in self.dirs.values())
+    total: int = 0  # files below, at any depth
 
 
 def _build(paths: Sequence[str]) -> _Dir:
     top = _Dir()
+    folder, node = None, top
     for path in sorted(paths):
-        *parents, name = path.split("/")
-        node = top
-        for part in parents:
-            node = node.dirs.setdefault(part, _Dir())
+        parent, _, name = path.rpartition("/")
+        if parent != folder:  # sorted: most paths share the previous one's folder
+            folder, node = parent, top
+            for part in parent.split("/") if parent else ():
+                node = node.dirs.setdefault(part, _Dir())
         node.files.append(name)
+    _total(top)
     return top
+
+
+def _total(node: _Dir) -> int:
+    node.total = len(node.files) + sum(_total(d) for d in node.dirs.values())
+    return node.total
+
+
+def _folded(name: str, child: _Dir) -> str:
+    return f"{name}/ ({child.total} files)"
+
+
+def _lengths(top: _Dir, deepest: int) -> list[int]:
+    """Characters of the rendered tree at each folding depth 0..deepest."""
+    expanded = [0] * (deepest + 2)  # per level: lines of folders shown open, of folders folded, of files
+    folded = [0] * (deepest + 2)
+    files = [0] * (deepest + 2)
+    todo = [(top, 0)]
+    while todo:
+        node, level = todo.pop()
+        files[level] += sum(2 * level + len(name) + 1 for name in node.files)
+        for name, child in node.dirs.items():
+            expanded[level] += 2 * level + len(name) + 2
+            folded[level] += 2 * level + len(_folded(name, child)) + 1
+            todo.append((child, level + 1))
+    out, opened, shown = [], 0, 0
+    for depth in range(deepest + 1):
+        shown += files[depth]
+        out.append(opened + folded[depth] + shown - 1)  # lines joined by "\n": no newline after the last
+        opened += expanded[depth]
+    return out
 
 
 def _render(node: _Dir, depth: int, max_depth: int, out: list[str]) -> None:
@@ -38,7 +73,7 @@ def _render(node: _Dir, depth: int, max_depth: int, out: list[str]) -> None:
     for name in sorted(node.dirs):
         child = node.dirs[name]
         if depth >= max_depth:
-            out.append(f"{pad}{name}/ ({child.count()} files)")
+            out.append(pad + _folded(name, child))
         else:
             out.append(f"{pad}{name}/")
             _render(child, depth + 1, max_depth, out)
@@ -51,15 +86,17 @@ def render_tree(paths: Sequence[str], budget: int, count: Callable[[str], int]) 
     if not paths:
         return ""
     top = _build(paths)
-    depth = max(p.count("/") for p in paths)
-    while depth >= 0:
+    deepest = max(p.count("/") for p in paths)
+    lengths = _lengths(top, deepest)
+    for depth in range(deepest, -1, -1):
+        # exact counts of a 100k-path tree are not free: skip depths far over budget
+        # (a token rarely spans more than 8 characters of a path listing)
+        if lengths[depth] > budget * MAX_CHARS_PER_TOKEN:
+            continue
         lines: list[str] = []
         _render(top, 0, depth, lines)
         text = "\n".join(lines)
-        # exact counts of a 10k-path tree are not free: skip depths far over budget
-        # (a token rarely spans more than 8 characters of a path listing)
-        if len(text) <= budget * MAX_CHARS_PER_TOKEN and count(text) <= budget:
+        if count(text) <= budget:
             return text
-        depth -= 1
     summary = f"({len(paths)} more files in {len(top.dirs)} top-level folders)"
     return summary if count(summary) <= budget else ""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from textual import on, work
 from textual.app import App
@@ -48,6 +48,8 @@ from kimicode.tui.messages import (
     CommandDone,
     EngineEvent,
     Refreshed,
+    RepoChanged,
+    RepoPrepared,
     SessionFailed,
     SessionOpened,
     Unsent,
@@ -60,6 +62,7 @@ from kimicode.tui.widgets.prompt import PromptInput
 from kimicode.tui.workspace import Outcome, Snapshot, Workspace, key_notice
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+REPACKS = ("pack", "drop", "clear")  # commands that pack the repository again
 LABELS = {"pack": "packing the repository", "compact": "compacting the conversation", "memory": "searching memory",
           "forget": "updating memory", "remember": "updating memory", "clear": "opening a new session", "add": "adding files", "drop": "dropping files"}
 
@@ -104,6 +107,11 @@ class KimicodeApp(App[None]):
         self._started = 0.0
         self._frame = 0
         self._quitting = False
+        # the repository watcher (kimicode.repo.watch): what changed since the shelf was packed
+        self._watcher: Any = None
+        self._changed: set[str] = set()
+        self._changed_unknown = False  # polling noticed a change but not which files
+        self._preparing = self._prepare_again = False
 
     # -- layout -------------------------------------------------------------------------
 
@@ -131,6 +139,9 @@ class KimicodeApp(App[None]):
         parts = [f"kimicode · {self.root.name} · {self.workspace.settings.model}"]
         if session is not None:
             parts.append(f"session {session.id}")
+        if self._changed or self._changed_unknown:
+            what = f"{len(self._changed)} file{'s' if len(self._changed) != 1 else ''}" if self._changed else "files"
+            parts.append(f"{what} changed since the pack (/pack)")
         return Content(" · ".join(parts))
 
     async def on_mount(self) -> None:
@@ -141,6 +152,7 @@ class KimicodeApp(App[None]):
             await self.chat.add_notice(notice, "error")
         self._begin("resuming the session" if self.resuming else "opening the session and packing the repository")
         self.set_interval(0.25, self._tick)
+        self._repacking()
         self._open()
 
     # -- busy state ----------------------------------------------------------------------
@@ -248,6 +260,54 @@ class KimicodeApp(App[None]):
         else:
             self.post_message(WorkFinished())
 
+    # -- the repository watcher -------------------------------------------------------------
+
+    def _repacking(self) -> None:
+        """A pack of the work tree as it is now begins: what changed before it is in it."""
+        self._changed.clear()
+        self._changed_unknown = False
+        self.title_bar.update(self._title())
+
+    def _watch(self) -> None:
+        session = self.workspace.session
+        mode = self.settings.pack.watch
+        if self._watcher is not None or mode == "off" or session is None or session.files.packer is None:
+            return
+        from kimicode.repo.watch import RepoWatcher
+
+        self._watcher = RepoWatcher(session.files.packer.root, self._on_repo_change, mode=mode)
+        self._watcher.start()
+
+    def _on_repo_change(self, paths: Sequence[str]) -> None:
+        """From the watcher's thread: hand the change to the app's own loop."""
+        self.post_message(RepoChanged(list(paths)))
+
+    async def on_repo_changed(self, message: RepoChanged) -> None:
+        self._changed.update(message.paths)
+        self._changed_unknown |= not message.paths
+        self.title_bar.update(self._title())
+        if self._preparing:
+            self._prepare_again = True
+        else:
+            self._preparing = True
+            self._prepare()
+
+    @work(thread=True, exclusive=False, group="prepare")
+    def _prepare(self) -> None:
+        """The same pack as the shelf's, in the background: the next re-pack finds it in the cache."""
+        try:
+            self.workspace.prepare_pack()
+        except Exception:  # noqa: BLE001 - only a head start: the real pack reports its own errors
+            pass
+        self.post_message(RepoPrepared())
+
+    def on_repo_prepared(self, message: RepoPrepared) -> None:
+        self._preparing = False
+        if self._prepare_again:
+            self._prepare_again = False
+            self._preparing = True
+            self._prepare()
+
     # -- input ---------------------------------------------------------------------------
 
     @on(PromptInput.Submitted)
@@ -279,6 +339,8 @@ class KimicodeApp(App[None]):
             return False
         self._accept(text, typed)
         if parsed is not None:
+            if parsed.command.name in REPACKS:
+                self._repacking()
             await self.chat.add_notice(f"› {text.strip()}", "command")
             self._begin(LABELS.get(parsed.command.name, f"/{parsed.command.name}"))
             self._command(parsed)
@@ -348,6 +410,7 @@ class KimicodeApp(App[None]):
             await self.chat.add_notice(note, "warning")
         if not message.turns:
             await self.chat.add_notice(f"Ask anything about {self.root.name}. /help lists the commands; F1 the keys.")
+        self._watch()
 
     async def on_session_failed(self, message: SessionFailed) -> None:
         await self.chat.add_notice(message.error, "error")
@@ -469,5 +532,7 @@ class KimicodeApp(App[None]):
         self.exit()
 
     def on_unmount(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
         if not self.busy:  # a worker still running keeps the session until it ends
             self.workspace.close()

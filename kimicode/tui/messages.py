@@ -56,6 +56,18 @@ class Refreshed(Message):
 
 
 @dataclass
+class RepoChanged(Message):
+    """Files changed under the repository (from the watcher's thread); empty when only polling noticed."""
+
+    paths: list[str]
+
+
+@dataclass
+class RepoPrepared(Message):
+    """The background pack after a change is done (kimicode.tui.app._prepare)."""
+
+
+@dataclass
 class WorkFinished(Message):
     """The session is free again: the next message or command may run."""
 

@@ -124,6 +124,19 @@ class Workspace:
         usage = next((t.usage for t in reversed(session.turns) if t.role == "assistant" and t.usage), None)
         return Snapshot(table, context_files.rows(session), usage, session.spec.name, session.id, note)
 
+    def prepare_pack(self) -> None:
+        """Pack the repository as the shelf was last packed, leaving the shelf as it is.
+
+        Runs in a background thread after files changed (kimicode.repo.watch): the pack
+        cache then holds the scan of what changed, and the result itself, for the next
+        /pack, /drop or re-pack after an overflow. Never touches the session's own state.
+        """
+        session = self.session
+        packer = session.files.packer if session is not None else None
+        shelf = session.repo if session is not None else None
+        if packer is not None and shelf is not None and not shelf.failed:
+            packer.pack(shelf.query, shelf.budget, shelf.dropped)
+
     def close(self) -> None:
         if self.session is not None:
             self.session.close()

@@ -105,7 +105,8 @@ def test_the_chat_does_not_block_on_a_fifo_named_in_the_conversation(tmp_path: P
 
 
 def test_an_oversized_ignore_file_is_read_only_up_to_its_limit(tmp_path: Path) -> None:
-    from kimicode.repo.files import MAX_IGNORE_BYTES, list_files
+    from kimicode.repo.files import list_files
+    from kimicode.repo.ignore import MAX_IGNORE_BYTES
 
     root = tmp_path / "demo"
     write_files(root, FILES)

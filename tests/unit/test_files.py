@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from kimicode.repo.files import ListingError, content_reason, list_files
-from tests.repos import make_repo, write_files
+from tests.repos import commit_all, make_repo, write_files
 
 
 def listed(listing) -> set[str]:  # type: ignore[no-untyped-def]
@@ -105,10 +105,91 @@ def test_content_reason(data: bytes, reason: str | None) -> None:
 def test_fast_matcher_agrees_with_pathspec(lines: list[str]) -> None:
     import pathspec
 
-    from kimicode.repo.files import _Matcher
+    from kimicode.repo.ignore import Matcher
 
     paths = ["README.md", "docs/x.md", "a/docs/y.py", "build/out.o", "src/build/keep.c", "x/node_modules/m.js",
              "p/q.pyc", "lib/gen/z.c", "lib/gen/deep/z.c", "ab.txt", "abc.txt", "docs", "main.py", ".git/config"]
     spec = pathspec.GitIgnoreSpec.from_lines(lines)
-    matcher = _Matcher(lines)
+    matcher = Matcher(lines)
     assert [matcher.match(p) for p in paths] == [spec.match_file(p) for p in paths]
+
+
+# -- the listing from git's index, its fingerprint and its reuse --------------------------
+
+def fresh_and_reused(root: Path, previous):  # type: ignore[no-untyped-def]
+    from kimicode.repo.files import survey
+
+    found = survey(root)
+    return found.listing(), found.listing(previous)
+
+
+def same(a, b) -> bool:  # type: ignore[no-untyped-def]
+    return (a.files, a.skipped, a.fingerprint) == (b.files, b.skipped, b.fingerprint)
+
+
+def test_tracked_files_carry_their_blob_id_and_edited_ones_do_not(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, {"a.py": "1\n", "b.py": "2\n"})
+    write_files(tmp_path, {"b.py": "22\n", "new.py": "3\n"})
+    files = {f.path: f for f in list_files(tmp_path).files}
+    assert files["a.py"].oid == repo.git.rev_parse("HEAD:a.py")
+    assert files["b.py"].oid is None and files["b.py"].size == 3
+    assert files["new.py"].oid is None
+
+
+def test_fingerprint_moves_with_content_not_with_touches(tmp_path: Path) -> None:
+    from kimicode.repo.files import survey
+
+    make_repo(tmp_path, {"a.py": "1\n", "b.py": "2\n"})
+    first = survey(tmp_path).fingerprint
+    assert survey(tmp_path).fingerprint == first
+    os.utime(tmp_path / "a.py", ns=(1, 1))  # same bytes: git compares the content and says clean
+    assert survey(tmp_path).fingerprint == first
+    write_files(tmp_path, {"a.py": "9\n"})
+    edited = survey(tmp_path).fingerprint
+    assert edited != first
+    write_files(tmp_path, {"c.py": "new\n"})
+    assert survey(tmp_path).fingerprint not in (first, edited)
+    assert survey(tmp_path, exclude=["c.py"]).fingerprint != survey(tmp_path).fingerprint
+
+
+@pytest.mark.parametrize("change", ["edit", "restore", "add untracked", "remove untracked", "delete tracked",
+                                    "too large", "commit", "kimicodeignore", "rename"])
+def test_a_listing_reusing_the_last_one_equals_a_fresh_one(tmp_path: Path, change: str) -> None:
+    repo = make_repo(tmp_path, {"a.py": "1\n", "b.py": "2\n", "lib/c.py": "3\n", "logo.png": b"\x89PNG"})
+    write_files(tmp_path, {"b.py": "edited\n", "u.py": "untracked\n"})
+    before = list_files(tmp_path, max_bytes=100).memo
+    if change == "edit":
+        write_files(tmp_path, {"a.py": "11\n"})
+    elif change == "restore":
+        write_files(tmp_path, {"b.py": "2\n"})
+    elif change == "add untracked":
+        write_files(tmp_path, {"lib/new.py": "4\n", "zz.py": "5\n"})
+    elif change == "remove untracked":
+        (tmp_path / "u.py").unlink()
+    elif change == "delete tracked":
+        (tmp_path / "lib/c.py").unlink()
+    elif change == "too large":
+        write_files(tmp_path, {"a.py": "x" * 500})
+    elif change == "commit":
+        commit_all(repo, "more")
+    elif change == "kimicodeignore":
+        write_files(tmp_path, {".kimicodeignore": "lib/\n"})
+    elif change == "rename":
+        repo.git.mv("lib/c.py", "lib/d.py")
+    fresh, reused = fresh_and_reused_limited(tmp_path, before)
+    assert same(fresh, reused)
+
+
+def fresh_and_reused_limited(root: Path, previous):  # type: ignore[no-untyped-def]
+    from kimicode.repo.files import survey
+
+    found = survey(root, max_bytes=100)
+    return found.listing(), found.listing(previous)
+
+
+def test_a_plain_folder_listing_reuses_nothing_stale(tmp_path: Path) -> None:
+    write_files(tmp_path, {"a.py": "1\n", "b.py": "2\n"})
+    before = list_files(tmp_path).memo
+    write_files(tmp_path, {"a.py": "111\n", "c.py": "3\n"})
+    fresh, reused = fresh_and_reused(tmp_path, before)
+    assert same(fresh, reused) and {f.path: f.size for f in reused.files}["a.py"] == 4

@@ -2,6 +2,8 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+import pytest
+
 from kimicode.repo.parallel import map_files
 
 
@@ -22,3 +24,37 @@ def test_map_files_keeps_item_order_across_workers(tmp_path: Path) -> None:
 def test_small_batches_stay_in_process(tmp_path: Path) -> None:
     (tmp_path / "a").write_text("abc")
     assert map_files(_lengths_and_pids, str(tmp_path), ["a"], min_items=10) == [("a", 3, os.getpid())]
+
+
+def _started_at(root: str, items: Sequence[str]) -> list[float]:
+    import time
+
+    return [time.monotonic() for _ in items]  # CLOCK_MONOTONIC: comparable across processes
+
+
+def test_no_worker_is_forked_while_another_thread_imports(tmp_path: Path) -> None:
+    # A thread inside importing() may hold a module lock a worker needs; were the workers
+    # forked meanwhile, the child's copy of that lock would stay taken and the worker hang.
+    import threading
+    import time
+
+    from kimicode.repo.parallel import importing, worker_count
+
+    if worker_count() < 2:
+        pytest.skip("one core: the work runs in this process, nothing is forked")
+    entered, release = threading.Event(), threading.Event()
+    released_at: list[float] = []
+
+    def slow_import() -> None:
+        with importing():
+            entered.set()
+            release.wait(10)
+            released_at.append(time.monotonic())
+
+    thread = threading.Thread(target=slow_import)
+    thread.start()
+    entered.wait(10)
+    threading.Timer(0.3, release.set).start()
+    started = map_files(_started_at, str(tmp_path), [str(i) for i in range(50)], min_items=10)
+    thread.join()
+    assert min(started) >= released_at[0]  # every worker was forked after the import region ended

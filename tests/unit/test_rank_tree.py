@@ -121,3 +121,16 @@ def test_calibration_lifts_the_runners_up_of_an_overconfident_softmax() -> None:
     assert list(np.argsort(-out)) == list(np.argsort(-p))  # the order is the softmax's
     assert out[3] > 0.05 and out[2] > 0.02  # the second and third are no longer written off
     assert list(calibrated(p, 0.0, 1.1)) == list(p)
+
+
+def test_tree_text_lengths_are_known_before_rendering() -> None:
+    # depths whose text cannot fit are skipped without rendering: the sums must be exact
+    from kimicode.repo.tree import _build, _lengths, _render
+
+    paths = ["README.md", "src/a.py", "src/pkg/b.py", "src/pkg/deep/c.py", "src/pkg/deep/d.py", "docs/x.md", "setup.py"]
+    top = _build(paths)
+    lengths = _lengths(top, 3)
+    for depth in range(4):
+        lines: list[str] = []
+        _render(top, 0, depth, lines)
+        assert lengths[depth] == len("\n".join(lines))

@@ -405,3 +405,28 @@ def test_resolution_is_deterministic_and_sorted(index: RepoPathIndex) -> None:
     first = resolve_imports("tests/test_core.py", "python", imports, index)
     assert first == resolve_imports("tests/test_core.py", "python", list(reversed(imports)), index)
     assert list(first) == sorted(first)
+
+
+def test_closest_among_many_candidates_is_the_one_a_full_comparison_picks() -> None:
+    # thousands of same-named files in a monorepo are narrowed by the importer's folders first
+    import random
+
+    from kimicode.repo.symbols import _closest, _closest_of
+
+    rng = random.Random(7)
+    names = ["a", "b", "ab", "a-b", "a.b", "c", "x.h", "types.h"]
+    for _ in range(3000):
+        candidates = sorted({"/".join(rng.choice(names) for _ in range(rng.randint(1, 5))) for _ in range(rng.randint(9, 40))})
+        importer = "/".join(rng.choice(names) for _ in range(rng.randint(1, 6)))
+        assert _closest(importer, candidates) == _closest_of(importer, candidates)
+
+
+def test_resolve_all_on_workers_matches_one_by_one() -> None:
+    from kimicode.repo.symbols import PARALLEL_MIN_FILES, RepoPathIndex, resolve_all, resolve_imports
+
+    paths = [f"pkg{i % 40}/mod{i}.py" for i in range(PARALLEL_MIN_FILES + 100)] + [f"pkg{i}/__init__.py" for i in range(40)]
+    items = sorted((p, "python", (f"pkg{(n + 1) % 40}.mod{n + 1}", "os", f"pkg{n % 40}")) for n, p in enumerate(paths))
+    one_by_one = RepoPathIndex(paths)
+    expected = [resolve_imports(path, language, imports, one_by_one) for path, language, imports in items]
+    assert resolve_all(items, RepoPathIndex(paths)) == expected
+    assert any(expected)
