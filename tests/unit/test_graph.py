@@ -4,7 +4,7 @@ from kimicode.repo.symbols import RepoPathIndex, resolve_imports
 
 
 def record(path: str, imports: tuple[str, ...], language: str = "python") -> FileRecord:
-    return FileRecord(path, 10, 1, "d-" + path, language, None, 1, True, imports)
+    return FileRecord(path, 10, 1, "d-" + path, language, None, 1, True, "", imports)
 
 
 def fresh(records: list[FileRecord]) -> dict[str, tuple[str, ...]]:
