@@ -2,8 +2,14 @@
 
 How one fold works (floor, model patch, fallback, fit, ledger) is kimicode.chat.compaction;
 this module decides when to run it, which turns leave, and records what happened: a state
-snapshot, the report, a note in the transcript, and a CompactionBegan/Ended pair of events.
-Every step is bounded: at most one model call and one code-only pass per compaction.
+snapshot, the report, its ledger (kimicode/chat/ledger.py), a note in the transcript, and a
+CompactionBegan/Ended pair of events. Every step is bounded: at most two model calls (the
+summary and its probe) and one code-only pass per compaction.
+
+A compaction never grows the context and never loops: one that does not leave the history
+smaller than it found it is abandoned (the record stays as it was, the report and the ledger say
+so), no second pass follows it, and the next automatic one waits until the conversation has
+grown by a new exchange (gemini-cli #16213: compression every turn that shrinks nothing).
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ from kimicode.chat.compaction import CompactionReport, fold
 from kimicode.chat.context import ContextPolicy
 from kimicode.chat.files import ContextFiles
 from kimicode.chat.history import History
+from kimicode.chat.ledger import CompactionLedger, draw_up
 from kimicode.chat.log import SessionLog
-from kimicode.chat.records import Compacted, RestoreHidden, Turn
+from kimicode.chat.records import Compacted, Ledgered, RestoreHidden, Turn
 from kimicode.chat.session import now
 from kimicode.chat.summarize import Summarizer
 from kimicode.engine.events import CompactionBegan, CompactionEnded, Emit, ignore
@@ -36,7 +43,9 @@ class Compactor:
         self.summarizer = summarizer
         self.policy = policy
         self.reports: list[CompactionReport] = []
+        self.ledgers: list[CompactionLedger] = []
         self.emit: Emit = ignore
+        self._abandoned_at = -1  # the recent turns' count when a compaction last shrank nothing
 
     def _fold_text(self, turn: Turn) -> str:
         if turn.role == "file":
@@ -44,9 +53,12 @@ class Compactor:
             return f"[the file {turn.name} was shown in full]"
         return self.history.texts.redacted(turn)[0]
 
-    def _record(self, report: CompactionReport) -> CompactionReport:
+    def _record(self, report: CompactionReport, ledger: CompactionLedger | None = None) -> CompactionReport:
         self.log.write(Compacted(report))
         self.reports.append(report)
+        ledger = ledger or CompactionLedger(report.number, report.method)
+        self.log.write(Ledgered(ledger))
+        self.ledgers.append(ledger)
         self.log.note(report.line(), "compaction")
         self.emit(CompactionEnded(report.number, report.trigger, report.line()))
         return report
@@ -56,26 +68,47 @@ class Compactor:
         before = history.tokens(room)
         texts = [dataclasses.replace(t, text=self._fold_text(t)) for t in turns]
         cap = history.budget.plan.share("state", room)
-        result = fold(history.record, texts, summarizer=self.summarizer if with_model else None,
-                      count=history.counter.count, cap=cap, strategy=self.policy.strategy)
+        previous = history.record
+        result = fold(previous, texts, summarizer=self.summarizer if with_model else None,
+                      count=history.counter.count, cap=cap, strategy=self.policy.strategy,
+                      probe=with_model and self.policy.probe)
         history.record = result.record
-        absorbed = self.files.absorb(turns, room - history.tokens(room))
-        room = history.budget.history_room()
+        after = history.tokens(room)
+        number = result.record.compactions
         report = CompactionReport(
-            number=history.record.compactions, time=now(), trigger=trigger, reason=reason,
+            number=number, time=now(), trigger=trigger, reason=reason,
             first_turn=turns[0].id, last_turn=turns[-1].id, turns_moved=len(turns), tokens_moved=result.tokens_moved,
             state_before=result.state_before, state_after=result.state_after, history_before=before,
-            history_after=history.tokens(room), history_room=room, method=result.method,
+            history_after=after, history_room=room, method=result.method,
             fallback_reason=result.fallback_reason, ledger_kept=result.ledger.kept, ledger_added=len(result.ledger.added),
-            ledger_restored=result.ledger.restored, evicted=result.evicted, left_out=result.left_out,
-            rejected_entries=result.rejected_entries,
+            ledger_restored=sorted({*result.ledger.restored, *(result.check.restored if result.check else [])}),
+            evicted=result.evicted, left_out=result.left_out, rejected_entries=result.rejected_entries,
+            superseded=result.superseded, checked=result.check.checked if result.check else 0, probe=result.probe,
         )
+        summarized = [t.id for t in turns]
+        if after >= before:
+            # Abandoned: the record stays as it was, the turns stay in the request verbatim.
+            history.record = previous
+            previous.compactions = number  # only the count moves: each attempt has its own number in the ledger
+            history.save_state()
+            self._abandoned_at = len(history.recent())
+            why = (f"folding {len(turns)} turns would take the history from {before:,} to {after:,} tokens: "
+                   "it does not shrink the context, so the record stays as it was")
+            report.method, report.history_after, report.state_after = "abandoned", before, result.state_before
+            report.notes.append(why)
+            ledger = CompactionLedger(number, "abandoned", summarized, abandoned=why)
+            return self._record(report, ledger)
+        absorbed = self.files.absorb(turns, room - after)
+        room = history.budget.history_room()
+        report.history_after, report.history_room = history.tokens(room), room
         if not with_model and self.policy.strategy == "state":
             report.notes.append("a second pass by code alone: the first did not free enough room")
         if absorbed:
             report.notes.append(f"files attached in the moved turns joined the repository shelf: {', '.join(absorbed)}")
         history.save_state()
-        return self._record(report)
+        ledger = draw_up(number, result.method, previous, history.record, summarized, result.left_out, result.check,
+                         result.probe)
+        return self._record(report, ledger)
 
     def _movable(self, room: int, target: int, everything: bool) -> list[Turn]:
         """The oldest recent turns whose leaving brings history under ``target``."""
@@ -108,6 +141,8 @@ class Compactor:
         need = history.tokens(room)
         if need <= room and not force:
             return []
+        if not force and trigger != "manual" and len(history.recent()) < self._abandoned_at + 2:
+            return []  # the last one shrank nothing and the conversation has not grown since: never loop
         target = history.budget.plan.share("compact_to", room)
         reason = REASONS.get(trigger) or f"the conversation needs {need:,} tokens, its shelf holds {room:,}"
         announced = False
@@ -124,13 +159,16 @@ class Compactor:
             self.log.write(RestoreHidden(now()))
             if history.tokens(room) <= target and not force:
                 state = history.state_tokens()
-                return [self._record(CompactionReport(history.record.compactions, now(), trigger, reason, 0, 0, 0, 0,
-                                                      state, state, need, history.tokens(room), room, method="hide"))]
+                report = CompactionReport(history.record.compactions, now(), trigger, reason, 0, 0, 0, 0,
+                                          state, state, need, history.tokens(room), room, method="hide")
+                return [self._record(report, CompactionLedger(report.number, "hide"))]
         reports: list[CompactionReport] = []
         turns = self._movable(room, target, force)
         if turns:
             announce()
             reports.append(self._fold(trigger, reason, turns, room, with_model=True))
+            if reports[-1].method == "abandoned":
+                return reports  # a code-only pass over the same turns would not shrink either
         if history.tokens(room) > room:
             # Bounded second pass, code only: never a second model call, never a loop.
             more = self._movable(room, target, everything=True)

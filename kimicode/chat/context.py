@@ -26,6 +26,7 @@ class ContextPolicy:
     max_attach: int = 5  # files attached per message, at most
     summary_tokens: int = 8_192  # room for the summarizer's answer, reasoning included
     strategy: str = "state"  # "truncate": drop old turns without a state record (benchmark baseline)
+    probe: bool = True  # after the model's summary, one request asking what it lost (capped like the summary)
     shares: Shares = SHARES
 
     def __post_init__(self) -> None:

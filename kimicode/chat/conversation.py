@@ -32,6 +32,7 @@ from kimicode.chat.errors import ChatError
 from kimicode.chat.files import ContextFiles
 from kimicode.chat.floor import decisions, extract
 from kimicode.chat.history import Budget, History, Recalls
+from kimicode.chat.ledger import CompactionLedger
 from kimicode.chat.log import SessionLog
 from kimicode.chat.outputs import Outputs
 from kimicode.chat.records import Turn, replay
@@ -39,6 +40,7 @@ from kimicode.chat.repo_shelf import RepoPacker, RepoShelf
 from kimicode.chat.session import LoadedSession, SessionFile
 from kimicode.chat.state import StateRecord, add_floor, render
 from kimicode.chat.summarize import Summarizer
+from kimicode.chat.telemetry import Pressure, Telemetry, reach, telemetry
 from kimicode.engine.assembler import Assembler, Piece, Shelves
 from kimicode.engine.events import Emit, Event, Failed, Notice, TurnBegan, TurnEnded, UsageReported, ignore
 from kimicode.engine.memory import SessionMemory
@@ -152,10 +154,12 @@ class Conversation:
         self.history.record, self.history.restored = resumed.record, resumed.restored
         self.history.outputs = outputs
         sclient = summarizer_client or client
+        self._summary_client = summarizer_client  # stopped with the answer (cancel)
         summary_reply = min(self.policy.summary_tokens, sclient.spec.context_window // 4)
         summarizer = Summarizer(sclient, counter, sclient.spec.context_window, summary_reply)
         self.compactor = Compactor(self.history, self.files, self.log, summarizer, self.policy)
         self.compactor.reports = resumed.reports
+        self.compactor.ledgers = resumed.ledgers
         self.memory = memory
         self._turns_at_open = len(self.log.turns)  # a resumed session that adds nothing is not captured again
         self.recalls = Recalls(memory.shelf if memory is not None else None, self.log.warnings)
@@ -195,6 +199,11 @@ class Conversation:
         return self.compactor.reports
 
     @property
+    def ledgers(self) -> list[CompactionLedger]:
+        """What each compaction summarized, kept verbatim and retired, and why (/compactions)."""
+        return self.compactor.ledgers
+
+    @property
     def repo(self) -> RepoShelf:
         return self.files.repo
 
@@ -213,8 +222,13 @@ class Conversation:
         self._sender = Sender(client, self.budget.plan, calibration=calibration)
 
     def cancel(self) -> None:
-        """Stop the answer being streamed now (from any thread): what arrived is kept, marked partial."""
+        """Stop the answer being streamed now (from any thread): what arrived is kept, marked partial.
+
+        A compaction's summary or probe request in flight stops too (the compaction falls back to code).
+        """
         self.client.cancel()
+        if self._summary_client is not None:
+            self._summary_client.cancel()
 
     def close(self) -> None:
         memory, self.memory = self.memory, None  # closing twice captures once
@@ -263,6 +277,18 @@ class Conversation:
     def shelves(self) -> ShelfTable:
         """Tokens per shelf of the next request: what the budget bar shows."""
         return self.request().shelves
+
+    def pressure(self) -> Pressure:
+        """How near the next compaction is (the budget bar warns before it happens)."""
+        room = self.budget.history_room()
+        return Pressure(self.history.tokens(room), room, self.budget.plan.share("warn", room))
+
+    def telemetry(self) -> Telemetry:
+        """Compactions so far and how much of the conversation is still reachable (/budget)."""
+        history = self.history
+        visible = {t.id for t in history.recent()} | {t.id for t in history.restored_turns()}
+        found = reach(self.turns, history.record, visible, self.counter.count)
+        return telemetry(self.reports, history.record, found)
 
     # -- a turn ---------------------------------------------------------------------------
 

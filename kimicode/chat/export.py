@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from kimicode.chat.compaction import CompactionReport
-from kimicode.chat.records import Compacted, StateSaved, Turn
+from kimicode.chat.ledger import CompactionLedger, markdown
+from kimicode.chat.records import Compacted, Ledgered, StateSaved, Turn
 from kimicode.chat.session import LoadedSession
 from kimicode.chat.state import StateRecord, render
 from kimicode.repo.render import code_fence
@@ -22,6 +23,18 @@ def final_state(loaded: LoadedSession) -> StateRecord:
 
 def compactions(loaded: LoadedSession) -> list[CompactionReport]:
     return [r.report for r in loaded.of(Compacted)]
+
+
+def ledgers(loaded: LoadedSession) -> list[CompactionLedger]:
+    return [r.ledger for r in loaded.of(Ledgered)]
+
+
+def ledger_markdown(loaded: LoadedSession) -> str:
+    """Every compaction's ledger: what it summarized, kept verbatim and retired, and why."""
+    found = ledgers(loaded)
+    if not found:
+        return ""
+    return "## Compactions\n\n" + "\n".join(markdown(ledger) for ledger in found)
 
 
 def _turn_md(turn: Turn) -> str:
@@ -56,6 +69,9 @@ def to_markdown(loaded: LoadedSession, include_state: bool = True) -> str:
     state = final_state(loaded)
     if include_state and not state.empty:
         parts.append("---\n\n" + render(state).replace("# Conversation state", "## State summary", 1))
+    ledger = ledger_markdown(loaded)
+    if include_state and ledger:
+        parts.append(ledger)
     return "\n".join(parts).rstrip() + "\n"
 
 
@@ -65,5 +81,6 @@ def to_json(loaded: LoadedSession) -> dict[str, Any]:
         "turns": [t.to_record() for t in loaded.turns],
         "state": final_state(loaded).to_dict(),
         "compactions": [c.to_dict() for c in compactions(loaded)],
+        "ledgers": [ledger.to_dict() for ledger in ledgers(loaded)],
         "warnings": loaded.warnings,
     }

@@ -119,8 +119,20 @@ class History:
 
     # -- what the user does to the history ------------------------------------------------
 
-    def pin(self, text: str | None = None, *, turn: int | None = None) -> StateItem:
-        """/pin TEXT, or pin a turn: carried verbatim by code in every request from now on."""
+    def pin(self, text: str | None = None, *, turn: int | None = None, item: str | None = None) -> StateItem:
+        """/pin TEXT, a turn, or a state item by id: carried verbatim by code in every request from now on.
+
+        A pinned item is never summarized: the model cannot update or retire it, and it is never
+        evicted to fit the state shelf.
+        """
+        if item is not None:
+            found = self.record.get(item)
+            if found is None or not found.active:
+                raise ChatError(f"no active state item {item} (/state lists them)")
+            if not found.pinned and found.origin != "pin":
+                found.pinned = True
+                self.save_state()
+            return found
         if turn is not None:
             source = next((t for t in self.log.turns if t.id == turn and t.role != "note"), None)
             if source is None:
@@ -136,15 +148,19 @@ class History:
         same = next((i for i in self.record.active("pin") if i.text == body), None)
         if same is not None:
             return same
-        item = self.record.add("pin", body, turns, "pin", since=self.record.compactions)
+        pinned = self.record.add("pin", body, turns, "pin", since=self.record.compactions)
         self.save_state()
-        return item
+        return pinned
 
     def unpin(self, item_id: str) -> StateItem:
+        """A pin the user wrote is retired; a pinned state item goes back to being summarized."""
         item = self.record.get(item_id)
-        if item is None or item.kind != "pin" or not item.active:
+        if item is None or not item.active or not (item.kind == "pin" or item.pinned):
             raise ChatError(f"no active pin {item_id}")
-        item.status, item.reason = "retired", f"unpinned by the user at {now()}"
+        if item.pinned:
+            item.pinned = False
+        else:
+            item.status, item.reason = "retired", f"unpinned by the user at {now()}"
         self.save_state()
         return item
 

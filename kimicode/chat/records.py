@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, ClassVar
 
 from kimicode.chat.compaction import CompactionReport
+from kimicode.chat.ledger import CompactionLedger
 from kimicode.chat.state import StateRecord
 
 FORMAT_VERSION = 3
@@ -92,6 +93,14 @@ class StateSaved:
 class Compacted:
     kind: ClassVar[str] = "compaction"
     report: CompactionReport
+
+
+@dataclass(frozen=True)
+class Ledgered:
+    """What one compaction summarized, kept verbatim and retired (and why), beside its report."""
+
+    kind: ClassVar[str] = "ledger"
+    ledger: CompactionLedger
 
 
 @dataclass(frozen=True)
@@ -183,11 +192,11 @@ class FormatChanged:
     version: int
 
 
-Record = (StateSaved | Compacted | RestoreShown | RestoreHidden | Packed | PackGrown | FilesDropped | FilesUndropped
-          | OutputsHidden | OutputsShown | OutputFragment | FormatChanged)
-_TYPES: dict[str, Any] = {t.kind: t for t in (StateSaved, Compacted, RestoreShown, RestoreHidden, Packed, PackGrown,
-                                               FilesDropped, FilesUndropped, OutputsHidden, OutputsShown, OutputFragment,
-                                               FormatChanged)}
+Record = (StateSaved | Compacted | Ledgered | RestoreShown | RestoreHidden | Packed | PackGrown | FilesDropped
+          | FilesUndropped | OutputsHidden | OutputsShown | OutputFragment | FormatChanged)
+_TYPES: dict[str, Any] = {t.kind: t for t in (StateSaved, Compacted, Ledgered, RestoreShown, RestoreHidden, Packed,
+                                               PackGrown, FilesDropped, FilesUndropped, OutputsHidden, OutputsShown,
+                                               OutputFragment, FormatChanged)}
 
 
 def _paths(value: Any) -> tuple[str, ...]:
@@ -206,7 +215,7 @@ def to_json(record: Record) -> dict[str, Any]:
     body: dict[str, Any] = {"type": record.kind}
     for f in fields(record):
         value = getattr(record, f.name)
-        if isinstance(value, (StateRecord, CompactionReport)):
+        if isinstance(value, (StateRecord, CompactionReport, CompactionLedger)):
             value = value.to_dict()
         elif isinstance(value, tuple):
             value = [list(v) if isinstance(v, tuple) else v for v in value]
@@ -224,6 +233,8 @@ def from_json(data: dict[str, Any]) -> Record | None:
         return StateSaved(StateRecord.from_dict(data["record"]), str(data.get("time", "")))
     if kind is Compacted:
         return Compacted(CompactionReport.from_dict(data["report"]))
+    if kind is Ledgered:
+        return Ledgered(CompactionLedger.from_dict(data["ledger"]))
     if kind is RestoreShown:
         return RestoreShown(int(data["first"]), int(data["last"]), str(data.get("time", "")))
     if kind is Packed:
@@ -277,6 +288,7 @@ class Replayed:
 
     record: StateRecord = field(default_factory=StateRecord)
     reports: list[CompactionReport] = field(default_factory=list)
+    ledgers: list[CompactionLedger] = field(default_factory=list)
     restored: list[tuple[int, int]] = field(default_factory=list)
     pack_query: str | None = None
     pack_lean: bool | None = None  # None: never packed in this session (the settings decide)
@@ -296,6 +308,8 @@ def replay(records: list[Record]) -> Replayed:
             state.record = record.record
         elif isinstance(record, Compacted):
             state.reports.append(record.report)
+        elif isinstance(record, Ledgered):
+            state.ledgers.append(record.ledger)
         elif isinstance(record, RestoreShown):
             state.restored.append((record.first, record.last))
         elif isinstance(record, RestoreHidden):

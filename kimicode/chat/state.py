@@ -22,10 +22,16 @@ from typing import Any, Callable, Iterable
 
 from kimicode.chat.floor import Found, normalise
 
-PREFIX = {"pin": "P", "constraint": "C", "decision": "D", "fact": "F", "file": "S", "error": "E", "question": "Q", "digest": "T"}
+PREFIX = {"pin": "P", "constraint": "C", "decision": "D", "fact": "F", "file": "S", "error": "E", "question": "Q", "digest": "T",
+          "doing": "I", "next": "N", "blocker": "B", "done": "K", "env": "V"}
 SECTIONS = (
     ("pin", "Pinned by the user (verbatim)"),
     ("constraint", "Constraints the user stated"),
+    ("doing", "In progress"),
+    ("next", "Next action"),
+    ("blocker", "Blockers"),
+    ("done", "Done"),
+    ("env", "Environment (commands, services, credential names; values are never kept)"),
     ("decision", "Decisions made"),
     ("fact", "Facts learned"),
     ("file", "Files touched"),
@@ -33,10 +39,13 @@ SECTIONS = (
     ("question", "Open questions"),
     ("digest", "Earlier turns (first sentences; the model's summary was unavailable)"),
 )
-MODEL_KINDS = ("constraint", "decision", "fact", "file", "error", "question")
+MODEL_KINDS = ("constraint", "decision", "fact", "file", "error", "question", "doing", "next", "blocker", "done", "env")
 CARRIED = ("floor", "pin")
+# Carried frontier states end: the model may retire one (with a reason, listed in the ledger), never reword it.
+ENDS = ("doing", "next", "blocker")
 # Which items give way first when the record outgrows its shelf (carried items never do).
-EVICTION_ORDER = {"digest": 0, "fact": 1, "question": 2, "file": 3, "error": 4, "decision": 5, "constraint": 6}
+EVICTION_ORDER = {"digest": 0, "fact": 1, "question": 2, "done": 2, "file": 3, "error": 4, "blocker": 4, "env": 5,
+                  "decision": 5, "constraint": 6, "doing": 6, "next": 6}
 MAX_TEXT = 1_000  # characters per model-written item
 MAX_GOAL = 500
 
@@ -60,10 +69,12 @@ class StateItem:
     seen: int = 1  # errors: how many times
     since: int = 0  # the compaction that added it (0: before any)
     previous: list[str] = field(default_factory=list)  # earlier wordings, oldest first
+    key: str = ""  # environment facts: what a newer value of the same thing shares (a variable, a service)
+    pinned: bool = False  # the user pinned this item: carried verbatim like the floor, never summarized
 
     @property
     def carried(self) -> bool:
-        return self.origin in CARRIED
+        return self.origin in CARRIED or self.pinned
 
     @property
     def active(self) -> bool:
@@ -227,7 +238,7 @@ def parse_patch(answer: str, record: StateRecord, known_turns: set[int]) -> Stat
             value = _text(raw.get("text" if key == "update" else "reason"), MAX_TEXT) if isinstance(raw, dict) else None
             if item is None or not item.active or value is None:
                 patch.dropped.append(f"{key}: {json.dumps(raw)[:80]} (unknown id or missing {'text' if key == 'update' else 'reason'})")
-            elif item.carried:
+            elif item.carried and not (key == "retire" and item.kind in ENDS and not item.pinned):
                 patch.dropped.append(f"{key} {item.id}: ignored, the item is carried verbatim by code")
             elif key == "update":
                 patch.update.append((item.id, value, _turns(raw.get("turns"), known_turns)))
@@ -281,6 +292,8 @@ def render_item(item: StateItem) -> str:
     notes = [_turn_list(item.turns)] if item.turns else []
     if item.kind == "error" and item.seen > 1:
         notes.append(f"seen {item.seen} times")
+    if item.pinned:
+        notes.append("pinned")
     suffix = f" ({'; '.join(notes)})" if notes else ""
     if "\n" in item.text:
         # Multi-line pins (a pinned turn, a snippet) stay byte for byte as given.

@@ -55,21 +55,24 @@ class Summarizer:
         self.sender = Sender(client, plan)  # nothing of the summary streams to the user
         self.assembler = Assembler(plan, counter)
         self._template = string.Template(read_prompt("summarize.md"))
+        self._probe = string.Template(read_prompt("probe.md"))
 
-    def _prompt(self, record: StateRecord, blocks: Sequence[tuple[TextTurn, str]]) -> str:
-        return self._template.substitute(
+    def _prompt(self, record: StateRecord, blocks: Sequence[tuple[TextTurn, str]],
+                template: string.Template | None = None) -> str:
+        return (template or self._template).substitute(
             record=model_view(record),
             turns="".join(_block(t, text) for t, text in blocks),
             first=blocks[0][0].id if blocks else "-",
             last=blocks[-1][0].id if blocks else "-",
         )
 
-    def fit(self, record: StateRecord, turns: Sequence[TextTurn], room: int | None = None) -> tuple[list[tuple[TextTurn, str]], SummaryOutcome]:
+    def fit(self, record: StateRecord, turns: Sequence[TextTurn], room: int | None = None,
+            template: string.Template | None = None) -> tuple[list[tuple[TextTurn, str]], SummaryOutcome]:
         """The turns as the request will show them, within ``room`` tokens."""
         room = room if room is not None else self.window - self.reply_tokens - framing_tokens(1)
         outcome = SummaryOutcome(patch=None)
         count = self.counter.count
-        fixed = count(self._prompt(record, []))
+        fixed = count(self._prompt(record, [], template))
         blocks = [(t, t.text) for t in turns]
         sizes = [count(text) for _, text in blocks]
         if fixed + sum(sizes) > room and blocks:
@@ -86,9 +89,21 @@ class Summarizer:
         return blocks, outcome
 
     def summarize(self, record: StateRecord, turns: Sequence[TextTurn]) -> SummaryOutcome:
-        blocks, outcome = self.fit(record, turns)
+        """The model's patch for the record, from the leaving turns."""
+        return self._ask(record, turns, self._template, "summary")
+
+    def probe(self, record: StateRecord, turns: Sequence[TextTurn]) -> SummaryOutcome:
+        """The check pass's one question to the model: what did ``record`` lose of ``turns``?
+
+        The answer has the summary's schema; only its additions are used (kimicode/chat/compaction.py).
+        Capped like the summary (``reply_tokens``) and stopped like any request (the client's cancel).
+        """
+        return self._ask(record, turns, self._probe, "probe")
+
+    def _ask(self, record: StateRecord, turns: Sequence[TextTurn], template: string.Template, what: str) -> SummaryOutcome:
+        blocks, outcome = self.fit(record, turns, template=template)
         if not blocks:
-            outcome.error = "the leaving turns do not fit a summary request"
+            outcome.error = f"the leaving turns do not fit a {what} request"
             return outcome
 
         def build(shrink: Shrink | None) -> Request:
@@ -99,24 +114,24 @@ class Summarizer:
                 half = len(blocks) // 2  # once, with the newer half: never loop
                 outcome.left_out.extend(t.id for t, _ in blocks[:half])
                 blocks = blocks[half:]
-            request = self.assembler.assemble(Shelves("", tail=(Piece("recent", self._prompt(record, blocks)),)))
+            request = self.assembler.assemble(Shelves("", tail=(Piece("recent", self._prompt(record, blocks, template)),)))
             outcome.prompt_tokens = request.tokens
             return request
 
         try:
             _, result = self.sender.within_budget(build, self.sender.stream)
         except ContextOverflow as exc:
-            outcome.error = f"the summary request was too long for the model ({exc})"
+            outcome.error = f"the {what} request was too long for the model ({exc})"
             return outcome
         except LLMError as exc:
-            outcome.error = f"the summary request failed: {exc}"
+            outcome.error = f"the {what} request failed: {exc}"
             return outcome
         if result.partial:
-            outcome.error = f"the summary was cut short ({result.error or 'stopped early'})"
+            outcome.error = f"the {what} was cut short ({result.error or 'stopped early'})"
             return outcome
         try:
             known = {t.id for t in turns} | {t for i in record.items for t in i.turns}
             outcome.patch = parse_patch(result.content, record, known)
         except InvalidSummary as exc:
-            outcome.error = f"the model's summary was unusable: {exc}"
+            outcome.error = f"the model's {what} was unusable: {exc}"
         return outcome

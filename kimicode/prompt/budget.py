@@ -32,6 +32,7 @@ class Shares:
     reserve: float = 0.2  # chat: of the repository shelf, kept free for files the conversation names later
     piped: float = 0.25  # ask: of the window, most piped input may take
     compact_to: float = 0.6  # chat: of the history room, what history may use right after a compaction
+    warn: float = 0.8  # chat: of the history room, above this the budget bar warns that a compaction is near
     state: float = 0.35  # chat: of the history room, most the state record may take
     message: float = 0.5  # chat: of the history room, one message beyond this is shortened middle-out
     recall: float = 0.1  # chat: of the history room, most the memory recalls may take

@@ -19,6 +19,7 @@ from kimicode.tui.commands import Parsed
 
 if TYPE_CHECKING:  # the chat core loads in the worker that opens the session: the window paints first
     from kimicode.chat import Conversation
+    from kimicode.chat.telemetry import Pressure
     from kimicode.engine import Emit
     from kimicode.prompt import ShelfTable
     from kimicode.tui.context_files import FileRow
@@ -44,6 +45,7 @@ class Snapshot:
     model: str
     session_id: str
     note: str = ""  # why the table is missing
+    pressure: Pressure | None = None  # how near the next compaction is
 
 
 @dataclass
@@ -122,7 +124,8 @@ class Workspace:
         except ChatError as exc:
             note = str(exc)
         usage = next((t.usage for t in reversed(session.turns) if t.role == "assistant" and t.usage), None)
-        return Snapshot(table, context_files.rows(session), usage, session.spec.name, session.id, note)
+        return Snapshot(table, context_files.rows(session), usage, session.spec.name, session.id, note,
+                        session.pressure())
 
     def prepare_pack(self) -> None:
         """Pack the repository as the shelf was last packed, leaving the shelf as it is.
@@ -194,8 +197,47 @@ class Workspace:
         return Outcome(text or "The state summary is empty: nothing was compacted or pinned yet.")
 
     def cmd_pin(self, arg: str) -> Outcome:
-        item = self.require().history.pin(arg)
-        return Outcome(f"pinned {item.id}: carried verbatim in every request (/unpin {item.id} to stop)", "info")
+        history = self.require().history
+        item_id = re.fullmatch(r"\s*([A-Za-z]\d+)\s*", arg)
+        turn = re.fullmatch(r"\s*(?:turn\s+|#)(\d+)\s*", arg, re.IGNORECASE)
+        if item_id and history.record.get(item_id.group(1).upper()) is not None:
+            item = history.pin(item=item_id.group(1).upper())
+        elif turn:
+            item = history.pin(turn=int(turn.group(1)))
+        else:
+            item = history.pin(arg)
+        return Outcome(f"pinned {item.id}: carried verbatim in every request, never summarized "
+                       f"(/unpin {item.id} to stop)", "info")
+
+    def cmd_compactions(self, arg: str) -> Outcome:
+        from kimicode.chat.ledger import markdown
+
+        session = self.require()
+        ledgers = session.ledgers
+        if not ledgers:
+            return Outcome("no compaction yet: every turn is in the context verbatim", "info")
+        if arg.strip():
+            wanted = [n for n in re.findall(r"\d+", arg)]
+            if not wanted:
+                raise ChatError(f"/compactions takes a compaction number: /compactions 3, not {arg!r}")
+            chosen = [ledger for ledger in ledgers if str(ledger.number) in wanted]
+            if not chosen:
+                raise ChatError(f"no compaction {arg.strip()}: there are {ledgers[-1].number}")
+            return Outcome("\n".join(markdown(ledger) for ledger in chosen))
+        lines = ["| # | trigger | method | turns | history tokens | kept verbatim | added | retired | check |",
+                 "|---:|---|---|---|---|---:|---:|---:|---|"]
+        # Each ledger is written right after its report; a session older than ledgers has reports only.
+        for report, ledger in zip(session.reports[-len(ledgers):], ledgers):
+            turns = f"{ledger.summarized[0]}-{ledger.summarized[-1]}" if ledger.summarized else "-"
+            tokens = f"{report.history_before:,} -> {report.history_after:,}"
+            check = "put back " + ", ".join(ledger.restored) if ledger.restored else f"{ledger.checked} present"
+            lines.append(f"| {ledger.number} | {report.trigger} | {ledger.method} | {turns} | {tokens} | "
+                         f"{len(ledger.kept)} | {len(ledger.added)} | {len(ledger.retired)} | {check} |")
+        retired = [f"- compaction {ledger.number}: [{i.id}] {i.text} — {i.note}" for ledger in ledgers for i in ledger.retired]
+        text = "\n".join(lines)
+        if retired:
+            text += "\n\nRetired items, and why (still on disk: /search):\n\n" + "\n".join(retired)
+        return Outcome(text + "\n\n`/compactions N` shows one compaction's ledger in full.")
 
     def cmd_unpin(self, arg: str) -> Outcome:
         item = self.require().history.unpin(arg.strip().upper())
@@ -319,7 +361,25 @@ class Workspace:
                      f"{snap.usage.get('completion_tokens', 0):,} completion tokens.")
             if snap.usage.get("estimated_prompt_tokens"):
                 text += f" Our estimate of that prompt was {snap.usage['estimated_prompt_tokens']:,} tokens."
-        return Outcome(text)
+        return Outcome(text + "\n\n" + self._compaction_figures())
+
+    def _compaction_figures(self) -> str:
+        session = self.require()
+        figures = session.telemetry()
+        pressure = session.pressure()
+        reach = figures.reach
+        lines = [f"History: {pressure.history:,} of {pressure.room:,} tokens ({pressure.share:.0f}%); "
+                 f"a compaction runs when the next request would not fit (the bar warns from {pressure.warn_at:,})."]
+        if figures.compactions or figures.abandoned:
+            lines.append(f"Compactions: {figures.compactions} (history {figures.tokens_before:,} -> {figures.tokens_after:,} "
+                         f"tokens in all), {figures.abandoned} abandoned (they would not have shrunk anything); "
+                         f"{figures.retired} state items retired, all still on disk (/compactions says why).")
+        else:
+            lines.append("Compactions: none yet.")
+        lines.append(f"Of the conversation so far ({reach.total:,} tokens): {reach.share(reach.verbatim):.0f}% verbatim in "
+                     f"the request, {reach.share(reach.summarized):.0f}% summarized in the state record, "
+                     f"{reach.share(reach.disk):.0f}% on disk only (/search, /restore).")
+        return "\n\n".join(lines)
 
     def cmd_clear(self, arg: str) -> Outcome:
         old = self.session.id if self.session is not None else ""

@@ -106,8 +106,10 @@ async def test_compact_state_pin_restore_search(make_app: Any, openai_server: An
         assert line.startswith("compaction 1 (manual)") and "summarized by the model" in line
         after = app.snapshot.table.sizes
         assert after["recent"] < before["recent"] and after["state"] > before["state"]
-        summary_request = openai_server.chat_requests[-1].body["messages"]
+        summary_request = openai_server.chat_requests[-2].body["messages"]
         assert len(summary_request) == 1 and "You keep the state record" in summary_request[0]["content"]
+        probe_request = openai_server.chat_requests[-1].body  # the check pass asks what the summary lost
+        assert "You check a summary" in probe_request["messages"][0]["content"] and probe_request["max_tokens"] > 0
 
         state = await run(pilot, "/state")
         assert "Never change the signature of add." in state and "calc.add returns a + b." in state
@@ -206,8 +208,11 @@ async def test_completion_and_history(make_app: Any, openai_server: Any) -> None
     async with app.run_test(size=SIZE) as pilot:
         await idle(pilot)
         prompt = app.query_one(PromptInput)
-        await pilot.press(*"/com", "tab")
-        assert prompt.text == "/compact "
+        await pilot.press(*"/pa", "tab")
+        assert prompt.text == "/pack "
+        prompt.text = ""
+        await pilot.press(*"/com", "tab")  # compact and compactions: the common prefix, both listed
+        assert prompt.text == "/compact" and "compactions" in str(app.hints.render())
         prompt.text = ""
         await pilot.press(*"/add te", "tab")
         assert prompt.text == "/add tests/"

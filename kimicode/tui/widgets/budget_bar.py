@@ -1,4 +1,9 @@
-"""The budget bar: tokens per shelf out of the model's window, and the last call's usage."""
+"""The budget bar: tokens per shelf out of the model's window, and the last call's usage.
+
+Before a compaction happens, the second line says so: once the history passes its warning share
+(``Shares.warn``), the legend gives way to a warning with the tokens left before the next
+request must compact, and what the user can do (/compact now, /pin what must stay verbatim).
+"""
 
 from __future__ import annotations
 
@@ -77,6 +82,12 @@ class BudgetBar(Widget):
         bar.append("░" * max(cells - bar.cell_len, 0), style="bright_black")
         bar.append(summary, style="bold")
         legend = Text(no_wrap=True, overflow="ellipsis")
+        pressure = snap.pressure
+        if pressure is not None and pressure.warn:
+            left = max(pressure.room - pressure.history, 0)
+            legend.append(f"⚠ compaction near: history {short(pressure.history)} of {short(pressure.room)} "
+                          f"({pressure.share:.0f}%), {short(left)} left · /compact now · /pin what must stay  ",
+                          style="bold yellow")
         for name in SHELVES:
             legend.append("■ ", style=COLORS[name])
             legend.append(f"{name} {short(sizes.get(name, 0))}  ")
