@@ -28,7 +28,6 @@ from kimicode.chat.state import (
     add_floor,
     apply_patch,
     fit,
-    ledger_diff,
     render,
     render_item,
 )
@@ -177,8 +176,9 @@ def fold(record: StateRecord, turns: Sequence[TextTurn], *, summarizer: Summariz
     candidate.through = max(record.through, last)
     candidate.compactions = number
     evicted = fit(candidate, cap, count, number)
-    ledger = ledger_diff(record, candidate)
-    checked = check(base, candidate)
+    checked = check(base, candidate)  # what code superseded in ``base`` is not expected back
+    old, new = record.ledger(), candidate.ledger()
+    ledger = LedgerDiff(sum(i in new for i in old), [i for i in new if i not in old], checked.restored)
     state_after = count(render(candidate)) if not candidate.empty else 0
     rejected = outcome.patch.dropped if outcome.patch is not None else []
     return Fold(candidate, method, why if method == "fallback" else "", state_before, state_after, tokens_moved,

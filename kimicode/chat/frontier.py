@@ -69,6 +69,14 @@ class Finding:
     key: str  # env: what a newer value of the same thing shares; else the normalised text
 
 
+_USERINFO = re.compile(r"(?<=://)[^\s/@]+@")
+
+
+def _without_userinfo(text: str) -> str:
+    """``postgres://app:secret@host`` -> ``postgres://host``: a password in a URL is a value, never kept."""
+    return _USERINFO.sub("", text)
+
+
 def _credential_text(name: str) -> str:
     return f"credential {name} is needed (name only; its value is never kept)"
 
@@ -87,9 +95,10 @@ def _command(line: str) -> Finding | None:
         name = assign.group(1)
         if _is_credential(name):
             return Finding("env", _credential_text(name), 0, f"credential:{name}")
-        return Finding("env", line, 0, f"variable:{name}")
+        return Finding("env", _without_userinfo(line), 0, f"variable:{name}")
     if not _COMMAND_HEAD.match(line):
         return None
+    line = _without_userinfo(line)
     return Finding("env", line, 0, f"command:{normalise(line)}")
 
 

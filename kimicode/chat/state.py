@@ -361,22 +361,4 @@ def fit(record: StateRecord, cap: int, count: Count, number: int) -> list[str]:
 class LedgerDiff:
     kept: int
     added: list[str]
-    restored: list[str]  # carried items a step dropped and code put back (should stay empty)
-
-
-def ledger_diff(before: StateRecord, after: StateRecord) -> LedgerDiff:
-    """Compare the carried items across a compaction, putting back any that went missing."""
-    old, new = before.ledger(), after.ledger()
-    restored: list[str] = []
-    for item_id, text in old.items():
-        if new.get(item_id) == text:
-            continue
-        original = before.get(item_id)
-        current = after.get(item_id)
-        if current is not None and original is not None:
-            after.items[after.items.index(current)] = copy.deepcopy(original)
-        elif original is not None:
-            after.items.append(copy.deepcopy(original))
-        restored.append(item_id)
-    added = [item_id for item_id in new if item_id not in old]
-    return LedgerDiff(kept=len(old) - len(restored), added=added, restored=restored)
+    restored: list[str]  # carried items a step dropped and code put back (should stay empty): ledger.check

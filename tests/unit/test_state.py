@@ -16,7 +16,8 @@ from kimicode.chat import ChatError, Conversation, LoadedSession, SessionStore, 
 from kimicode.chat.compaction import fold
 from kimicode.chat.context import ContextPolicy
 from kimicode.chat.floor import error_fingerprint, extract, paths_in
-from kimicode.chat.state import InvalidSummary, StateRecord, apply_patch, fit, ledger_diff, parse_patch, render
+from kimicode.chat.ledger import check
+from kimicode.chat.state import InvalidSummary, StateRecord, apply_patch, fit, parse_patch, render
 from kimicode.chat.summarize import Summarizer
 from kimicode.llm import ChatClient, Endpoint
 from kimicode.locations import user_locations
@@ -168,14 +169,14 @@ def test_fit_retires_uncarried_items_and_never_the_ledger() -> None:
     assert len(record.items) == 34  # retired, not deleted: still on disk and searchable
 
 
-def test_ledger_diff_puts_back_a_missing_carried_item() -> None:
+def test_the_check_puts_back_a_missing_carried_item() -> None:
     before = seeded()
     before.add("pin", "line one\nline two", [], "pin")
     after = before.copy()
     after.items = [i for i in after.items if i.id != "P1"]
     after.get("C1").text = "paraphrased"
-    diff = ledger_diff(before, after)
-    assert sorted(diff.restored) == ["C1", "P1"]
+    result = check(before, after)
+    assert sorted(result.restored) == ["C1", "P1"]
     assert after.ledger() == before.ledger()
 
 
