@@ -1,0 +1,70 @@
+"""Compaction in the TUI: the budget bar warns before it happens, /compactions shows the ledger,
+/budget the figures, /pin keeps a state item verbatim. Pilot against the loopback server."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kimicode.config import ModelOverride
+from kimicode.tui.widgets.chat_view import CommandOutput, Notice
+from tests.openai_server import Reply
+from tests.tui.conftest import SIZE, idle, settings_for, submit
+
+pytestmark = pytest.mark.anyio
+
+
+def last_text(app: Any) -> str:
+    widgets = [w for w in app.chat.children if isinstance(w, (Notice, CommandOutput))]
+    return widgets[-1].text if widgets else ""
+
+
+async def run(pilot: Any, text: str) -> str:
+    await submit(pilot, text)
+    await idle(pilot)
+    return last_text(pilot.app)
+
+
+async def test_the_bar_warns_before_a_compaction_and_the_ledger_shows_it(make_app: Any, openai_server: Any,
+                                                                         demo_repo: Path) -> None:
+    settings = settings_for(demo_repo, openai_server.base_url, model="small-model")
+    settings = dataclasses.replace(settings, models={"small-model": ModelOverride(context_window=8_000)})
+    openai_server.default_reply = Reply("The calculator adds numbers. " * 12)
+    app = make_app(settings=settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot)
+        assert "compaction near" not in str(app.budget.render())
+        warned_before: list[bool] = []  # per turn: did the bar warn before it was sent?
+        for n in range(30):
+            bar = str(app.budget.render())
+            await submit(pilot, f"question {n}: " + "tell me more about calc.add and its tests. " * 8)
+            await idle(pilot)
+            warned_before.append("⚠ compaction near" in bar)
+            if any(w.kind == "compaction" for w in app.chat.query(Notice)):
+                break
+        else:
+            raise AssertionError("no compaction in 30 turns")
+        assert warned_before[-1], "the turn that compacted was not warned about"
+        assert not warned_before[0]
+        pressure = app.snapshot.pressure
+        assert pressure is not None and not pressure.warn  # the compaction made room: the warning is gone
+        assert "compaction near" not in str(app.budget.render())
+
+        table = await run(pilot, "/compactions")
+        assert re.search(r"^\| 1 \| (budget|count) \| (model|fallback) \| 1-", table, re.M) and "`/compactions N`" in table
+        assert "evicted at compaction 1" in table  # retired items are listed with their reason
+        detail = await run(pilot, "/compactions 1")
+        assert detail.startswith("### Compaction 1 (") and "check pass:" in detail and "kept verbatim by code" in detail
+        assert "no compaction 7" in await run(pilot, "/compactions 7")
+
+        budget = await run(pilot, "/budget")
+        assert "Compactions: 1 (history" in budget and "% verbatim in the request" in budget and "% on disk only" in budget
+
+        item = next(i for i in app.workspace.session.record.active() if not i.carried)
+        assert f"pinned {item.id}" in await run(pilot, f"/pin {item.id.lower()}")
+        assert item.pinned and "pinned" in await run(pilot, "/state")
+        assert f"unpinned {item.id}" in await run(pilot, f"/unpin {item.id}")
