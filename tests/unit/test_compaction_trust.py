@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
 from kimicode.chat import SessionFile, load_session
 from kimicode.chat.compaction import fold
 from kimicode.chat.conversation import Conversation
@@ -18,6 +21,7 @@ from kimicode.chat.ledger import check, draw_up
 from kimicode.chat.state import StateRecord, fit, parse_patch, render
 from kimicode.chat.summarize import Summarizer
 from kimicode.chat.telemetry import reach
+from kimicode.cli import cli
 from tests.openai_server import OpenAIServer
 from tests.unit.test_state import COUNTER, client_for, new_session, prose, turn
 
@@ -185,8 +189,8 @@ def test_a_compaction_that_would_grow_the_context_is_abandoned_and_not_retried(t
 # -- the ledger and the telemetry -------------------------------------------------------------
 
 
-def test_the_ledger_lists_every_retired_item_with_its_reason_and_survives_resume(tmp_path: Path,
-                                                                                 openai_server: OpenAIServer) -> None:
+def test_the_ledger_lists_every_retired_item_with_its_reason_and_survives_resume(
+        tmp_path: Path, openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
     with OpenAIServer() as summaries:
         session = new_session(tmp_path, openai_server, summaries)
         openai_server.default_reply.content = "Noted. " + prose(3, 40)
@@ -223,6 +227,11 @@ def test_the_ledger_lists_every_retired_item_with_its_reason_and_survives_resume
         resumed = Conversation(SessionFile.reopen(session.path), loaded, client_for(openai_server), COUNTER)
         assert [ledger.number for ledger in resumed.ledgers] == [1, 2]
         resumed.close()
+
+        monkeypatch.chdir(tmp_path)
+        shown = CliRunner().invoke(cli, ["sessions", "show"], catch_exceptions=False)
+        assert shown.exit_code == 0 and "### Compaction 2 (model)" in shown.output
+        assert "[Q1] question: Which format should the importer read? — answered in turn 5: CSV" in shown.output
 
 
 def test_draw_up_and_reach_are_plain_diffs() -> None:
