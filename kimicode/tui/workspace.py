@@ -200,8 +200,8 @@ class Workspace:
         history = self.require().history
         item_id = re.fullmatch(r"\s*([A-Za-z]\d+)\s*", arg)
         turn = re.fullmatch(r"\s*(?:turn\s+|#)(\d+)\s*", arg, re.IGNORECASE)
-        if item_id and history.record.get(item_id.group(1).upper()) is not None:
-            item = history.pin(item=item_id.group(1).upper())
+        if item_id:
+            item = history.pin(item=item_id.group(1).upper())  # an unknown id is an error, not a text to pin
         elif turn:
             item = history.pin(turn=int(turn.group(1)))
         else:

@@ -38,3 +38,13 @@ def test_three_hundred_turns_and_twenty_compactions_keep_every_pinned_and_floor_
     assert run.floor_checks > 300 and run.floor_kept == run.floor_checks
     assert run.grew == 0 and run.put_back == 0 and run.leaked == 0
     assert run.retired > 10 and run.retired_listed == run.retired
+
+
+def test_the_endpoint_table_runs_end_to_end_on_a_loopback_endpoint(capsys: object) -> None:
+    fidelity = bench()
+    assert fidelity.main(["--loopback-quiz", "--turns", "40", "--seeds", "2", "--windows", "6000",  # type: ignore[attr-defined]
+                          "--every", "4", "--quiz-every", "2"]) == 0
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    for strategy in ("| kimicode |", "| truncate |", "| flat summary |", "| full (no window) |"):
+        assert out.count(strategy) >= 1, strategy
+    assert "| early | frontier | updated | env | all |" in out

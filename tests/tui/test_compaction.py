@@ -68,3 +68,4 @@ async def test_the_bar_warns_before_a_compaction_and_the_ledger_shows_it(make_ap
         assert f"pinned {item.id}" in await run(pilot, f"/pin {item.id.lower()}")
         assert item.pinned and "pinned" in await run(pilot, "/state")
         assert f"unpinned {item.id}" in await run(pilot, f"/unpin {item.id}")
+        assert "no active state item Z9" in await run(pilot, "/pin Z9")
