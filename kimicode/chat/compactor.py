@@ -81,7 +81,7 @@ class Compactor:
             state_before=result.state_before, state_after=result.state_after, history_before=before,
             history_after=after, history_room=room, method=result.method,
             fallback_reason=result.fallback_reason, ledger_kept=result.ledger.kept, ledger_added=len(result.ledger.added),
-            ledger_restored=sorted({*result.ledger.restored, *(result.check.restored if result.check else [])}),
+            ledger_restored=result.ledger.restored,
             evicted=result.evicted, left_out=result.left_out, rejected_entries=result.rejected_entries,
             superseded=result.superseded, checked=result.check.checked if result.check else 0, probe=result.probe,
         )

@@ -147,8 +147,8 @@ def _states(text: str) -> Iterable[tuple[str, str]]:
 
 
 def extract(turns: Iterable[TextTurn]) -> list[Finding]:
-    """The frontier (from the user's and the assistant's words) and the environment (from the user's,
-    the assistant's and tool output's commands, services and credential names), oldest first."""
+    """The frontier (from the user's and the assistant's words) and the environment (commands and
+    credential names from their words, services from any turn's text), oldest first."""
     found: list[Finding] = []
     for turn in turns:
         if turn.role == "note":
@@ -170,10 +170,10 @@ def extract(turns: Iterable[TextTurn]) -> list[Finding]:
                 command = _command(line)
                 if command is not None:
                     add("env", command.text, command.key)
-        for service in _services(turn.text):
+            for match in _CREDENTIAL_NAME.finditer(turn.text):  # a tool's `printenv` would flood the record
+                add("env", _credential_text(match.group(1)), f"credential:{match.group(1)}")
+        for service in _services(turn.text):  # "listening on http://localhost:3000" in a tool's output counts
             add("env", service.text, service.key)
-        for match in _CREDENTIAL_NAME.finditer(turn.text):
-            add("env", _credential_text(match.group(1)), f"credential:{match.group(1)}")
     return found
 
 

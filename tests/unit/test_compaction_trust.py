@@ -49,12 +49,13 @@ def test_frontier_and_environment_are_found_verbatim_and_credentials_by_name_onl
         turn(1, "user", SETUP),
         turn(2, "assistant", "Done: the schema migration for orders. Next: add the refund endpoint in api/refunds.py. "
                              "We are blocked on the payments sandbox being down. I'm working on the refund tests."),
-        turn(3, "output", "ok"),
+        turn(3, "output", "AWS_SESSION_TOKEN=[REDACTED]\nServer listening on http://localhost:3000"),
         turn(4, "user", "Run `pytest -x tests/api` before every commit; $ make lint also."),
     ])
     env = kinds(found, "env")
     assert "docker compose up -d db" in env and "uv sync" in env and "export API_PORT=8000" in env
     assert "pytest -x tests/api" in env
+    assert "service http://localhost:3000" in env and not any("AWS_SESSION_TOKEN" in text for text in env)
     assert "credential STRIPE_SECRET_KEY is needed (name only; its value is never kept)" in env
     assert not any("sk_live" in text or "hunter2" in text for text in env)  # values never, userinfo never
     assert "service postgres://localhost:5432/shop" in env and "service redis://localhost:6379/0" in env
