@@ -26,7 +26,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("context", "[lean|full]", "lean: outlines and tree, the model reads files with tools; full: packed files"),
     Command("compact", "", "fold older turns into the state summary now"),
     Command("state", "", "show the state summary"),
-    Command("pin", "TEXT | ID | turn N", "carry TEXT, state item ID (F3) or turn N verbatim, never summarized",
+    Command("pin", "TEXT, ID or turn N", "carry TEXT, state item ID (F3) or turn N verbatim, never summarized",
             needs_arg=True),
     Command("unpin", "ID", "stop carrying a pin (P1, or a pinned item such as F3)", needs_arg=True),
     Command("compactions", "[N]", "the ledger: what each compaction summarized, kept verbatim and retired, and why"),

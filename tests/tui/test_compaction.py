@@ -11,22 +11,12 @@ from typing import Any
 import pytest
 
 from kimicode.config import ModelOverride
-from kimicode.tui.widgets.chat_view import CommandOutput, Notice
+from kimicode.tui.widgets.chat_view import Notice
 from tests.openai_server import Reply
 from tests.tui.conftest import SIZE, idle, settings_for, submit
+from tests.tui.test_commands import run
 
 pytestmark = pytest.mark.anyio
-
-
-def last_text(app: Any) -> str:
-    widgets = [w for w in app.chat.children if isinstance(w, (Notice, CommandOutput))]
-    return widgets[-1].text if widgets else ""
-
-
-async def run(pilot: Any, text: str) -> str:
-    await submit(pilot, text)
-    await idle(pilot)
-    return last_text(pilot.app)
 
 
 async def test_the_bar_warns_before_a_compaction_and_the_ledger_shows_it(make_app: Any, openai_server: Any,
