@@ -177,8 +177,9 @@ def fold(record: StateRecord, turns: Sequence[TextTurn], *, summarizer: Summariz
     candidate.compactions = number
     evicted = fit(candidate, cap, count, number)
     checked = check(base, candidate)  # what code superseded in ``base`` is not expected back
-    old, new = record.ledger(), candidate.ledger()
-    ledger = LedgerDiff(sum(i in new for i in old), [i for i in new if i not in old], checked.restored)
+    carried_before, carried_after = record.ledger(), candidate.ledger()
+    ledger = LedgerDiff(sum(i in carried_after for i in carried_before),
+                        [i for i in carried_after if i not in carried_before], checked.restored)
     state_after = count(render(candidate)) if not candidate.empty else 0
     rejected = outcome.patch.dropped if outcome.patch is not None else []
     return Fold(candidate, method, why if method == "fallback" else "", state_before, state_after, tokens_moved,
