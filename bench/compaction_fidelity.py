@@ -168,16 +168,19 @@ def full_context(script: Script, upto: int) -> list[Message]:
     return messages
 
 
-def flat_contexts(script: Script, window: int, model: ChatClient, checkpoints: set[int]) -> dict[int, list[Message]]:
-    """A flat prose summary, rewritten whenever the turns outgrow the room (the peers' way)."""
-    room = (window - REPLY) * 6 // 10
+def flat_contexts(script: Script, window: int, model: ChatClient, checkpoints: set[int],
+                  every: int) -> dict[int, list[Message]]:
+    """A flat prose summary, rewritten at each compaction (the peers' way): at the same forced turns
+    as kimicode's, and whenever the turns outgrow the room, keeping the last exchange verbatim."""
+    room = window - REPLY - COUNTER.count(SYSTEM)
     cap = room * 35 // 100
     summary = ""
     recent: list[Message] = []
     out: dict[int, list[Message]] = {}
     for n, (user, answer) in enumerate(zip(script.users, script.answers), start=1):
         recent += [Message("user", user), Message("assistant", answer)]
-        if sum(COUNTER.count(m.content) for m in recent) + COUNTER.count(summary) > room:
+        forced = n % every == 0 and n < len(script.users)
+        if len(recent) > 4 and (forced or sum(COUNTER.count(m.content) for m in recent) + COUNTER.count(summary) > room):
             keep = recent[-4:]
             leaving = "\n\n".join(f"{m.role}: {m.content}" for m in recent[:-4])
             prompt = ("Summarize this conversation between a user and a coding assistant so that the assistant can "
@@ -281,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
                 if endpoint is not None:
                     model = endpoint(window)
                     checkpoints = set(runs[-2].contexts)
-                    for turn, messages in flat_contexts(script, window, model, checkpoints).items():
+                    for turn, messages in flat_contexts(script, window, model, checkpoints, args.every).items():
                         for kind, marks in quiz(messages, due(script, turn), model).items():
                             scores.setdefault((window, "flat summary"), defaultdict(list))[kind] += marks
                     for turn in sorted(checkpoints):
