@@ -118,7 +118,7 @@ def run_session(script: Script, window: int, strategy: str, every: int, summariz
             user_ids[n] = exchange.user.id
             if n in script.pins:
                 session.history.pin(script.pins[n])
-            if n % every == 0 and n < len(script.users):
+            if every and n % every == 0 and n < len(script.users):
                 session.compact()
             new = session.reports[reports_seen:]
             reports_seen = len(session.reports)
@@ -179,7 +179,7 @@ def flat_contexts(script: Script, window: int, model: ChatClient, checkpoints: s
     out: dict[int, list[Message]] = {}
     for n, (user, answer) in enumerate(zip(script.users, script.answers), start=1):
         recent += [Message("user", user), Message("assistant", answer)]
-        forced = n % every == 0 and n < len(script.users)
+        forced = bool(every) and n % every == 0 and n < len(script.users)
         if len(recent) > 4 and (forced or sum(COUNTER.count(m.content) for m in recent) + COUNTER.count(summary) > room):
             keep = recent[-4:]
             leaving = "\n\n".join(f"{m.role}: {m.content}" for m in recent[:-4])
@@ -246,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--windows", default="32000,128000")
     parser.add_argument("--seeds", default="1,2", help="one scripted session per seed")
     parser.add_argument("--turns", type=int, default=300, help="turns per session (user and assistant)")
-    parser.add_argument("--every", type=int, default=7, help="force a compaction every N user turns")
+    parser.add_argument("--every", type=int, default=7, help="force a compaction every N user turns (0: only when "
+                        "the budget asks)")
+    parser.add_argument("--log-lines", type=int, default=0, help="every sixth user turn pastes a test log this long")
     parser.add_argument("--quiz-every", type=int, default=5, help="with an endpoint: quiz after every N-th compaction")
     parser.add_argument("--loopback-quiz", action="store_true", help="exercise the endpoint path on a loopback server")
     args = parser.parse_args(argv)
@@ -268,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         scores: dict[tuple[int, str], dict[str, list[bool]]] = {}
         for window in windows:
             for seed in seeds:
-                script = make_script(seed, users)
+                script = make_script(seed, users, args.log_lines)
                 summarizer = endpoint(window) if endpoint else client(offline.base_url, "scripted-summarizer", window)
                 quiz_every = args.quiz_every if endpoint else 0
                 for strategy in ("kimicode", "truncate"):
@@ -291,8 +293,10 @@ def main(argv: list[str] | None = None) -> int:
                         for kind, marks in quiz(full_context(script, turn), due(script, turn), model).items():
                             scores.setdefault((window, "full (no window)"), defaultdict(list))[kind] += marks
         merged = merge(runs)
-        print(f"Deterministic parts: {len(seeds)} scripted sessions of {args.turns} turns per window, a compaction forced "
-              f"every {args.every} user turns; summarizer: {'the endpoint' if args.base_url else 'scripted, adversarial (loopback)'}\n")
+        forced = f"a compaction forced every {args.every} user turns" if args.every else "compactions when the budget asks"
+        logs = f", a {args.log_lines}-line test log every sixth user turn" if args.log_lines else ""
+        print(f"Deterministic parts: {len(seeds)} scripted sessions of {args.turns} turns per window{logs}, {forced}; "
+              f"summarizer: {'the endpoint' if args.base_url else 'scripted, adversarial (loopback)'}\n")
         print(offline_table(merged))
         lost = sorted({fact for r in runs if r.strategy == "kimicode" for fact in r.lost})
         if lost:

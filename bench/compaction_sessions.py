@@ -53,7 +53,19 @@ class Script:
     secrets: list[str] = field(default_factory=list)  # values that must never be sent or kept
 
 
-def make_script(seed: int, users: int = 150) -> Script:
+def test_log(rng: random.Random, lines: int, modules: list[str]) -> str:
+    """A pasted test run: what makes long sessions long (a project's test files recur, their tests vary)."""
+    out = [f"$ pytest -q -p no:randomly ({rng.randint(200, 900)} tests)"]
+    for _ in range(lines):
+        module = rng.choice(modules)
+        name = "_".join(rng.sample(WORDS, 3))
+        out.append(f"tests/{module}.py::test_{name} PASSED [{rng.randint(1, 99):>3}%] ({rng.randint(1, 900)} ms)")
+    out.append(f"{lines} passed in {rng.uniform(2, 90):.2f}s")
+    return "```\n" + "\n".join(out) + "\n```"
+
+
+def make_script(seed: int, users: int = 150, log_lines: int = 0) -> Script:
+    """One session; with ``log_lines``, every sixth user turn pastes a test log that long."""
     rng = random.Random(seed)
     script = Script(seed)
     notes: dict[int, list[str]] = {}  # user turn -> sentences planted in it
@@ -151,6 +163,10 @@ def make_script(seed: int, users: int = 150) -> Script:
                        (88, f"ModuleNotFoundError: No module named '{lib.replace('-', '_')}'")):
         blocks.setdefault(turn, f"```\nTraceback (most recent call last):\n  File \"app/main.py\", line 3\n{line}\n```")
         script.carried.append((turn, 10**9, line))
+    modules = [f"test_{rng.choice(WORDS)}_{n}" for n in range(8)]
+    for n in range(5, users + 1, 6):
+        if log_lines and n not in blocks:
+            blocks[n] = test_log(rng, log_lines, modules)
     for n in range(1, users + 1):
         filler = " ".join(rng.choice(WORDS) for _ in range(rng.randint(30, 90))).capitalize() + "."
         text = " ".join([f"Turn {n}.", *notes.get(n, []), filler])
