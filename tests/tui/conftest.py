@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import pytest
 
-from kimicode.config import MemorySettings, load_settings
+from kimicode.config import MemorySettings, ModelOverride, load_settings
 from tests.repos import write_files
 
 SIZE = (100, 32)
@@ -39,6 +39,12 @@ def demo_repo(tmp_path: Path) -> Path:
 def settings_for(root: Path, base_url: str, *, memory: bool = False, **flags: Any) -> Any:
     settings = load_settings(root, {"base_url": base_url, "model": "kimi-k2.7-code", "max_retries": 0, **flags})
     return dataclasses.replace(settings, memory=MemorySettings(enabled=memory))
+
+
+def small_model(root: Path, base_url: str, window: int) -> Any:
+    """Settings for a model whose window a few turns fill (compaction tests)."""
+    settings = settings_for(root, base_url, model="small-model")
+    return dataclasses.replace(settings, models={"small-model": ModelOverride(context_window=window)})
 
 
 @pytest.fixture

@@ -163,13 +163,10 @@ async def test_resume_by_id_and_an_unknown_id_is_a_notice(make_app: Any, openai_
 
 
 async def test_a_full_window_compacts_during_a_turn_and_says_so(make_app: Any, openai_server: Any, demo_repo: Path) -> None:
-    import dataclasses
-
-    from kimicode.config import ModelOverride
     from tests.openai_server import Reply
+    from tests.tui.conftest import small_model
 
-    settings = settings_for(demo_repo, openai_server.base_url, model="small-model")
-    settings = dataclasses.replace(settings, models={"small-model": ModelOverride(context_window=6_000)})
+    settings = small_model(demo_repo, openai_server.base_url, 6_000)
     openai_server.default_reply = Reply("The calculator adds numbers. " * 40)
     app = make_app(settings=settings)
     async with app.run_test(size=SIZE) as pilot:

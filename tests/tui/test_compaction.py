@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kimicode.config import ModelOverride
 from kimicode.tui.widgets.chat_view import Notice
 from tests.openai_server import Reply
-from tests.tui.conftest import SIZE, idle, settings_for, submit
+from tests.tui.conftest import SIZE, idle, small_model, submit
 from tests.tui.test_commands import run
 
 pytestmark = pytest.mark.anyio
@@ -21,8 +19,7 @@ pytestmark = pytest.mark.anyio
 
 async def test_the_bar_warns_before_a_compaction_and_the_ledger_shows_it(make_app: Any, openai_server: Any,
                                                                          demo_repo: Path) -> None:
-    settings = settings_for(demo_repo, openai_server.base_url, model="small-model")
-    settings = dataclasses.replace(settings, models={"small-model": ModelOverride(context_window=8_000)})
+    settings = small_model(demo_repo, openai_server.base_url, 8_000)
     openai_server.default_reply = Reply("The calculator adds numbers. " * 12)
     app = make_app(settings=settings)
     async with app.run_test(size=SIZE) as pilot:
@@ -46,7 +43,8 @@ async def test_the_bar_warns_before_a_compaction_and_the_ledger_shows_it(make_ap
 
         table = await run(pilot, "/compactions")
         assert re.search(r"^\| 1 \| (budget|count) \| (model|fallback) \| 1-", table, re.M) and "`/compactions N`" in table
-        assert "evicted at compaction 1" in table  # retired items are listed with their reason
+        for ledger in app.workspace.session.ledgers:  # every retired item is listed with its reason
+            assert all(f"[{i.id}] {i.text} — {i.note}" in table for i in ledger.retired)
         detail = await run(pilot, "/compactions 1")
         assert detail.startswith("### Compaction 1 (") and "check pass:" in detail and "kept verbatim by code" in detail
         assert "no compaction 7" in await run(pilot, "/compactions 7")
