@@ -59,12 +59,16 @@ _NOT_SECRET_WORDS = frozenset({"public", "publishable", "page", "next", "continu
                                "csrf", "xsrf", "sync", "tokens", "tokenizer"})
 _NAME_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
-# Values that are code, a reference or a template rather than a literal.
+# Values that are code, a reference or a template rather than a literal: the whole value says so...
 _NOT_LITERAL = re.compile(
-    r"\$\{|\$\(|^\$[A-Za-z_{]|\{\{|\}\}|\{[A-Za-z_][\w.]*\}|%\(\w+\)[sdr]|%[sdr](?![A-Za-z0-9])|#\{"
-    r"|^<.*>$|^\[.*\]$|^@\w+@$|^__\w+__$|^%\w+%$|://|\(\)|^[A-Za-z_][\w.]*\(|\w\[['\"]"
+    r"^\$[A-Za-z_]\w*$|^<.*>$|^\[.*\]$|^@\w+@$|^__\w+__$|^%\w+%$|://"
     r"|(?i:os\.environ|process\.env|getenv|\bENV\[|\bself\.|\bthis\.|\bsettings\.|\bconfig\.|\bargs\.)"
     r"|^(?i:sha\d*|md5|blake2[bs]?|sha3-\d+)[-:]"  # a digest (lock files' integrity), not a secret
+)
+# ...or a mark inside it does, which random characters can form by chance (see _random_between_marks).
+_TEMPLATE_MARK = re.compile(
+    r"\$\{[A-Za-z_][^}]*\}|\$\([A-Za-z_][\w ./-]*\)|\{\{|\}\}|\{[A-Za-z_][\w.]*\}|%\(\w+\)[sdr]"
+    r"|%[sdr](?![A-Za-z0-9(])|#\{|\w\[['\"]"
 )
 # Placeholder and name words, matched as whole words (letters around break them). A value is a
 # placeholder when they make up a third of it (``your_api_key_here``, ``Password123``): a random
@@ -76,6 +80,15 @@ _PLACEHOLDER_WORDS = re.compile(
     r"|secrets|token|tokens|apikey|auth|credentials?|bearer|username|user|admin|test|foo|bar|baz|pwd"
     r"|key|api|nil|yes|no|str|tbd|my)(?![a-z])"
 )
+# A call (``get_secret()``, ``os.environ.get(``): code when the callee is a name, not when the
+# parenthesis falls inside random characters (a Django key such as ``hCCxl3d(EIc_...``).
+_CALL = re.compile(r"^([A-Za-z_][\w.]*)\(.*\)$|([A-Za-z_][\w.]*)\(\)(?=$|[.)])")
+_NAME_PIECE = re.compile(r"(?:[a-z]+|[A-Z]+|[A-Z][a-z]+)\d*")
+_KEY_SYMBOLS = frozenset("!@#$%^&*=+-_~")
+_CODE_PAIRS = frozenset({"==", "!=", "+=", "-=", "*=", "^=", "&=", "=>", "->", "&&", "**", "__", "--", "++", "$$", "%%",
+                         "!!", "##", "@@", "~~", "_-", "-_"})
+_WORD_PIECE = re.compile(r"[A-Z]?[a-z]{3,}|[A-Z]{3,}(?![a-z])")
+_NAME_BOUNDARY = re.compile(r"[._]+|(?<=[a-z])(?=[A-Z])")
 _PLACEHOLDER_MARKS = re.compile(r"xxxx|XXXX|\*\*\*|\.\.\.|<|>|^-+$|^_+$|^0+$")
 _KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm", "1qaz2wsx3edc")
 _PATH = re.compile(r"^(?:[A-Za-z]:)?(?:~|\.{1,2})?[/\\](?:[\w.\-]+[/\\])*[\w.\-]*$")
@@ -118,10 +131,36 @@ def strip_auth_scheme(value: str) -> str:
     return _AUTH_SCHEME.sub("", value)
 
 
+def code_call(value: str) -> bool:
+    """``value`` calls a function by its name (``getKey()``, ``load_secret(path)``)."""
+    for match in _CALL.finditer(value):
+        pieces = [p for p in _NAME_BOUNDARY.split(match.group(1) or match.group(2)) if p]
+        if pieces and all(_NAME_PIECE.fullmatch(p) for p in pieces):
+            return True
+    return False
+
+
+def _random_between_marks(value: str) -> bool:
+    """A long random value whose characters happen to form ``%s``, ``${``, ``***`` or ``ab()`` somewhere.
+
+    Code and templates are mostly names (``os.environ.get(``, ``%(user)s``): at least 60% of
+    their letters sit in word-like pieces, and their symbols pair only as operators do. Random
+    keys (Django's are lower-case letters, digits and ``!@#$%^&*(-_=+)``) break one or the other.
+    """
+    letters = sum(c.isalpha() for c in value)
+    if len(value) < 24 or not letters or not random_looking(value):
+        return False
+    if any(a in _KEY_SYMBOLS and b in _KEY_SYMBOLS and a + b not in _CODE_PAIRS for a, b in zip(value, value[1:])):
+        return True  # ``^!``, ``#*``, ``@-``: symbols side by side the way no code or template writes them
+    return sum(len(m.group()) for m in _WORD_PIECE.finditer(value)) < 0.6 * letters
+
+
 def _not_a_value(value: str) -> bool:
     """Code, templates, placeholders, names, paths, runs and sequences: never a secret."""
     low = value.lower()
-    if any(c.isspace() for c in value) or _NOT_LITERAL.search(value) or placeholder(value):
+    if any(c.isspace() for c in value) or _NOT_LITERAL.search(value):
+        return True
+    if (_TEMPLATE_MARK.search(value) or code_call(value) or placeholder(value)) and not _random_between_marks(value):
         return True
     if len(set(low)) < 4 or value.replace(".", "").isdigit():
         return True
