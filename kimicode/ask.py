@@ -11,7 +11,6 @@ oldest tool outputs are hidden while the request would not fit.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import string
 from dataclasses import dataclass, replace
@@ -23,7 +22,7 @@ from kimicode.engine.send import CannotShrink, Sender, Shrink
 from kimicode.engine.system import system_shelf
 from kimicode.engine.transcript import Transcript
 from kimicode.locations import read_prompt
-from kimicode.prompt import Block, BudgetPlan, Message, Redaction, Request, ToolCall, middle_out
+from kimicode.prompt import Block, BudgetPlan, Message, Redaction, Request, ToolCall, framing_tokens, middle_out
 from kimicode.repo.files import read_regular, secret_in_name
 from kimicode.repo.pack import PackError, PackOptions, PackReport, pack_repository
 from kimicode.repo.render import code_fence, frame_body, render_file
@@ -208,9 +207,12 @@ def fix_asker(client: ChatClient, plan: BudgetPlan, counter: TokenCounter) -> Ca
     from kimicode.llm import LLMError
     from kimicode.memory.capture import SUMMARY_TOKENS, CaptureError
 
-    sender = Sender(client, dataclasses.replace(plan, reply=SUMMARY_TOKENS))  # shows nothing while it streams
+    sender = Sender(client, plan.for_reply(SUMMARY_TOKENS))  # shows nothing while it streams
 
     def ask(prompt: str) -> str:
+        limit = sender.plan.prompt_limit - framing_tokens(1)
+        if counter.count(prompt) > limit:  # a small window: the conversation's middle gives way
+            prompt = middle_out(prompt, limit, counter.count)
         try:
             result = sender.stream(Assembler(sender.plan, counter, exact=False).assemble(Shelves("", tail=(Piece("recent", prompt),))))
         except LLMError as exc:

@@ -19,6 +19,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "pack": ("kimicode.commands.pack", "Pack a repository into one prompt within a token budget."),
     "ask": ("kimicode.commands.ask", "Ask one question about the repository and stream the answer."),
     "doctor": ("kimicode.commands.doctor", "Check that everything kimicode needs works on this machine."),
+    "models": ("kimicode.commands.models", "List the models: window, reply cap, prices, where each figure came from."),
+    "config": ("kimicode.commands.config_cmd", "Where the config files are (path); write a commented one (init)."),
     "sessions": ("kimicode.commands.sessions", "List, show and export chat sessions."),
     "memory": ("kimicode.commands.memory", "What kimicode remembers: errors and fixes, conventions, preferences, decisions, tasks."),
     "review": ("kimicode.commands.review", "Review the staged changes (or a range, or files); exit 1 to stop a commit."),

@@ -138,6 +138,7 @@ class ModelOverride:
     price_output: float = 0.0
     fixed_sampling: bool = False
     thinking: bool = False
+    system_role: bool = True  # false: the chat template drops system messages (Gemma's): folded into the first user message
 
 
 @dataclass(frozen=True)
@@ -234,9 +235,9 @@ def _url_problem(value: str) -> str | None:
 
 def _shown_url(value: str) -> str:
     """``value`` fit for an error line: credentials in it are masked, and it is cut short."""
-    head, at, tail = value.rpartition("@")
-    if at and "://" in head:
-        value = head.split("://", 1)[0] + "://***@" + tail
+    from kimicode.urls import shown
+
+    value = shown(value)
     return repr(value if len(value) <= 80 else value[:77] + "...")
 
 

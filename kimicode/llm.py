@@ -31,6 +31,7 @@ from kimicode.llm_failures import (
     ContextOverflow,
     DeadlineExceeded,
     LLMError,
+    connection_refused,
     is_context_overflow,
     overflow_limit,
     redact,
@@ -54,15 +55,24 @@ ESTIMATE_TIMEOUT = 5.0
 # Sent when no key is configured: keeps the SDK from falling back to OPENAI_* credentials
 # from the environment (which belong to another provider); a keyless local server ignores it.
 NO_KEY_PLACEHOLDER = "no-key-configured"
+# A refused connection means no server listens there (a local one not started, a wrong port):
+# backing off for ten seconds will not start it. One quick retry covers a server that is just
+# coming up; then the user is told at once (ask, review, the commit hook, doctor).
+REFUSED_TRIES = 2
+REFUSED_DELAY = 0.25
+
+
 class _Retry(Exception):
     """One attempt failed in a way worth another try."""
 
-    def __init__(self, reason: str, final: str, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, final: str, status: int | None = None, retry_after: float | None = None,
+                 refused: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason  # short, for the on_retry notice
         self.final = final  # the LLMError message if this was the last try
         self.status = status
         self.retry_after = retry_after
+        self.refused = refused  # nothing listens at the address
 
 
 class _Cut(Exception):
@@ -122,7 +132,7 @@ class ChatClient:
         self._expired: tuple[str, str] | None = None  # set by the watchdog: ("idle" | "deadline", which limit)
 
     def __repr__(self) -> str:
-        return f"ChatClient(base_url={self.endpoint.base_url!r}, model={self.endpoint.model!r})"
+        return f"ChatClient(base_url={self.endpoint.shown_url!r}, model={self.endpoint.model!r})"
 
     def __enter__(self) -> ChatClient:
         return self
@@ -244,10 +254,12 @@ class ChatClient:
                     exc.attempts = attempt
                     raise
                 except _Retry as retry:
+                    if retry.refused:
+                        tries = min(tries, REFUSED_TRIES)
                     if attempt >= tries:
                         message = retry.final + (f" (gave up after {attempt} attempts)" if attempt > 1 else "")
                         raise LLMError(redact(message, self.endpoint.api_key), status=retry.status, attempts=attempt) from None
-                    delay = self._delay(attempt, retry.retry_after)
+                    delay = REFUSED_DELAY if retry.refused else self._delay(attempt, retry.retry_after)
                     too_long = self._too_long(delay, retry.retry_after, stop_at - time.monotonic(), why)
                     if too_long:
                         raise LLMError(redact(f"{retry.final} ({too_long})", self.endpoint.api_key),
@@ -373,13 +385,13 @@ class ChatClient:
         reason = f"no new answer data for {idle:g} s (idle_timeout)"
         if answer.emitted:
             return _Cut(f"the answer was cut: {reason}", timed_out=True)
-        return _Retry(reason, f"{self.endpoint.base_url} sent no answer data for {idle:g} s (idle_timeout): "
+        return _Retry(reason, f"{self.endpoint.shown_url} sent no answer data for {idle:g} s (idle_timeout): "
                               "the provider may be overloaded; try again later, or raise idle_timeout")
 
     def _deadline_failure(self, answer: StreamedAnswer, why: str) -> Exception:
         if answer.emitted:
             return _Cut(f"the answer was cut: not complete within {why}", timed_out=True)
-        message = f"no complete answer from {self.endpoint.base_url} within {why}: try again later, or raise it"
+        message = f"no complete answer from {self.endpoint.shown_url} within {why}: try again later, or raise it"
         return DeadlineExceeded(redact(message, self.endpoint.api_key))
 
 
@@ -390,16 +402,16 @@ class ChatClient:
         """A provider's words, fit to quote in a one-line message."""
         return redact(text, self.endpoint.api_key, MAX_SAID_CHARS)
 
-    def _overflow(self, said: str, status: int | None) -> ContextOverflow:
+    def _overflow(self, said: str, status: int | None, body: Any = None) -> ContextOverflow:
         message = f"the request is larger than {self.endpoint.model}'s context window ({said}): shrink it and retry"
-        return ContextOverflow(redact(message, self.endpoint.api_key), limit=overflow_limit(said), status=status)
+        return ContextOverflow(redact(message, self.endpoint.api_key), limit=overflow_limit(said, body), status=status)
 
     def _status_failure(self, err: Any) -> Exception:
         """An HTTP error status: overflow, retry, or give up."""
         status = int(getattr(err, "status_code", 0) or 0)
         said = self._said(server_message(err)) or f"HTTP {status}"
         if status in (400, 413, 422) and is_context_overflow(status, said, getattr(err, "code", None), getattr(err, "type", None)):
-            return self._overflow(said, status)
+            return self._overflow(said, status, getattr(err, "body", None))
         final = f"the API answered {status} {said}: {self._hint(status)}"
         if status in (408, 409, 429) or status >= 500:
             wait = retry_after(err) if status in (429, 503) else None
@@ -407,7 +419,7 @@ class ChatClient:
         return self._error(final, status)
 
     def _hint(self, status: int) -> str:
-        model, url = self.endpoint.model, self.endpoint.base_url
+        model, url = self.endpoint.model, self.endpoint.shown_url
         if status == 401:
             if not self.endpoint.api_key:
                 return "no API key is set: set MOONSHOT_API_KEY (or KIMICODE_API_KEY)"
@@ -426,7 +438,7 @@ class ChatClient:
         """Timeouts, lost connections, garbled streams and mid-stream error events."""
         import openai
 
-        url = self.endpoint.base_url
+        url = self.endpoint.shown_url
         timeout = self.endpoint.timeout
         if isinstance(err, openai.APITimeoutError) and answer.started:
             reason = f"the stream stalled for {timeout:g} s"
@@ -438,6 +450,9 @@ class ChatClient:
             if answer.started:
                 reason = "the connection was lost"
                 final = f"the connection to {url} was lost before the answer began: try again"
+            elif connection_refused(err):
+                return _Retry("the connection was refused", f"cannot reach {url}: the connection was refused "
+                              "(is the server running, on this port?)", refused=True)
             else:
                 reason = "the connection failed"
                 final = f"cannot reach {url}: check base_url and the network"

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from kimicode.prompt.messages import ToolCall
+from kimicode.urls import is_local, shown
 
 if TYPE_CHECKING:
     from kimicode.config import Settings
 
 TextCallback = Callable[[str], None]
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,11 @@ class Endpoint:
             request_deadline=settings.request_deadline,
         )
 
+    @property
+    def shown_url(self) -> str:
+        """``base_url`` fit for a message: a ``user:password@`` in it is masked."""
+        return shown(self.base_url)
+
 
 @dataclass(frozen=True)
 class Usage:
@@ -64,6 +69,11 @@ class ChatResult:
     interrupted: bool = False  # Ctrl-C, as opposed to a dropped stream
     error: str | None = None  # one line on why a partial result stopped early
     timed_out: bool = False  # stopped by idle_timeout or a deadline (asking again will not help)
+
+    @property
+    def truncated(self) -> bool:
+        """The answer stopped at the reply limit (max_tokens), not because the model was done."""
+        return self.finish_reason == "length"
 
 
 @dataclass
@@ -174,6 +184,4 @@ def usage_of(chunk: Any) -> Usage | None:
 
 def needs_key(base_url: str) -> bool:
     """Whether the endpoint needs an API key: local servers (llama.cpp, Ollama, vLLM) usually take none."""
-    from urllib.parse import urlparse
-
-    return (urlparse(base_url).hostname or "") not in LOCAL_HOSTS
+    return not is_local(base_url)

@@ -98,9 +98,26 @@ def is_context_overflow(status: int | None, message: str, code: str | None = Non
     return bool(_OVERFLOW_TEXT.search(message))
 
 
-def overflow_limit(message: str) -> int | None:
+def overflow_limit(message: str, body: Any = None) -> int | None:
+    """The window a "request too long" error names: llama.cpp's ``n_ctx`` field, else a number in its words."""
+    inner = body.get("error", body) if isinstance(body, dict) else None
+    n_ctx = inner.get("n_ctx") if isinstance(inner, dict) else None
+    if isinstance(n_ctx, int) and not isinstance(n_ctx, bool) and n_ctx > 0:
+        return n_ctx
     for pattern in _LIMIT_NUMBER:
         match = pattern.search(message)
         if match:
             return int(match.group(1).replace(",", ""))
     return None
+
+
+def connection_refused(err: BaseException) -> bool:
+    """Whether a connection error was a refusal (ECONNREFUSED), looking through the SDK's wrapping."""
+    seen: BaseException | None = err
+    for _ in range(6):  # openai.APIConnectionError <- httpx.ConnectError <- httpcore <- OSError
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError) or "connection refused" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

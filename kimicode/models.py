@@ -29,6 +29,7 @@ class ModelSpec:
     thinking: bool = False  # streams reasoning_content, which must be sent back as-is
     allows_required_tool_choice: bool = True
     known: bool = True  # False: conservative guesses for a model nobody described
+    system_role: bool = True  # False: its chat template drops system messages; the client folds them into the first user message
 
 
 def _kimi(name: str, window: int, price_in: float, price_hit: float, price_out: float, required_ok: bool) -> ModelSpec:
@@ -57,14 +58,22 @@ BUILTIN: Mapping[str, ModelSpec] = {
     )
 }
 
-# An unknown model: a window most current models exceed, a modest reply, no price
-# (cost shows as 0 rather than a made-up figure), and no assumptions about quirks.
-UNKNOWN_WINDOW = 131_072
+# An unknown model that no server described: a window small enough that most servers give at
+# least as much (a guess that is too large overflows; one too small only packs less), no price
+# (cost shows as 0 rather than a made-up figure), and no assumptions about quirks. Callers say
+# it is a guess (kimicode.discovery tries the server first).
+UNKNOWN_WINDOW = 32_768
 UNKNOWN_MAX_OUTPUT = 8_192
+REPLY_SHARE = 4  # a model whose reply limit nobody gave answers in at most a quarter of its window
+
+
+def reply_cap(window: int) -> int:
+    """The reply limit for a model that has none of its own: a share of the window, at most UNKNOWN_MAX_OUTPUT."""
+    return max(min(UNKNOWN_MAX_OUTPUT, window // REPLY_SHARE), 1)
 
 
 def _unknown(name: str) -> ModelSpec:
-    return ModelSpec(name=name, context_window=UNKNOWN_WINDOW, max_output=UNKNOWN_MAX_OUTPUT, known=False)
+    return ModelSpec(name=name, context_window=UNKNOWN_WINDOW, max_output=reply_cap(UNKNOWN_WINDOW), known=False)
 
 
 def model_spec(name: str, overrides: Mapping[str, ModelOverride] | None = None) -> ModelSpec:
@@ -83,11 +92,13 @@ def model_spec(name: str, overrides: Mapping[str, ModelOverride] | None = None) 
         for f in dataclasses.fields(override)
         if getattr(override, f.name)
     }
+    if not override.system_role:
+        changes["system_role"] = False
     if override.context_window and not base.known:
         # The user described this model's window: no longer a guess. Keep the reply
-        # limit inside the new window unless they gave one.
+        # limit a share of the new window unless they gave one.
         changes["known"] = True
-        changes.setdefault("max_output", min(base.max_output, override.context_window))
+        changes.setdefault("max_output", reply_cap(override.context_window))
     spec = dataclasses.replace(base, **changes)
     if spec.max_output > spec.context_window:
         spec = dataclasses.replace(spec, max_output=spec.context_window)

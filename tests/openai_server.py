@@ -7,7 +7,13 @@ as a subprocess against ``base_url``) to talk to it:
   ``delta.reasoning_content``, tool-call deltas, a usage chunk when
   ``stream_options.include_usage`` is set, then ``data: [DONE]``);
 - ``POST /v1/tokenizers/estimate-token-count`` (Moonshot's: ``data.total_tokens``);
-- ``GET /v1/models``.
+- ``GET /v1/models`` (``server.model_entries`` replaces the listing, e.g. with llama.cpp's ``meta``);
+- any other route a test scripts: ``server.routes[("GET", "/props")] = {...}`` (or ``(status, body)``,
+  or a function of the request body returning either).
+
+``server.context_window = N`` makes it check lengths like llama-cpp-python (about four
+characters per token): a longer non-streamed request gets a 400 naming N, a longer streamed one
+a 200 whose stream then breaks off.
 
 Each chat request consumes the next scripted response from a FIFO queue; when the queue
 is empty it answers with ``default_reply`` (content "ok").
@@ -157,21 +163,36 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         owner = self.server.owner
         owner._record(self, None)
-        if not self._authorized():
+        if not self._authorized() or self._scripted_route("GET"):
             return
         if self.path.rstrip("/") == "/v1/models":
-            data = [{"id": m, "object": "model", "owned_by": "moonshot"} for m in owner.models]
+            data = owner.model_entries
+            if data is None:
+                data = [{"id": m, "object": "model", "owned_by": "moonshot"} for m in owner.models]
             self._json(200, {"object": "list", "data": data})
         else:
             self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+
+    def _scripted_route(self, method: str, body: Any = None) -> bool:
+        """Answer a route the test scripted in ``server.routes``; False if there is none."""
+        found = self.server.owner.routes.get((method, self.path.split("?", 1)[0].rstrip("/")))
+        if found is None:
+            return False
+        if callable(found):
+            found = found(body)
+        status, payload = found if isinstance(found, tuple) else (200, found)
+        self._json(status, payload)
+        return True
 
     def do_POST(self) -> None:
         owner = self.server.owner
         body = self._read_body()
         owner._record(self, body)
-        if not self._authorized():
+        if not self._authorized() or self._scripted_route("POST", body):
             return
         path = self.path.split("?", 1)[0].rstrip("/")
+        if path == "/v1/chat/completions" and self._too_long(body if isinstance(body, dict) else {}):
+            return
         if path == "/v1/chat/completions":
             self._chat(owner.next_script(), body if isinstance(body, dict) else {})
         elif path == "/v1/tokenizers/estimate-token-count":
@@ -225,6 +246,25 @@ class _Handler(BaseHTTPRequestHandler):
         if total is None:
             total = len(json.dumps((body or {}).get("messages", []))) // 4
         self._json(200, {"code": 0, "data": {"total_tokens": total}, "scode": "0x0", "status": True})
+
+    def _too_long(self, body: dict[str, Any]) -> bool:
+        """With ``context_window`` set, refuse an over-long request as llama-cpp-python does."""
+        window = self.server.owner.context_window
+        prompt = len(json.dumps(body.get("messages", []))) // 4
+        if window is None or prompt < window:
+            return False
+        if body.get("stream"):
+            self.send_response(200)  # llama-cpp-python starts the stream, then its generator fails
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self._send_chunk(b"")
+            return True
+        message = (f"This model's maximum context length is {window} tokens. However, you requested {prompt + 1} "
+                   f"tokens ({prompt} in the messages, 1 in the completion). Please reduce the length of the messages or completion.")
+        self._json(400, {"error": {"message": message, "type": "invalid_request_error", "param": "messages",
+                                   "code": "context_length_exceeded"}})
+        return True
 
     def _chat(self, script: Script, body: dict[str, Any]) -> None:
         if not self._wait(script.delay):
@@ -373,6 +413,9 @@ class OpenAIServer:
         self.requests: list[RecordedRequest] = []
         self.default_reply: Reply = Reply()
         self.models: tuple[str, ...] = MODELS
+        self.model_entries: list[dict[str, Any]] | None = None  # replaces the /v1/models listing when set
+        self.routes: dict[tuple[str, str], Any] = {}  # (method, path) -> JSON body, (status, body), or fn(request body)
+        self.context_window: int | None = None  # refuse longer chat requests, as llama-cpp-python does
         # estimate-token-count: None -> len(json(messages)) // 4; an int; or a function of the body
         self.estimate_tokens: int | Callable[[Any], int] | None = None
         self.estimate_status: int = 200

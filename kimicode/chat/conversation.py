@@ -44,7 +44,7 @@ from kimicode.chat.telemetry import Pressure, Telemetry, reach, telemetry
 from kimicode.engine.assembler import Assembler, Piece, Shelves
 from kimicode.engine.events import Emit, Event, Failed, Notice, TurnBegan, TurnEnded, UsageReported, ignore
 from kimicode.engine.memory import SessionMemory
-from kimicode.engine.send import Calibration, CannotShrink, Sender, Shrink
+from kimicode.engine.send import Calibration, CannotShrink, Sender, Shrink, plan_for
 from kimicode.engine.system import system_shelf
 from kimicode.engine.tool_loop import LoopResult, ToolLoop, ToolPolicy
 from kimicode.engine.transcript import call_line
@@ -85,7 +85,7 @@ class ToolSetup:
 
 
 def _plan(spec: ModelSpec, policy: ContextPolicy, repo_cap: int) -> BudgetPlan:
-    return BudgetPlan.for_model(spec.context_window, spec.max_output, policy.reply_tokens, repo_cap, policy.shares)
+    return plan_for(spec, policy.reply_tokens, repo_cap, policy.shares)
 
 
 RECALL_TOOL_TOKENS = 2_000  # most a recall_errors answer takes (the loop budgets it again)
@@ -155,8 +155,9 @@ class Conversation:
         self.history.outputs = outputs
         sclient = summarizer_client or client
         self._summary_client = summarizer_client  # stopped with the answer (cancel)
-        summary_reply = min(self.policy.summary_tokens, sclient.spec.context_window // 4)
-        summarizer = Summarizer(sclient, counter, sclient.spec.context_window, summary_reply)
+        # the summary's answer: a quarter of the window at most, and never past the model's reply cap
+        summary = plan_for(sclient.spec, min(self.policy.summary_tokens, sclient.spec.context_window // 4), 0)
+        summarizer = Summarizer(sclient, counter, summary.window, summary.reply)
         self.compactor = Compactor(self.history, self.files, self.log, summarizer, self.policy)
         self.compactor.reports = resumed.reports
         self.compactor.ledgers = resumed.ledgers
@@ -226,9 +227,9 @@ class Conversation:
 
         A compaction's summary or probe request in flight stops too (the compaction falls back to code).
         """
-        self.client.cancel()
-        if self._summary_client is not None:
-            self._summary_client.cancel()
+        clients = (self.client, self._summary_client, *self._owned)
+        for client in {id(c): c for c in clients if c is not None}.values():
+            client.cancel()
 
     def close(self) -> None:
         memory, self.memory = self.memory, None  # closing twice captures once
@@ -298,7 +299,12 @@ class Conversation:
         Near the window, the provider's count decides: the history gives way and the repository
         (the head of the cached prefix) stays. After "too long", both shrink.
         """
-        if shrink.reason == "overflow":
+        if shrink.reason == "window":  # the provider named its window: the plan follows, then the shelves
+            self.budget.plan = self._sender.plan
+            if self.files.packer is not None and self.repo.tokens > self.budget.repo_budget():
+                self.files.repack(self.repo.query, shrink.size("the repository", self.repo.tokens))
+            reports += self.compactor.compact("overflow", self.budget.history_room())
+        elif shrink.reason == "overflow":
             if self.files.packer is not None and self.repo.tokens:
                 self.files.repack(self.repo.query, shrink.size("the repository", self.repo.tokens))
             room = self.budget.history_room()
@@ -361,6 +367,7 @@ class Conversation:
             raise
         finally:
             self.compactor.emit = self._sender.emit = ignore
+        self.budget.plan = self._sender.plan  # a window the provider named holds for the next turns too
         usage = None
         if result.usage is not None:
             usage = {"prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens,

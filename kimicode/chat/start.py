@@ -16,10 +16,11 @@ from kimicode.chat.errors import ChatError
 from kimicode.chat.repo_shelf import RepoPacker
 from kimicode.chat.session import LoadedSession, SessionError, SessionFile, SessionStore, load_session
 from kimicode.config import Settings
+from kimicode.discovery import resolve_limits
 from kimicode.engine.tool_loop import ToolPolicy
 from kimicode.llm import ChatClient, Endpoint
 from kimicode.locations import Locations, user_locations
-from kimicode.models import ModelSpec, model_spec
+from kimicode.models import ModelSpec
 from kimicode.repo.pack import PackOptions
 from kimicode.tokens import TokenCounter
 from kimicode.tools.base import Tool
@@ -51,7 +52,7 @@ def open_conversation(
 
     locations = locations or user_locations()
     store = SessionStore(locations.data_dir)
-    spec = model_spec(settings.model, settings.models)
+    spec, limits = resolve_limits(settings, locations.data_dir)  # the window the server reports or taught
     counter = TokenCounter(settings.pack.encoding, calibration.factor(locations.data_dir, settings.model))
     if resume or session_id:
         path = store.resolve(root, session_id)
@@ -70,7 +71,7 @@ def open_conversation(
     owned: tuple[ChatClient, ...] = (client,)
     summarizer = None
     if summarizer_settings is not None:
-        summarizer = ChatClient(Endpoint.from_settings(summarizer_settings), model_spec(summarizer_settings.model, summarizer_settings.models))
+        summarizer = ChatClient(Endpoint.from_settings(summarizer_settings), resolve_limits(summarizer_settings, locations.data_dir)[0])
         owned += (summarizer,)
     policy = policy or ContextPolicy(reply_tokens=min(settings.ask.reply_tokens, spec.max_output))
     packer = None
@@ -98,9 +99,9 @@ def open_conversation(
             memory.close()
         raise
     try:
-        return Conversation(file, loaded, client, counter, policy=policy, packer=packer, summarizer_client=summarizer,
-                            project_root=root, memory=memory, calibration_dir=locations.data_dir, owned=owned,
-                            tools=tools)
+        conversation = Conversation(file, loaded, client, counter, policy=policy, packer=packer, summarizer_client=summarizer,
+                                    project_root=root, memory=memory, calibration_dir=locations.data_dir, owned=owned,
+                                    tools=tools)
     except BaseException:
         file.close()
         for c in owned:
@@ -108,6 +109,13 @@ def open_conversation(
         if tools is not None and tools.close is not None:
             tools.close()
         raise
+    conversation.warnings.extend(limits.notices)  # a guessed window, a template that drops the system message
+    budget = conversation.budget
+    if budget.plan.small:
+        conversation.warnings.append(
+            f"a small window ({budget.plan.window:,} tokens): the repository shelf holds ~{budget.repo_budget():,} tokens "
+            f"(mostly outlines), answers at most {budget.plan.reply:,}, and older turns are compacted early")
+    return conversation
 
 
 def _mcp(settings: Settings, loaded: LoadedSession) -> tuple[tuple[Tool, ...], Callable[[], None] | None]:
@@ -129,6 +137,6 @@ def _mcp(settings: Settings, loaded: LoadedSession) -> tuple[tuple[Tool, ...], C
 def switch_model(conversation: Conversation, settings: Settings, name: str) -> tuple[Settings, ModelSpec]:
     """/model NAME: the conversation answers with that model from the next turn on."""
     settings = dataclasses.replace(settings, model=name)
-    spec = model_spec(settings.model, settings.models)
+    spec = resolve_limits(settings, user_locations().data_dir)[0]
     conversation.use_client(ChatClient(Endpoint.from_settings(settings), spec), owned=True)
     return settings, spec

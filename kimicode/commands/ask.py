@@ -19,11 +19,13 @@ from kimicode.engine.events import ContentDelta, Event, Notice, ReasoningDelta, 
 
 if TYPE_CHECKING:
     from kimicode.ask import AskRequest
+    from kimicode.commands.progress import Progress
     from kimicode.config import Settings
     from kimicode.engine.tool_loop import LoopResult
     from kimicode.llm import ChatResult
     from kimicode.models import ModelSpec
     from kimicode.prompt import BudgetPlan, Redaction, Request
+    from kimicode.repo.pack import PackReport
     from kimicode.tokens import TokenCounter
     from kimicode.tools.base import Tool, Toolbox
 
@@ -39,15 +41,16 @@ def _read_stdin() -> str:
     return data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
 
 
-def _print_dry_run(request: Request, as_json: bool) -> None:
-    from kimicode.prompt import wire
+def _print_dry_run(request: Request, as_json: bool, system_role: bool) -> None:
+    from kimicode.prompt import fold_system, wire
 
     rows = request.shelves.rows()
+    messages = request.messages if system_role else fold_system(request.messages)  # as the send policy sends them
     if as_json:
-        click.echo(json.dumps({"messages": wire(request.messages), "shelves": {n: t for n, t, _ in rows},
+        click.echo(json.dumps({"messages": wire(messages), "shelves": {n: t for n, t, _ in rows},
                                "window": request.shelves.window, "tools": request.tools}, indent=1))
         return
-    for message in request.messages:
+    for message in messages:
         click.echo(f"----- {message.role} -----")
         click.echo(message.content)
     if request.tools:
@@ -64,8 +67,15 @@ class _AnswerPrinter:
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.text = ""
-        self._live = None
-        if not quiet and sys.stdout.isatty():
+        self._live: Any = None
+        self._rendered = not quiet and sys.stdout.isatty()
+
+    def __call__(self, delta: str) -> None:
+        self.text += delta
+        if self.quiet:
+            return
+        if self._rendered and self._live is None:
+            # started at the first delta, not before: until then a status line may be showing
             from rich.console import Console
             from rich.live import Live
             from rich.markdown import Markdown
@@ -73,11 +83,6 @@ class _AnswerPrinter:
             self._markdown = Markdown
             self._live = Live(Markdown(""), console=Console(), refresh_per_second=8, vertical_overflow="visible")
             self._live.start()
-
-    def __call__(self, delta: str) -> None:
-        self.text += delta
-        if self.quiet:
-            return
         if self._live is not None:
             self._live.update(self._markdown(self.text))
         else:
@@ -115,7 +120,7 @@ class _ReasoningPrinter:
 @click.option("--budget", type=click.IntRange(min=1), help="Most tokens the packed repository may take [config pack.budget].")
 @click.option("--no-repo", is_flag=True, help="Do not include the repository.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: answer, model, usage, files, timings.")
-@click.option("--dry-run", is_flag=True, help="Print the exact messages and a token table per shelf; call nothing.")
+@click.option("--dry-run", is_flag=True, help="Print the exact messages and a token table per shelf; call no model.")
 @click.option("--model", help="Model name [config model, KIMICODE_MODEL].")
 @click.option("--base-url", help="OpenAI-compatible endpoint [config base_url, KIMICODE_BASE_URL].")
 @click.option("--verbose", "-v", is_flag=True, help="Show the model's reasoning (dimmed, on stderr).")
@@ -130,10 +135,11 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
     """Ask QUESTION about the repository here; piped stdin is added as context."""
     from kimicode import calibration
     from kimicode.ask import AskInputs, AskRequest, RequestError, ask_toolbox
+    from kimicode.commands.progress import Progress
+    from kimicode.discovery import resolve_limits
     from kimicode.engine.send import plan_for
     from kimicode.llm import needs_key
     from kimicode.locations import user_locations
-    from kimicode.models import model_spec
     from kimicode.repo.files import refusal
     from kimicode.repo.pack import PackOptions
     from kimicode.tokens import TokenCounter
@@ -147,14 +153,21 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
         # before anything reads the folder: not even AGENTS.md of a home directory is sent
         click.echo(f"kimicode: {refused}", err=True)
         no_repo = True
+    if remember and no_repo:  # refused before anything is sent: memory is kept per repository
+        raise UsageFailure("--remember needs a repository (memory is kept per repository): run it inside one, without --no-repo")
     settings = settings_or_exit(root, {"model": model, "base_url": base_url, "pack.budget": budget,
                                        "tools.enabled": use_tools, "tools.context": context})
     if settings.tools.context == "lean" and not settings.tools.enabled:
         raise UsageFailure("--context lean needs the tools (the model reads files through them): drop --no-tools")
     if not dry_run and not settings.api_key and needs_key(settings.base_url):
         raise UsageFailure("no API key: set MOONSHOT_API_KEY (or KIMICODE_API_KEY, or api_key in config.toml)")
-    spec = model_spec(settings.model, settings.models)
     locations = user_locations()
+    progress = Progress()
+    progress.show("checking the model's window…")
+    spec, limits = resolve_limits(settings, locations.data_dir)
+    progress.stop()
+    for notice in limits.notices:
+        click.echo(f"kimicode: {notice}", err=True)
     counter = TokenCounter(settings.pack.encoding, calibration.factor(locations.data_dir, settings.model))
     plan = plan_for(spec, settings.ask.reply_tokens, settings.pack.budget)
     options = PackOptions.from_settings(settings.pack, counter)
@@ -164,6 +177,7 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
     repo_root = None if no_repo else root
     inputs = AskInputs(question, repo_root, files, stdin, query, memory=_recall(f"{question}\n{stdin}", repo_root, settings, plan))
     toolbox = None
+    progress.show("packing…")
     with ExitStack() as stack:
         try:
             asking = AskRequest(inputs, counter, plan, options, locations.cache_dir)
@@ -177,8 +191,14 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
             request = asking.build()
         except RequestError as exc:
             raise UsageFailure(str(exc)) from None
+        finally:
+            progress.stop()
+        if asking.pack and asking.pack.budget < settings.pack.budget and settings.sources.get("pack.budget"):
+            click.echo(f"kimicode: {_budget_cut(settings, asking.pack.budget, spec.context_window)}", err=True)
+        if plan.small and asking.pack is not None and (asking.pack.outline or asking.pack.tree_files):
+            click.echo(f"kimicode: {_small_window_line(plan.window, asking.pack)}", err=True)
         _ask(asking, request, settings, spec, counter, locations.data_dir, as_json, verbose, dry_run, remember, question,
-             stdin, repo_root, started, toolbox)
+             stdin, repo_root, started, toolbox, progress)
 
 
 def _recaller(root: Path | None, settings: Settings) -> Callable[[str], str] | None:
@@ -214,14 +234,14 @@ def _mcp_tools(settings: Settings, stack: ExitStack) -> list[Tool]:
 
 def _ask(asking: AskRequest, request: Request, settings: Settings, spec: ModelSpec, counter: TokenCounter, data_dir: Path,
          as_json: bool, verbose: bool, dry_run: bool, remember: bool, question: str, stdin: str, repo_root: Path | None,
-         started: float, toolbox: Toolbox | None) -> None:
+         started: float, toolbox: Toolbox | None, progress: Progress) -> None:
     for note in request.notes:
         click.echo(f"kimicode: {note}", err=True)
     if request.redactions:
         click.echo(f"kimicode: {_redaction_summary(request.redactions)}", err=True)
     timings = {"prepare": round(time.perf_counter() - started, 3)}
     if dry_run:
-        _print_dry_run(request, as_json)
+        _print_dry_run(request, as_json, spec.system_role)
         return
     after = None
     if remember:
@@ -229,9 +249,23 @@ def _ask(asking: AskRequest, request: Request, settings: Settings, spec: ModelSp
             from kimicode.memory.capture import remember_answer
 
             return remember_answer(settings, repo_root, f"{question}\n{stdin}", question, result.content, asker)
-    code = _send(asking, request, settings, spec, counter, data_dir, as_json, verbose, timings, after, toolbox)
+    code = _send(asking, request, settings, spec, counter, data_dir, as_json, verbose, timings, after, progress, toolbox)
     if code:
         sys.exit(code)
+
+
+def _small_window_line(window: int, pack: PackReport) -> str:
+    """One line: what the repository gave up to fit a small window."""
+    return (f"a small window ({window:,} tokens): the repository goes as {len(pack.full)} file(s) in full, "
+            f"{len(pack.outline)} as outlines and {pack.tree_files} as paths only ({pack.total_tokens:,} tokens)")
+
+
+def _budget_cut(settings: Settings, room: int, window: int) -> str:
+    """One line: the budget the user asked for does not fit the window, and what the repository gets."""
+    source = settings.sources["pack.budget"]
+    named = {"flag": "--budget", "KIMICODE_BUDGET": "KIMICODE_BUDGET"}.get(source, f"pack.budget ({source})")
+    return (f"{named} {settings.pack.budget:,} does not fit the {window:,}-token window: "
+            f"the repository gets {room:,} tokens")
 
 
 def _recall(text: str, root: Path | None, settings: Settings, plan: BudgetPlan) -> str:
@@ -270,16 +304,25 @@ def _usage_line(result: ChatResult, estimated: int, spec: ModelSpec) -> str:
 
 
 class _Shown:
-    """Renders the engine's events for a terminal or a pipe: the answer on stdout, the rest on stderr."""
+    """Renders the engine's events for a terminal or a pipe: the answer on stdout, the rest on stderr.
 
-    def __init__(self, as_json: bool, verbose: bool) -> None:
+    Until the first word a status line says the model is being waited for (on a terminal).
+    """
+
+    def __init__(self, as_json: bool, verbose: bool, progress: Progress) -> None:
         self.answer = _AnswerPrinter(quiet=as_json)
         self.thoughts = _ReasoningPrinter() if verbose else None
         self.verbose = verbose
+        self.progress = progress
+        self.waiting = True
+        progress.show("waiting for the model…")
         self.usage = [0, 0, 0]  # prompt, completion, cached: summed over every request of the answer
         self.requests = 0
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, (ContentDelta, ReasoningDelta)) and self.waiting:
+            self.waiting = False
+            self.progress.stop()
         if isinstance(event, ToolFinished):
             if self.verbose or event.source != "kimicode":  # an MCP server's calls are always shown
                 if self.thoughts is not None:
@@ -296,9 +339,13 @@ class _Shown:
             if self.thoughts is not None:
                 self.thoughts(event.text)
         elif isinstance(event, Notice):
+            self.progress.stop()  # the notice gets a line of its own, then the status comes back
             click.echo(f"kimicode: {event.text}", err=True)
+            if self.waiting:
+                self.progress.show("waiting for the model…")
 
     def close(self) -> None:
+        self.progress.stop()
         if self.thoughts is not None:
             self.thoughts.close()
         self.answer.close()
@@ -312,7 +359,7 @@ def _tool_line(event: ToolFinished) -> str:
 
 def _send(asking: AskRequest, request: Request, settings: Settings, spec: ModelSpec, counter: TokenCounter,
           data_dir: Path, as_json: bool, verbose: bool, timings: dict[str, float],
-          after: Callable[[Callable[[str], str], ChatResult], str] | None = None,
+          after: Callable[[Callable[[str], str], ChatResult], str] | None, progress: Progress,
           toolbox: Toolbox | None = None) -> int:
     from kimicode.ask import RequestError, fix_asker, record_round
     from kimicode.engine.send import Calibration, Sender
@@ -320,7 +367,7 @@ def _send(asking: AskRequest, request: Request, settings: Settings, spec: ModelS
     from kimicode.llm import ChatClient, Endpoint, LLMError
 
     sent = time.perf_counter()
-    shown = _Shown(as_json, verbose)
+    shown = _Shown(as_json, verbose, progress)
     loop: LoopResult | None = None
     first = request
     with ChatClient(Endpoint.from_settings(settings), spec) as client:
@@ -343,14 +390,23 @@ def _send(asking: AskRequest, request: Request, settings: Settings, spec: ModelS
         unsaved = sender.unsaved
         if after is not None and not result.partial:
             # --remember: one more request on the same client; a write that fails is noted, not fatal
+            progress.show("recording what was learned in memory…")  # one more capped request (Ctrl+C stops it)
+            line = ""
             try:
-                click.echo(f"kimicode: {after(fix_asker(client, asking.plan, counter), result)}", err=True)
+                line = after(fix_asker(client, asking.plan, counter), result)
             except OSError as exc:
                 unsaved.append(f"the memory record ({exc.strerror or type(exc).__name__} in {exc.filename or 'the data dir'})")
+            finally:
+                progress.stop()
+            if line:
+                click.echo(f"kimicode: {line}", err=True)
     timings["model"] = round(time.perf_counter() - sent, 3)
     estimated = request.shelves.prompt_tokens
     if result.partial:
         click.echo(f"kimicode: [partial answer: {result.error or 'stopped early'}]", err=True)
+    elif result.truncated:
+        click.echo(f"kimicode: [truncated: the answer reached the reply limit of {request.reply:,} "
+                   "tokens; raise ask.reply_tokens or ask for less]", err=True)
     if as_json:
         body = _json_result(request, asking, result, estimated, spec, timings)
         if loop is not None:
@@ -390,7 +446,9 @@ def _json_result(request: Request, asking: AskRequest, result: ChatResult, estim
     pack = asking.pack
     return {
         "answer": result.content,
-        "partial": result.partial,
+        "partial": result.partial or result.truncated,
+        "truncated": result.truncated,  # stopped at the reply limit (finish_reason "length")
+        "finish_reason": result.finish_reason,
         "model": result.model,
         "usage": None if usage is None else {
             "prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,

@@ -46,17 +46,19 @@ def _packages() -> Check:
 
 def _settings() -> tuple[Check, object | None]:
     from kimicode.commands.common import repo_root_of
-    from kimicode.config import ConfigError, load_settings
+    from kimicode.config import REPO_CONFIG_NAME, ConfigError, load_settings
+    from kimicode.locations import user_locations
 
+    root = repo_root_of(Path.cwd())
+    places = [user_locations().user_config_file, root / REPO_CONFIG_NAME]
+    looked = "looked in " + ", ".join(f"{p} ({'found' if p.is_file() else 'none'})" for p in places)
     try:
-        settings = load_settings(repo_root_of(Path.cwd()))
+        settings = load_settings(root)
     except ConfigError as exc:
-        return Check("config", "fail", str(exc)), None
-    files = sorted({s for s in settings.sources.values() if s.endswith(".toml")})
-    detail = "files: " + (", ".join(files) if files else "none (defaults)")
+        return Check("config", "fail", f"{exc}; {looked}"), None
     if settings.warnings:
-        return Check("config", "warn", detail + "; " + "; ".join(settings.warnings)), settings
-    return Check("config", "ok", detail), settings
+        return Check("config", "warn", looked + "; " + "; ".join(settings.warnings)), settings
+    return Check("config", "ok", looked), settings
 
 
 def _tokens(settings: object) -> Check:
@@ -94,21 +96,10 @@ def _memory(settings: object) -> Check:
     return Check("memory", "ok" if ok else "warn", detail)  # memory is optional: never "fail"
 
 
-def _without_userinfo(url: str) -> str:
-    """``url`` as it may be printed: ``https://user:key@host`` shows as ``https://***@host``."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
-
-
 def _endpoint(settings: object) -> list[Check]:
-    source = settings.sources.get("api_key")  # type: ignore[attr-defined]
-    key = Check("api key", "ok", f"set (from {source})") if source else Check(
-        "api key", "warn", "not set: export MOONSHOT_API_KEY (or KIMICODE_API_KEY) to use ask; pack needs none")
-    return [Check("endpoint", "ok", f"{_without_userinfo(settings.base_url)} model {settings.model}"), key]  # type: ignore[attr-defined]
+    from kimicode.commands.doctor_endpoint import endpoint_checks
+
+    return endpoint_checks(settings)
 
 
 def run_checks() -> list[Check]:
@@ -124,7 +115,8 @@ def run_checks() -> list[Check]:
 @click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 def command(as_json: bool) -> None:
-    """Check Python, packages, the token encoding and grammars offline, config, endpoint and key."""
+    """Check Python, packages, the token encoding and grammars offline, config, and the endpoint: reachable,
+    the model served, its window, its chat template, the key."""
     checks = run_checks()
     if as_json:
         click.echo(json.dumps([asdict(c) for c in checks], indent=2))

@@ -164,20 +164,22 @@ def _skip(report: _Report, settings: Settings, why: str) -> NoReturn:
 def _review(report: _Report, settings: Settings, changes: ChangeSet, local: LocalReport, budget: int | None, dry_run: bool,
             started: float) -> None:
     from kimicode import calibration
+    from kimicode.discovery import resolve_limits
     from kimicode.engine.memory import SessionMemory
     from kimicode.engine.send import Calibration, plan_for
     from kimicode.llm import ChatClient, Endpoint, needs_key
     from kimicode.locations import user_locations
     from kimicode.memory.chroma import MemoryUnavailable
-    from kimicode.models import model_spec
     from kimicode.review.request import PlanError, build_plan
     from kimicode.review.run import Deadline, review
     from kimicode.tokens import TokenCounter
 
     if not dry_run and not settings.api_key and needs_key(settings.base_url):
         _skip(report, settings, "no API key (set MOONSHOT_API_KEY or KIMICODE_API_KEY)")
-    spec = model_spec(settings.model, settings.models)
     data_dir = user_locations().data_dir
+    spec, limits = resolve_limits(settings, data_dir)  # the window the server reports or taught
+    for notice in limits.notices:
+        report.say(notice)
     counter = TokenCounter(settings.pack.encoding, calibration.factor(data_dir, settings.model))
     window = plan_for(spec, settings.ask.reply_tokens, settings.pack.budget)
 

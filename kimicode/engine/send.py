@@ -5,9 +5,15 @@ What it owns, so that no caller keeps its own copy:
 - near the window (``NEAR_WINDOW``) our estimate is not good enough: the provider's own count
   is asked first (Moonshot's free estimate endpoint; other servers have none, and are not asked
   again), learned from, and the request shrunk before sending if it would not fit;
-- a "context too long" answer shrinks the request (``OVERFLOW_SHRINK``) and retries once;
+- a "context too long" answer shrinks the request and retries once: to the window the provider
+  named, when it named one (and that window is remembered for later commands,
+  kimicode.discovery), else by ``OVERFLOW_SHRINK``;
 - every answer's usage calibrates our token estimate for the model (kimicode.calibration);
-- the reply shelf bounds every answer (``max_tokens``); the answer streams out as events.
+- a model whose chat template drops system messages (``ModelSpec.system_role``) gets the system
+  text at the head of the first user message;
+- every answer is capped (``max_tokens``): by the request's reply shelf, never more than the plan's
+  reply, which ``plan_for`` ties to the model's limits; a call that needs a shorter answer (a
+  summary, a fix record) sends with ``plan.for_reply(wish)``. The answer streams out as events.
 
 What shrinks is the caller's business: ``build(shrink)`` rebuilds the request smaller (a smaller
 repository, a compacted history, a re-planned review) and says what it gave up through
@@ -21,7 +27,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
 from kimicode.engine.events import ContentDelta, Emit, Notice, ReasoningDelta, ToolCalled, UsageReported, ignore
-from kimicode.prompt import NEAR_WINDOW_MARGIN, OVERFLOW_SHRINK, BudgetPlan, Message, Request
+from kimicode.prompt import (
+    NEAR_WINDOW_MARGIN,
+    OVERFLOW_SHRINK,
+    SHARES,
+    BudgetPlan,
+    Message,
+    Request,
+    Shares,
+    fold_system,
+)
 
 if TYPE_CHECKING:  # the client loads with its first request: `ask --dry-run` never needs it
     from kimicode.llm import ChatClient, ChatResult
@@ -39,7 +54,7 @@ class CannotShrink(Exception):
 class Shrink:
     """How much a request must give up, and what its builder gave up (for the notice)."""
 
-    reason: str  # near-window | overflow
+    reason: str  # near-window | overflow | window (the provider named its window)
     over: int = 0  # near-window: tokens over the window by the provider's count
     given: list[str] = field(default_factory=list)
 
@@ -56,9 +71,10 @@ class Shrink:
         return " and ".join(self.given) or "the request"
 
 
-def plan_for(spec: ModelSpec, reply_tokens: int, pack_budget: int) -> BudgetPlan:
-    """The one place a model's limits become a budget plan (window discovery would start here)."""
-    return BudgetPlan.for_model(spec.context_window, spec.max_output, reply_tokens, pack_budget)
+def plan_for(spec: ModelSpec, reply_tokens: int, pack_budget: int, shares: Shares = SHARES) -> BudgetPlan:
+    """The one place a model's limits become a budget plan: ``spec`` as kimicode.discovery resolved it
+    (the window the server reports or a refusal taught), the reply at most the model's cap."""
+    return BudgetPlan.for_model(spec.context_window, spec.max_output, reply_tokens, pack_budget, shares)
 
 
 @dataclass(frozen=True)
@@ -69,10 +85,10 @@ class Calibration:
     model: str
     factor: float  # the factor our counter already applies: the figures it gave are scaled by it
 
-    def record(self, estimated: int, actual: int) -> None:
+    def record(self, estimated: int, actual: int, window: int | None = None) -> None:
         from kimicode import calibration
 
-        calibration.record(self.data_dir, self.model, round(estimated / self.factor), actual)
+        calibration.record(self.data_dir, self.model, round(estimated / self.factor), actual, window=window)
 
 
 def _itself(built: Any) -> Sequence[Request]:
@@ -97,12 +113,15 @@ class Sender:
                temperature: float | None = None, tool_choice: str | None = None) -> ChatResult:
         """Stream one answer to ``request`` (followed by ``extra`` messages, e.g. a retry's), offering its tools."""
         emit = self.emit
+        messages = [*request.messages, *extra]
+        if not self.client.spec.system_role:  # its template would drop the system shelf without a word
+            messages = fold_system(messages)
         result = self.client.stream_chat(
-            [*request.messages, *extra],
+            messages,
             on_content=lambda text: emit(ContentDelta(text)),
             on_reasoning=lambda text: emit(ReasoningDelta(text)),
             on_retry=lambda why: emit(Notice(why, "warning", "retry")),
-            max_tokens=request.reply or None,  # the reply shelf: a runaway answer stops there
+            max_tokens=self.reply_cap(request),  # a runaway answer stops there
             temperature=temperature,
             response_format={"type": "json_object"} if json_mode else None,
             tools=request.tools or None,
@@ -118,12 +137,16 @@ class Sender:
                 self.learn(request.tokens, usage.prompt_tokens)
         return result
 
+    def reply_cap(self, request: Request) -> int:
+        """``max_tokens`` for ``request``: its reply shelf, never more than the plan reserves."""
+        return min(request.reply, self.plan.reply) if request.reply else self.plan.reply
+
     def learn(self, estimated: int, actual: int) -> None:
         """Calibrate our estimate with the provider's count; a failed write is noted, never fatal."""
         if self.calibration is None:
             return
         try:
-            self.calibration.record(estimated, actual)
+            self.calibration.record(estimated, actual, self.plan.window)
         except OSError as exc:
             self.unsaved.append(f"the token calibration ({exc.strerror or type(exc).__name__} in "
                                 f"{exc.filename or 'the data dir'})")
@@ -142,14 +165,34 @@ class Sender:
         try:
             return built, send(built)
         except ContextOverflow as overflow:
-            shrink = Shrink("overflow")
+            shrink = self._after_overflow(overflow, requests(built))
             try:
                 smaller = build(shrink)
             except CannotShrink:
                 raise overflow from None
-            self.emit(Notice(f"the provider says the request is too long; shrinking {shrink.describe()} "
-                             "and retrying once", "warning", "shrink"))
+            said = "the request is too long"
+            if shrink.reason == "window":
+                said = f"the model's window is {self.plan.window:,} tokens"
+            self.emit(Notice(f"the provider says {said}; shrinking {shrink.describe()} and retrying once", "warning",
+                             "shrink"))
             return smaller, send(smaller)
+
+    def _after_overflow(self, overflow: Exception, sent: Sequence[Request]) -> Shrink:
+        """How much to shrink after "too long": to the window the provider named, else by half."""
+        limit = getattr(overflow, "limit", None)
+        if not limit or limit >= self.plan.window or not sent:
+            return Shrink("overflow")
+        self.plan = self.plan.for_window(limit)  # the reply shrinks with it: max_tokens must fit too
+        if self.calibration is not None:
+            from kimicode.discovery import learn_window
+
+            try:  # every later command plans with it (kimicode.discovery.resolve_limits)
+                learn_window(self.calibration.data_dir, self.client.endpoint.base_url, self.client.endpoint.model,
+                             limit, str(overflow))
+            except OSError as exc:
+                self.unsaved.append(f"the learned window ({exc.strerror or type(exc).__name__})")
+        largest = max(request.tokens for request in sent)
+        return Shrink("window", over=max(largest + self.plan.reply - limit, 1))
 
     def _fit(self, built: T, build: Callable[[Shrink | None], T], requests: Callable[[T], Sequence[Request]]) -> T:
         """Near the window, the provider's count decides whether the request fits."""

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 from urllib.parse import urlparse
 
 from kimicode.locations import private_dir, tighten
+from kimicode.urls import shown
 
 LOCK_TIMEOUT = 10.0  # seconds to wait for another kimicode's write before giving up
 PROBE_TIMEOUT = 3.0  # seconds for a Chroma server to answer its heartbeat
@@ -176,7 +177,7 @@ class ChromaPlace:
 
             parsed = urlparse(self.url if "://" in self.url else "http://" + self.url)
             if not parsed.hostname:
-                raise MemoryUnavailable(f"memory.chroma_url is not a URL: {self.url!r}")
+                raise MemoryUnavailable(f"memory.chroma_url is not a URL: {shown(self.url)!r}")
             ssl = parsed.scheme == "https"
             port = parsed.port or (443 if ssl else 8000)
             base = f"{parsed.scheme}://{parsed.hostname}:{port}"

@@ -18,11 +18,11 @@ from kimicode.prompt.budget import (
                                     framing_tokens,
                                     middle_out,
 )
-from kimicode.prompt.messages import Message, Role, ToolCall, TurnView, call_tokens, count_messages, wire
+from kimicode.prompt.messages import Message, Role, ToolCall, TurnView, call_tokens, count_messages, fold_system, wire
 from kimicode.prompt.request import Request
 
 __all__ = [
     "Block", "BudgetPlan", "MESSAGE_OVERHEAD", "Message", "NEAR_WINDOW", "NEAR_WINDOW_MARGIN", "OVERFLOW_SHRINK",
     "Redaction", "Request", "Role", "SHARES", "SHELVES", "Shares", "ShelfTable", "ToolCall", "TurnView",
-    "call_tokens", "count_messages", "framing_tokens", "middle_out", "wire",
+    "call_tokens", "count_messages", "fold_system", "framing_tokens", "middle_out", "wire",
 ]

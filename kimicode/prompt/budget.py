@@ -12,7 +12,7 @@ less when the other shelves need the room.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
 SHELVES = ("system", "memory", "state", "recent", "repo", "reply")
@@ -22,6 +22,9 @@ MESSAGE_OVERHEAD = 8  # role markers and separators per chat message, generously
 NEAR_WINDOW = 0.9  # above this share of the window, get the provider's exact count first
 NEAR_WINDOW_MARGIN = 0.95  # after the provider's count, shrink to this share of what is left
 OVERFLOW_SHRINK = 0.5  # after "too long" from the provider: what shrinks keeps this share, once
+# At or below this window (a local model's 4-16K) the repository, the history and a review's diff
+# cannot all be sent whole: what each gives up is said in one line (ask, chat, review).
+SMALL_WINDOW = 16_384
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,19 @@ class BudgetPlan:
         The reply never takes more than half the window: a small local model still gets a prompt.
         """
         return cls(window, max(min(reply_tokens, max_output, window // 2), 0), pack_budget, shares)
+
+    @property
+    def small(self) -> bool:
+        return self.window <= SMALL_WINDOW
+
+    def for_reply(self, wish: int) -> BudgetPlan:
+        """The plan of a call whose answer needs at most ``wish`` tokens (a summary, a fix record, a
+        review's findings): it never reserves more than the model's own reply cap in this plan."""
+        return replace(self, reply=max(min(wish, self.reply), 1))
+
+    def for_window(self, window: int) -> BudgetPlan:
+        """This plan for a smaller window than it was made for (one the provider named)."""
+        return BudgetPlan.for_model(window, self.reply, self.reply, self.repo_cap, self.shares)
 
     @property
     def prompt_limit(self) -> int:

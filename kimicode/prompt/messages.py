@@ -23,6 +23,20 @@ class ToolCall:
     arguments: str  # JSON text as the model wrote it; the caller parses and validates
 
 
+def fold_system(messages: Sequence[Message]) -> list[Message]:
+    """``messages`` for a chat template that drops ``role: system`` (Gemma's): the system text leads
+    the first user message instead, so the instructions and the repository shelf are still read."""
+    system = "\n\n".join(m.content for m in messages if m.role == "system" and m.content)
+    rest = [m for m in messages if m.role != "system"]
+    if not system:
+        return rest
+    for n, message in enumerate(rest):
+        if message.role == "user":
+            rest[n] = Message("user", f"{system}\n\n{message.content}")
+            return rest
+    return [Message("user", system), *rest]
+
+
 @dataclass(frozen=True)
 class Message:
     role: Role

@@ -8,6 +8,11 @@ from typing import Any
 
 def run(settings: Any, root: Path, *, resume: bool = False, session_id: str | None = None) -> None:
     """Open the app and return when the user quits."""
+    import sys
+
     from kimicode.tui.app import KimicodeApp
 
-    KimicodeApp(settings, root, resume=resume, session_id=session_id).run()
+    app = KimicodeApp(settings, root, resume=resume, session_id=session_id)
+    app.run()
+    if app.saved_session:
+        print(f"kimicode: session {app.saved_session} saved; continue it with `kimicode --resume`", file=sys.stderr)

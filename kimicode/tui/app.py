@@ -63,6 +63,7 @@ from kimicode.tui.workspace import Outcome, Snapshot, Workspace, key_notice
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 REPACKS = ("pack", "drop", "clear")  # commands that pack the repository again
+QUIT_HINT = "Nothing to stop. Ctrl+Q quits; `kimicode --resume` continues this session later."
 LABELS = {"pack": "packing the repository", "compact": "compacting the conversation", "memory": "searching memory",
           "forget": "updating memory", "remember": "updating memory", "clear": "opening a new session", "add": "adding files", "drop": "dropping files"}
 
@@ -84,6 +85,7 @@ class KimicodeApp(App[None]):
     ENABLE_COMMAND_PALETTE = False  # the footer shows our keys; /help and F1 list the rest
     BINDINGS = [
         Binding("ctrl+c", "stop", "Stop", priority=True),
+        Binding("ctrl+c", "not_streaming", show=False, priority=True),  # when no answer streams: see below
         Binding("escape", "stop", "Stop", show=False, priority=True),
         Binding("f1", "help", "Help"),
         Binding("f2", "toggle_files", "Files"),
@@ -101,6 +103,7 @@ class KimicodeApp(App[None]):
         self.snapshot: Snapshot | None = None
         self.busy = ""  # what the session is doing; "" when it is free
         self.streaming = False
+        self.saved_session: str | None = None  # the session to name on the way out, if it holds turns
         self._stop = threading.Event()
         self._answer: AssistantMessage | None = None
         self._asked: UserMessage | None = None  # the message being answered, as shown
@@ -176,6 +179,8 @@ class KimicodeApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "stop":
             return self.streaming and not self._stop.is_set()
+        if action == "not_streaming":
+            return not self.streaming
         return True
 
     async def on_work_finished(self, message: WorkFinished) -> None:
@@ -504,6 +509,15 @@ class KimicodeApp(App[None]):
             self._tick()
             self.refresh_bindings()
 
+    def action_not_streaming(self) -> None:
+        """Ctrl+C with no answer streaming: stop a /compact's model call, else say how to quit."""
+        if self.busy == LABELS["compact"]:
+            self.workspace.cancel()  # the summary stops; the compaction finishes by code alone
+            self.busy = "stopping the summary: the compaction finishes without it"
+            self._tick()
+        elif not self.busy:
+            self.notify(QUIT_HINT)
+
     def action_help(self) -> None:
         from kimicode.tui.screens.help import HelpScreen
 
@@ -527,6 +541,9 @@ class KimicodeApp(App[None]):
         self.notify("saving the session before quitting (Ctrl+Q again quits now)")
 
     def _save_and_exit(self) -> None:
+        session = self.workspace.session
+        if session is not None and session.turns:
+            self.saved_session = session.id  # said after the screen is gone (kimicode.tui.run)
         if not self.busy:
             self.workspace.close()
         self.exit()

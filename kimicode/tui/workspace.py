@@ -16,6 +16,7 @@ from kimicode.chat.errors import ChatError
 from kimicode.config import Settings
 from kimicode.locations import Locations, user_locations
 from kimicode.tui.commands import Parsed
+from kimicode.urls import shown
 
 if TYPE_CHECKING:  # the chat core loads in the worker that opens the session: the window paints first
     from kimicode.chat import Conversation
@@ -31,7 +32,7 @@ def key_notice(settings: Settings) -> str | None:
 
     if settings.api_key or not needs_key(settings.base_url):
         return None
-    return (f"No API key: set MOONSHOT_API_KEY (or KIMICODE_API_KEY) for {settings.base_url} and restart kimicode. "
+    return (f"No API key: set MOONSHOT_API_KEY (or KIMICODE_API_KEY) for {shown(settings.base_url)} and restart kimicode. "
             "Commands that need no model (/add, /drop, /pack, /state, /search, /budget) work meanwhile.")
 
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -26,17 +24,12 @@ from kimicode.memory.capture import build_fingerprint
 from kimicode.memory.store import MemoryStore
 from tests.cli.runner import run_cli
 from tests.e2e.recall_set import PAIRS, UNRELATED
+from tests.processes import background_server, free_port
 from tests.repos import make_repo
 
 ROOT = Path(__file__).resolve().parents[2]
 BUG = PAIRS[0]  # KeyError in load_user: stored from one machine's traceback, recalled from another's
 FIX = "load_user indexed USERS directly; use USERS.get(uid) and raise UserNotFound"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -46,32 +39,19 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not chroma.exists():
         pytest.skip("the chroma command is not installed next to this interpreter")
     base = tmp_path_factory.mktemp("chroma-server")
-    port = _free_port()
-    log = (base / "server.log").open("wb")
+    port = free_port()
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "NO_COLOR": "1"}
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(base / "db"), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"chroma run did not start: {(base / 'server.log').read_text(errors='replace')[-2000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
+
+    def ready() -> bool:
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            return httpx.get(url + "/api/v2/heartbeat", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    command = [str(chroma), "run", "--path", str(base / "db"), "--host", "127.0.0.1", "--port", str(port)]
+    with background_server(command, ready=ready, log_path=base / "server.log", env=env, timeout=60, what="chroma run"):
+        yield url
 
 
 def kc(*args: str, cwd: Path, input: str = "") -> subprocess.CompletedProcess[str]:

@@ -109,7 +109,7 @@ def test_a_diff_over_the_token_ceiling_is_skipped_without_a_request_when_nobody_
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("kimicode: review skipped: the review would need 1 request, ~")
     assert "prompt tokens, over review.max_tokens = 2,000 (raise it in config.toml, or review fewer files with --files)" in last
-    assert openai_server.requests == []
+    assert openai_server.chat_requests == []  # (a local server is asked its window: GETs only)
 
 
 def test_a_diff_far_over_the_ceiling_is_judged_by_its_size_before_planning(repo: git.Repo, openai_server: OpenAIServer,
@@ -121,7 +121,7 @@ def test_a_diff_far_over_the_ceiling_is_judged_by_its_size_before_planning(repo:
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("kimicode: review skipped: the review would need more than ~")
     assert "prompt tokens (from the diffs' size), over review.max_tokens = 1,000" in last
-    assert "reviewing" not in result.stderr and openai_server.requests == []
+    assert "reviewing" not in result.stderr and openai_server.chat_requests == []  # (a local server is asked its window: GETs only)
 
 
 def test_a_split_review_over_the_parts_ceiling_says_its_size_and_skips(repo: git.Repo, openai_server: OpenAIServer,
@@ -134,7 +134,7 @@ def test_a_split_review_over_the_parts_ceiling_says_its_size_and_skips(repo: git
     assert result.returncode == 1  # review.require: not reviewed means refused
     assert "review required but not done: the review would need " in result.stderr
     assert " requests, ~" in result.stderr and "over review.max_parts = 2" in result.stderr
-    assert openai_server.requests == []
+    assert openai_server.chat_requests == []  # (a local server is asked its window: GETs only)
 
 
 def commit_in_a_terminal(root: Path, answer: str, env: Mapping[str, str], timeout: float = 90) -> tuple[int, str]:
@@ -180,7 +180,7 @@ def test_on_a_terminal_the_hook_asks_before_sending_a_review_over_the_ceiling(
         assert len(openai_server.chat_requests) == 1
     else:
         assert "review skipped: the review would need 1 request" in screen
-        assert openai_server.requests == []
+        assert openai_server.chat_requests == []  # (a local server is asked its window: GETs only)
 
 
 # -- merge commits -----------------------------------------------------------------------------

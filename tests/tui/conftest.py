@@ -41,10 +41,10 @@ def settings_for(root: Path, base_url: str, *, memory: bool = False, **flags: An
     return dataclasses.replace(settings, memory=MemorySettings(enabled=memory))
 
 
-def small_model(root: Path, base_url: str, window: int) -> Any:
+def small_model(root: Path, base_url: str, window: int, max_output: int = 0) -> Any:
     """Settings for a model whose window a few turns fill (compaction tests)."""
     settings = settings_for(root, base_url, model="small-model")
-    return dataclasses.replace(settings, models={"small-model": ModelOverride(context_window=window)})
+    return dataclasses.replace(settings, models={"small-model": ModelOverride(context_window=window, max_output=max_output)})
 
 
 @pytest.fixture

@@ -166,7 +166,8 @@ async def test_a_full_window_compacts_during_a_turn_and_says_so(make_app: Any, o
     from tests.openai_server import Reply
     from tests.tui.conftest import small_model
 
-    settings = small_model(demo_repo, openai_server.base_url, 6_000)
+    # the reply as large as a 6K window allows (half): the history fills the budget before the window
+    settings = small_model(demo_repo, openai_server.base_url, 6_000, max_output=3_000)
     openai_server.default_reply = Reply("The calculator adds numbers. " * 40)
     app = make_app(settings=settings)
     async with app.run_test(size=SIZE) as pilot:

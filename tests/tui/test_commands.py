@@ -248,3 +248,25 @@ async def test_busy_session_refuses_a_second_message(make_app: Any, openai_serve
         app.action_stop()
         await idle(pilot)
         assert len(openai_server.chat_requests) == 1
+
+
+async def test_ctrl_c_when_idle_says_how_to_quit_and_stops_a_compaction(make_app: Any, openai_server: Any) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot)
+        await pilot.press("ctrl+c")  # nothing streams: before, nothing visible happened
+        await pilot.pause()
+        assert any("Ctrl+Q quits; `kimicode --resume` continues" in n.message for n in app._notifications)
+        for n in range(3):
+            openai_server.reply(f"answer {n}: calc.add adds numbers")
+            await submit(pilot, f"question {n} about calc.add")
+            await idle(pilot)
+        openai_server.keep_alive("{")  # the summary starts, then never ends
+        await submit(pilot, "/compact")
+        await wait_for(pilot, lambda: len(openai_server.chat_requests) == 4 and app.busy == "compacting the conversation")
+        await pilot.press("ctrl+c")
+        await idle(pilot)
+        line = last_text(app)
+        assert line.startswith("compaction 1 (manual)") and "interrupted" in line  # finished by code, not by the model
+        await pilot.press("ctrl+q")
+    assert app.saved_session is not None  # named on the way out, with how to continue it

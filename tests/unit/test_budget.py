@@ -1,6 +1,3 @@
-from pathlib import Path
-
-from kimicode import calibration
 from kimicode.prompt import BudgetPlan, ShelfTable, middle_out
 
 
@@ -32,14 +29,3 @@ def test_middle_out_keeps_head_and_tail() -> None:
 def test_middle_out_single_enormous_line() -> None:
     cut = middle_out("x" * 100_000, 1_000, len)
     assert len(cut) <= 1_000 and "elided" in cut
-
-
-def test_calibration_roundtrip_and_smoothing(tmp_path: Path) -> None:
-    assert calibration.factor(tmp_path, "m") == 1.0
-    first = calibration.record(tmp_path, "m", 1000, 1200)
-    assert first == 1.2 and calibration.factor(tmp_path, "m") == 1.2
-    second = calibration.record(tmp_path, "m", 1000, 1000)
-    assert 1.0 < second < 1.2
-    assert calibration.record(tmp_path, "m", 1000, 100_000) <= calibration.HIGH
-    (tmp_path / calibration.FILE_NAME).write_text("{corrupt")
-    assert calibration.factor(tmp_path, "m") == 1.0

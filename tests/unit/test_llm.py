@@ -298,7 +298,8 @@ def test_connection_refused_gives_up_quickly() -> None:
     endpoint = Endpoint(f"http://127.0.0.1:{port}/v1", KEY, "kimi-k2.6", timeout=2.0, max_retries=1)
     with ChatClient(endpoint, model_spec("kimi-k2.6", {}), backoff_base=0.01) as chat, pytest.raises(LLMError) as caught:
         chat.stream_chat(HELLO)
-    assert str(caught.value) == f"cannot reach http://127.0.0.1:{port}/v1: check base_url and the network (gave up after 2 attempts)"
+    assert str(caught.value) == (f"cannot reach http://127.0.0.1:{port}/v1: the connection was refused (is the server running, "
+                                 "on this port?) (gave up after 2 attempts)")
     assert chat.estimate_tokens(HELLO) is None
 
 
