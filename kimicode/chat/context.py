@@ -58,17 +58,19 @@ class TurnTexts:
             self._redacted[turn.id] = cached
         return cached
 
-    def view(self, turn: Turn, limit: int, shown: Callable[[str], str] | None = None, state: object = None) -> TurnView:
+    def view(self, turn: Turn, limit: int, shown: Callable[[str], str] | None = None, state: object = None,
+             keep_reasoning: bool = True) -> TurnView:
         """The turn within ``limit`` tokens: a huge paste keeps its head and tail, with a marker.
 
         A tool result is shown through ``shown`` (whole, hidden or cut to fragments: ``state``
-        names which, for the cache).
+        names which, for the cache), and so is a turn the model hid (``keep_reasoning`` False).
         """
         key = (turn.id, limit, state)
         cached = self._views.get(key)
         if cached is not None:
             return cached
-        text, reasoning = self.redacted(turn)
+        text, thought = self.redacted(turn)
+        reasoning = thought if keep_reasoning else ""
         if shown is not None:
             text = shown(text)
         count = self.counter.count

@@ -83,11 +83,17 @@ class History:
 
     def views(self, turns: list[Turn], room: int) -> list[TurnView]:
         limit = self.budget.message_limit(room)
-        if self.outputs is None or not any(t.role == "tool" for t in turns):
+        said = self.outputs.hidden_turns() if self.outputs is not None else {}
+        if self.outputs is None or not any(t.role == "tool" or t.id in said for t in turns):
             return [self.texts.view(t, limit) for t in turns]
         states = self.outputs.views_state()
         views = []
         for turn in turns:
+            if turn.id in said:  # the model hid it: a stub, without the reasoning
+                summary = said[turn.id]
+                views.append(self.texts.view(turn, limit, partial(Outputs.stub, turn, summary=summary), ("said", summary),
+                                             keep_reasoning=False))
+                continue
             if turn.role != "tool":
                 views.append(self.texts.view(turn, limit))
                 continue

@@ -4,7 +4,9 @@ Results are ``tool`` turns in the session file; what the model did to them (``hi
 ``restore``, ``fragment``) is written as records, so a resumed session shows them exactly as
 before. A result ``keep_rounds`` tool rounds old is hidden automatically (a rule over the
 turns on disk, so it too is the same after a resume); a restore holds it for as many rounds.
-Implements the context tools' ``Sculpt`` over the session.
+Implements the context tools' ``Sculpt`` over the session. ``hide`` and ``restore`` also take
+the ids of user and assistant turns: a hidden turn is shown as a one-line stub with its summary
+(an answer keeps its tool calls, which the results after it answer); its text stays on disk.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from kimicode.chat.records import OutputFragment, OutputsHidden, OutputsShown, R
 from kimicode.chat.session import now
 from kimicode.engine.transcript import kept_lines, matching_lines, search_report, shown_output
 from kimicode.tools.base import ToolError
+
+SAID = ("user", "assistant")  # the turns of the conversation itself
+SCULPTED = ("tool", *SAID)  # what hide and restore take
 
 
 class Outputs:
@@ -39,6 +44,11 @@ class Outputs:
                 rounds[turn.id] = number
         return rounds
 
+    def hidden_turns(self) -> dict[int, str]:
+        """User and assistant turns the model hid: turn id -> the summary they are hidden behind."""
+        said = {t.id for t in self.log.turns if t.role in SAID}
+        return {n: summary for n, summary in self.state.hidden.items() if n in said}
+
     def views_state(self) -> dict[int, tuple[str | None, tuple[tuple[int, int], ...]]]:
         """Each tool turn's (hidden summary or None, kept ranges), the K-round rule applied."""
         now_round = self.rounds()
@@ -54,16 +64,24 @@ class Outputs:
         return out
 
     @staticmethod
+    def stub(turn: Turn, text: str, *, summary: str) -> str:
+        """A hidden user or assistant turn as a request shows it."""
+        why = f": {summary}" if summary else ""
+        return f"[turn {turn.id}, {turn.role}] hidden{why}. restore([{turn.id}]) shows it again."
+
+    @staticmethod
     def shown(turn: Turn, text: str, *, hidden: str | None, kept: tuple[tuple[int, int], ...]) -> str:
         return shown_output(turn.id, turn.name, text, hidden, kept)
 
     # -- the context tools ------------------------------------------------------------------
 
-    def _tool_turns(self, ids: list[int]) -> list[Turn]:
-        turns = {t.id: t for t in self.log.turns if t.role == "tool"}
+    def _tool_turns(self, ids: list[int], roles: tuple[str, ...] = ("tool",)) -> list[Turn]:
+        turns = {t.id: t for t in self.log.turns if t.role in roles}
         missing = [i for i in ids if i not in turns]
         if missing:
-            raise ToolError(f"no output {', '.join(map(str, missing))} (the ids are those in [output of ..., id N])")
+            what = "output or turn" if len(roles) > 1 else "output"
+            raise ToolError(f"no {what} {', '.join(map(str, missing))} (the ids are those in [output of ..., id N]"
+                            f"{' or search_history' if len(roles) > 1 else ''})")
         return [turns[i] for i in ids]
 
     def _write(self, record: Record) -> None:
@@ -72,12 +90,12 @@ class Outputs:
             fold_outputs(self.state, record)
 
     def hide(self, ids: list[int], summary: str) -> str:
-        self._tool_turns(ids)
+        self._tool_turns(ids, SCULPTED)
         self._write(OutputsHidden(tuple(ids), summary, now()))
         return f"hidden: {', '.join(map(str, ids))}"
 
     def restore(self, ids: list[int]) -> str:
-        self._tool_turns(ids)
+        self._tool_turns(ids, SCULPTED)
         self._write(OutputsShown(tuple(ids), self.rounds(), now()))
         return f"restored: {', '.join(map(str, ids))} (shown whole from the next request on)"
 
@@ -90,6 +108,9 @@ class Outputs:
     def search(self, query: str) -> str:
         words = query.lower().split()
         hidden = self.views_state()
-        turns = [t for t in self.log.turns if t.role == "tool"]
-        hits = [hit for t in turns for hit in matching_lines(t.id, t.text, words, hidden.get(t.id, (None,))[0] is not None)]
+        said = self.hidden_turns()
+        turns = [t for t in self.log.turns if t.role in SCULPTED]
+        hits = [hit for t in turns for hit in (
+            matching_lines(t.id, t.text, words, hidden.get(t.id, (None,))[0] is not None) if t.role == "tool"
+            else matching_lines(t.id, t.text, words, t.id in said, label=f"turn {t.id} ({t.role})"))]
         return search_report(hits, len(turns), query)

@@ -15,6 +15,8 @@ Format history:
 3. the tool loop: an ``assistant`` turn may carry the ``tool_calls`` it made, a ``tool`` turn is
    one call's result (``call_id``, ``name`` the tool); ``hide``, ``unhide`` and ``fragment``
    records say which results the model set aside. Nothing written in format 2 changes meaning.
+   ``hide`` and ``unhide`` may also name user and assistant turns (their ids are turn ids as a
+   result's are): no new field, and a kimicode that shows only results hidden ignores those ids.
 """
 
 from __future__ import annotations

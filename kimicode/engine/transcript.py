@@ -56,10 +56,10 @@ def kept_lines(text: str, number: int, ranges: list[tuple[int, int]]) -> tuple[t
     return kept
 
 
-def matching_lines(number: int, text: str, words: list[str], hidden: bool) -> list[str]:
-    """``search_history``'s hits in one result: every line holding all the words."""
+def matching_lines(number: int, text: str, words: list[str], hidden: bool, label: str = "") -> list[str]:
+    """``search_history``'s hits in one result (or turn: ``label``): every line holding all the words."""
     state = " (hidden)" if hidden else ""
-    return [f"output {number}{state} line {n}: {line.strip()[:200]}" for n, line in enumerate(text.split("\n"), 1)
+    return [f"{label or f'output {number}'}{state} line {n}: {line.strip()[:200]}" for n, line in enumerate(text.split("\n"), 1)
             if all(w in line.lower() for w in words)]
 
 

@@ -53,7 +53,7 @@ def ranges_arg(arguments: dict[str, Any]) -> list[tuple[int, int]]:
 
 
 def context_tools(target: Sculpt, recall: Callable[[str], str] | None = None) -> list[Tool]:
-    ids = {"type": "array", "items": {"type": "integer"}, "description": "output ids, as in [output of ..., id N]"}
+    ids = {"type": "array", "items": {"type": "integer"}, "description": "output ids, as in [output of ..., id N], or turn ids (search_history gives them)"}
 
     def hide(arguments: dict[str, Any]) -> str:
         summary = text_arg(arguments, "summary", required=False).strip()
@@ -72,16 +72,16 @@ def context_tools(target: Sculpt, recall: Callable[[str], str] | None = None) ->
         return target.search(query)
 
     tools = [
-        Tool("hide", "Hide outputs you no longer need behind a short summary of what matters in them "
+        Tool("hide", "Hide outputs or conversation turns you no longer need behind a short summary of what matters in them "
              "(kept on record: restore shows them again).",
              schema(["ids"], ids=ids, summary={"type": "string", "description": "what to remember of them, briefly"}), hide),
-        Tool("restore", "Show hidden outputs again, whole.", schema(["ids"], ids=ids),
+        Tool("restore", "Show hidden outputs or turns again, whole.", schema(["ids"], ids=ids),
              lambda arguments: target.restore(int_list(arguments, "ids"))),
         Tool("fragment", "Keep only the lines of a long output that matter (the rest is hidden; restore shows it all again).",
              schema(["id", "ranges"], id={"type": "integer"},
                     ranges={"type": "array", "items": {"type": "string"}, "description": "line ranges like \"10-40\""}),
              fragment),
-        Tool("search_history", "Find words in every output so far, hidden ones too; gives ids and lines.",
+        Tool("search_history", "Find words in every output and turn so far, hidden ones too; gives ids and lines.",
              schema(["query"], query={"type": "string"}), search),
     ]
     if recall is not None:

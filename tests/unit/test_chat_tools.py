@@ -173,3 +173,41 @@ def test_every_round_of_a_chat_stays_within_a_small_window(tmp_path: Path, opena
     sizes = [counted(r.body) for r in openai_server.chat_requests]
     assert max(sizes) <= 12_000 - 1000, sizes
     assert max(sizes) > 12_000 - 1000 - 2500, sizes  # the rounds really filled the window
+
+
+def test_the_model_hides_and_restores_conversation_turns_and_a_resume_rebuilds_the_request(
+        tmp_path: Path, openai_server: OpenAIServer) -> None:
+    root = tmp_path / "repo"
+    make_repo(root, FILES)
+    server = openai_server
+    server.reply("The reserve is 16k (TURN-TWO-MARKER).", usage=NO_COUNT, reasoning="old thoughts")
+    server.reply("", usage=NO_COUNT, tool_calls=calls(("search_history", {"query": "turn-two-marker"})))
+    server.reply("", usage=NO_COUNT, tool_calls=calls(("hide", {"ids": [1, 2], "summary": "reserve: 16k"})))
+    server.reply("Done.", usage=NO_COUNT)
+    with open_conversation(settings(root, server), root, use_memory=False) as chat:
+        chat.send("What is the reply reserve? QUESTION-ONE")
+        exchange = chat.send("Set the first exchange aside.")
+        assert exchange.tools is not None
+        found = [t.text for t in chat.turns if t.role == "tool"][0]
+        assert "turn 2 (assistant) line 1: The reserve is 16k" in found, found
+        last = server.chat_requests[-1].body["messages"]
+        said = [m for m in last if m["role"] in ("user", "assistant")]
+        assert said[0]["content"] == "[turn 1, user] hidden: reserve: 16k. restore([1]) shows it again."
+        assert said[1]["content"].startswith("[turn 2, assistant] hidden: reserve: 16k.")
+        assert "reasoning_content" not in said[1]
+        assert not any("QUESTION-ONE" in str(m["content"]) or "TURN-TWO-MARKER" in str(m["content"]) for m in said)
+        assert "Set the first exchange aside." in said[2]["content"]  # the turns not hidden stay whole
+        before = wire(chat.request().messages)
+        path = chat.path
+    assert "QUESTION-ONE" in path.read_text() and "TURN-TWO-MARKER" in path.read_text()  # the text stays on disk
+    server.reply("", usage=NO_COUNT, tool_calls=calls(("restore", {"ids": [2]}), ("hide", {"ids": [99]})))
+    server.reply("Back.", usage=NO_COUNT)
+    with open_conversation(settings(root, server), root, resume=True, use_memory=False) as chat:
+        assert wire(chat.request().messages) == before
+        chat.send("Show the answer again.")
+        results = [t.text for t in chat.turns if t.role == "tool"][-2:]
+        assert results[0].startswith("restored: 2") and "no output or turn 99" in results[1], results
+        last = server.chat_requests[-1].body["messages"]
+        said = [m for m in last if m["role"] in ("user", "assistant")]
+        assert said[0]["content"].startswith("[turn 1, user] hidden")
+        assert said[1]["content"] == "The reserve is 16k (TURN-TWO-MARKER)."
