@@ -32,6 +32,7 @@ from kimicode.chat.state import (
     render_item,
 )
 from kimicode.chat.summarize import Summarizer, SummaryOutcome
+from kimicode.chat.toolfacts import carry_tool_facts, tool_facts
 
 Count = Callable[[str], int]
 
@@ -157,6 +158,7 @@ def fold(record: StateRecord, turns: Sequence[TextTurn], *, summarizer: Summariz
     base = record.copy()
     add_floor(base, extract(turns), number)
     _, superseded = frontier.carry(base, frontier.extract(turns), number)
+    carry_tool_facts(base, tool_facts(turns), number)
     outcome = summarizer.summarize(base, turns) if summarizer is not None else SummaryOutcome(None, "no summarizer is configured")
     limit = state_before + tokens_moved
     candidate: StateRecord | None = None

@@ -62,7 +62,7 @@ class StateItem:
     kind: str
     text: str
     turns: list[int] = field(default_factory=list)  # source turn ids
-    origin: str = "model"  # floor | pin | model | fallback
+    origin: str = "model"  # floor | pin | model | fallback | tool
     status: str = "active"  # active | retired
     reason: str = ""  # why it was retired
     fingerprint: str = ""  # errors: the signature's hash, to merge repeats
@@ -71,6 +71,7 @@ class StateItem:
     previous: list[str] = field(default_factory=list)  # earlier wordings, oldest first
     key: str = ""  # environment facts: what a newer value of the same thing shares (a variable, a service)
     pinned: bool = False  # the user pinned this item: carried verbatim like the floor, never summarized
+    source: str = ""  # a tool's finding: the call that found it (kimicode/chat/toolfacts.py)
 
     @property
     def carried(self) -> bool:

@@ -211,3 +211,33 @@ def test_the_model_hides_and_restores_conversation_turns_and_a_resume_rebuilds_t
         said = [m for m in last if m["role"] in ("user", "assistant")]
         assert said[0]["content"].startswith("[turn 1, user] hidden")
         assert said[1]["content"] == "The reserve is 16k (TURN-TWO-MARKER)."
+
+
+def test_a_compaction_keeps_what_each_folded_tool_call_found_with_its_source(tmp_path: Path,
+                                                                             openai_server: OpenAIServer) -> None:
+    root = tmp_path / "repo"
+    ops = "".join(f"def op_{n}(a, b):\n    return a + b * {n}  # step {n}\n" for n in range(60))
+    make_repo(root, {**FILES, "calc/ops.py": ops})
+    server = openai_server
+    server.reply("", usage=NO_COUNT, tool_calls=calls(("read_file", {"path": "calc/ops.py"}), ("hide", {"ids": [1]})))
+    server.reply("The ops add. " + "Explained at length. " * 40, usage=NO_COUNT)
+    server.reply("Sure. " + "More words here. " * 40, usage=NO_COUNT)
+    server.reply("Fine.", usage=NO_COUNT)
+    with open_conversation(settings(root, server), root, use_memory=False) as chat:
+        chat.send("What do the ops do?")
+        chat.send("Tell me more.")
+        chat.send("Thanks.")
+        server.reply(json.dumps({"goal": "understand the ops", "add": []}), usage=NO_COUNT)  # the summary: no facts
+        server.reply(json.dumps({"add": []}), usage=NO_COUNT)  # the probe
+        reports = chat.compact()
+        assert reports and reports[0].method == "model", [r.line() for r in reports]
+        facts = [i for i in chat.history.record.active("fact") if i.origin == "tool"]
+        assert [(i.source, i.turns) for i in facts] == [("read_file(path='calc/ops.py')", [3])]  # hide found nothing
+        assert facts[0].text.startswith("read_file(path='calc/ops.py'): ") and "lines)" in facts[0].text
+        state = wire(chat.request().messages)
+        assert "read_file(path='calc/ops.py'): " in json.dumps(state) and "(turn 3)" in json.dumps(state)
+        path = chat.path
+    with open_conversation(settings(root, server), root, resume=True, use_memory=False) as chat:
+        assert [(i.source, i.turns) for i in chat.history.record.active("fact") if i.origin == "tool"] == \
+            [("read_file(path='calc/ops.py')", [3])]
+    assert '"source":"read_file(path=' in path.read_text()  # on disk with the state record
