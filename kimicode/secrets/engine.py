@@ -238,12 +238,15 @@ def _occurrences(line: str, value: str) -> list[tuple[int, int]]:
 
 def _merge(hits: list[tuple[int, int, tuple[int, int], str]]) -> list[tuple[int, int, str]]:
     """Overlapping hits become one span, reported as the most specific kind among them
-    (then the first plugin: detect-secrets' own before ours)."""
+    (then the first plugin: detect-secrets' own before ours). A hit inside another that is no
+    more specific leaves its kind alone: ``-gsk_...`` by chance inside an Atlassian token's random
+    body is still an Atlassian token."""
     merged: list[tuple[int, int, tuple[int, int], str]] = []
     for start, end, rank, kind in sorted(hits):
         if merged and start < merged[-1][1]:
             s, e, r, k = merged[-1]
-            merged[-1] = (s, max(e, end), *min((r, k), (rank, kind)))
+            inside = s < start and end <= e and rank[0] >= r[0]
+            merged[-1] = (s, max(e, end), r, k) if inside else (s, max(e, end), *min((r, k), (rank, kind)))
         else:
             merged.append((start, end, rank, kind))
     return [(start, end, kind) for start, end, _, kind in merged]

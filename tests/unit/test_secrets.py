@@ -208,3 +208,11 @@ def test_random_keys_whose_characters_look_like_code_are_still_found(alphabet: s
 ])
 def test_code_and_templates_assigned_to_secret_names_are_not_secrets(line: str) -> None:
     assert redact(line + "\n", "settings.py").findings == ()
+
+
+def test_a_token_that_happens_to_hold_another_format_keeps_its_own_kind() -> None:
+    # an Atlassian token's random body may hold "-gsk_" and 40 letters: a Groq key's shape
+    body = rand(Random(3), ALNUM, 60) + "-gsk_" + rand(Random(4), ALNUM, 44) + "-" + rand(Random(5), ALNUM, 80)
+    result = redact(f"token = ATATT3{body}\n", "notes.txt")
+    assert [f.kind for f in result.findings] == ["Developer Platform Token"]
+    assert not leaks(body, result.text)
