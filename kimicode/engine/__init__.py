@@ -1,7 +1,7 @@
 """The conversation engine: one assembler, one send policy, typed events.
 
-Ask, chat and review build their requests with ``Assembler`` and send them with ``Sender``
-(or ``send_within_budget``); what happens on the way reaches the faces as events. The names
+Ask, chat and review build their requests with ``Assembler`` and send them with ``Sender``;
+what happens on the way reaches the faces as events. The names
 below load their modules on first use (PEP 562): a face that only renders events does not
 load the model client.
 """
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
         ignore,
     )
     from kimicode.engine.memory import SessionMemory
-    from kimicode.engine.send import Calibration, CannotShrink, Sender, Shrink, plan_for, send_within_budget
+    from kimicode.engine.send import Calibration, CannotShrink, Sender, Shrink, plan_for
     from kimicode.engine.system import project_instructions, system_shelf
     from kimicode.engine.tool_loop import LoopResult, ToolLoop, ToolPolicy
     from kimicode.engine.transcript import Transcript
@@ -40,7 +40,7 @@ _HOMES = {
     **dict.fromkeys(("Assembler", "Piece", "Shelves", "restored_block"), "assembler"),
     **dict.fromkeys(("CompactionBegan", "CompactionEnded", "ContentDelta", "Emit", "Event", "Failed", "Notice",
                      "ReasoningDelta", "ToolCalled", "ToolFinished", "TurnBegan", "TurnEnded", "UsageReported", "ignore"), "events"),
-    **dict.fromkeys(("Calibration", "CannotShrink", "Sender", "Shrink", "plan_for", "send_within_budget"), "send"),
+    **dict.fromkeys(("Calibration", "CannotShrink", "Sender", "Shrink", "plan_for"), "send"),
     **dict.fromkeys(("project_instructions", "system_shelf"), "system"),
     "SessionMemory": "memory",
     **dict.fromkeys(("LoopResult", "ToolLoop", "ToolPolicy"), "tool_loop"),
@@ -49,6 +49,6 @@ _HOMES = {
 __all__ = ["Assembler", "LoopResult", "ToolLoop", "ToolPolicy", "Transcript", "Calibration", "CannotShrink", "CompactionBegan", "CompactionEnded", "ContentDelta", "Emit",
     "Event", "Failed", "Notice", "Piece", "ReasoningDelta", "Sender", "SessionMemory", "Shelves", "Shrink", "ToolCalled", "ToolFinished", "TurnBegan",
     "TurnEnded", "UsageReported", "ignore", "plan_for", "project_instructions", "restored_block",
-    "send_within_budget", "system_shelf"]
+    "system_shelf"]
 
 __getattr__ = exports(__name__, _HOMES)

@@ -216,11 +216,3 @@ class Sender:
                              "shrink"))
             return smaller
         return built
-
-
-def send_within_budget(client: ChatClient, build: Callable[[Shrink | None], Request], *, plan: BudgetPlan,
-                       calibration: Calibration | None = None, emit: Emit = ignore) -> tuple[Request, ChatResult, Sender]:
-    """One request, as ``build`` makes it, sent within the window by the policy above."""
-    sender = Sender(client, plan, calibration=calibration, emit=emit)
-    request, result = sender.within_budget(build, sender.stream)
-    return request, result, sender

@@ -1,6 +1,6 @@
 """A repository with about thirty secrets: none reaches the provider, whole or in part.
 
-The values are random on every run (tests/secret_repo.py), so only the formats are known.
+The values are random, from a fixed seed (tests/secret_repo.py), so only the formats are known.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def _sent(server: OpenAIServer) -> str:
 
 
 def test_ask_sends_none_of_thirty_secrets(tmp_path: Path, openai_server: OpenAIServer) -> None:
-    secrets = SecretRepo()
+    secrets = SecretRepo(seed=1)
     root = secrets.build(tmp_path / "repo")
     assert len(secrets.planted) >= 30
     openai_server.reply("ok")
@@ -38,7 +38,7 @@ def test_ask_sends_none_of_thirty_secrets(tmp_path: Path, openai_server: OpenAIS
 
 
 def test_review_sends_none_of_them(tmp_path: Path, openai_server: OpenAIServer) -> None:
-    secrets = SecretRepo()
+    secrets = SecretRepo(seed=2)
     root = secrets.build(tmp_path / "repo")
     repo = git.Repo(root)
     # a change next to the secrets: small changed files go in full as context, so do their secrets

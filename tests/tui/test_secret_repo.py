@@ -15,7 +15,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_a_chat_turn_sends_none_of_thirty_secrets(make_app: Any, openai_server: Any, tmp_path: Path) -> None:
-    secrets = SecretRepo()
+    secrets = SecretRepo(seed=3)
     root = secrets.build(tmp_path / "repo")
     openai_server.reply("ok")
     openai_server.reply("ok")

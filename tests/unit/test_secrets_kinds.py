@@ -1,4 +1,7 @@
-"""One test per kind of secret covered (docs/secrets.md), each with freshly generated values."""
+"""One test per kind of secret covered (docs/secrets.md), each with generated values.
+
+The values come from a seed per kind, so a run is repeatable; bench/secrets_bench.py draws many more.
+"""
 
 from random import Random
 
@@ -20,7 +23,7 @@ NEUTRAL = [
 
 @pytest.mark.parametrize("kind", KINDS, ids=[k.id for k in KINDS])
 def test_kind_is_redacted_whole_and_reported(kind: Kind) -> None:
-    rng = Random()
+    rng = Random(kind.id)
     for _ in range(20):
         value = kind.make(rng)
         text = "import os\n" + kind.line.format(v=value) + "\nprint('ok')\n"
@@ -32,7 +35,7 @@ def test_kind_is_redacted_whole_and_reported(kind: Kind) -> None:
 
 @pytest.mark.parametrize("kind", [k for k in KINDS if k.self_evident], ids=[k.id for k in KINDS if k.self_evident])
 def test_format_is_caught_in_any_context(kind: Kind) -> None:
-    rng = Random()
+    rng = Random(f"{kind.id} in context")
     for filename, line in NEUTRAL:
         value = kind.make(rng)
         result = redact(line.format(v=value), filename)
