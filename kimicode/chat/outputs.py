@@ -113,4 +113,5 @@ class Outputs:
         hits = [hit for t in turns for hit in (
             matching_lines(t.id, t.text, words, hidden.get(t.id, (None,))[0] is not None) if t.role == "tool"
             else matching_lines(t.id, t.text, words, t.id in said, label=f"turn {t.id} ({t.role})"))]
-        return search_report(hits, len(turns), query)
+        spoken = sum(t.role != "tool" for t in turns)
+        return search_report(hits, f"{len(turns) - spoken} outputs and {spoken} turns", query)

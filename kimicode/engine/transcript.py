@@ -63,9 +63,10 @@ def matching_lines(number: int, text: str, words: list[str], hidden: bool, label
             if all(w in line.lower() for w in words)]
 
 
-def search_report(hits: list[str], searched: int, query: str) -> str:
+def search_report(hits: list[str], searched: str, query: str) -> str:
+    """``searched``: what was looked through, counted ("3 outputs", "5 outputs and 4 turns")."""
     if not hits:
-        return f"nothing in {searched} outputs holds {query!r}"
+        return f"nothing in {searched} holds {query!r}"
     more = f"\n[{len(hits) - SEARCH_HITS} more]" if len(hits) > SEARCH_HITS else ""
     return "\n".join(hits[:SEARCH_HITS]) + more
 
@@ -172,5 +173,5 @@ class Transcript:
         words = query.lower().split()
         hits = [hit for output in sorted(self._outputs.values(), key=lambda o: o.id)
                 for hit in matching_lines(output.id, output.text, words, output.hidden is not None)]
-        return search_report(hits, len(self._outputs), query)
+        return search_report(hits, f"{len(self._outputs)} outputs", query)
 

@@ -85,8 +85,13 @@ def complete_name(prefix: str) -> list[str]:
     return [c.name for c in COMMANDS if c.name.startswith(prefix.lower())]
 
 
+def _cell(text: str) -> str:
+    # an unescaped pipe ends the table cell, even inside a code span ("[lean|full]")
+    return text.replace("|", "\\|")
+
+
 def help_markdown(bindings: list[tuple[str, str]]) -> str:
     rows = ["| command | what it does |", "|---|---|"]
-    rows += [f"| `/{c.name}{' ' + c.usage if c.usage else ''}` | {c.help} |" for c in COMMANDS]
-    keys = ["| key | action |", "|---|---|"] + [f"| {k} | {a} |" for k, a in bindings]
+    rows += [f"| `/{_cell(c.name + (' ' + c.usage if c.usage else ''))}` | {_cell(c.help)} |" for c in COMMANDS]
+    keys = ["| key | action |", "|---|---|"] + [f"| {_cell(k)} | {_cell(a)} |" for k, a in bindings]
     return "### Commands\n\n" + "\n".join(rows) + "\n\n### Keys\n\n" + "\n".join(keys) + "\n"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kimicode.config import ModelOverride
-from kimicode.tui.commands import CommandError, is_command, parse
+from kimicode.tui.commands import COMMANDS, CommandError, help_markdown, is_command, parse
 from kimicode.tui.widgets.chat_view import AssistantMessage, CommandOutput, Notice
 from kimicode.tui.widgets.files_panel import FilesTable
 from kimicode.tui.widgets.prompt import PromptInput
@@ -42,6 +42,17 @@ def test_parse_and_hints() -> None:
             assert hint in str(exc)
         else:
             raise AssertionError(bad)
+
+
+def test_help_is_a_table_with_one_row_per_command_whatever_its_text_holds() -> None:
+    from markdown_it import MarkdownIt  # the parser Textual's Markdown widget uses
+
+    tokens = MarkdownIt("gfm-like").parse(help_markdown([("ctrl+q", "quit")]))
+    cells = [t.children[0].content for t in tokens if t.type == "inline" and t.children and t.children[0].type == "code_inline"]
+    assert cells == [f"/{c.name}" + (f" {c.usage}" if c.usage else "") for c in COMMANDS]
+    assert "/context [lean|full]" in cells
+    rows = [t for t in tokens if t.type == "tr_open"]
+    assert len(rows) == 2 + len(COMMANDS) + 1  # two header rows, the commands, one key
 
 
 async def test_files_add_drop_pack_and_the_panel(make_app: Any, openai_server: Any, demo_repo: Path) -> None:

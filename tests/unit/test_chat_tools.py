@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -181,7 +182,8 @@ def test_the_model_hides_and_restores_conversation_turns_and_a_resume_rebuilds_t
     make_repo(root, FILES)
     server = openai_server
     server.reply("The reserve is 16k (TURN-TWO-MARKER).", usage=NO_COUNT, reasoning="old thoughts")
-    server.reply("", usage=NO_COUNT, tool_calls=calls(("search_history", {"query": "turn-two-marker"})))
+    server.reply("", usage=NO_COUNT, tool_calls=calls(("search_history", {"query": "turn-two-marker"}),
+                                                      ("search_history", {"query": "absent-word"})))
     server.reply("", usage=NO_COUNT, tool_calls=calls(("hide", {"ids": [1, 2], "summary": "reserve: 16k"})))
     server.reply("Done.", usage=NO_COUNT)
     with open_conversation(settings(root, server), root, use_memory=False) as chat:
@@ -190,6 +192,8 @@ def test_the_model_hides_and_restores_conversation_turns_and_a_resume_rebuilds_t
         assert exchange.tools is not None
         found = [t.text for t in chat.turns if t.role == "tool"][0]
         assert "turn 2 (assistant) line 1: The reserve is 16k" in found, found
+        missed = [t.text for t in chat.turns if t.role == "tool"][1]
+        assert re.fullmatch(r"nothing in \d+ outputs and [1-9]\d* turns holds 'absent-word'", missed), missed
         last = server.chat_requests[-1].body["messages"]
         said = [m for m in last if m["role"] in ("user", "assistant")]
         assert said[0]["content"] == "[turn 1, user] hidden: reserve: 16k. restore([1]) shows it again."
