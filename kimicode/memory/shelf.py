@@ -1,9 +1,11 @@
 """The memory shelf: the remembered notes and errors a request needs, within its token budget.
 
 Each kind has a share of the shelf's budget; a kind that needs less leaves the rest to the
-others. Within a kind, notes are ranked by relevance to the request (embedding similarity),
-with a little weight for recency and for notes stated more than once, and the notes of the
-task at hand first. Every entry carries its id (``[m:3f2a1b9c]`` for a note, ``[e:92de5a0a]``
+others. The model is the judge of which notes bear on the request: no offline similarity
+matches "record the last login" to "timestamps are UTC" (bench/memory_recall.py), so every
+kind is shelved as far as its share holds, and the ranking only decides what is left out when
+the shelf is short: relevance to the request (embedding similarity), with a little weight for
+recency and for notes stated more than once, and the notes of the task at hand first. Every entry carries its id (``[m:3f2a1b9c]`` for a note, ``[e:92de5a0a]``
 for an error) so the model can say which memory it relied on.
 
 Ranking and fitting are pure (``rank``, ``fit``); ``recall`` asks the stores.
@@ -20,13 +22,9 @@ from kimicode.memory.notes import Note, Place
 
 KIND_ORDER = ("preference", "knowledge", "decision", "task", "error")
 SHARES = {"error": 0.30, "knowledge": 0.25, "decision": 0.20, "preference": 0.15, "task": 0.10}
-MIN_RELEVANCE = 0.08  # similarity below which a decision or task is not about the request (bench/memory_recall.py)
-MAX_PER_KIND = 5
-# Conventions and preferences are standing rules, like an AGENTS.md: they bear on requests that share
-# no word with them ("record the last login" needs "timestamps are UTC"), which no offline similarity
-# finds. So they are shelved whatever their relevance, best first, as many as their share holds.
-STANDING = frozenset({"knowledge", "preference"})
-MAX_STANDING = 60
+# Notes of one kind a shelf considers (and asks each index for): far more than a 2,000-token shelf
+# holds, as many as a large window's shelf does (a 262K-token ask gives memory about 25,000 tokens).
+MAX_PER_KIND = 150
 RECENCY_WEIGHT = 0.05  # a note updated today gains this much over one from long ago
 HALF_LIFE_DAYS = 90.0
 CONFIRMED_WEIGHT = 0.02  # per extra time a note was stated, up to 3
@@ -34,8 +32,9 @@ TASK_BOOST = 1.0  # the notes of the task at hand come before any other task's (
 ENTRY_CHARS = 600
 TITLES = {"preference": "The user's preferences", "knowledge": "Conventions and facts of this repository",
           "decision": "Decisions made earlier", "task": "Tasks worked on before", "error": "Errors seen before"}
-HEADER = ("# Memory from earlier sessions\n\nRecalled because they look relevant to this request; they may be out of "
-          "date, and the code wins over a memory. Cite an id like [m:1a2b3c4d] when you rely on one.\n")
+HEADER = ("# Memory from earlier sessions\n\nThe remembered notes most likely to bear on this request, best first; "
+          "use those that do and ignore the rest. They may be out of date, and the code wins over a memory. "
+          "Cite an id like [m:1a2b3c4d] when you rely on one.\n")
 
 
 @dataclass(frozen=True)
@@ -74,17 +73,13 @@ def score(note: Note, similarity: float, place: Place, now: datetime) -> float:
     return value
 
 
-def rank(hits: Sequence[tuple[Note, float]], place: Place, now: datetime | None = None,
-         min_relevance: float = MIN_RELEVANCE) -> dict[str, list[tuple[Note, float]]]:
-    """Per kind, the admitted notes relevant enough, best first."""
+def rank(hits: Sequence[tuple[Note, float]], place: Place, now: datetime | None = None) -> dict[str, list[tuple[Note, float]]]:
+    """Per kind, the admitted notes, best first."""
     now = now or datetime.now(UTC)
     out: dict[str, list[tuple[Note, float]]] = {}
     for note, similarity in hits:
         if not place.admits(note):
             continue  # never shown outside its scope, whatever a store returned
-        current = note.kind == "task" and place.task and note.task == place.task
-        if similarity < min_relevance and not current and note.kind not in STANDING:
-            continue
         out.setdefault(note.kind, []).append((note, score(note, similarity, place, now)))
     for items in out.values():
         items.sort(key=lambda pair: (pair[1], pair[0].updated, pair[0].id), reverse=True)
@@ -97,10 +92,6 @@ def note_entry(note: Note) -> str:
     return f"- [m:{note.id[:8]}] {text} ({where}; {(note.updated or note.created)[:10]})"
 
 
-def _most(kind: str) -> int:
-    return MAX_STANDING if kind in STANDING else MAX_PER_KIND
-
-
 def fit(entries: dict[str, list[Recalled]], budget: int, count: Callable[[str], int]) -> MemoryShelf:
     """The shelf: each kind's entries in order while they fit its share; shares a kind leaves
     unused go to the kinds that still have entries. Never more than ``budget`` tokens."""
@@ -111,13 +102,13 @@ def fit(entries: dict[str, list[Recalled]], budget: int, count: Callable[[str], 
     if room <= 0:
         return MemoryShelf()
     chosen: dict[str, list[Recalled]] = {k: [] for k in KIND_ORDER}
-    costs = {k: [count(e.text + "\n") for e in entries.get(k, [])[:_most(k)]] for k in KIND_ORDER}
+    costs = {k: [count(e.text + "\n") for e in entries.get(k, [])[:MAX_PER_KIND]] for k in KIND_ORDER}
     active = [k for k in KIND_ORDER if costs[k]]
     allowance = {k: room * SHARES[k] / sum(SHARES[a] for a in active) for k in active}
     spent = 0
     for _ in range(2):  # second pass: what others left unused
         for kind in active:
-            for n, entry in enumerate(entries[kind][:_most(kind)]):
+            for n, entry in enumerate(entries[kind][:MAX_PER_KIND]):
                 if entry in chosen[kind]:
                     continue
                 if costs[kind][n] > allowance[kind] or spent + costs[kind][n] > room:
@@ -149,7 +140,7 @@ def ranked_notes(text: str, notes: Any, now: datetime | None = None) -> dict[str
 
     hits: list[tuple[Note, float]] = []
     for kind in KINDS:
-        hits += [(h.note, h.similarity) for h in notes.search(text, NoteFilter((kind,)), n=_most(kind))]
+        hits += [(h.note, h.similarity) for h in notes.search(text, NoteFilter((kind,)), n=MAX_PER_KIND)]
     if notes.place.task:  # the task at hand's own notes, however the request is worded
         hits += [(n, 0.0) for n in notes.notes(NoteFilter(("task",))) if n.task == notes.place.task]
     best: dict[str, tuple[Note, float]] = {}

@@ -14,7 +14,7 @@ from kimicode.memory.journal import Journal
 from kimicode.memory.notes import Note, NoteError, Place, new_note
 from kimicode.memory.notes_store import NoteFilter, NoteStore
 from kimicode.memory.remember import candidates_from_state, classify, expired, prune, remember, undo
-from kimicode.memory.shelf import Recalled, fit, rank
+from kimicode.memory.shelf import HEADER, TITLES, Recalled, entries_of, fit, rank
 from kimicode.memory.text_features import similarity
 
 A, B = Place("root:" + "a" * 40, "feature-x"), Place("root:" + "b" * 40)
@@ -153,6 +153,23 @@ def test_fit_stays_within_budget_and_shares() -> None:
     assert all("[m:" in line for line in shelf.text.splitlines() if line.startswith("- "))
     lonely = fit({"decision": entries["decision"][:3]}, 100_000, count)
     assert len(lonely.items) == 3  # a kind alone gets the others' shares
+
+
+def test_the_model_judges_what_room_allows_and_similarity_decides_what_is_left_out() -> None:
+    """A paraphrase shares no word with what it needs, so no similarity floor keeps a note out:
+    every kind is shelved as far as its share holds, the most similar first."""
+    now = datetime(2026, 11, 2, tzinfo=UTC)
+    decisions = [note("decision", f"We decided to keep {topic} as it is.") for topic in
+                 ("the session store", "the payment provider", "the release cadence", "the logging format")]
+    unrelated = [(decisions[0], 0.0), (decisions[1], 0.01), (decisions[2], 0.6), (decisions[3], 0.02)]
+    ranked = rank(unrelated, A, now)
+    assert [n.id for n, _ in ranked["decision"]][0] == decisions[2].id
+    roomy = fit(entries_of(ranked), 5_000, len)
+    assert set(roomy.ids()) == {d.id for d in decisions}  # whatever their similarity
+    entries = entries_of(ranked)
+    one = len(HEADER) + len(f"\n## {TITLES['decision']}\n") + len(entries["decision"][0].text) + 1
+    short = fit(entries, one + 20, len)  # one entry's worth of room
+    assert short.ids() == [decisions[2].id]
 
 
 # -- the store, remembering, undo, retention ------------------------------------------------------
