@@ -72,9 +72,13 @@ def build(base: Path) -> tuple[dict[str, ChromaPlace], dict[tuple[str, int], Not
 
 def measure(places: dict[str, ChromaPlace], targets: dict[tuple[str, int], Note], foreign: set[str], split: str,
             budgets: list[int]) -> None:
+    import time
+
     from kimicode.tokens import TokenCounter
 
     count = TokenCounter().count
+    searching: list[float] = []  # seconds to rank a request's notes (the store's searches included)
+    fitting: list[float] = []  # seconds to fit them to one budget
     shelf_cols = "".join(f"{f'shelf@{b:,}':>13}" for b in budgets)
     print(f"{'kind':<22}{'n':>4}{'recall@1':>10}{'recall@3':>10}{shelf_cols}{'leaks':>7}  shelf tokens, mean per budget")
     total = {"n": 0, "r1": 0, "r3": 0, "leaks": 0, **{b: 0 for b in budgets}}
@@ -88,14 +92,18 @@ def measure(places: dict[str, ChromaPlace], targets: dict[tuple[str, int], Note]
         for i, pair in rows:
             place = Place(REPO_A, pair.task if on_branch else "")
             store = NoteStore(place, shared=places["team"], private=places["user-1"])
+            started = time.perf_counter()
             ranked = ranked_notes(pair.question, store)
-            ids = [n.id for n, _ in ranked.get(kind, [])]
+            searching.append(time.perf_counter() - started)
+            ids = [r.note.id for r in ranked.get(kind, [])]
             target = targets[(kind, i)].id
             r1 += ids[:1] == [target]
             r3 += target in ids[:3]
-            leaks += sum(1 for v in ranked.values() for n, _ in v if n.id in foreign)
+            leaks += sum(1 for v in ranked.values() for r in v if r.note.id in foreign)
             for b in budgets:
+                started = time.perf_counter()
                 shelf = fit(entries_of(ranked), b, count)
+                fitting.append(time.perf_counter() - started)
                 shelf_hits[b] += target in shelf.ids()
                 leaks += sum(1 for x in shelf.ids() if x in foreign)
                 tokens[b].append(shelf.tokens)
@@ -108,6 +116,8 @@ def measure(places: dict[str, ChromaPlace], targets: dict[tuple[str, int], Note]
     n = total["n"]
     print(f"{'all (tasks on branch)':<22}{n:>4}{total['r1'] / n:>10.3f}{total['r3'] / n:>10.3f}"
           + "".join(f"{total[b] / n:>13.3f}" for b in budgets) + f"{total['leaks']:>7}")
+    print(f"per request: ranking {1000 * statistics.median(searching):.0f} ms (median), fitting to a budget "
+          f"{1000 * statistics.median(fitting):.1f} ms (median)")
 
 
 def _model(name: str) -> tuple[Callable[[Sequence[str]], Any], Callable[[Sequence[str]], Any]]:

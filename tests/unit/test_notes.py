@@ -136,7 +136,7 @@ def test_rank_keeps_other_scopes_out_and_the_current_task_first() -> None:
     foreign = note("knowledge", "we use requests", B)
     secret_task = note("decision", "only here", Place(A.repo, "elsewhere"), scope="task")
     ranked = rank([(mine, 0.0), (other_task, 0.9), (foreign, 0.99), (secret_task, 0.99)], A, now)
-    assert [n.id for n, _ in ranked["task"]] == [mine.id, other_task.id]
+    assert [r.note.id for r in ranked["task"]] == [mine.id, other_task.id]
     assert "knowledge" not in ranked and "decision" not in ranked
 
 
@@ -155,21 +155,26 @@ def test_fit_stays_within_budget_and_shares() -> None:
     assert len(lonely.items) == 3  # a kind alone gets the others' shares
 
 
-def test_the_model_judges_what_room_allows_and_similarity_decides_what_is_left_out() -> None:
-    """A paraphrase shares no word with what it needs, so no similarity floor keeps a note out:
-    every kind is shelved as far as its share holds, the most similar first."""
+def test_the_model_judges_what_room_allows_and_the_likely_notes_come_first() -> None:
+    """A paraphrase shares no word with what it needs: no similarity floor keeps a note off a shelf
+    with room for it. The likely notes (standing rules, decisions similar enough) are shelved
+    first, each kind within its share; the spare ones fill the room left, best first."""
     now = datetime(2026, 11, 2, tzinfo=UTC)
     decisions = [note("decision", f"We decided to keep {topic} as it is.") for topic in
                  ("the session store", "the payment provider", "the release cadence", "the logging format")]
-    unrelated = [(decisions[0], 0.0), (decisions[1], 0.01), (decisions[2], 0.6), (decisions[3], 0.02)]
-    ranked = rank(unrelated, A, now)
-    assert [n.id for n, _ in ranked["decision"]][0] == decisions[2].id
-    roomy = fit(entries_of(ranked), 5_000, len)
-    assert set(roomy.ids()) == {d.id for d in decisions}  # whatever their similarity
+    rules = [note("knowledge", f"Rule {i}: the {word} module is frozen.") for i, word in enumerate(("api", "db", "ui"))]
+    hits = [(decisions[0], 0.0), (decisions[1], 0.01), (decisions[2], 0.6), (decisions[3], 0.02)]
+    ranked = rank(hits + [(r, 0.0) for r in rules], A, now)
+    assert [(r.note.id, r.spare) for r in ranked["decision"]][:2] == [(decisions[2].id, False), (decisions[3].id, True)]
+    assert not any(r.spare for r in ranked["knowledge"])
     entries = entries_of(ranked)
-    one = len(HEADER) + len(f"\n## {TITLES['decision']}\n") + len(entries["decision"][0].text) + 1
-    short = fit(entries, one + 20, len)  # one entry's worth of room
-    assert short.ids() == [decisions[2].id]
+    roomy = fit(entries, 5_000, len)
+    assert set(roomy.ids()) == {n.id for n in decisions + rules}  # whatever their similarity
+    likely = [decisions[2].id] + [r.id for r in rules]
+    head = len(HEADER) + sum(len(f"\n## {TITLES[k]}\n") for k in ("knowledge", "decision"))
+    just = head + sum(len(e.text) + 1 for k in ("knowledge", "decision") for e in entries[k] if not e.spare)
+    assert sorted(fit(entries, just + 20, len).ids()) == sorted(likely)  # no room for a spare one
+    assert sorted(fit(entries, just + 100, len).ids()) == sorted(likely + [decisions[3].id])  # the best spare one
 
 
 # -- the store, remembering, undo, retention ------------------------------------------------------
