@@ -146,3 +146,14 @@ def test_a_broken_index_costs_a_note_never_the_session(tmp_path: Path, openai_se
     assert len(told) == 1 and told[0].startswith("memory: not remembered: ")
     with open_conversation(settings, repo, resume=True, use_repo=False) as again:  # closed and unlocked
         assert again.id == session.id
+
+
+def test_a_decision_in_other_words_reaches_a_roomy_shelf(tmp_path: Path) -> None:
+    """The request shares no word with the decision it needs: a large window's shelf still
+    carries it (after the likely notes), for the model to judge."""
+    repo = _repo(tmp_path / "a", "shop")
+    decision = "We decided to publish releases only on Tuesdays, after the staging soak."
+    stored = kc("memory", "remember", decision, cwd=repo)
+    assert stored.returncode == 0, stored.stderr
+    shelf = _dry_run(repo, "Bump the version and get this out to customers.")
+    assert decision in shelf and "Decisions made earlier" in shelf
