@@ -110,6 +110,8 @@ class AskRequest:
         # recalls change with every question: after the packed repository (the cached prefix), before the question
         memory = frame_body(_redacted(inputs.memory, "memory", found).rstrip()) + "\n\n" if inputs.memory.strip() else ""
         question = string.Template(read_prompt("ask.md")).substitute(question=self.question)
+        if plan.brief_words:  # a tight reply cap (a small or slow model): ask for an answer that ends before it
+            question += "\n\n" + string.Template(read_prompt("brief.md")).substitute(words=plan.brief_words, tokens=plan.reply)
         self.tail = (Piece("recent", attached + piped), Piece("memory", memory), Piece("recent", question))
 
     def build(self, shrink: Shrink | None = None) -> Request:

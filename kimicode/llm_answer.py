@@ -69,6 +69,10 @@ class ChatResult:
     interrupted: bool = False  # Ctrl-C, as opposed to a dropped stream
     error: str | None = None  # one line on why a partial result stopped early
     timed_out: bool = False  # stopped by idle_timeout or a deadline (asking again will not help)
+    # the last attempt's pace: seconds until its first answer token (the prompt's processing, mostly),
+    # then seconds from that token to the end (the generation); None when no answer token came
+    first_token: float | None = None
+    generating: float | None = None
 
     @property
     def truncated(self) -> bool:
@@ -89,6 +93,8 @@ class StreamedAnswer:
     started: bool = False  # any chunk arrived
     emitted: bool = False  # text reached a callback: retrying would show it twice
     fresh: float = field(default_factory=time.monotonic)  # when answer data last arrived (the watchdog reads it)
+    begun: float = field(default_factory=time.monotonic)  # this attempt's start
+    first: float | None = None  # when its first answer token arrived
 
     def add(self, chunk: Any, on_content: TextCallback | None, on_reasoning: TextCallback | None) -> None:
         self.started = True
@@ -107,6 +113,7 @@ class StreamedAnswer:
             if isinstance(thought, str) and thought:
                 self.emitted = True
                 self.fresh = time.monotonic()
+                self.first = self.first or self.fresh
                 self.reasoning.append(thought)
                 if on_reasoning:
                     on_reasoning(thought)
@@ -114,6 +121,7 @@ class StreamedAnswer:
             if text:
                 self.emitted = True
                 self.fresh = time.monotonic()
+                self.first = self.first or self.fresh
                 self.content.append(text)
                 if on_content:
                     on_content(text)
@@ -125,6 +133,7 @@ class StreamedAnswer:
     def _add_tool_delta(self, call: Any) -> None:
         # Not "emitted": tool calls reach no callback, so a retry cannot duplicate them.
         self.fresh = time.monotonic()
+        self.first = self.first or self.fresh
         slot = self.tools.setdefault(getattr(call, "index", None) or 0, {"id": "", "name": "", "arguments": ""})
         if getattr(call, "id", None):
             slot["id"] = call.id
@@ -137,6 +146,8 @@ class StreamedAnswer:
                timed_out: bool = False) -> ChatResult:
         # A half-received tool call must never be acted on: a partial result carries none.
         calls = [] if partial else [ToolCall(**self.tools[i]) for i in sorted(self.tools)]
+        first = None if self.first is None else self.first - self.begun
+        generating = None if self.first is None else time.monotonic() - self.first
         return ChatResult(
             content="".join(self.content),
             reasoning="".join(self.reasoning),
@@ -150,6 +161,8 @@ class StreamedAnswer:
             interrupted=interrupted,
             error=error,
             timed_out=timed_out,
+            first_token=first,
+            generating=generating,
         )
 
 

@@ -67,9 +67,21 @@ UNKNOWN_MAX_OUTPUT = 8_192
 REPLY_SHARE = 4  # a model whose reply limit nobody gave answers in at most a quarter of its window
 
 
-def reply_cap(window: int) -> int:
-    """The reply limit for a model that has none of its own: a share of the window, at most UNKNOWN_MAX_OUTPUT."""
-    return max(min(UNKNOWN_MAX_OUTPUT, window // REPLY_SHARE), 1)
+# A model nobody gave a reply limit (a local one, mostly) and whose pace was measured answers in
+# about REPLY_SECONDS at that pace: a 270M model on two busy cores makes ~5-15 tokens a second, so
+# a quarter of its 8K window took minutes, mostly spent repeating itself. MIN_REPLY still leaves
+# room for a short answer or a review's findings however slow the model is.
+REPLY_SECONDS = 45
+MIN_REPLY = 256
+
+
+def reply_cap(window: int, tokens_per_second: float | None = None) -> int:
+    """The reply limit for a model that has none of its own: a share of the window, at most
+    UNKNOWN_MAX_OUTPUT, and once its generation pace is known about REPLY_SECONDS of it."""
+    cap = max(min(UNKNOWN_MAX_OUTPUT, window // REPLY_SHARE), 1)
+    if tokens_per_second is None or tokens_per_second <= 0:
+        return cap
+    return min(cap, max(int(tokens_per_second * REPLY_SECONDS), MIN_REPLY))
 
 
 def _unknown(name: str) -> ModelSpec:

@@ -2,7 +2,8 @@
 
 The configured model is looked up at its server (as doctor does); the others (config entries,
 the built-in table) are shown from what is configured, remembered and built in, without
-asking anything. The calibration factor and the evidence behind it close each row.
+asking anything. The measured pace of the configured model, the calibration factor and the
+evidence behind it close the listing.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def _row(settings: Any, data_dir: Path, current: bool) -> tuple[dict[str, Any], 
         "max_output": spec.max_output, "max_output_source": limits.max_output,
         "price": {"input": spec.price_input, "cached_input": spec.price_cached_input, "output": spec.price_output},
         "price_source": limits.price,
+        # tokens per second of its last answers here (prefill: the prompt; generate: the answer)
+        "speed": {k: v for k, v in (limits.remembered.speed or {}).items() if k in ("prefill", "generate")} or None,
         "calibration": {"factor": evidence.factor, "samples": [list(s) for s in evidence.samples],
                         "rejected": evidence.rejected, "last_rejected": evidence.last_rejected,
                         "summary": evidence.describe()},
@@ -73,6 +76,10 @@ def _print(data: dict[str, Any]) -> None:
         click.echo(f"  not reached: {data['server_error']} (figures from the config, the table and what was remembered)")
     if data["served"]:
         click.echo(f"  it serves: {', '.join(data['served'])}")
+    for row in data["models"]:
+        if row["current"] and row["speed"]:
+            pace = ", ".join(f"{what} {rate:,.1f} tokens/s" for what, rate in row["speed"].items())
+            click.echo(f"  measured pace of its answers here: {pace}")
     click.echo("calibration (provider tokens / ours):")
     for row in data["models"]:
         calibration = row["calibration"]

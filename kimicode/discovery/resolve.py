@@ -5,9 +5,8 @@ server says (probed now, or remembered), lowered by what a "request too long" an
 else the built-in table, else a conservative default with a one-line notice. The reply cap and
 the prices follow the same order (config, server, table, default).
 
-A local server is asked on every call (it answers in milliseconds, and may have been restarted
-with another window); a remote one only for a model the table does not know, and then at most
-once a day. Commands call ``resolve_limits`` once; the request path calls ``learn_window`` when
+A local server is asked again after a few minutes (it may have been restarted with another
+window); a remote one only for a model the table does not know, and then at most once a day. Commands call ``resolve_limits`` once; the request path calls ``learn_window`` when
 a provider answers "too long" with a figure.
 """
 
@@ -23,13 +22,17 @@ from kimicode import calibration
 from kimicode.discovery import store
 from kimicode.discovery.probe import PROBE_TIMEOUT, Figure, ServerFacts, probe_server
 from kimicode.discovery.template import SYSTEM_TEXT, TemplateCheck, check_template
-from kimicode.models import BUILTIN, UNKNOWN_WINDOW, ModelSpec, model_spec, reply_cap
+from kimicode.models import BUILTIN, MIN_REPLY, REPLY_SECONDS, UNKNOWN_WINDOW, ModelSpec, model_spec, reply_cap
 from kimicode.urls import is_local
 
 if TYPE_CHECKING:
     from kimicode.config import Settings
 
+PACE_TOKENS = 32  # an answer (or a prompt) shorter than this says little about the model's pace
 REMOTE_FRESH = 24 * 3600  # seconds a remote server's figures are trusted before asking again
+# A local server's figures are trusted this long: one restarted with another window meanwhile answers
+# "too long" with the figure (llama.cpp, vLLM), which is learned at once (learn_window)
+LOCAL_FRESH = 300
 # Servers whose chat formats are known to drop system messages (llama-cpp-python's `--chat_format
 # gemma`): the first probe also asks whether this one does (one request, one token of answer).
 TEMPLATE_CHECKED = ("llama-cpp-python",)
@@ -60,12 +63,13 @@ def _table_entry(name: str) -> ModelSpec | None:
 
 
 def should_probe(settings: Settings, remembered: store.Remembered, now: float) -> bool:
-    """Ask the server now? Always when it is local; remotely only for a model the table does not know."""
+    """Ask the server now? A local one when what it said is older than LOCAL_FRESH; a remote one only
+    for a model the table does not know, once a day."""
     override = settings.models.get(settings.model)
     if override is not None and override.context_window:
         return False  # the user said: nothing the server says would change the window
-    if is_local(settings.base_url):
-        return True
+    if is_local(settings.base_url):  # answers in milliseconds, but a command that asks waits for the imports and the round trips
+        return not (remembered.server and now - remembered.server.get("at", 0) < LOCAL_FRESH)
     if _table_entry(settings.model) is not None:
         return False
     return not (remembered.server and now - remembered.server.get("at", 0) < REMOTE_FRESH)
@@ -192,7 +196,7 @@ def _spec(settings: Settings, window: int, window_source: str, remembered: store
     elif table is not None:
         max_output, output_source = table.max_output, "table: the reply may use what the prompt leaves"
     else:
-        max_output, output_source = reply_cap(window), "default: a quarter of the window, at most 8,192"
+        max_output, output_source = _paced(window, remembered.speed)
     max_output = min(max_output, window)
     priced = override is not None and any((override.price_input, override.price_cached_input, override.price_output))
     price_source = _config_source(settings, f"models.{name}.price_input") if priced else ("table" if table else "none (costs show as $0)")
@@ -201,6 +205,31 @@ def _spec(settings: Settings, window: int, window_source: str, remembered: store
     system_role = base.system_role and not dropped
     return (dataclasses.replace(base, context_window=window, max_output=max_output, known=known, system_role=system_role),
             output_source, price_source)
+
+
+def _paced(window: int, speed: dict[str, Any] | None) -> tuple[int, str]:
+    """The default reply cap: a share of the window, then what the model's measured pace makes in REPLY_SECONDS."""
+    share = reply_cap(window)
+    pace = speed.get("generate") if speed else None
+    if not isinstance(pace, (int, float)) or reply_cap(window, pace) >= share:
+        return share, "default: a quarter of the window, at most 8,192"
+    return (reply_cap(window, pace), f"default: about {REPLY_SECONDS} s of answer at the {pace:.1f} tokens/s "
+            f"measured {_when(speed.get('at') if speed else None)}, at least {MIN_REPLY}")
+
+
+def learn_speed(data_dir: Path, base_url: str, model: str, prompt_tokens: int, first_token: float,
+                completion_tokens: int, generating: float) -> None:
+    """Remember how fast the model answered (tokens per second), blended with what was known: the
+    default reply cap follows the generation pace (``_paced``), and `kimicode models` shows both."""
+    if completion_tokens < PACE_TOKENS or generating <= 0:
+        return  # too few tokens for a rate
+    now = {"generate": (completion_tokens - 1) / generating}
+    if prompt_tokens >= PACE_TOKENS and first_token > 0:
+        now["prefill"] = prompt_tokens / first_token
+    known = store.recall(data_dir, base_url, model).speed or {}
+    blended = {key: round((value + known[key]) / 2 if isinstance(known.get(key), (int, float)) else value, 2)
+               for key, value in now.items()}
+    store.remember(data_dir, base_url, model, speed={**{k: v for k, v in known.items() if k != "at"}, **blended})
 
 
 def learn_window(data_dir: Path, base_url: str, model: str, limit: int, said: str = "") -> None:

@@ -2,7 +2,8 @@
 
 What a server reported (so a remote one need not be asked on every command, and `kimicode
 models` can show it), what a "request too long" answer taught us (it cannot be asked again),
-and whether the server's chat template keeps the system message.
+whether the server's chat template keeps the system message, and how fast it answered (the
+reply cap of a slow local model follows it).
 
 One JSON file in its own 0700 directory under the user data dir, written 0600 through a temp
 file and a rename. Endpoints are keyed by their URL without userinfo: a password in
@@ -25,6 +26,7 @@ from kimicode.urls import without_userinfo
 DIR_NAME = "endpoints"
 FILE_NAME = "windows.json"
 VERSION = 1
+RECORDS = ("server", "learned", "template", "speed")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Remembered:
     server: dict[str, Any] | None = None  # window, source, trained, max_output, max_output_source, kind
     learned: dict[str, Any] | None = None  # window, source, said, server_window (the server's figure then)
     template: dict[str, Any] | None = None  # system_kept, prompt_tokens, expected
+    speed: dict[str, Any] | None = None  # prefill, generate: tokens per second of the last answer measured
 
 
 def path(data_dir: Path) -> Path:
@@ -58,7 +61,7 @@ def recall(data_dir: Path, base_url: str, model: str) -> Remembered:
     entry = _load(data_dir).get(endpoint_key(base_url), {}).get(model)
     if not isinstance(entry, dict):
         return Remembered()
-    records = {name: entry.get(name) if isinstance(entry.get(name), dict) else None for name in ("server", "learned", "template")}
+    records = {name: entry.get(name) if isinstance(entry.get(name), dict) else None for name in RECORDS}
     return Remembered(**records)
 
 
@@ -72,7 +75,7 @@ def recall_all(data_dir: Path) -> dict[str, dict[str, Remembered]]:
 
 
 def remember(data_dir: Path, base_url: str, model: str, **records: dict[str, Any] | None) -> None:
-    """Replace the named records (server=, learned=, template=) for this endpoint and model; None forgets one."""
+    """Replace the named records (server=, learned=, template=, speed=) for this endpoint and model; None forgets one."""
     endpoints = _load(data_dir)
     entry = endpoints.setdefault(endpoint_key(base_url), {}).setdefault(model, {})
     now = int(time.time())

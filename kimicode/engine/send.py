@@ -135,7 +135,21 @@ class Sender:
                                request.tokens))
             if usage.prompt_tokens and not extra:
                 self.learn(request.tokens, usage.prompt_tokens)
+            self._pace(result)
         return result
+
+    def _pace(self, result: ChatResult) -> None:
+        """Remember how fast the model answered: a model without a reply cap of its own gets one from it."""
+        usage = result.usage
+        if self.calibration is None or usage is None or result.first_token is None or result.generating is None:
+            return
+        from kimicode.discovery import learn_speed
+
+        try:
+            learn_speed(self.calibration.data_dir, self.client.endpoint.base_url, self.client.endpoint.model,
+                        usage.prompt_tokens, result.first_token, usage.completion_tokens, result.generating)
+        except OSError:
+            pass  # a cache of a measurement: the next answer measures it again
 
     def reply_cap(self, request: Request) -> int:
         """``max_tokens`` for ``request``: its reply shelf, never more than the plan reserves."""

@@ -25,6 +25,10 @@ OVERFLOW_SHRINK = 0.5  # after "too long" from the provider: what shrinks keeps 
 # At or below this window (a local model's 4-16K) the repository, the history and a review's diff
 # cannot all be sent whole: what each gives up is said in one line (ask, chat, review).
 SMALL_WINDOW = 16_384
+# At or below this reply cap a request says how long the answer may be (prompts/brief.md): a small
+# model told nothing runs on to the cap, repeating itself, and the cap cuts it mid-sentence.
+BRIEF_REPLY = 2048
+WORDS_PER_TOKEN = 0.6  # English prose is ~0.75 words a token, code and names fewer: a margin
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,11 @@ class BudgetPlan:
     @property
     def small(self) -> bool:
         return self.window <= SMALL_WINDOW
+
+    @property
+    def brief_words(self) -> int | None:
+        """How many words to ask for when the reply cap is tight (BRIEF_REPLY), else None: say nothing."""
+        return int(self.reply * WORDS_PER_TOKEN) if 0 < self.reply <= BRIEF_REPLY else None
 
     def for_reply(self, wish: int) -> BudgetPlan:
         """The plan of a call whose answer needs at most ``wish`` tokens (a summary, a fix record, a
