@@ -97,3 +97,45 @@ def test_a_chat_keeps_to_the_window_the_provider_named(tmp_path: Path, openai_se
     retried, following = openai_server.chat_requests[-2], openai_server.chat_requests[-1]
     for sent in (retried, following):  # the retry and the next turn both fit the named window
         assert sent.body["max_tokens"] == CAP and len(json.dumps(sent.body["messages"])) // 4 + CAP < 4_096
+
+
+def test_a_slow_local_model_gets_a_reply_cap_from_its_measured_pace(tmp_path: Path, openai_server: OpenAIServer) -> None:
+    """No reply cap configured: the first answer is capped by the window's share and measured; the
+    next by about REPLY_SECONDS of that pace, and the question asks for an answer that ends before it."""
+    from kimicode.models import MIN_REPLY, REPLY_SECONDS
+
+    repo = make_repo(tmp_path / "r", {"app.py": "def f(x):\n    return x\n"})
+    root = Path(repo.working_tree_dir)
+    openai_server.model_entries = [{"id": "slow", "owned_by": "llamacpp"}]
+    openai_server.routes[("GET", "/props")] = {"default_generation_settings": {"n_ctx": 8192}}
+    env = {"KIMICODE_BASE_URL": openai_server.base_url, "KIMICODE_MODEL": "slow"}
+    # 40 tokens in at least 2 s: at most ~20 tokens a second, as a 270M model on two busy cores
+    openai_server.reply("a" * 160, usage={"prompt_tokens": 500, "completion_tokens": 40, "total_tokens": 540},
+                        chunk_delay=0.05)
+    openai_server.reply("short")
+    for question in ("what does f do?", "and now?"):
+        result = run_cli("ask", question, cwd=root, env=env)
+        assert result.returncode == 0, result.stderr
+    first, second = _caps(openai_server)
+    assert first == 2_048  # a quarter of the 8K window: nothing measured yet
+    assert MIN_REPLY <= second <= 20 * REPLY_SECONDS < first
+    words = int(second * 0.6)
+    told = openai_server.chat_requests[1].body["messages"][-1]["content"]
+    assert f"Answer briefly, in at most about {words} words: the answer is cut off after {second} tokens." in told
+    assert "Answer briefly" in openai_server.chat_requests[0].body["messages"][-1]["content"]  # 2,048: tight too
+    listing = run_cli("models", "--json", cwd=root, env=env)
+    (row,) = [r for r in json.loads(listing.stdout)["models"] if r["current"]]
+    assert row["max_output"] == second and "tokens/s measured" in row["max_output_source"]
+    assert 0 < row["speed"]["generate"] <= 20
+
+
+def test_a_configured_reply_cap_wins_over_the_measured_pace(tmp_path: Path, openai_server: OpenAIServer) -> None:
+    repo = make_repo(tmp_path / "r", {"app.py": "def f(x):\n    return x\n", ".kimicode.toml": SMALL})
+    root = Path(repo.working_tree_dir)
+    env = {"KIMICODE_BASE_URL": openai_server.base_url}
+    openai_server.reply("a" * 160, usage={"prompt_tokens": 500, "completion_tokens": 40, "total_tokens": 540},
+                        chunk_delay=0.05)
+    openai_server.reply("short")
+    for question in ("what does f do?", "and now?"):
+        assert run_cli("ask", question, cwd=root, env=env).returncode == 0
+    assert _caps(openai_server) == [CAP, CAP]

@@ -21,7 +21,7 @@ from kimicode.discovery.probe import (
     parse_props,
     probe_server,
 )
-from kimicode.discovery.resolve import REMOTE_FRESH, should_probe
+from kimicode.discovery.resolve import LOCAL_FRESH, REMOTE_FRESH, learn_speed, should_probe
 from kimicode.tokens import TokenCounter
 from kimicode.urls import is_local, server_root, shown, without_userinfo
 from tests.openai_server import OpenAIServer
@@ -191,7 +191,9 @@ def test_a_learned_window_lowers_the_server_figure_until_the_server_changes(open
     spec, sources = resolve_limits(settings, tmp_path)
     assert spec.context_window == 4096 and sources.window.startswith("learned from a 400")
     openai_server.routes[("GET", "/props")] = {"default_generation_settings": {"n_ctx": 16384}}  # restarted
-    spec, sources = resolve_limits(settings, tmp_path)
+    spec, _ = resolve_limits(settings, tmp_path)
+    assert spec.context_window == 4096  # what it said a moment ago still holds (LOCAL_FRESH)
+    spec, sources = resolve_limits(settings, tmp_path, probe=True)  # asked again (later, or by doctor and models)
     assert spec.context_window == 16384 and sources.window == "server /props n_ctx"
 
 
@@ -205,7 +207,7 @@ def test_llama_cpp_python_window_is_probed_once_then_remembered(openai_server: O
     assert spec.context_window == 8192 and sources.window.startswith("server 400 to an overflow probe")
     assert calibration.factor(tmp_path, "gemma") == 1.2  # measured on the server's own tokenizer
     counted = len(openai_server.requests)
-    spec, _ = resolve_limits(_settings(openai_server), tmp_path)
+    spec, _ = resolve_limits(_settings(openai_server), tmp_path, probe=True)  # asked again (doctor, or minutes later)
     # the overflow probe and the chat-template check (one token of answer each), neither made again
     assert [r.body["max_tokens"] for r in openai_server.chat_requests] == [1, 1]
     assert spec.context_window == 8192 and spec.system_role  # the loopback server counts the system message
@@ -218,8 +220,21 @@ def test_a_server_that_is_down_keeps_what_was_remembered(openai_server: OpenAISe
     settings = _settings(openai_server)
     resolve_limits(settings, tmp_path)
     openai_server.close()
-    spec, sources = resolve_limits(settings, tmp_path)
+    spec, sources = resolve_limits(settings, tmp_path, probe=True)
     assert spec.context_window == 8192 and sources.facts is not None and not sources.facts.reachable
+
+
+def test_a_local_server_is_asked_again_only_after_a_few_minutes(openai_server: OpenAIServer, tmp_path: Path) -> None:
+    openai_server.model_entries = LLAMA_CPP_MODELS
+    openai_server.routes[("GET", "/props")] = {"default_generation_settings": {"n_ctx": 8192}}
+    settings = _settings(openai_server)
+    resolve_limits(settings, tmp_path)
+    asked = len(openai_server.requests)
+    spec, sources = resolve_limits(settings, tmp_path)  # `ask --dry-run` right after: nothing asked
+    assert len(openai_server.requests) == asked and spec.context_window == 8192 and sources.facts is None
+    old = store.Remembered(server={"window": 8192, "at": time.time() - LOCAL_FRESH - 1})
+    assert should_probe(settings, old, time.time())
+    assert not should_probe(settings, store.Remembered(server={"window": 8192, "at": time.time() - 5}), time.time())
 
 
 def test_remote_unknown_models_are_asked_at_most_once_a_day() -> None:
@@ -284,3 +299,20 @@ def test_a_data_dir_that_cannot_be_written_does_not_stop_discovery(openai_server
     blocked.write_text("a file where the data folder should be")
     spec, sources = resolve_limits(_settings(openai_server), blocked)
     assert spec.context_window == 8192 and sources.window == "server /props n_ctx"
+
+
+def test_the_reply_cap_of_a_model_without_one_follows_its_measured_pace(openai_server: OpenAIServer, tmp_path: Path) -> None:
+    openai_server.model_entries = LLAMA_CPP_MODELS
+    openai_server.routes[("GET", "/props")] = {"default_generation_settings": {"n_ctx": 8192}}
+    settings = _settings(openai_server)
+    spec, sources = resolve_limits(settings, tmp_path)
+    assert spec.max_output == 2048 and sources.max_output.startswith("default: a quarter of the window")
+    learn_speed(tmp_path, settings.base_url, "gemma", 4000, 40.0, 101, 10.0)  # 100 prompt, 10 answer tokens/s
+    learn_speed(tmp_path, settings.base_url, "gemma", 10, 1.0, 5, 1.0)  # too short to say anything: ignored
+    speed = store.recall(tmp_path, settings.base_url, "gemma").speed
+    assert speed is not None and speed["generate"] == 10.0 and speed["prefill"] == 100.0
+    spec, sources = resolve_limits(settings, tmp_path)
+    assert spec.max_output == 450 and "10.0 tokens/s" in sources.max_output  # REPLY_SECONDS of it
+    learn_speed(tmp_path, settings.base_url, "gemma", 4000, 40.0, 1001, 10.0)  # 100 tokens/s: blended to 55
+    spec, _ = resolve_limits(settings, tmp_path)
+    assert spec.max_output == 2048  # the window's share is the most it ever gets

@@ -86,3 +86,12 @@ def test_cost() -> None:
 def test_cost_without_a_cache_price_bills_cached_as_uncached() -> None:
     spec = model_spec("x", {"x": ModelOverride(price_input=2.0, price_output=6.0)})
     assert cost_usd(spec, 1_000_000, 500_000, 0) == pytest.approx(2.0)
+
+
+def test_the_default_reply_cap_scales_with_the_window_and_the_measured_pace() -> None:
+    from kimicode.models import MIN_REPLY, REPLY_SECONDS, reply_cap
+
+    assert [reply_cap(w) for w in (4096, 8192, 65_536, 262_144)] == [1024, 2048, 8192, 8192]
+    assert reply_cap(8192, 7.0) == 7 * REPLY_SECONDS  # a 270M model on two busy cores
+    assert reply_cap(8192, 0.5) == MIN_REPLY  # however slow: room for a short answer
+    assert reply_cap(8192, 500.0) == 2048 and reply_cap(8192, 0) == 2048
