@@ -60,6 +60,9 @@ NO_KEY_PLACEHOLDER = "no-key-configured"
 # coming up; then the user is told at once (ask, review, the commit hook, doctor).
 REFUSED_TRIES = 2
 REFUSED_DELAY = 0.25
+# Before the first token a slow model reads the prompt: at its measured prefill rate that takes
+# prompt/rate seconds, allowed this many times over (the machine may be busier than when measured).
+FIRST_TOKEN_MARGIN = 3.0
 
 
 class _Retry(Exception):
@@ -130,6 +133,7 @@ class ChatClient:
         self._live: Any = None  # the stream being read, for cancel()
         self._finish_by: tuple[float, str] | None = None  # see finish_by()
         self._expired: tuple[str, str] | None = None  # set by the watchdog: ("idle" | "deadline", which limit)
+        self._first_wait = 0.0  # seconds the first token may take beyond idle_timeout (see stream_chat)
 
     def __repr__(self) -> str:
         return f"ChatClient(base_url={self.endpoint.shown_url!r}, model={self.endpoint.model!r})"
@@ -228,8 +232,14 @@ class ChatClient:
         tool_choice: str | dict[str, Any] | None = None,
         temperature: float | None = None,
         response_format: dict[str, Any] | None = None,
+        prompt_tokens: int = 0,
     ) -> ChatResult:
-        """Stream one answer, retrying what is safe to retry. Raises LLMError / ContextOverflow."""
+        """Stream one answer, retrying what is safe to retry. Raises LLMError / ContextOverflow.
+
+        ``prompt_tokens`` (our estimate) with the model's measured prefill rate gives the first token
+        that much longer than idle_timeout: the server is reading the prompt, not stalled."""
+        rate = self.spec.prefill_rate
+        self._first_wait = prompt_tokens / rate * FIRST_TOKEN_MARGIN if rate else 0.0
         body = self.request_body(messages, max_tokens=max_tokens, tools=tools, tool_choice=tool_choice,
                                  temperature=temperature, response_format=response_format)
         started = time.monotonic()
@@ -361,13 +371,13 @@ class ChatClient:
         """
         idle = self.endpoint.idle_timeout
         while True:
-            idle_at = answer.fresh + idle if idle > 0 else math.inf
+            idle_at = answer.fresh + idle + (self._first_wait if answer.first is None else 0.0) if idle > 0 else math.inf
             if done.wait(max(min(stop_at, idle_at) - time.monotonic(), 0.0)):
                 return
             now = time.monotonic()
             if now >= stop_at:
                 self._expired = ("deadline", why)
-            elif idle > 0 and now >= answer.fresh + idle:
+            elif now >= idle_at:
                 self._expired = ("idle", "idle_timeout")
             else:
                 continue  # data arrived meanwhile: wait again

@@ -30,6 +30,9 @@ class ModelSpec:
     allows_required_tool_choice: bool = True
     known: bool = True  # False: conservative guesses for a model nobody described
     system_role: bool = True  # False: its chat template drops system messages; the client folds them into the first user message
+    # prompt tokens a second measured at this endpoint (kimicode.discovery), or None: a long prompt on a
+    # slow local model takes minutes before its first token, and idle_timeout waits that much longer for it
+    prefill_rate: float | None = None
 
 
 def _kimi(name: str, window: int, price_in: float, price_hit: float, price_out: float, required_ok: bool) -> ModelSpec:

@@ -99,6 +99,7 @@ class Reply:
     chunk_delay: float = 0.0  # seconds between streamed chunks...
     delay_from_chunk: int = 1  # ...from this chunk on (a stall mid-answer: chunk_delay > timeout)
     delay: float = 0.0  # seconds before the response starts (see OpenAIServer.slow)
+    prefill: float = 0.0  # seconds after the headers before the first chunk (a local model reading the prompt)
     usage_in_choice: bool = False  # Moonshot style: usage inside choices[0] of the last chunk
     cut_after_chunks: int | None = None  # break the stream after this many chunks, as cut_how says:
     # "close": drop the connection mid-body; "end": end the body cleanly without the final
@@ -287,6 +288,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        self.wfile.flush()
+        if not self._wait(script.prefill):
+            return
         for index, chunk in enumerate(_chunks(script, model, usage)):
             if script.cut_after_chunks is not None and index >= script.cut_after_chunks:
                 self._cut(script)

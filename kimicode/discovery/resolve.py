@@ -203,8 +203,10 @@ def _spec(settings: Settings, window: int, window_source: str, remembered: store
     known = not window_source.startswith("default")
     dropped = bool(remembered.template) and remembered.template.get("system_kept") is False  # type: ignore[union-attr]
     system_role = base.system_role and not dropped
-    return (dataclasses.replace(base, context_window=window, max_output=max_output, known=known, system_role=system_role),
-            output_source, price_source)
+    prefill = (remembered.speed or {}).get("prefill")
+    prefill_rate = float(prefill) if isinstance(prefill, (int, float)) and prefill > 0 else None
+    return (dataclasses.replace(base, context_window=window, max_output=max_output, known=known, system_role=system_role,
+                                prefill_rate=prefill_rate), output_source, price_source)
 
 
 def _paced(window: int, speed: dict[str, Any] | None) -> tuple[int, str]:

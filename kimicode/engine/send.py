@@ -126,6 +126,7 @@ class Sender:
             response_format={"type": "json_object"} if json_mode else None,
             tools=request.tools or None,
             tool_choice=tool_choice if request.tools else None,
+            prompt_tokens=request.tokens,  # a slow model's first token waits for the prompt to be read
         )
         for call in result.tool_calls:
             emit(ToolCalled(call))

@@ -99,3 +99,20 @@ def test_backoff_never_sleeps_past_the_deadline(openai_server: OpenAIServer) -> 
         chat.stream_chat(HELLO)
     assert seen.sleeps == []
     assert "no time left before request_deadline = 0.5 s for another try" in str(caught.value)
+
+
+def test_a_slow_model_reading_a_long_prompt_is_not_taken_for_a_stalled_one(openai_server: OpenAIServer) -> None:
+    """A model whose prefill rate was measured gets prompt/rate seconds (times a margin) beyond
+    idle_timeout for its first token; after it, idle_timeout alone holds."""
+    import dataclasses
+
+    from kimicode.models import model_spec
+
+    for _ in range(2):
+        openai_server.reply("read it", prefill=1.0)  # the headers at once, the prompt read in a second
+    with make_client(openai_server, idle_timeout=0.3, max_retries=0) as chat, pytest.raises(LLMError):
+        chat.stream_chat(HELLO, prompt_tokens=1_000)  # no rate known: idle after 0.3 s
+    slow = dataclasses.replace(model_spec("kimi-k2.7-code", {}), prefill_rate=1_000.0)  # 1,000 tokens: ~1 s, 3 s allowed
+    with make_client(openai_server, idle_timeout=0.3, max_retries=0, spec=slow) as chat:
+        result = chat.stream_chat(HELLO, prompt_tokens=1_000)
+    assert not result.partial and result.content == "read it"
