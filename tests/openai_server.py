@@ -288,7 +288,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        self.wfile.flush()
         if not self._wait(script.prefill):
             return
         for index, chunk in enumerate(_chunks(script, model, usage)):
