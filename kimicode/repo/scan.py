@@ -34,8 +34,8 @@ def read_text(root: Path, path: str) -> str:
     return decode((root / path).read_bytes())[0]
 
 
-def _record(path: str, entry: RepoFile, data: bytes, index_cap: int | None) -> tuple[FileRecord, bytes]:
-    """The file's record and its words for the lexical index (empty for a file that is not sent)."""
+def _record(path: str, entry: RepoFile, data: bytes, index_cap: int | None) -> tuple[FileRecord, str, bytes]:
+    """The file's record, the names it defines (one a line) and its words for the lexical index (empty for a file that is not sent)."""
     from kimicode.repo.symbols import scan
     from kimicode.repo.terms import file_terms
 
@@ -43,22 +43,22 @@ def _record(path: str, entry: RepoFile, data: bytes, index_cap: int | None) -> t
     skip = f"secret in file name: {named}" if named else content_reason(data)
     language = language_for(path)
     if skip:
-        return FileRecord(path, entry.size, entry.mtime_ns, digest_bytes(data), language, skip, 0, True, "", ()), b""
+        return FileRecord(path, entry.size, entry.mtime_ns, digest_bytes(data), language, skip, 0, True, ()), "", b""
     text, utf8 = decode(data)
     found = scan(language, text)
     record = FileRecord(
         path, entry.size, entry.mtime_ns, digest_bytes(data), language, None,
-        text.count("\n") + 1, utf8, "\n".join(found.defines), found.imports,
+        text.count("\n") + 1, utf8, found.imports,
     )
-    return record, file_terms(data if index_cap is None else data[:index_cap], found.defines)
+    return record, "\n".join(found.defines), file_terms(data if index_cap is None else data[:index_cap], found.defines)
 
 
 PARALLEL_MIN_FILES = 200  # below this, starting workers costs more than it saves
 LEXICAL_BYTES = 48_000_000  # of text indexed for words per repository (see index_cap)
 
 
-def _scan_chunk(index_cap: int | None, root: str, entries: Sequence[RepoFile]) -> list[tuple[FileRecord, bytes] | Skipped]:
-    out: list[tuple[FileRecord, bytes] | Skipped] = []
+def _scan_chunk(index_cap: int | None, root: str, entries: Sequence[RepoFile]) -> list[tuple[FileRecord, str, bytes] | Skipped]:
+    out: list[tuple[FileRecord, str, bytes] | Skipped] = []
     for entry in entries:
         try:
             with open(os.path.join(root, entry.path), "rb") as fh:
@@ -70,7 +70,7 @@ def _scan_chunk(index_cap: int | None, root: str, entries: Sequence[RepoFile]) -
     return out
 
 
-def _scan_all(root: Path, entries: Sequence[RepoFile], index_cap: int | None) -> list[tuple[FileRecord, bytes] | Skipped]:
+def _scan_all(root: Path, entries: Sequence[RepoFile], index_cap: int | None) -> list[tuple[FileRecord, str, bytes] | Skipped]:
     """Read and scan ``entries``, on every core when there are many."""
     return map_files(partial(_scan_chunk, index_cap), str(root), entries, PARALLEL_MIN_FILES)
 
@@ -101,12 +101,13 @@ def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache) -> ScanR
     todo = [e for e in files if not ((c := known.get(e.path)) and c[0] == e.size and c[1] == e.mtime_ns
                                      and (c[2].skip or c[2].digest in indexed))]
     fresh: dict[str, FileRecord | Skipped] = {}
+    defines: dict[str, str] = {}
     terms: dict[str, bytes] = {}
     for item in _scan_all(root, todo, index_cap([f.size for f in files])):
         if isinstance(item, Skipped):
             fresh[item.path] = item
         else:
-            record, words = item
+            record, defines[record.path], words = item
             fresh[record.path] = record
             if not record.skip:
                 terms[record.digest] = words  # empty for a file without words: stored all the same
@@ -122,7 +123,7 @@ def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache) -> ScanR
             records.append(now)
     listed = {f.path for f in files}
     # entries of files merely filtered out (--include) stay: the next full pack wants them
-    cache.put_files([r for r in fresh.values() if isinstance(r, FileRecord)],
+    cache.put_files([r for r in fresh.values() if isinstance(r, FileRecord)], defines,
                     removed=[p for p in known if p not in listed and not (root / p).exists()])
     cache.put_terms(terms.items())
     return ScanResult(tuple(records), tuple(skipped), len(files) - len(todo), len(todo))
