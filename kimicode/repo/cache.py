@@ -89,6 +89,8 @@ class PackCache:
                 try:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     db = sqlite3.connect(path, timeout=5)
+                    # only a cache: a crash that damages it costs a rebuild, not data; no fsync per write
+                    db.execute("PRAGMA synchronous=OFF")
                     db.executescript(_SCHEMA)
                     return db
                 except sqlite3.DatabaseError as exc:
@@ -179,11 +181,17 @@ class PackCache:
         def write() -> None:
             with self._db:
                 self._db.executemany("INSERT OR REPLACE INTO terms VALUES (?, ?, ?)", rows)
-                # drop the terms of contents no file has any more (edited, deleted)
-                self._db.execute("DELETE FROM terms WHERE digest NOT IN (SELECT digest FROM files)")
 
         if rows:
             self._guard(write)
+
+    def drop_unused_terms(self) -> None:
+        """Drop the terms of contents no file has any more (edited, deleted)."""
+        def write() -> None:
+            with self._db:
+                self._db.execute("DELETE FROM terms WHERE digest NOT IN (SELECT digest FROM files)")
+
+        self._guard(write)
 
     def get_blob(self, digest: str, kind: str) -> str | None:
         row = self._guard(lambda: self._db.execute("SELECT value FROM blobs WHERE digest=? AND kind=?", (digest, kind)).fetchone())
