@@ -5,7 +5,8 @@ files, and so does turning 400,000 resolved paths into rows for the PageRank. Be
 packs usually one file changed, and its imports rarely did. So the graph is stored with the
 pack cache as arrays over the files in path order (importer rows, imported rows: a few MB at
 100k files, loaded in milliseconds): while the set of files is the same, only the rows of
-files whose content changed are resolved again and spliced in. A file added or removed can
+files whose imports (as written) changed are resolved again and spliced in; an edit that
+leaves the imports alone resolves nothing (and needs no index of all paths). A file added or removed can
 change what any import resolves to (`#include "types.h"` may now find a closer one), so
 then every file is resolved.
 """
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
     from kimicode.repo.cache import FileRecord
 
-FORMAT = 2  # 2: arrays over sorted paths, files told apart by content digest
+FORMAT = 2  # 2: arrays over sorted paths, rows told apart by content digest, then by imports
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,16 @@ class ImportEdges:
 @dataclass(frozen=True)
 class ImportGraph:
     paths: tuple[str, ...]  # every file with a record, sorted
-    keys: bytes  # per path, 16 bytes of its content digest: a changed file's row is resolved again
+    keys: bytes  # per path, 16 bytes of its content digest: only changed files' imports are compared
+    specs: bytes  # per path, 8 bytes of a hash of its language and imports as written
     starts: np.ndarray  # int64, len(paths) + 1: row i's targets are targets[starts[i]:starts[i + 1]]
     targets: np.ndarray  # int32 rows, as resolved (self-imports included)
     resolved: int = 0  # files resolved to make this graph (the rest were reused)
+    stored: bool = False  # this is the stored graph as it was: nothing to store again
 
     def to_bytes(self) -> bytes:
-        return marshal.dumps((FORMAT, _fingerprint(self.paths), self.keys, self.starts.tobytes(), self.targets.tobytes()))
+        return marshal.dumps((FORMAT, _fingerprint(self.paths), self.keys, self.specs, self.starts.tobytes(),
+                              self.targets.tobytes()))
 
     @classmethod
     def from_bytes(cls, data: bytes | None, paths: Sequence[str]) -> ImportGraph | None:
@@ -63,10 +67,10 @@ class ImportGraph:
         import numpy as np
 
         try:
-            form, fingerprint, keys, starts, targets = marshal.loads(data)  # type: ignore[arg-type]
-            if form != FORMAT or fingerprint != _fingerprint(paths) or len(keys) != 16 * len(paths):
+            form, fingerprint, keys, specs, starts, targets = marshal.loads(data)  # type: ignore[arg-type]
+            if form != FORMAT or fingerprint != _fingerprint(paths) or len(keys) != 16 * len(paths) or len(specs) != 8 * len(paths):
                 return None
-            graph = cls(tuple(paths), keys, np.frombuffer(starts, dtype=np.int64), np.frombuffer(targets, dtype=np.int32))
+            graph = cls(tuple(paths), keys, specs, np.frombuffer(starts, dtype=np.int64), np.frombuffer(targets, dtype=np.int32))
             return graph if len(graph.starts) == len(paths) + 1 and graph.starts[-1] == len(graph.targets) else None
         except (TypeError, ValueError, EOFError):
             return None
@@ -98,11 +102,17 @@ def _keys(records: Sequence[FileRecord]) -> bytes:
     return b"".join(bytes.fromhex(r.digest) for r in records)
 
 
+def _spec(record: FileRecord) -> bytes:
+    """8 bytes standing for what resolution reads of a file: its language and imports as written."""
+    return hashlib.blake2b(f"{record.language}\0{chr(1).join(record.imports)}".encode("utf-8", "surrogatepass"),
+                           digest_size=8).digest()
+
+
 def import_graph(records: Sequence[FileRecord], previous: bytes | None = None) -> ImportGraph:
     """The resolved imports of ``records``; what ``previous`` (a stored graph) resolved is reused where it still holds.
 
     A file's imports are a function of its content (and path): a file whose content digest is
-    unchanged keeps its row.
+    unchanged keeps its row, and so does one whose imports as written are.
     """
     import numpy as np
 
@@ -114,11 +124,20 @@ def import_graph(records: Sequence[FileRecord], previous: bytes | None = None) -
     old = ImportGraph.from_bytes(previous, paths) if previous is not None else None
     if old is not None:
         if old.keys == keys:
-            return old
+            return ImportGraph(paths, keys, old.specs, old.starts, old.targets, stored=True)
         mine = np.frombuffer(keys, dtype=np.uint8).reshape(-1, 16)
         theirs = np.frombuffer(old.keys, dtype=np.uint8).reshape(-1, 16)
-        todo = np.flatnonzero((mine != theirs).any(axis=1)).tolist()
+        specs = bytearray(old.specs)
+        todo = []
+        for i in np.flatnonzero((mine != theirs).any(axis=1)).tolist():
+            spec = _spec(ordered[i])
+            if spec != old.specs[8 * i:8 * i + 8]:
+                specs[8 * i:8 * i + 8] = spec
+                todo.append(i)
+        if not todo:  # contents changed, imports did not: the rows stand
+            return ImportGraph(paths, keys, bytes(specs), old.starts, old.targets)
     else:
+        specs = bytearray(b"".join(map(_spec, ordered)))
         todo = list(range(len(ordered)))
     found = resolve_all([(ordered[i].path, ordered[i].language, ordered[i].imports) for i in todo], RepoPathIndex(paths))
     row = {p: i for i, p in enumerate(paths)} if len(todo) > 64 else None
@@ -135,7 +154,7 @@ def import_graph(records: Sequence[FileRecord], previous: bytes | None = None) -
         lists = [rows(targets) for targets in found]
         counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
         flat = np.fromiter((r for row_targets in lists for r in row_targets), dtype=np.int32, count=int(counts.sum()))
-        return ImportGraph(paths, keys, np.concatenate(([0], np.cumsum(counts))).astype(np.int64), flat, len(todo))
+        return ImportGraph(paths, keys, bytes(specs), np.concatenate(([0], np.cumsum(counts))).astype(np.int64), flat, len(todo))
     # splice the new rows of the changed files into the stored arrays
     pieces, counts, at = [], np.diff(old.starts), 0
     for i, targets in zip(todo, found):
@@ -145,4 +164,4 @@ def import_graph(records: Sequence[FileRecord], previous: bytes | None = None) -
         at = i + 1
     pieces.append(old.targets[old.starts[at]:])
     starts = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-    return ImportGraph(paths, keys, starts, np.concatenate(pieces).astype(np.int32), len(todo))
+    return ImportGraph(paths, keys, bytes(specs), starts, np.concatenate(pieces).astype(np.int32), len(todo))

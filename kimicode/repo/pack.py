@@ -268,7 +268,7 @@ def _imports(records: Sequence[FileRecord], cache: PackCache) -> ImportEdges:
     # the resolution rules are part of the state's name: a graph made by other rules is not reused
     name = GRAPH_STATE + ":" + hashlib.sha256(Path(symbols.__file__).read_bytes()).hexdigest()[:16]
     graph = import_graph(records, cache.get_state(name))
-    if graph.resolved:
+    if not graph.stored:
         cache.put_state(name, graph.to_bytes())
     return graph.edges()
 

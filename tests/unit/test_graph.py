@@ -35,6 +35,15 @@ def test_an_edit_that_changes_imports_resolves_that_file_only() -> None:
     assert after.resolved == 1 and targets(after) == fresh(edited)
 
 
+def test_an_edit_that_keeps_the_imports_resolves_nothing() -> None:
+    first = import_graph(RECORDS)
+    edited = [FileRecord(r.path, 11, 2, digest_bytes(b"new content"), r.language, None, 2, True, r.imports)
+              if r.path == "app/main.py" else r for r in RECORDS]
+    after = import_graph(edited, first.to_bytes())
+    assert after.resolved == 0 and not after.stored and targets(after) == fresh(edited)
+    assert import_graph(edited, after.to_bytes()).stored
+
+
 def test_an_added_file_can_change_other_files_resolutions() -> None:
     first = import_graph(RECORDS)
     added = sorted(RECORDS + [record("src/types.h", (), "c")], key=lambda r: r.path)
