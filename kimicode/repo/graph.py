@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from kimicode.repo.cache import FileRecord
 
-FORMAT = 2  # 2: arrays over sorted paths, rows told apart by content digest, then by imports
+FORMAT = 3  # 3: arrays over sorted paths, rows told apart by content digest, then by imports
 
 
 @dataclass(frozen=True)
