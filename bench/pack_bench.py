@@ -256,7 +256,9 @@ def repomix_rows(args: argparse.Namespace, tmp: Path) -> list[Row]:
         for row in rows:
             row.note = hint
         return rows
-    for row, extra in zip(rows, ([], ["--compress"])):
+    if not args.repomix_compress:
+        rows[1].note = "not run (--no-repomix-compress)"
+    for row, extra in zip(rows, ([], ["--compress"]) if args.repomix_compress else ([],)):
         for run in range(1, args.runs + 1):
             home = Path(tempfile.mkdtemp(prefix="repomix-home-", dir=tmp))
             work = Path(tempfile.mkdtemp(prefix="repomix-cwd-", dir=tmp))   # no repomix.config.json here
@@ -395,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--query", default="", help="pack for this question (kimicode --query); adds a warm row for another one")
     parser.add_argument("--no-touch", dest="touch", action="store_false",
                         help="leave out the row that packs again after editing one file")
+    parser.add_argument("--no-repomix-compress", dest="repomix_compress", action="store_false",
+                        help="leave out repomix --compress (at 100k files it grows past 6 GB resident)")
     parser.add_argument("--only", default="", help="comma list of kimicode,repomix,aider (default: all)")
     parser.add_argument("--aider-map-tokens", type=int, default=8192,
                         help="aider --map-tokens; with no files in the chat aider doubles it [8192]")

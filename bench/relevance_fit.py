@@ -79,13 +79,14 @@ def compute(root: Path, issue: Issue, cache_dir: Path) -> IssueData:
         scan = scan_files(listing.root, listing.files, cache)
         records = sorted(scan.records, key=lambda r: r.path)
         lexical = load_index(listing.root, records, cache)
+        defines = dict(cache.defines())
     finally:
         cache.close()
     order = [r.path for r in records]
     paths = RepoPathIndex(order)
     imports = {r.path: resolve_imports(r.path, r.language, r.imports, paths) for r in records}
     recent = read_git_info(listing.git_root, listing.root).recent if listing.git_root else {}
-    evidence = gather(order, {r.path: r.defines for r in records}, {r.path: r.lines for r in records}, lexical,
+    evidence = gather(order, defines, {r.path: r.lines for r in records}, lexical,
                       parse_question(issue.problem_statement))
     row = {p: i for i, p in enumerate(order)}
     return IssueData(issue, order, evidence.matrix.astype(np.float32), Graph.build(order, imports),
@@ -229,7 +230,7 @@ def simulate(data: Sequence[IssueData], w: np.ndarray, budget: int, calibration:
     for d in data:
         p = calibrated(softmax(d.matrix(w) @ w), *calibration)
         top = np.argsort(-p, kind="stable")[:CANDIDATES]
-        candidates = [(FileRecord(d.paths[i], int(d.tokens[i] * 3.6), 0, "", language(d.paths[i]), None, 0, True, "", ()),
+        candidates = [(FileRecord(d.paths[i], int(d.tokens[i] * 3.6), 0, "", language(d.paths[i]), None, 0, True, ()),
                        float(p[i])) for i in top]
         modes = {c.record.path: c.mode for c in plan_best(candidates, room, estimate, estimate)}
         gold = [d.paths[g] for g in d.gold]

@@ -107,6 +107,7 @@ def load_index(root: Path, records: Sequence[FileRecord], cache: PackCache) -> L
     from kimicode.repo.terms import file_terms
 
     blobs = cache.terms(r.digest for r in records)
+    defines = cache.defines()
     made: dict[str, bytes] = {}
     cap = index_cap([r.size for r in records]) if any(r.digest not in blobs for r in records) else None
     for record in records:
@@ -115,7 +116,7 @@ def load_index(root: Path, records: Sequence[FileRecord], cache: PackCache) -> L
                 data = (root / record.path).read_bytes()
             except OSError:
                 continue  # gone since the scan: it simply matches nothing
-            made[record.digest] = file_terms(data[:cap], record.defines.split("\n") if record.defines else ())
+            made[record.digest] = file_terms(data[:cap], named.split("\n") if (named := defines.get(record.path)) else ())
     cache.put_terms(made.items())
     blobs.update(made)
     return LexicalIndex([blobs.get(r.digest) for r in records])

@@ -24,6 +24,7 @@ from kimicode.repo.contents import VERSION as CONTENTS_VERSION
 from kimicode.repo.contents import Contents
 from kimicode.repo.files import ListingError, ListingMemo, Skipped, survey
 from kimicode.repo.gitinfo import GitInfo, read_git_info, read_head
+from kimicode.repo.graph import ImportEdges
 from kimicode.repo.plan import FULL, OUTLINE, SLICE, Choice, plan_for_question, plan_tiers
 from kimicode.repo.rank import RELEVANCE_VERSION, RankedFile, rank_files
 from kimicode.repo.render import Header, render_footer, render_header, render_pack, render_tree_block
@@ -259,23 +260,23 @@ def _result_key(root: Path, fingerprint: str, git: GitInfo | None, options: Pack
     return hashlib.sha256(json.dumps(data).encode()).hexdigest()
 
 
-def _imports(records: Sequence[FileRecord], cache: PackCache) -> Mapping[str, tuple[str, ...]]:
-    """Each file's imports resolved to repository files; the last graph (graph.py) is reused where it holds."""
+def _imports(records: Sequence[FileRecord], cache: PackCache) -> ImportEdges:
+    """The import edges among the files; the last graph (graph.py) is reused where it holds."""
     from kimicode.repo import symbols
-    from kimicode.repo.graph import ImportGraph, import_graph
+    from kimicode.repo.graph import import_graph
 
     # the resolution rules are part of the state's name: a graph made by other rules is not reused
     name = GRAPH_STATE + ":" + hashlib.sha256(Path(symbols.__file__).read_bytes()).hexdigest()[:16]
-    graph = import_graph(records, ImportGraph.from_bytes(cache.get_state(name)))
-    if graph.resolved:
+    graph = import_graph(records, cache.get_state(name))
+    if not graph.stored:
         cache.put_state(name, graph.to_bytes())
-    return graph.targets
+    return graph.edges()
 
 
 def _ranked(root: Path, scan: ScanResult, git: GitInfo | None, query: str | None, cache: PackCache) -> tuple[list[FileRecord], list[RankedFile]]:
     paths = [r.path for r in scan.records]
     imports = _imports(scan.records, cache)
-    defines = {r.path: r.defines for r in scan.records}
+    defines = cache.defines()  # read only where a signal asks: 90 MB of text at 100k files
     lexical = None
     if query:
         from kimicode.repo.lexical import load_index

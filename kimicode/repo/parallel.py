@@ -36,6 +36,43 @@ def worker_count() -> int:
     return min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, MAX_WORKERS)
 
 
+def stream_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: Sequence[T], min_items: int,
+                 chunk: int = 500) -> Iterator[list[R]]:
+    """``work(root, part)`` over runs of at most ``chunk`` items, each result as soon as it is done (any order).
+
+    For results too large to hold all at once (a scan's words at 100k files): the caller stores
+    each part and lets it go. In-process below ``min_items``.
+    """
+    parts = [items[i:i + chunk] for i in range(0, len(items), chunk)]
+    workers = worker_count()
+    if len(items) < min_items or workers < 2:
+        for part in parts:
+            yield work(root, part)
+        return
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        todo = iter(parts)
+        running: set[Future[list[R]]] = set()
+
+        def top_up() -> None:
+            # a few parts ahead of the caller, not all: results must not pile up
+            with _FORKING:  # a submit may fork a worker
+                for part in todo:
+                    running.add(pool.submit(work, root, part))
+                    if len(running) >= 2 * workers:
+                        break
+
+        top_up()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            running.difference_update(done)
+            top_up()
+            for future in done:
+                yield future.result()
+
+
 def map_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: Sequence[T], min_items: int,
               interleave: bool = True) -> list[R]:
     """``work(root, chunk)`` over ``items``; results in item order. In-process below ``min_items``.

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Sequence
 
+from kimicode.repo.graph import ImportEdges
 from kimicode.repo.query import Question, parse_question
 from kimicode.repo.signals import NAMES as EVIDENCE
 from kimicode.repo.signals import Evidence, gather
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from kimicode.repo.lexical import LexicalIndex
+
+Imports = Mapping[str, Sequence[str]] | ImportEdges  # path -> resolved imports, or the edges graph.py keeps
 
 DAMPING = 0.85
 REVERSE_EDGE_WEIGHT = 0.3  # a file that imports a relevant file is relevant, but less so
@@ -96,16 +99,18 @@ class Features:
     evidence: Evidence
 
 
-def _pagerank(n: int, edges: list[tuple[int, int, float]], teleport: Sequence[float]) -> np.ndarray:
+def _pagerank(n: int, edges: ImportEdges, teleport: Sequence[float]) -> np.ndarray:
+    """PageRank over the import edges and, weaker, their reverses; jumps follow ``teleport``."""
     import numpy as np
 
     tele = np.asarray(teleport, dtype=float)
     tele = tele / tele.sum()
-    if not edges:
+    if not len(edges.src):
         return tele
-    src = np.fromiter((e[0] for e in edges), dtype=np.int64, count=len(edges))
-    dst = np.fromiter((e[1] for e in edges), dtype=np.int64, count=len(edges))
-    weight = np.fromiter((e[2] for e in edges), dtype=float, count=len(edges))
+    # each import edge, then its reverse: the order every sum below adds in
+    src = np.column_stack((edges.src, edges.dst)).ravel()
+    dst = np.column_stack((edges.dst, edges.src)).ravel()
+    weight = np.tile([1.0, REVERSE_EDGE_WEIGHT], len(edges.src))
     out = np.bincount(src, weights=weight, minlength=n)
     norm = weight / out[src]
     dangling = out == 0
@@ -119,18 +124,12 @@ def _pagerank(n: int, edges: list[tuple[int, int, float]], teleport: Sequence[fl
     return rank
 
 
-def _edges(order: Sequence[str], imports: Mapping[str, Sequence[str]]) -> list[tuple[int, int, float]]:
-    """Import edges (importer -> imported, weight 1) and the weaker reverse ones."""
-    index = {p: i for i, p in enumerate(order)}
-    edges: list[tuple[int, int, float]] = []
-    for path, targets in imports.items():
-        if path not in index:
-            continue
-        for target in targets:
-            if target in index and target != path:
-                edges.append((index[path], index[target], 1.0))
-                edges.append((index[target], index[path], REVERSE_EDGE_WEIGHT))
-    return edges
+def _edges(order: Sequence[str], imports: Imports) -> ImportEdges:
+    """The import edges over ``order`` (sorted paths): as given (graph.py keeps them), or from a mapping."""
+    if isinstance(imports, ImportEdges):
+        assert imports.order == tuple(order), "import edges are over the ranked paths"
+        return imports
+    return ImportEdges.from_mapping(order, imports)
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
@@ -171,14 +170,13 @@ class Graph:
     hub: np.ndarray  # log(1 + PageRank x files) of a uniform walk
 
     @classmethod
-    def build(cls, order: Sequence[str], imports: Mapping[str, Sequence[str]]) -> Graph:
+    def build(cls, order: Sequence[str], imports: Imports) -> Graph:
         import numpy as np
 
         edges = _edges(order, imports)
-        forward = [(a, b) for a, b, w in edges if w == 1.0]
         n = len(order)
         hub = np.log1p(_pagerank(n, edges, [1.0] * n) * n) if n else np.zeros(0)
-        return cls(np.asarray([a for a, _ in forward], dtype=np.int64), np.asarray([b for _, b in forward], dtype=np.int64), hub)
+        return cls(edges.src, edges.dst, hub)
 
 
 def structure_columns(graph: Graph, recent: np.ndarray, first: np.ndarray) -> np.ndarray:
@@ -197,7 +195,7 @@ def structure_columns(graph: Graph, recent: np.ndarray, first: np.ndarray) -> np
     return out
 
 
-def features(paths: Sequence[str], defines: Mapping[str, str], imports: Mapping[str, Sequence[str]],
+def features(paths: Sequence[str], defines: Mapping[str, str], imports: Imports,
              recent: Mapping[str, float], lines: Mapping[str, int], lexical: LexicalIndex | None,
              question: Question, weights: Mapping[str, float] = WEIGHTS) -> Features:
     """All signals for ``question``; ``lexical`` indexes the files of ``sorted(paths)`` in that order."""
@@ -265,7 +263,7 @@ def _prior(path: str) -> tuple[float, list[str]]:
     return 1.0, []
 
 
-def _structural(paths: Sequence[str], imports: Mapping[str, Sequence[str]], recent: Mapping[str, float]) -> list[RankedFile]:
+def _structural(paths: Sequence[str], imports: Imports, recent: Mapping[str, float]) -> list[RankedFile]:
     order = sorted(paths)
     teleport, why = [], []
     for path in order:
@@ -284,7 +282,7 @@ def _structural(paths: Sequence[str], imports: Mapping[str, Sequence[str]], rece
 def rank_files(
     paths: Sequence[str],
     defines: Mapping[str, str],
-    imports: Mapping[str, Sequence[str]],
+    imports: Imports,
     recent: Mapping[str, float],
     query: str | None = None,
     lexical: LexicalIndex | None = None,

@@ -6,12 +6,12 @@ import os
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from kimicode.repo.cache import FileRecord, PackCache, digest_bytes
 from kimicode.repo.files import RepoFile, Skipped, content_reason, secret_in_name
 from kimicode.repo.languages import language_for
-from kimicode.repo.parallel import map_files
+from kimicode.repo.parallel import stream_files
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,8 @@ def read_text(root: Path, path: str) -> str:
     return decode((root / path).read_bytes())[0]
 
 
-def _record(path: str, entry: RepoFile, data: bytes, index_cap: int | None) -> tuple[FileRecord, bytes]:
-    """The file's record and its words for the lexical index (empty for a file that is not sent)."""
+def _record(path: str, entry: RepoFile, data: bytes, index_cap: int | None) -> tuple[FileRecord, str, bytes]:
+    """The file's record, the names it defines (one a line) and its words for the lexical index (empty for a file that is not sent)."""
     from kimicode.repo.symbols import scan
     from kimicode.repo.terms import file_terms
 
@@ -43,22 +43,22 @@ def _record(path: str, entry: RepoFile, data: bytes, index_cap: int | None) -> t
     skip = f"secret in file name: {named}" if named else content_reason(data)
     language = language_for(path)
     if skip:
-        return FileRecord(path, entry.size, entry.mtime_ns, digest_bytes(data), language, skip, 0, True, "", ()), b""
+        return FileRecord(path, entry.size, entry.mtime_ns, digest_bytes(data), language, skip, 0, True, ()), "", b""
     text, utf8 = decode(data)
     found = scan(language, text)
     record = FileRecord(
         path, entry.size, entry.mtime_ns, digest_bytes(data), language, None,
-        text.count("\n") + 1, utf8, "\n".join(found.defines), found.imports,
+        text.count("\n") + 1, utf8, found.imports,
     )
-    return record, file_terms(data if index_cap is None else data[:index_cap], found.defines)
+    return record, "\n".join(found.defines), file_terms(data if index_cap is None else data[:index_cap], found.defines)
 
 
 PARALLEL_MIN_FILES = 200  # below this, starting workers costs more than it saves
 LEXICAL_BYTES = 48_000_000  # of text indexed for words per repository (see index_cap)
 
 
-def _scan_chunk(index_cap: int | None, root: str, entries: Sequence[RepoFile]) -> list[tuple[FileRecord, bytes] | Skipped]:
-    out: list[tuple[FileRecord, bytes] | Skipped] = []
+def _scan_chunk(index_cap: int | None, root: str, entries: Sequence[RepoFile]) -> list[tuple[FileRecord, str, bytes] | Skipped]:
+    out: list[tuple[FileRecord, str, bytes] | Skipped] = []
     for entry in entries:
         try:
             with open(os.path.join(root, entry.path), "rb") as fh:
@@ -70,9 +70,9 @@ def _scan_chunk(index_cap: int | None, root: str, entries: Sequence[RepoFile]) -
     return out
 
 
-def _scan_all(root: Path, entries: Sequence[RepoFile], index_cap: int | None) -> list[tuple[FileRecord, bytes] | Skipped]:
-    """Read and scan ``entries``, on every core when there are many."""
-    return map_files(partial(_scan_chunk, index_cap), str(root), entries, PARALLEL_MIN_FILES)
+def _scan_all(root: Path, entries: Sequence[RepoFile], index_cap: int | None) -> Iterator[list[tuple[FileRecord, str, bytes] | Skipped]]:
+    """Read and scan ``entries``, on every core when there are many; results by the part, as they come."""
+    return stream_files(partial(_scan_chunk, index_cap), str(root), entries, PARALLEL_MIN_FILES)
 
 
 def index_cap(sizes: Sequence[int], budget: int = LEXICAL_BYTES) -> int | None:
@@ -101,15 +101,22 @@ def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache) -> ScanR
     todo = [e for e in files if not ((c := known.get(e.path)) and c[0] == e.size and c[1] == e.mtime_ns
                                      and (c[2].skip or c[2].digest in indexed))]
     fresh: dict[str, FileRecord | Skipped] = {}
-    terms: dict[str, bytes] = {}
-    for item in _scan_all(root, todo, index_cap([f.size for f in files])):
-        if isinstance(item, Skipped):
-            fresh[item.path] = item
-        else:
-            record, words = item
+    # each part is stored as it comes: a repository's words and definitions are never all in memory
+    for part in _scan_all(root, todo, index_cap([f.size for f in files])):
+        made: list[FileRecord] = []
+        defines: dict[str, str] = {}
+        terms: dict[str, bytes] = {}
+        for item in part:
+            if isinstance(item, Skipped):
+                fresh[item.path] = item
+                continue
+            record, defines[item[0].path], words = item
             fresh[record.path] = record
+            made.append(record)
             if not record.skip:
                 terms[record.digest] = words  # empty for a file without words: stored all the same
+        cache.put_files(made, defines)
+        cache.put_terms(terms.items())
     records: list[FileRecord] = []
     skipped: list[Skipped] = []
     for entry in files:
@@ -122,7 +129,7 @@ def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache) -> ScanR
             records.append(now)
     listed = {f.path for f in files}
     # entries of files merely filtered out (--include) stay: the next full pack wants them
-    cache.put_files([r for r in fresh.values() if isinstance(r, FileRecord)],
-                    removed=[p for p in known if p not in listed and not (root / p).exists()])
-    cache.put_terms(terms.items())
+    cache.put_files((), {}, removed=[p for p in known if p not in listed and not (root / p).exists()])
+    if todo:
+        cache.drop_unused_terms()
     return ScanResult(tuple(records), tuple(skipped), len(files) - len(todo), len(todo))

@@ -4,7 +4,7 @@ from typing import Sequence
 
 import pytest
 
-from kimicode.repo.parallel import map_files
+from kimicode.repo.parallel import map_files, stream_files
 
 
 def _lengths_and_pids(root: str, items: Sequence[str]) -> list[tuple[str, int, int]]:
@@ -19,6 +19,20 @@ def test_map_files_keeps_item_order_across_workers(tmp_path: Path) -> None:
     assert [(n, size) for n, size, _ in result] == [(n, i) for i, n in enumerate(names)]
     if len(os.sched_getaffinity(0)) > 1:
         assert all(pid != os.getpid() for _, _, pid in result)
+
+
+def test_stream_files_gives_every_item_once_in_parts_as_they_finish(tmp_path: Path) -> None:
+    names = [f"f{i:03}.txt" for i in range(95)]
+    for i, name in enumerate(names):
+        (tmp_path / name).write_text("x" * i)
+    parts = list(stream_files(_lengths_and_pids, str(tmp_path), names, min_items=10, chunk=7))
+    assert len(parts) == 14 and all(len(p) <= 7 for p in parts)
+    assert sorted((n, size) for part in parts for n, size, _ in part) == [(n, i) for i, n in enumerate(names)]
+    if len(os.sched_getaffinity(0)) > 1:
+        assert all(pid != os.getpid() for part in parts for _, _, pid in part)
+    alone = list(stream_files(_lengths_and_pids, str(tmp_path), names[:3], min_items=10, chunk=2))
+    assert [[(n, pid) for n, _, pid in part] for part in alone] == [[(names[0], os.getpid()), (names[1], os.getpid())],
+                                                                     [(names[2], os.getpid())]]
 
 
 def test_small_batches_stay_in_process(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from kimicode.repo.plan import FULL, OUTLINE, SLICE, plan_best, plan_by_value, v
 
 
 def _record(path: str) -> FileRecord:
-    return FileRecord(path, 1, 0, path, "python", None, 1, True, "", ())
+    return FileRecord(path, 1, 0, path, "python", None, 1, True, ())
 
 
 COSTS = {
