@@ -25,6 +25,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "memory": ("kimicode.commands.memory", "What kimicode remembers: errors and fixes, conventions, preferences, decisions, tasks."),
     "review": ("kimicode.commands.review", "Review the staged changes (or a range, or files); exit 1 to stop a commit."),
     "hook": ("kimicode.commands.hook", "Install or remove the git hooks (pre-commit, pre-merge-commit) that run kimicode review."),
+    "undo": ("kimicode.commands.undo", "Restore the files of kimicode's last set of changes, exactly as they were."),
+    "diff": ("kimicode.commands.diff", "Show (or --commit) what kimicode changed in a session."),
 }
 
 

@@ -10,7 +10,9 @@ record the ``Checkpoint`` and ``Undone`` records and show the typed results.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Iterable, Sequence
 
@@ -56,6 +58,11 @@ class Undone:
     kind: ClassVar[str] = "undo"
     set_id: str
     time: str = ""
+
+
+def new_set_id() -> str:
+    """A set's id: when it began, and a random part (two sets may begin in one second)."""
+    return f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
 def compose(changes: Iterable[FileChange]) -> tuple[FileChange, ...]:
