@@ -76,7 +76,7 @@ class EditRun:
 
         self.pause()
         color = False if os.environ.get("NO_COLOR") else None  # None: click colours a terminal only
-        for line in unified_diffs(proposal.changes).splitlines():
+        for line in unified_diffs(proposal.changes).split("\n")[:-1]:  # a CRLF file's \r stays: `git apply` reads it
             click.echo(_styled(line), color=color)
         if self.yes:
             return proposal.changes
