@@ -174,7 +174,8 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
                                        "edits.test_rounds": test_rounds})
     if settings.tools.context == "lean" and not settings.tools.enabled:
         raise UsageFailure("--context lean needs the tools (the model reads files through them): drop --no-tools")
-    editing = edit_run(root, settings, question, edit, yes, test_cmd, test_rounds, no_remember, no_repo, remember)
+    editing = edit_run(root, settings, question, edit, yes, test_cmd, test_rounds, no_remember, no_repo, remember,
+                       as_json)
     if not dry_run and not settings.api_key and needs_key(settings.base_url):
         raise UsageFailure("no API key: set MOONSHOT_API_KEY (or KIMICODE_API_KEY, or api_key in config.toml)")
     locations = user_locations()
@@ -450,6 +451,8 @@ def _send(asking: AskRequest, request: Request, settings: Settings, spec: ModelS
         body = _json_result(request, asking, result, estimated, spec, timings)
         if loop is not None:
             body["tools"] = _tools_json(loop, shown)
+        if editing is not None:
+            body["edits"] = editing.summary()
         click.echo(json.dumps(body, indent=1))
     else:
         click.echo(_usage_line(result, estimated, spec), err=True)

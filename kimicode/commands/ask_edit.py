@@ -14,7 +14,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import click
 
@@ -53,12 +53,14 @@ class EditRun:
     test_cmd: str
     test_rounds: int
     remember: bool
+    as_json: bool = False  # stdout is one JSON object: the diffs go to stderr, the summary into the object
     pause: Callable[[], None] = lambda: None  # the face stops its status line and live answer before printing
     failures: list[TestFailure] = field(default_factory=list)
+    runs: list[TestRun] = field(default_factory=list)
     code: int = exit_codes.OK
-    _log: SessionLog | None = None
-    _told: bool = False
     editor: Editor = field(init=False)
+    log: SessionLog | None = field(default=None, init=False)  # the session, from the first applied change on
+    told: bool = field(default=False, init=False)  # "no terminal to ask on" was said
 
     def start(self, view: RepoView) -> list[Tool]:
         """The edit tools, bound to this run (its ``approve`` is the toolbox's)."""
@@ -77,29 +79,29 @@ class EditRun:
         self.pause()
         color = False if os.environ.get("NO_COLOR") else None  # None: click colours a terminal only
         for line in unified_diffs(proposal.changes).split("\n")[:-1]:  # a CRLF file's \r stays: `git apply` reads it
-            click.echo(_styled(line), color=color)
+            click.echo(_styled(line), color=color, err=self.as_json)
         if self.yes:
             return proposal.changes
         if sys.stdin is not None and sys.stdin.isatty():
             paths = ", ".join(c.path for c in proposal.changes)
             return proposal.changes if click.confirm(f"Apply this change to {paths}?", default=False, err=True) else ()
-        if not self._told:
+        if not self.told:
             click.echo("kimicode: not applied: no --yes, and no terminal to ask on", err=True)
-            self._told = True
+            self.told = True
         return ()
 
     def record(self, checkpoint: Checkpoint) -> None:
-        if self._log is None:
+        if self.log is None:
             from kimicode.chat.checkpoints import edit_session
             from kimicode.chat.session import SessionError, SessionStore
             from kimicode.locations import user_locations
 
             try:
-                self._log = edit_session(SessionStore(user_locations().data_dir), self.root, self.settings.model)
+                self.log = edit_session(SessionStore(user_locations().data_dir), self.root, self.settings.model)
             except SessionError as exc:
                 raise OSError(str(exc)) from None  # the editor takes the change back
-            self._log.turn("user", self.question)
-        self._log.write(checkpoint)
+            self.log.turn("user", self.question)
+        self.log.write(checkpoint)
 
     # -- the test loop -------------------------------------------------------------------------
 
@@ -107,22 +109,22 @@ class EditRun:
         """Run the tool loop (``once``), then the tests after each answer that edited, up to the rounds."""
         from kimicode.prompt import Message
 
-        applied = len(self.editor.log.applied)
-        loop = once()
-        results = [loop]
-        while self.test_cmd and transcript is not None and len(self.editor.log.applied) > applied and not loop.result.partial:
-            message = self._test(loop)
+        results = [once()]
+        edited = bool(self.editor.log.applied)
+        while self.test_cmd and transcript is not None and not results[-1].result.partial:
+            if not edited:
+                if self.failures:  # told of a failure, the model answered without a change
+                    click.echo("kimicode: the model made no further edits: the tests still fail", err=True)
+                    self.code = exit_codes.ERROR
+                break
+            message = self._test(results[-1])
             if message is None:
                 break
-            answer = Message("assistant", loop.result.content, loop.result.reasoning if thinking else "")
-            transcript.add_reply(answer, message)
+            last = results[-1].result
+            transcript.add_reply(Message("assistant", last.content, last.reasoning if thinking else ""), message)
             applied = len(self.editor.log.applied)
-            loop = once()
-            results.append(loop)
-        if self.test_cmd and len(results) > 1 and len(self.editor.log.applied) == applied and self.failures \
-                and self.code == exit_codes.OK and not loop.result.partial:
-            click.echo("kimicode: the model made no further edits: the tests still fail", err=True)
-            self.code = exit_codes.ERROR
+            results.append(once())
+            edited = len(self.editor.log.applied) > applied
         return _joined(results)
 
     def _test(self, loop: LoopResult) -> str | None:
@@ -134,6 +136,12 @@ class EditRun:
         self.pause()
         click.echo(f"kimicode: running the tests: {self.test_cmd}", err=True)
         run = run_tests(self.root, self.test_cmd, self.settings.edits.test_timeout)
+        self.runs.append(run)
+        if run.code in (126, 127):  # the shell could not run it: no edit of the model's will help
+            last = (run.output.strip().splitlines() or ["?"])[-1]
+            click.echo(f"kimicode: the test command could not run (exit {run.code}: {last[:200]})", err=True)
+            self.code = exit_codes.ERROR
+            return None
         if run.passed:
             click.echo(f"kimicode: the tests pass ({run.seconds:.1f} s)", err=True)
             self._remember(loop.result.content)
@@ -194,12 +202,12 @@ class EditRun:
     def finish(self, answer: str) -> int:
         """Record the answer, close the session; the exit code the edits call for (0: none)."""
         log = self.editor.log
-        if self._log is not None:
+        if self.log is not None:
             try:
-                self._log.turn("assistant", answer)
+                self.log.turn("assistant", answer)
             finally:
-                self._log.close()
-            click.echo(f"kimicode: {len(log.applied)} change(s) applied in session {self._log.id} "
+                self.log.close()
+            click.echo(f"kimicode: {len(log.applied)} change(s) applied in session {self.log.id} "
                        "(kimicode diff shows them, kimicode undo restores the files)", err=True)
         for reason in log.refused:
             click.echo(f"kimicode: refused: {reason}", err=True)
@@ -210,9 +218,18 @@ class EditRun:
             return exit_codes.BLOCKED
         return self.code
 
+    def summary(self) -> dict[str, Any]:
+        """For ``--json``: the session, the files applied, declined and refused, the test runs."""
+        log = self.editor.log
+        return {"session": self.log.id if self.log is not None else None,
+                "applied": [{"path": c.path, "kind": c.kind} for c in log.applied],
+                "declined": [c.path for c in log.declined], "refused": list(log.refused),
+                "tests": [{"command": r.command, "exit": r.code, "passed": r.passed, "seconds": round(r.seconds, 3)}
+                          for r in self.runs]}
+
 
 def edit_run(root: Path, settings: Settings, question: str, edit: bool, yes: bool, test_cmd: str | None,
-              test_rounds: int | None, no_remember: bool, no_repo: bool, remember: bool) -> EditRun | None:
+              test_rounds: int | None, no_remember: bool, no_repo: bool, remember: bool, as_json: bool) -> EditRun | None:
     """ask --edit's part, or None; the edit flags without --edit (or without what it needs) exit 2."""
     if not edit:
         given = [name for name, value in (("--yes", yes), ("--test-cmd", test_cmd), ("--test-rounds", test_rounds is not None),
@@ -227,8 +244,7 @@ def edit_run(root: Path, settings: Settings, question: str, edit: bool, yes: boo
     if remember and settings.edits.test_cmd:
         raise UsageFailure("--remember and --test-cmd both store the fix: the test loop stores it once the tests pass")
     return EditRun(root, settings, question, yes, settings.edits.test_cmd, settings.edits.test_rounds,
-                   settings.edits.remember and not no_remember)
-
+                   settings.edits.remember and not no_remember, as_json)
 
 
 def _styled(line: str) -> str:

@@ -178,3 +178,17 @@ def test_edit_flags_need_edit_and_edit_needs_a_repository_and_tools(tmp_path: Pa
                         (["--edit", "--no-repo"], "needs a repository"), (["--edit", "--no-tools"], "needs the tools")):
         result = run_cli("ask", *args, "question", cwd=root, env={"KIMICODE_API_KEY": "k"})
         assert result.returncode == 2 and words in result.stderr, (args, result.stderr)
+
+
+def test_json_keeps_stdout_one_object_and_a_test_command_that_cannot_run_stops_the_loop(
+        tmp_path: Path, openai_server: OpenAIServer) -> None:
+    root = repo(tmp_path)
+    openai_server.reply("", tool_calls=calls(("edit_file", {"path": "other.py", "old": "OTHER = 1", "new": "OTHER = 2"})))
+    openai_server.reply("Done.")
+    result = ask(root, openai_server, "--edit", "--yes", "--json", "--test-cmd", "no-such-test-runner-xyz", "bump")
+    assert result.returncode == 1, result.stderr
+    body = json.loads(result.stdout)
+    assert body["answer"] == "Done." and body["edits"]["applied"] == [{"path": "other.py", "kind": "modify"}]
+    assert body["edits"]["tests"][0]["exit"] == 127 and body["edits"]["session"]
+    assert "+OTHER = 2" in result.stderr and "the test command could not run (exit 127" in result.stderr
+    assert len(openai_server.chat_requests) == 2  # nothing went back to the model
