@@ -8,11 +8,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from tests.cli.runner import run_cli, run_process
+from tests.cli.test_ask_tools import ask, calls
+from tests.cli.test_ask_tools import tool_messages as results
 from tests.openai_server import OpenAIServer
-from tests.openai_server import ToolCall as ScriptedCall
 from tests.repos import make_repo, write_files
 
 FAST = "max_retries = 1\ntimeout = 5.0\n"
@@ -26,18 +26,6 @@ def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     make_repo(root, REPO)
     return root
-
-
-def ask(root: Path, server: OpenAIServer, *args: str) -> Any:
-    return run_cli("ask", *args, cwd=root, env={"KIMICODE_BASE_URL": server.base_url}, input="")
-
-
-def calls(*pairs: tuple[str, dict[str, Any]]) -> list[ScriptedCall]:
-    return [ScriptedCall(name, json.dumps(args), f"call_{name}_{n}") for n, (name, args) in enumerate(pairs)]
-
-
-def results(body: dict[str, Any]) -> dict[str, str]:
-    return {m["tool_call_id"]: m["content"] for m in body["messages"] if m["role"] == "tool"}
 
 
 def git(root: Path, *args: str) -> str:
