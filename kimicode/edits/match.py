@@ -48,18 +48,27 @@ def _windows(lines: list[str], wanted: list[str], key: Callable[[str], str]) -> 
 
 
 def _reindent(new: list[str], quoted: list[str], block: list[str]) -> list[str]:
-    """``new`` with each quoted indentation replaced by the one the file's line has there (a line
-    indented deeper than any quoted line keeps its extra depth after the deepest prefix known)."""
+    """``new`` as the file would indent it: a line the model kept as quoted (aligned in order, so a
+    line that appears twice is told apart) keeps the file's own indentation; any other line has
+    its quoted indentation replaced by the one the file has where the quote had it (deeper lines
+    keep their extra depth after the deepest known prefix)."""
+    same: dict[int, int] = {}  # line of new -> line of the block it repeats
+    aligned = difflib.SequenceMatcher(None, [q.strip() for q in quoted], [n.strip() for n in new], autojunk=False)
+    for tag, q1, q2, n1, _ in aligned.get_opcodes():
+        if tag == "equal":
+            same.update((n1 + k, q1 + k) for k in range(q2 - q1))
     known = {_indent(q): _indent(b) for q, b in zip(quoted, block) if q.strip()}
     order = sorted(known, key=len, reverse=True)
     out = []
-    for line in new:
+    for number, line in enumerate(new):
         have = _indent(line)
         if not line.strip():
             out.append(line)
-            continue
-        prefix = next((k for k in order if have.startswith(k)), None)
-        out.append(line if prefix is None else known[prefix] + have[len(prefix):] + line[len(have):])
+        elif number in same:
+            out.append(_indent(block[same[number]]) + line[len(have):])
+        else:
+            prefix = next((k for k in order if have.startswith(k)), None)
+            out.append(line if prefix is None else known[prefix] + have[len(prefix):] + line[len(have):])
     return out
 
 
@@ -87,24 +96,43 @@ def replace_block(text: str, old: str, new: str, path: str) -> Replaced:
     if count > 1:
         raise NoMatch(f"old appears {count} times in {path}: quote more lines around the place to change, so that it is unique")
     lines = _lines(text)
-    wanted = _drop_blank_edges(_lines(old))
-    replacement = _lines(new)
-    if replacement and not replacement[-1].endswith("\n") and wanted and wanted[-1].endswith("\n"):
-        replacement[-1] += nl  # the quoted block ended a line: so does its replacement
+    quoted, replacement = _lines(old), _lines(new)
+    # as quoted, then without blank lines at its edges (on both sides: a model adds or drops them freely)
+    tries = [(quoted, replacement)]
+    if _drop_blank_edges(quoted) != quoted:
+        tries.append((_drop_blank_edges(quoted), _drop_blank_edges(replacement)))
     for how, key in (("trailing whitespace", str.rstrip), ("indentation", str.strip)):
-        found = _windows(lines, wanted, key)
-        if len(found) > 1:
-            raise NoMatch(f"old matches {len(found)} places in {path} once whitespace is ignored: "
-                          "quote more lines around the place to change")
-        if found:
-            start = found[0]
-            block = lines[start:start + len(wanted)]
-            body = replacement if how != "indentation" else _reindent(replacement, wanted, block)
-            if block and not block[-1].endswith(("\n", "\r")) and body and body[-1].endswith("\n"):
-                body[-1] = body[-1].rstrip("\r\n")  # the file's last line had no newline: neither has the new one
-            return Replaced("".join(lines[:start] + body + lines[start + len(wanted):]), how, start + 1)
+        for wanted, body in tries:
+            found = _windows(lines, wanted, key)
+            if len(found) > 1:
+                raise NoMatch(f"old matches {len(found)} places in {path} once whitespace is ignored: "
+                              "quote more lines around the place to change")
+            if found:
+                return _replaced(lines, found[0], wanted, body, how)
     raise NoMatch(f"old is not in {path} (not even ignoring whitespace); nothing was changed. "
-                  + nearest(lines, wanted))
+                  + nearest(lines, _drop_blank_edges(quoted)))
+
+
+def _replaced(lines: list[str], start: int, wanted: list[str], body: list[str], how: str) -> Replaced:
+    """The file with the block found at ``start`` replaced by ``body``, made to fit the file's whitespace."""
+    block = lines[start:start + len(wanted)]
+    if how == "indentation":
+        body = _reindent(body, wanted, block)
+    if not any(_trailing(line) for line in block):  # the quote's stray trailing blanks are not the file's
+        body = [line[: len(line) - len(_trailing(line)) - len(_ending(line))] + _ending(line) for line in body]
+    if block and body:  # the block's last line ends as the file's did (with its newline, or none at the end)
+        body[-1] = body[-1][: len(body[-1]) - len(_ending(body[-1]))] + _ending(block[-1])
+    return Replaced("".join(lines[:start] + body + lines[start + len(wanted):]), how, start + 1)
+
+
+def _ending(line: str) -> str:
+    return line[len(line.rstrip("\r\n")):]
+
+
+def _trailing(line: str) -> str:
+    """The spaces and tabs at the end of a line, before its line ending."""
+    body = line.rstrip("\r\n")
+    return body[len(body.rstrip(" \t")):]
 
 
 def nearest(lines: list[str], wanted: list[str]) -> str:

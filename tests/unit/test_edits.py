@@ -152,3 +152,26 @@ def test_a_checkpoint_round_trips_and_a_damaged_one_is_rejected() -> None:
     data["files"][1]["after"] = "tampered\n"
     with pytest.raises(ValueError, match="does not match its hashes"):
         Checkpoint.from_dict(data)
+
+
+def test_blank_lines_at_the_edges_and_stray_trailing_blanks_of_a_fuzzy_quote_are_not_written() -> None:
+    text = "a = 1\n\n\ndef f():\n    return 1\n\n\nb = 2\n"
+    done = replace_block(text, "def f():  \n    return 1 \n\n\n\n", "def f():  \n    return 2 \n\n\n\n", "m.py")
+    assert done.text == "a = 1\n\n\ndef f():\n    return 2\n\n\nb = 2\n"
+    markdown = "line one  \nline two\n"  # a Markdown hard break: trailing blanks the file means
+    assert replace_block(markdown, "line one \nline two", "line one \nline 2", "r.md").text == "line one \nline 2\n"
+
+
+def test_lines_kept_as_quoted_keep_the_files_own_alignment() -> None:
+    text = "CALLS = (one,\n         two,\n          three)\n"  # hand-aligned continuation lines
+    quoted = "CALLS = (one,\n\ttwo,\n\tthree)\n"  # a quote that lost the alignment
+    done = replace_block(text, quoted, "# the calls\nCALLS = (one,\n\ttwo,\n\tthree)\n", "c.py")
+    assert done.how == "indentation"
+    assert done.text == "# the calls\n" + text
+
+
+def test_a_line_that_appears_twice_in_a_reindented_block_keeps_each_ones_indentation() -> None:
+    text = "def f(xs):\n    for x in xs:\n        if x:\n            add(x)\n        add(x)\n    return 1\n"
+    quoted = "for x in xs:\n    if x:\n        add(x)\n    add(x)\nreturn 1\n"  # dedented by four
+    done = replace_block(text, quoted, quoted.replace("return 1", "return 2"), "f.py")
+    assert done.how == "indentation" and done.text == text.replace("return 1", "return 2")
