@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 NEAREST_LINES = 12  # most lines of the file shown when a block does not match
-MAX_SCAN = 4_000  # windows compared for the nearest lines (a huge file: the first ones)
+CANDIDATES = 24  # windows compared closely for the nearest lines (the rest only by lines they share)
 
 
 class NoMatch(Exception):
@@ -135,19 +135,43 @@ def _trailing(line: str) -> str:
     return body[len(body.rstrip(" \t")):]
 
 
+def _candidates(stripped: list[str], wanted: list[str], size: int) -> list[int]:
+    """The window starts worth comparing closely: those holding the most quoted lines (counted in
+    one sliding pass), or, when no line is shared, those placing a line close to a quoted one
+    (difflib.get_close_matches) where the quote has it."""
+    starts = max(len(stripped) - size + 1, 1)
+    want = set(wanted) - {""}
+    present = [1 if line in want else 0 for line in stripped]
+    score, scores = sum(present[:size]), []
+    for start in range(starts):
+        scores.append((score, -start))
+        if start + size < len(present):
+            score += present[start + size] - present[start]
+    if max(scores)[0] == 0:
+        where: dict[str, list[int]] = {}
+        for at, line in enumerate(stripped):
+            where.setdefault(line, []).append(at)
+        scores = []
+        for offset, quoted in enumerate(wanted):
+            for rank, close in enumerate(difflib.get_close_matches(quoted, list(where), n=3, cutoff=0.5)):
+                scores += [(-rank, -min(max(at - offset, 0), starts - 1)) for at in where[close]]
+        scores = scores or [(0, 0)]
+    return sorted({-start for _, start in sorted(scores, reverse=True)[:CANDIDATES]})
+
+
 def nearest(lines: list[str], wanted: list[str]) -> str:
     """The lines of the file most like the quoted block, numbered, for the model to quote again."""
     if not lines:
         return "the file is empty"
     size = max(1, min(len(wanted), NEAREST_LINES))
-    target = "".join(w.strip() + "\n" for w in wanted[:size])
+    quoted = [w.strip() for w in wanted[:size]]
+    stripped = [line.strip() for line in lines]
+    target = "".join(q + "\n" for q in quoted)
     best, best_ratio = 0, -1.0
     matcher = difflib.SequenceMatcher(autojunk=False)
     matcher.set_seq2(target)
-    for start in range(0, min(max(len(lines) - size + 1, 1), MAX_SCAN)):
-        matcher.set_seq1("".join(line.strip() + "\n" for line in lines[start:start + size]))
-        if matcher.real_quick_ratio() <= best_ratio or matcher.quick_ratio() <= best_ratio:
-            continue
+    for start in _candidates(stripped, quoted, size):
+        matcher.set_seq1("".join(line + "\n" for line in stripped[start:start + size]))
         ratio = matcher.ratio()
         if ratio > best_ratio:
             best, best_ratio = start, ratio

@@ -175,3 +175,10 @@ def test_a_line_that_appears_twice_in_a_reindented_block_keeps_each_ones_indenta
     quoted = "for x in xs:\n    if x:\n        add(x)\n    add(x)\nreturn 1\n"  # dedented by four
     done = replace_block(text, quoted, quoted.replace("return 1", "return 2"), "f.py")
     assert done.how == "indentation" and done.text == text.replace("return 1", "return 2")
+
+
+def test_the_nearest_lines_are_found_when_no_quoted_line_is_in_the_file() -> None:
+    text = "".join(f"value_{n} = compute({n})\n" for n in range(2000)) + "def handler(request):\n    return respond(request)\n"
+    with pytest.raises(NoMatch) as caught:
+        replace_block(text, "def handlr(req):\n    return respnd(req)\n", "x", "big.py")
+    assert "2001| def handler(request):" in str(caught.value) and "2002|     return respond(request)" in str(caught.value)
