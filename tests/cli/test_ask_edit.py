@@ -180,3 +180,40 @@ def test_json_keeps_stdout_one_object_and_a_test_command_that_cannot_run_stops_t
     assert body["edits"]["tests"][0]["exit"] == 127 and body["edits"]["session"]
     assert "+OTHER = 2" in result.stderr and "the test command could not run (exit 127" in result.stderr
     assert len(openai_server.chat_requests) == 2  # nothing went back to the model
+
+
+def test_on_a_terminal_the_user_answers_y_or_n_per_change(tmp_path: Path, openai_server: OpenAIServer) -> None:
+    import os
+    import pty
+    import select
+    import time
+
+    root = repo(tmp_path)
+    openai_server.reply("", tool_calls=calls(("edit_file", {"path": "other.py", "old": "OTHER = 1", "new": "OTHER = 2"}),
+                                             ("edit_file", {"path": "staged.py", "old": "STAGED = 1", "new": "STAGED = 2"})))
+    openai_server.reply("Done.")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "kimicode", "ask", "--edit", "change both"], cwd=root,
+                            env={**os.environ, "KIMICODE_BASE_URL": openai_server.base_url},
+                            stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    seen, answers = b"", [b"y\n", b"n\n"]
+    deadline = time.monotonic() + 90
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    break
+            if answers and seen.count(b"[y/N]") > 2 - len(answers):
+                os.write(master, answers.pop(0))
+        proc.wait(timeout=30)
+    finally:
+        os.close(master)
+    text = seen.decode("utf-8", "replace")
+    assert proc.returncode == 3, text  # one change declined
+    assert "Apply this change to other.py? [y/N]" in text and "Apply this change to staged.py? [y/N]" in text
+    assert (root / "other.py").read_text() == "OTHER = 2\n" and (root / "staged.py").read_text() == "STAGED = 1\n"
+    told = results(openai_server.chat_requests[1].body)
+    assert told["call_edit_file_0"].endswith("applied other.py: modified, +1 -1") and "declined" in told["call_edit_file_1"]
