@@ -11,7 +11,7 @@ import pytest
 
 from kimicode.edits.change import FileChange
 from kimicode.edits.checkpoint import Checkpoint
-from kimicode.tools.base import Toolbox
+from kimicode.tools.base import Toolbox, ToolError
 from kimicode.tools.edit import Editor, Proposal
 from kimicode.tools.paths import RepoView
 from tests.repos import make_repo
@@ -145,3 +145,15 @@ def test_files_that_are_not_utf8_text_are_not_edited(tmp_path: Path, content: by
     (root / "data.txt").write_bytes(content)
     text, error = call(box, "write_file", path="data.txt", content="text\n")
     assert error and (root / "data.txt").read_bytes() == content
+
+
+def test_in_a_plain_folder_new_files_follow_every_gitignore_on_their_way(tmp_path: Path) -> None:
+    root = tmp_path / "plain"  # no git: the .gitignore files are read as git would
+    for rel, text in {".gitignore": "build/\n*.log\n", "sub/.gitignore": "local.txt\n!keep.log\n", "a.py": "A = 1\n"}.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    view = RepoView(root)
+    for path in ("build/x.py", "deep/build/y.py", "err.log", "sub/local.txt"):
+        with pytest.raises(ToolError, match="ignored"):
+            view.writable(path)
+    assert [view.writable(p) for p in ("sub/keep.log", "sub/new.py", "new.py")] == ["sub/keep.log", "sub/new.py", "new.py"]
