@@ -108,7 +108,7 @@ class KimicodeApp(App[None]):
         self.streaming = False
         self.saved_session: str | None = None  # the session to name on the way out, if it holds turns
         self._stop = threading.Event()
-        self.reviews = Reviews(self, self._stop)  # each proposed edit: a diff to Apply or Skip
+        self.reviews = Reviews(self, self._stop, self._tick)  # each proposed edit: a diff to Apply or Skip
         self.workspace.decide = self.reviews.decide
         self._answer: AssistantMessage | None = None
         self._asked: UserMessage | None = None  # the message being answered, as shown
@@ -175,6 +175,10 @@ class KimicodeApp(App[None]):
         status = self.status
         if not self.busy:
             status.display = False
+            return
+        if self.reviews.waiting:  # nothing runs while the user looks at a change: no spinner, no clock
+            status.update(Content(self.reviews.waiting))
+            status.display = True
             return
         self._frame = (self._frame + 1) % len(SPINNER)
         elapsed = int(time.monotonic() - self._started)
@@ -562,6 +566,9 @@ class KimicodeApp(App[None]):
         self.exit()
 
     def on_unmount(self) -> None:
+        if self.streaming:  # a worker waiting for an edit's review would wait for ever
+            self._stop.set()
+            self.workspace.cancel()
         if self._watcher is not None:
             self._watcher.stop()
         if not self.busy:  # a worker still running keeps the session until it ends

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future, TimeoutError
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from kimicode.tui.messages import EditDecided
 from kimicode.tui.screens.review import ALL, APPLY, SKIP, ReviewScreen
@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 
 
 class Reviews:
-    def __init__(self, app: App[None], stop: threading.Event) -> None:
+    def __init__(self, app: App[None], stop: threading.Event, shown: Callable[[], None]) -> None:
         self.app = app
         self.stop = stop  # the app's: set when the user stops the answer
+        self.shown = shown  # the app's status line follows ``waiting``
         self.apply_all = False  # "apply all this turn" was chosen
         self._screen: ReviewScreen | None = None  # on screen now (the app's thread only)
 
@@ -67,11 +68,19 @@ class Reviews:
 
         def done(result: str | None) -> None:
             self._screen = None
+            self.shown()
             if not answer.done():
                 answer.set_result(result or SKIP)
 
         self._screen = screen
         self.app.push_screen(screen, done)
+        self.shown()
+
+    @property
+    def waiting(self) -> str:
+        """What the status line says while a change waits for the user ("" when none does)."""
+        screen = self._screen
+        return f"waiting for your decision on {screen.change.path}" if screen is not None else ""
 
     def skip_shown(self) -> None:
         """Stop: the review on screen (if any) is answered Skip."""

@@ -46,9 +46,9 @@ class ReviewScreen(ModalScreen[str]):
             with VerticalScroll(id="review-diff"):
                 yield DiffView(unified_diff(self.change))
             with Horizontal(id="review-buttons"):
-                yield Button("Apply [a]", id="apply", variant="success")
-                yield Button("Skip [s]", id="skip", variant="error")
-                yield Button("Apply all this turn [t]", id="all", variant="primary")
+                yield Button(Content("Apply (a)"), id="apply", variant="success")
+                yield Button(Content("Skip (s)"), id="skip", variant="error")
+                yield Button(Content("Apply all this turn (t)"), id="all", variant="primary")
             yield Static(Content("Esc / Ctrl+C: skip and stop the answer"), id="review-hint")
 
     def on_mount(self) -> None:
