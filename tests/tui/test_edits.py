@@ -43,6 +43,15 @@ async def reviewing(pilot: Any) -> ReviewScreen:
     return screen
 
 
+async def ask_and_answer(pilot: Any, message: str, key: str) -> None:
+    """Send ``message``, answer the review it brings with ``key``, wait for the turn to end."""
+    await idle(pilot)
+    await submit(pilot, message)
+    await reviewing(pilot)
+    await pilot.press(key)
+    await idle(pilot)
+
+
 def notices(app: Any) -> list[str]:
     return [n.text for n in app.query(Notice)]
 
@@ -116,20 +125,13 @@ async def test_apply_all_applies_the_rest_of_the_turn_without_asking(make_app: A
     openai_server.reply("Asked again.")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await idle(pilot)
-        await submit(pilot, "tidy up")
-        await reviewing(pilot)
-        await pilot.press("t")
-        await idle(pilot)
+        await ask_and_answer(pilot, "tidy up", "t")
         assert not isinstance(app.screen, ReviewScreen)
         assert "A small calculator" in (demo_repo / "README.md").read_text()
         assert (demo_repo / "NOTES.md").read_text() == "notes\n"
         assert tool_results(openai_server)[-1] == "applied NOTES.md: created, +1 -0"
         # the next turn asks again
-        await submit(pilot, "once more")
-        await reviewing(pilot)
-        await pilot.press("s")
-        await idle(pilot)
+        await ask_and_answer(pilot, "once more", "s")
         assert "A small calculator" in (demo_repo / "README.md").read_text()
         # the whole first turn is one set: one /undo takes back all three files
         await submit(pilot, "/undo")
@@ -145,11 +147,7 @@ async def test_undo_is_refused_in_one_line_when_the_file_changed_since(make_app:
     openai_server.reply("done")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await idle(pilot)
-        await submit(pilot, "document sub")
-        await reviewing(pilot)
-        await pilot.press("a")
-        await idle(pilot)
+        await ask_and_answer(pilot, "document sub", "a")
         mine = (demo_repo / "calc.py").read_text() + "# my own line\n"
         (demo_repo / "calc.py").write_text(mine)
         await submit(pilot, "/undo")
@@ -164,11 +162,7 @@ async def test_ctrl_c_while_a_change_waits_skips_it_and_stops(make_app: Any, ope
     openai_server.trickle("never ")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await idle(pilot)
-        await submit(pilot, "document sub")
-        await reviewing(pilot)
-        await pilot.press("ctrl+c")
-        await idle(pilot)
+        await ask_and_answer(pilot, "document sub", "ctrl+c")
         assert not isinstance(app.screen, ReviewScreen)
         assert (demo_repo / "calc.py").read_bytes() == original
         assert "skipped calc.py (modify)" in notices(app)
@@ -188,11 +182,7 @@ async def test_a_resumed_session_undoes_and_kimicode_undo_finds_it(make_app: Any
     openai_server.reply("done")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await idle(pilot)
-        await submit(pilot, "document sub")
-        await reviewing(pilot)
-        await pilot.press("a")
-        await idle(pilot)
+        await ask_and_answer(pilot, "document sub", "a")
         path = app.workspace.session.path
     found = latest_edited(SessionStore(user_locations().data_dir), demo_repo)
     assert found is not None and found.path == path and found.set_id == "turn-1"
