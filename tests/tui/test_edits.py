@@ -216,3 +216,27 @@ async def test_edit_off_gives_the_model_no_edit_tools(make_app: Any, openai_serv
         await idle(pilot)
         names = {t["function"]["name"] for t in openai_server.chat_requests[-1].body["tools"]}
         assert {"edit_file", "write_file", "apply_patch"} <= names
+
+
+async def test_a_patch_is_reviewed_file_by_file(make_app: Any, openai_server: Any, demo_repo: Path) -> None:
+    patch = ("--- a/calc.py\n+++ b/calc.py\n@@ -4,3 +4,4 @@\n \n def sub(a, b):\n+    \"\"\"a minus b.\"\"\"\n     return a - b\n"
+             "--- a/README.md\n+++ b/README.md\n@@ -1,3 +1,3 @@\n # demo\n \n-A tiny calculator used by the TUI tests.\n"
+             "+A calculator.\n")
+    openai_server.reply("", tool_calls=[ScriptedCall("apply_patch", json.dumps({"patch": patch}), "p1")])
+    openai_server.reply("One of two.")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot)
+        await submit(pilot, "patch both")
+        first = await reviewing(pilot)
+        assert first.change.path == "calc.py" and "file 1 of 2" in str(first.query_one("#review-title").render())
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen) and app.screen is not first)
+        assert app.screen.change.path == "README.md"
+        await pilot.press("s")
+        await idle(pilot)
+        assert (demo_repo / "calc.py").read_text() == DEMO_FILES["calc.py"].replace(OLD, NEW)
+        assert (demo_repo / "README.md").read_text() == DEMO_FILES["README.md"]
+        assert tool_results(openai_server) == ["applied calc.py: modified, +1 -0\nthe user declined the changes to: README.md"]
+        shown = notices(app)
+        assert shown.index("approved calc.py (modify)") < shown.index("skipped README.md (modify)")
