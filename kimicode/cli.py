@@ -25,6 +25,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "memory": ("kimicode.commands.memory", "What kimicode remembers: errors and fixes, conventions, preferences, decisions, tasks."),
     "review": ("kimicode.commands.review", "Review the staged changes (or a range, or files); exit 1 to stop a commit."),
     "hook": ("kimicode.commands.hook", "Install or remove the git hooks (pre-commit, pre-merge-commit) that run kimicode review."),
+    "undo": ("kimicode.commands.undo", "Restore the files of kimicode's last set of changes, exactly as they were."),
+    "diff": ("kimicode.commands.diff", "Show (or --commit) what kimicode changed in a session."),
 }
 
 
@@ -51,21 +53,24 @@ class LazyGroup(click.Group):
               help="Open the TUI on this repository's last session, or on session ID.")
 @click.option("--model", help="The model the TUI answers with (default: from the config).")
 @click.option("--base-url", help="The OpenAI-compatible endpoint for the TUI (default: from the config).")
+@click.option("--edit/--no-edit", default=None,
+              help="The TUI's model may propose edits, each applied on your Apply (default: on; [edits] chat).")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool, resume: str | None, model: str | None, base_url: str | None) -> None:
+def cli(ctx: click.Context, debug: bool, resume: str | None, model: str | None, base_url: str | None,
+        edit: bool | None) -> None:
     """kimicode: a terminal coding assistant for long-context models.
 
     Without a command, opens the chat (TUI) on the repository here.
     """
     ctx.obj = {"debug": debug}
     if ctx.invoked_subcommand is not None:
-        if resume is not None or model or base_url:
-            raise click.UsageError("--resume, --model and --base-url open the TUI: give them without a command")
+        if resume is not None or model or base_url or edit is not None:
+            raise click.UsageError("--resume, --model, --base-url and --edit open the TUI: give them without a command")
         return
-    _open_tui(resume, model, base_url)
+    _open_tui(resume, model, base_url, edit)
 
 
-def _open_tui(resume: str | None, model: str | None, base_url: str | None) -> None:
+def _open_tui(resume: str | None, model: str | None, base_url: str | None, edit: bool | None) -> None:
     """The TUI, imported only now so `kimicode --help` and the subcommands stay quick."""
     from pathlib import Path
 
@@ -74,7 +79,7 @@ def _open_tui(resume: str | None, model: str | None, base_url: str | None) -> No
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         raise click.UsageError("the chat needs a terminal; for scripts use `kimicode ask`")
     root = repo_root_of(Path.cwd())
-    settings = settings_or_exit(root, {"model": model, "base_url": base_url}, warn=False)  # shown in the chat
+    settings = settings_or_exit(root, {"model": model, "base_url": base_url, "edits.chat": edit}, warn=False)  # shown in the chat
     from kimicode.tui import run
 
     run(settings, root, resume=resume is not None, session_id=resume or None)

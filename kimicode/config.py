@@ -90,6 +90,19 @@ class ToolSettings:
 
 
 @dataclass(frozen=True)
+class EditSettings:
+    """Editing (docs/edits.md): ask --edit's test loop (its command is the user's to choose, never a
+    repository's) and the chat's edit tools."""
+
+    test_cmd: str = _user_only("", RUNS)  # run after edits are applied (--test-cmd); "" runs none
+    test_rounds: int = _user_only(3, LIMIT)  # failures sent back to the model before giving up (--test-rounds)
+    test_timeout: float = _user_only(600.0, LIMIT)  # seconds the command may run
+    test_output_tokens: int = 6_000  # of its output sent back (the middle is left out)
+    remember: bool = True  # store a fixed failure's fingerprint with its fix in the error memory (--no-remember)
+    chat: bool = True  # the TUI's chat may propose edits, each applied only on the user's Apply (--no-edit, /edit off)
+
+
+@dataclass(frozen=True)
 class McpServer:
     """One MCP server: a command to start (stdio) or an http(s) URL (streamable HTTP)."""
 
@@ -154,6 +167,7 @@ class Settings:
     pack: PackSettings = field(default_factory=PackSettings)
     ask: AskSettings = field(default_factory=AskSettings)
     tools: ToolSettings = field(default_factory=ToolSettings)
+    edits: EditSettings = field(default_factory=EditSettings)
     mcp: McpSettings = field(default_factory=McpSettings)
     memory: MemorySettings = field(default_factory=MemorySettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)

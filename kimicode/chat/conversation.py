@@ -28,6 +28,7 @@ from typing import Any, Callable
 from kimicode.chat.compaction import CompactionReport
 from kimicode.chat.compactor import Compactor
 from kimicode.chat.context import ContextPolicy, TurnTexts
+from kimicode.chat.edits import ChatEdits
 from kimicode.chat.errors import ChatError
 from kimicode.chat.files import ContextFiles
 from kimicode.chat.floor import decisions, extract
@@ -76,12 +77,14 @@ class Exchange:
 @dataclass(frozen=True)
 class ToolSetup:
     """What the model may call in a conversation: the repository (``view``), the context tools and
-    ``extra`` (MCP servers' tools; ``close`` stops their servers with the conversation)."""
+    ``extra`` (MCP servers' tools; ``close`` stops their servers with the conversation); ``edit``:
+    the edit tools from the start (each change waits for the face's decision; kimicode.chat.edits)."""
 
     policy: ToolPolicy = ToolPolicy()
     view: RepoView | None = None
     extra: tuple[Tool, ...] = ()
     close: Callable[[], None] | None = None
+    edit: bool = False
 
 
 def _plan(spec: ModelSpec, policy: ContextPolicy, repo_cap: int) -> BudgetPlan:
@@ -140,15 +143,18 @@ class Conversation:
         resumed = replay(loaded.records)
         self.tools = tools
         self.toolbox: Toolbox | None = None
+        self.edits: ChatEdits | None = None  # None: no repository to change
         self._tool_specs: list[dict[str, Any]] = []
         outputs = None
         if tools is not None and (tools.view is not None or tools.extra):  # else nothing to read
             outputs = Outputs(self.log, resumed, tools.policy.keep_rounds)
             self.toolbox = Toolbox.of(repo_tools(tools.view) if tools.view is not None else (),
                                       context_tools(outputs, _recall_tool(memory)), tools.extra)
+            if tools.view is not None:
+                self.edits = ChatEdits(tools.view, self.log, loaded.records, self.toolbox)
+                self.edits.switch(tools.edit)
             self._tool_specs = self.toolbox.specs()
-        specs_tokens = counter.count(json.dumps(self._tool_specs)) if self._tool_specs else 0
-        self.budget = Budget(_plan(client.spec, self.policy, self._repo_cap), counter.count(self._system) + specs_tokens)
+        self.budget = Budget(_plan(client.spec, self.policy, self._repo_cap), self._fixed_tokens())
         self.files = ContextFiles(packer, self.log, self.budget, resumed.dropped)
         self.history = History(self.log, counter, self.budget, client.spec.thinking, self.files.hides)
         self.history.record, self.history.restored = resumed.record, resumed.restored
@@ -250,6 +256,21 @@ class Conversation:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _fixed_tokens(self) -> int:
+        """The system shelf and the tools' descriptions: in every request."""
+        specs = self.counter.count(json.dumps(self._tool_specs)) if self._tool_specs else 0
+        return self.counter.count(self._system) + specs
+
+    # -- edits --------------------------------------------------------------------------
+
+    def set_editing(self, on: bool) -> None:
+        """/edit on|off: the edit tools from the next turn on (their descriptions count in the budget)."""
+        if self.edits is None or self.toolbox is None:
+            raise ChatError("editing needs the repository tools: tools.enabled is off, or there is no repository")
+        self.edits.switch(on)
+        self._tool_specs = self.toolbox.specs()
+        self.budget.system = self._fixed_tokens()
+
     # -- recording --------------------------------------------------------------------
 
     def add_note(self, text: str, kind: str = "note") -> Turn:
@@ -321,6 +342,8 @@ class Conversation:
         if not text.strip():
             raise ChatError("the message is empty")
         user = self.log.turn("user", text)
+        if self.edits is not None:
+            self.edits.begin(user.id)  # what this turn applies is one set, undone as one
         notes: list[str] = []
         spent = [0, 0]  # prompt and completion tokens of every request of this answer, as the provider counts
 

@@ -17,6 +17,9 @@ Format history:
    records say which results the model set aside. Nothing written in format 2 changes meaning.
    ``hide`` and ``unhide`` may also name user and assistant turns (their ids are turn ids as a
    result's are): no new field, and a kimicode that shows only results hidden ignores those ids.
+4. edits: a ``checkpoint`` record holds one applied batch of a set of changes (each file's pre-
+   and post-image and their SHA-256), an ``undo`` record names a set that was undone. Nothing
+   written in format 3 changes meaning; a kimicode of format 3 skips both (unknown types).
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from typing import Any, Callable, ClassVar
 from kimicode.chat.compaction import CompactionReport
 from kimicode.chat.ledger import CompactionLedger
 from kimicode.chat.state import StateRecord
+from kimicode.edits.checkpoint import Checkpoint, Undone
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 ROLES = ("user", "assistant", "file", "output", "note", "tool")
 
 
@@ -195,10 +199,10 @@ class FormatChanged:
 
 
 Record = (StateSaved | Compacted | Ledgered | RestoreShown | RestoreHidden | Packed | PackGrown | FilesDropped
-          | FilesUndropped | OutputsHidden | OutputsShown | OutputFragment | FormatChanged)
+          | FilesUndropped | OutputsHidden | OutputsShown | OutputFragment | FormatChanged | Checkpoint | Undone)
 _TYPES: dict[str, Any] = {t.kind: t for t in (StateSaved, Compacted, Ledgered, RestoreShown, RestoreHidden, Packed,
                                                PackGrown, FilesDropped, FilesUndropped, OutputsHidden, OutputsShown,
-                                               OutputFragment, FormatChanged)}
+                                               OutputFragment, FormatChanged, Checkpoint, Undone)}
 
 
 def _paths(value: Any) -> tuple[str, ...]:
@@ -214,6 +218,8 @@ def _ids(value: Any) -> tuple[int, ...]:
 
 
 def to_json(record: Record) -> dict[str, Any]:
+    if isinstance(record, Checkpoint):
+        return {"type": record.kind, **record.to_dict()}
     body: dict[str, Any] = {"type": record.kind}
     for f in fields(record):
         value = getattr(record, f.name)
@@ -246,6 +252,10 @@ def from_json(data: dict[str, Any]) -> Record | None:
         return kind(_paths(data["paths"]), str(data.get("time", "")))
     if kind is FormatChanged:
         return FormatChanged(int(data["version"]))
+    if kind is Checkpoint:
+        return Checkpoint.from_dict(data)
+    if kind is Undone:
+        return Undone(str(data["set_id"]), str(data.get("time", "")))
     if kind is OutputsHidden:
         return OutputsHidden(_ids(data["ids"]), str(data.get("summary", "")), str(data.get("time", "")))
     if kind is OutputsShown:
@@ -274,7 +284,11 @@ def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
     return data  # format 3 only adds: tool calls, tool turns and their records
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3}
+def _v3_to_v4(data: dict[str, Any]) -> dict[str, Any]:
+    return data  # format 4 only adds: checkpoint and undo records
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def migrate(data: dict[str, Any], version: int) -> dict[str, Any]:

@@ -90,7 +90,7 @@ def open_conversation(
             pack = settings.pack
             view = RepoView(root, pack.include, pack.exclude, pack.max_file_bytes) if use_repo else None
             loop_policy = ToolPolicy(settings.tools.rounds, settings.tools.result_tokens, settings.tools.keep_rounds)
-            tools = ToolSetup(loop_policy, view, *_mcp(settings, loaded))
+            tools = ToolSetup(loop_policy, view, *_mcp(settings, loaded), edit=settings.edits.chat)
     except BaseException:
         file.close()
         for c in owned:

@@ -19,6 +19,7 @@ from kimicode.engine.events import ContentDelta, Event, Notice, ReasoningDelta, 
 
 if TYPE_CHECKING:
     from kimicode.ask import AskRequest
+    from kimicode.commands.ask_edit import EditRun
     from kimicode.commands.progress import Progress
     from kimicode.config import Settings
     from kimicode.engine.tool_loop import LoopResult
@@ -95,6 +96,12 @@ class _AnswerPrinter:
         elif not self.quiet and self.text and not self.text.endswith("\n"):
             sys.stdout.write("\n")
 
+    def pause(self) -> None:
+        """Before something else is printed (a diff): what was shown stays, the next delta starts anew."""
+        self.close()
+        self._live = None
+        self.text = ""
+
 
 class _ReasoningPrinter:
     """Streams the model's reasoning to stderr, dimmed on a colour terminal, plain otherwise."""
@@ -129,12 +136,19 @@ class _ReasoningPrinter:
               help="Let the model read the repository and sculpt its context with tools [config tools.enabled].")
 @click.option("--context", "context", type=click.Choice(["full", "lean"]),
               help="full: packed files and tools; lean: outlines and the tree, files read through tools [config tools.context].")
+@click.option("--edit", is_flag=True, help="Let the model change files: each change is shown as a diff (docs/edits.md).")
+@click.option("--yes", "-y", is_flag=True, help="With --edit: apply the changes without asking (else y/N on a terminal; exit 3).")
+@click.option("--test-cmd", help="With --edit: run this after the changes; failures go back to the model [config edits.test_cmd].")
+@click.option("--test-rounds", type=click.IntRange(min=0), help="Failed test runs sent back to the model [config edits.test_rounds].")
+@click.option("--no-remember", is_flag=True, help="With --test-cmd: do not store a fixed failure's fix in memory [config edits.remember].")
 def command(question: str, files: tuple[Path, ...], query: str | None, budget: int | None, no_repo: bool,
             as_json: bool, dry_run: bool, model: str | None, base_url: str | None, verbose: bool, remember: bool,
-            use_tools: bool | None, context: str | None) -> None:
+            use_tools: bool | None, context: str | None, edit: bool, yes: bool, test_cmd: str | None,
+            test_rounds: int | None, no_remember: bool) -> None:
     """Ask QUESTION about the repository here; piped stdin is added as context."""
     from kimicode import calibration
     from kimicode.ask import AskInputs, AskRequest, RequestError, ask_toolbox
+    from kimicode.commands.ask_edit import edit_run
     from kimicode.commands.progress import Progress
     from kimicode.discovery import resolve_limits
     from kimicode.engine.send import plan_for
@@ -156,9 +170,12 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
     if remember and no_repo:  # refused before anything is sent: memory is kept per repository
         raise UsageFailure("--remember needs a repository (memory is kept per repository): run it inside one, without --no-repo")
     settings = settings_or_exit(root, {"model": model, "base_url": base_url, "pack.budget": budget,
-                                       "tools.enabled": use_tools, "tools.context": context})
+                                       "tools.enabled": use_tools, "tools.context": context, "edits.test_cmd": test_cmd,
+                                       "edits.test_rounds": test_rounds})
     if settings.tools.context == "lean" and not settings.tools.enabled:
         raise UsageFailure("--context lean needs the tools (the model reads files through them): drop --no-tools")
+    editing = edit_run(root, settings, question, edit, yes, test_cmd, test_rounds, no_remember, no_repo, remember,
+                       as_json)
     if not dry_run and not settings.api_key and needs_key(settings.base_url):
         raise UsageFailure("no API key: set MOONSHOT_API_KEY (or KIMICODE_API_KEY, or api_key in config.toml)")
     locations = user_locations()
@@ -186,8 +203,14 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
 
                 view = None if repo_root is None else RepoView(repo_root, options.include, options.exclude, options.max_file_bytes)
                 extra = _mcp_tools(settings, stack) if not dry_run else []
+                if editing is not None and view is not None:
+                    extra += editing.start(view)
                 recall = _recaller(repo_root, settings)
                 toolbox = ask_toolbox(asking, view, settings.tools.keep_rounds, recall, extra)
+                if editing is not None and toolbox is not None:
+                    toolbox.approve = editing.editor.approve
+            if editing is not None and toolbox is None:
+                raise UsageFailure("--edit needs the tools, and their descriptions do not fit this model's window")
             request = asking.build()
         except RequestError as exc:
             raise UsageFailure(str(exc)) from None
@@ -198,7 +221,7 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
         if plan.small and asking.pack is not None and (asking.pack.outline or asking.pack.tree_files):
             click.echo(f"kimicode: {_small_window_line(plan.window, asking.pack)}", err=True)
         _ask(asking, request, settings, spec, counter, locations.data_dir, as_json, verbose, dry_run, remember, question,
-             stdin, repo_root, started, toolbox, progress)
+             stdin, repo_root, started, toolbox, progress, editing)
 
 
 def _recaller(root: Path | None, settings: Settings) -> Callable[[str], str] | None:
@@ -234,7 +257,7 @@ def _mcp_tools(settings: Settings, stack: ExitStack) -> list[Tool]:
 
 def _ask(asking: AskRequest, request: Request, settings: Settings, spec: ModelSpec, counter: TokenCounter, data_dir: Path,
          as_json: bool, verbose: bool, dry_run: bool, remember: bool, question: str, stdin: str, repo_root: Path | None,
-         started: float, toolbox: Toolbox | None, progress: Progress) -> None:
+         started: float, toolbox: Toolbox | None, progress: Progress, editing: EditRun | None = None) -> None:
     for note in request.notes:
         click.echo(f"kimicode: {note}", err=True)
     if request.redactions:
@@ -249,7 +272,8 @@ def _ask(asking: AskRequest, request: Request, settings: Settings, spec: ModelSp
             from kimicode.memory.capture import remember_answer
 
             return remember_answer(settings, repo_root, f"{question}\n{stdin}", question, result.content, asker)
-    code = _send(asking, request, settings, spec, counter, data_dir, as_json, verbose, timings, after, progress, toolbox)
+    code = _send(asking, request, settings, spec, counter, data_dir, as_json, verbose, timings, after, progress, toolbox,
+                 editing)
     if code:
         sys.exit(code)
 
@@ -350,6 +374,14 @@ class _Shown:
             self.thoughts.close()
         self.answer.close()
 
+    def pause(self) -> None:
+        """Stop the status line and the live answer, so that a diff or a prompt prints cleanly."""
+        self.progress.stop()
+        if self.thoughts is not None:
+            self.thoughts.close()
+            self.thoughts.text = ""
+        self.answer.pause()
+
 
 def _tool_line(event: ToolFinished) -> str:
     """One line per call: what ran, what it gave, how long it took."""
@@ -360,7 +392,7 @@ def _tool_line(event: ToolFinished) -> str:
 def _send(asking: AskRequest, request: Request, settings: Settings, spec: ModelSpec, counter: TokenCounter,
           data_dir: Path, as_json: bool, verbose: bool, timings: dict[str, float],
           after: Callable[[Callable[[str], str], ChatResult], str] | None, progress: Progress,
-          toolbox: Toolbox | None = None) -> int:
+          toolbox: Toolbox | None = None, editing: EditRun | None = None) -> int:
     from kimicode.ask import RequestError, fix_asker, record_round
     from kimicode.engine.send import Calibration, Sender
     from kimicode.engine.tool_loop import ToolLoop, ToolPolicy
@@ -376,9 +408,16 @@ def _send(asking: AskRequest, request: Request, settings: Settings, spec: ModelS
             if toolbox:
                 tools = settings.tools
                 policy = ToolPolicy(tools.rounds, tools.result_tokens, tools.keep_rounds)
-                loop = ToolLoop(sender, toolbox, policy, counter.count).run(
-                    lambda shrink: first if shrink is None and asking.transcript is None else asking.build(shrink),
-                    record_round(asking))
+                def once() -> LoopResult:
+                    return ToolLoop(sender, toolbox, policy, counter.count).run(
+                        lambda shrink: first if shrink is None and asking.transcript is None else asking.build(shrink),
+                        record_round(asking))
+
+                if editing is not None:
+                    editing.pause = shown.pause
+                    loop = editing.answer(once, asking.transcript, spec.thinking)
+                else:
+                    loop = once()
                 request, result = loop.request, loop.result
             else:
                 request, result = sender.within_budget(lambda shrink: first if shrink is None else asking.build(shrink),
@@ -387,6 +426,7 @@ def _send(asking: AskRequest, request: Request, settings: Settings, spec: ModelS
             raise Failure(str(exc)) from None
         finally:
             shown.close()
+            edits_code = editing.finish(loop.result.content if loop is not None else "") if editing is not None else 0
         unsaved = sender.unsaved
         if after is not None and not result.partial:
             # --remember: one more request on the same client; a write that fails is noted, not fatal
@@ -411,6 +451,8 @@ def _send(asking: AskRequest, request: Request, settings: Settings, spec: ModelS
         body = _json_result(request, asking, result, estimated, spec, timings)
         if loop is not None:
             body["tools"] = _tools_json(loop, shown)
+        if editing is not None:
+            body["edits"] = editing.summary()
         click.echo(json.dumps(body, indent=1))
     else:
         click.echo(_usage_line(result, estimated, spec), err=True)
@@ -424,7 +466,7 @@ def _send(asking: AskRequest, request: Request, settings: Settings, spec: ModelS
         click.echo(f"kimicode: warning: not saved: {'; '.join(unsaved)}; the answer itself is complete", err=True)
     if result.interrupted:
         return 130
-    return exit_codes.ERROR if result.partial else exit_codes.OK
+    return exit_codes.ERROR if result.partial else edits_code
 
 
 def _tools_json(loop: LoopResult, shown: _Shown) -> dict[str, Any]:

@@ -89,6 +89,7 @@ class Output:
 class Round:
     answer: Message  # content, reasoning and the tool calls
     outputs: list[Output] = field(default_factory=list)
+    reply: str = ""  # what the user's side said after an answer without calls (ask --edit: the failed tests)
 
 
 class Transcript:
@@ -118,6 +119,10 @@ class Transcript:
                 output.hidden = ""
         return outputs
 
+    def add_reply(self, answer: Message, text: str) -> None:
+        """An answer that called no tools, and the user's side's reply to it (the next request ends with it)."""
+        self.rounds.append(Round(answer, [], text))
+
     def views(self) -> list[TurnView]:
         views: list[TurnView] = []
         count = self.count
@@ -130,6 +135,8 @@ class Transcript:
             for output in round_.outputs:
                 text = output.shown()
                 views.append(TurnView(output.id, "tool", text, "", count(text) + MESSAGE_OVERHEAD, call_id=output.call.id))
+            if round_.reply:
+                views.append(TurnView(0, "user", round_.reply, "", count(round_.reply) + MESSAGE_OVERHEAD))
         return views
 
     def hide_oldest(self) -> bool:

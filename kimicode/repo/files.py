@@ -512,3 +512,19 @@ def content_reason(data: bytes) -> str | None:
     return None
 
 
+
+
+def new_file_reason(root: Path, path: str, include: Iterable[str] = (), exclude: Iterable[str] = (),
+                    max_bytes: int = 1_000_000) -> str | None:
+    """Why a file created at ``path`` (relative to ``root``) would not be listed, or None: the same
+    rules as a listing (ignore files, include/exclude, names never sent), asked of git in a work tree."""
+    reason = _Filters(root, include, exclude, max_bytes).by_name(path)
+    if reason is not None:
+        return reason or "ignored (.kimicodeignore or the configured excludes)"
+    if work_tree_root(root) is not None:
+        done = subprocess.run(["git", "check-ignore", "-q", "--", path], cwd=root, capture_output=True,
+                              stdin=subprocess.DEVNULL)
+        return "ignored (.gitignore)" if done.returncode == 0 else None
+    from kimicode.repo.ignore import ignored_path
+
+    return "ignored (.gitignore)" if ignored_path(root, path) else None

@@ -128,3 +128,17 @@ def blocking_ignore_file(root: Path) -> str | None:
         except OSError:
             continue
     return None
+
+
+def ignored_path(root: Path, path: str) -> bool:
+    """Whether the .gitignore files of a plain folder (``root`` down to the path's folder) ignore ``path``."""
+    specs: list[tuple[str, pathspec.PathSpec]] = [("", spec(DEFAULT_IGNORES))]
+    parts = path.split("/")
+    for depth in range(len(parts)):
+        base = "/".join(parts[:depth])
+        lines = read_ignore_file(root / base / ".gitignore")
+        if lines:
+            specs.append((f"{base}/" if base else "", spec(lines)))
+        if depth and _ignored(base + "/", specs):  # an ignored folder ignores all below it
+            return True
+    return _ignored(path, specs)

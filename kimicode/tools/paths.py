@@ -22,6 +22,7 @@ from kimicode.repo.files import (
     RepoFile,
     content_reason,
     list_files,
+    new_file_reason,
     read_regular,
     secret_in_name,
 )
@@ -107,6 +108,33 @@ class RepoView:
         if where.exists():
             raise ToolError(f"{rel} is refused: ignored (.gitignore, .kimicodeignore or the configured excludes)")
         raise ToolError(f"{rel or path!r}: no such file in the repository")
+
+    def writable(self, path: str) -> str:
+        """The relative path of a file the edit tools may change or create: an existing file only if
+        it may be read (``file``), a new one only where the listing would take it (not ignored,
+        not a secret name, not under a file or a link); ToolError saying why not otherwise."""
+        rel = self.relative(path)
+        if not rel:
+            raise ToolError("give the path of a file, not the repository root")
+        if ".git" in rel.split("/"):
+            raise ToolError(f"{rel} is refused: git's own files are never edited")
+        where = self.root / rel
+        if where.exists() or where.is_symlink():
+            return self.file(rel)
+        kind = secret_file_kind(rel)
+        if kind:
+            raise ToolError(f"{rel} is refused: it looks like a secret file ({kind})")
+        if secret_in_name(rel):
+            raise ToolError(f"{rel} is refused: its name would hold a secret")
+        for parent in where.parents:
+            if parent == self.root:
+                break
+            if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
+                raise ToolError(f"{rel} is refused: {parent.relative_to(self.root).as_posix()} is not a folder")
+        reason = new_file_reason(self.root, rel, self.include, self.exclude, self.max_bytes)
+        if reason:
+            raise ToolError(f"{rel} is refused: {reason}")
+        return rel
 
     def read(self, path: str) -> ReadFile:
         """A sendable file's text, redacted (line numbers kept)."""

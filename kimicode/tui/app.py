@@ -46,6 +46,7 @@ from kimicode.locations import Locations
 from kimicode.tui.commands import CommandError, Parsed, is_command, parse
 from kimicode.tui.messages import (
     CommandDone,
+    EditDecided,
     EngineEvent,
     Refreshed,
     RepoChanged,
@@ -55,8 +56,10 @@ from kimicode.tui.messages import (
     Unsent,
     WorkFinished,
 )
+from kimicode.tui.review import Reviews
 from kimicode.tui.widgets.budget_bar import BudgetBar
 from kimicode.tui.widgets.chat_view import AssistantMessage, ChatView, Notice, ToolLine, UserMessage
+from kimicode.tui.widgets.diff_view import DiffView
 from kimicode.tui.widgets.files_panel import FilesPanel, FilesTable
 from kimicode.tui.widgets.prompt import PromptInput
 from kimicode.tui.workspace import Outcome, Snapshot, Workspace, key_notice
@@ -105,6 +108,8 @@ class KimicodeApp(App[None]):
         self.streaming = False
         self.saved_session: str | None = None  # the session to name on the way out, if it holds turns
         self._stop = threading.Event()
+        self.reviews = Reviews(self, self._stop, self._tick)  # each proposed edit: a diff to Apply or Skip
+        self.workspace.decide = self.reviews.decide
         self._answer: AssistantMessage | None = None
         self._asked: UserMessage | None = None  # the message being answered, as shown
         self._started = 0.0
@@ -170,6 +175,10 @@ class KimicodeApp(App[None]):
         status = self.status
         if not self.busy:
             status.display = False
+            return
+        if self.reviews.waiting:  # nothing runs while the user looks at a change: no spinner, no clock
+            status.update(Content(self.reviews.waiting))
+            status.display = True
             return
         self._frame = (self._frame + 1) % len(SPINNER)
         elapsed = int(time.monotonic() - self._started)
@@ -353,6 +362,7 @@ class KimicodeApp(App[None]):
         self._asked = await self.chat.add_user(text)
         self._answer = await self.chat.start_answer()
         self._stop.clear()
+        self.reviews.new_turn()
         self.streaming = True
         self._begin("answering (Ctrl+C stops)")
         self._send(text)
@@ -464,6 +474,10 @@ class KimicodeApp(App[None]):
         self.prompt.give_back(message.text)
         await self.chat.add_notice(message.error, "error")
 
+    async def on_edit_decided(self, message: EditDecided) -> None:
+        for line in message.lines:
+            await self._before_answer(Notice(line, "edit"))
+
     async def _before_answer(self, widget: Notice | ToolLine) -> None:
         """What happened while the answer was being prepared is shown above it."""
         if self._answer is not None:
@@ -487,7 +501,9 @@ class KimicodeApp(App[None]):
             await self.chat.clear()
             self.title_bar.update(self._title())
         if outcome.markdown:
-            if outcome.kind == "output":
+            if outcome.kind == "diff":
+                await self.chat.add(DiffView(outcome.markdown, classes="diff"))
+            elif outcome.kind == "output":
                 await self.chat.add_output(outcome.markdown)
             else:
                 await self.chat.add_notice(outcome.markdown, outcome.kind)
@@ -504,6 +520,7 @@ class KimicodeApp(App[None]):
     def action_stop(self) -> None:
         if self.streaming and not self._stop.is_set():
             self._stop.set()
+            self.reviews.skip_shown()  # a change waiting for Apply is skipped
             self.workspace.cancel()  # a stalled stream stops at once, not at the next fragment
             self.busy = "stopping: the answer so far is kept"
             self._tick()
@@ -549,6 +566,9 @@ class KimicodeApp(App[None]):
         self.exit()
 
     def on_unmount(self) -> None:
+        if self.streaming:  # a worker waiting for an edit's review would wait for ever
+            self._stop.set()
+            self.workspace.cancel()
         if self._watcher is not None:
             self._watcher.stop()
         if not self.busy:  # a worker still running keeps the session until it ends

@@ -72,3 +72,10 @@ class WorkFinished(Message):
     """The session is free again: the next message or command may run."""
 
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EditDecided(Message):
+    """The user's answer to each file of a proposed edit (one line each, for the chat)."""
+
+    lines: list[str]

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the chat core loads in the worker that opens the session: t
     from kimicode.chat.telemetry import Pressure
     from kimicode.engine import Emit
     from kimicode.prompt import ShelfTable
+    from kimicode.tools.edit import Decide
     from kimicode.tui.context_files import FileRow
 
 
@@ -52,7 +53,7 @@ class Snapshot:
 @dataclass
 class Outcome:
     markdown: str = ""  # shown in the chat
-    kind: str = "output"  # output | info | error
+    kind: str = "output"  # output | info | error | diff (markdown is a unified diff)
     new_session: bool = False  # /clear: the chat view starts over
     notices: list[str] = field(default_factory=list)
 
@@ -70,6 +71,7 @@ class Workspace:
         self._memory: Any = None
         self._warned = 0  # session warnings already shown
         self._settings_warned = False
+        self.decide: Decide | None = None  # the face's review of each proposed edit (kimicode/tui/review.py)
 
     # -- the session ------------------------------------------------------------------
 
@@ -84,6 +86,8 @@ class Workspace:
             raise ChatError(str(exc)) from None
         self.resume, self.session_id = False, None  # /clear opens a new one
         session = self.session
+        if session.edits is not None and self.decide is not None:
+            session.edits.decide = self.decide
         self._warned = 0
         notes = self.new_warnings()
         if not self._settings_warned:
@@ -417,6 +421,46 @@ class Workspace:
         except OSError as exc:
             raise ChatError(f"cannot write {path}: {exc.strerror}") from None
         return Outcome(f"exported session {session.id} to {path}", "info")
+
+    def cmd_edit(self, arg: str) -> Outcome:
+        session = self.require()
+        wanted = arg.strip().lower()
+        if wanted not in ("", "on", "off"):
+            raise ChatError(f"/edit takes on or off, not {arg!r}")
+        if wanted:
+            session.set_editing(wanted == "on")
+        on = session.edits is not None and session.edits.on
+        if on:
+            return Outcome("editing on: the model may propose changes; each is shown as a diff and applied only on "
+                           "Apply (/edit off stops it)", "info")
+        return Outcome("editing off: the model cannot change files (/edit on allows it, each change on Apply)", "info")
+
+    def _edits(self) -> Any:
+        edits = self.require().edits
+        if edits is None:
+            raise ChatError("this session has no repository tools: nothing kimicode changed to show or undo")
+        return edits
+
+    def cmd_undo(self, arg: str) -> Outcome:
+        from kimicode.edits.diff import summary
+
+        result = self._edits().undo()
+        if not result.set_id:
+            return Outcome("nothing to undo: kimicode applied no change in this session (or undid them all)", "info")
+        if result.refused:
+            more = f" ({len(result.refused) - 1} more file(s) too)" if len(result.refused) > 1 else ""
+            return Outcome(result.refused[0].reason + more, "error")
+        lines = [f"undid {result.set_id}: {len(result.restored)} file(s) restored as they were"]
+        lines += [f"restored {summary(c)}" for c in result.restored]
+        return Outcome("\n".join(lines), "info")
+
+    def cmd_diff(self, arg: str) -> Outcome:
+        from kimicode.edits.diff import unified_diffs
+
+        changes = self._edits().changes()
+        if not changes:
+            return Outcome("kimicode changed no file in this session (or undid every change)", "info")
+        return Outcome(unified_diffs(changes), "diff")
 
     def cmd_help(self, arg: str) -> Outcome:
         from kimicode.tui.commands import help_markdown

@@ -90,7 +90,7 @@ def test_the_template_names_every_setting_and_each_uncommented_value_is_valid(tm
     loaded = load_settings(None, env={}, locations=locations)
     assert dataclasses.replace(loaded, models={}, sources={}) == Settings()  # the commented values are the defaults
     assert "gemma3-270m" in loaded.models
-    sections = ("pack", "ask", "review", "memory", "tools", "mcp")
+    sections = ("pack", "ask", "review", "memory", "tools", "edits", "mcp")
     for section in ("", *sections):
         holder = getattr(Settings(), section) if section else Settings()
         for field in dataclasses.fields(holder):

@@ -84,3 +84,25 @@ def test_help_screen(snap_compare: Any, make_app: Any, demo_repo: Path) -> None:
         await tables_rendered(pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_review_of_a_proposed_edit(snap_compare: Any, make_app: Any, openai_server: Any, demo_repo: Path) -> None:
+    """The coloured diff of an edit_file call, with Apply / Skip / apply all this turn."""
+    import json
+
+    from kimicode.tui.screens.review import ReviewScreen
+    from tests.openai_server import ToolCall
+
+    edit = {"path": "calc.py", "old": "def sub(a, b):\n    return a - b\n",
+            "new": "def sub(a, b):\n    \"\"\"a minus b.\"\"\"\n    return b - a\n"}
+    openai_server.reply("", tool_calls=[ToolCall("edit_file", json.dumps(edit), "e1")])
+    openai_server.reply("done")
+    app = make_app(session_id=seed_session(demo_repo))
+
+    async def run_before(pilot: Any) -> None:
+        await settle(pilot)
+        await submit(pilot, "document sub")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen))
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -114,3 +114,10 @@ def test_a_question_with_many_rounds_is_built_within_the_window_by_both_counts(t
         asking.transcript.add_round(answer(*calls), [(c, "row\n" * (n * 7 % 101)) for c in calls])
         request = asking.build()
         assert request.tokens <= request.limit and request.shelves.total <= plan.window, (n, request.tokens)
+
+
+def test_a_reply_after_an_answer_without_calls_follows_it_as_a_user_message() -> None:
+    transcript = Transcript(len)
+    transcript.add_reply(Message("assistant", "I changed calc.py."), "The tests failed: ...")
+    views = transcript.views()
+    assert [(v.role, v.text) for v in views] == [("assistant", "I changed calc.py."), ("user", "The tests failed: ...")]

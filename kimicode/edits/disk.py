@@ -1,0 +1,62 @@
+"""Reading and writing the files a change touches: exact bytes, atomic replacement, mode kept."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from kimicode.repo.files import NotRegularFile, read_regular
+
+
+class EditError(Exception):
+    """A change cannot be made; the message is one line for the user or the model."""
+
+
+def read_text(root: Path, path: str) -> str | None:
+    """The exact text of ``root/path`` (None when absent); EditError for anything but a UTF-8 regular file."""
+    where = root / path
+    if where.is_symlink():
+        raise EditError(f"{path} is a symbolic link: kimicode does not edit through links")
+    try:
+        data = read_regular(where)
+    except FileNotFoundError:
+        return None
+    except NotRegularFile:
+        raise EditError(f"{path} is not a regular file") from None
+    except OSError as exc:
+        raise EditError(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise EditError(f"{path} is not valid UTF-8 text: kimicode edits UTF-8 files only") from None
+
+
+def write_text(root: Path, path: str, text: str | None) -> None:
+    """Make ``root/path`` hold exactly ``text`` (None: remove it): a temp file renamed over it, mode kept."""
+    where = root / path
+    if text is None:
+        try:
+            where.unlink()
+        except FileNotFoundError:
+            pass
+        return
+    where.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = stat.S_IMODE(where.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(prefix=f".{where.name}.", suffix=".kimicode", dir=where.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(text.encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, where)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
