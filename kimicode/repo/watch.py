@@ -27,7 +27,8 @@ QUIET_MS = 400  # a burst of changes (a save, a checkout) is reported once it ha
 MAX_WAIT_MS = 5000  # but at least this often while changes keep coming
 # Folders whose changes never affect a pack; .git matters only where HEAD and branches move.
 _IGNORED_DIRS = frozenset(p.rstrip("/") for p in DEFAULT_IGNORES if p.endswith("/")) - {".git"}
-_EDITOR_LITTER = (".swp", ".swx", ".swo", "~", ".tmp")
+# kimicode's own edits write through a temp file renamed over the target (edits/disk.py)
+_EDITOR_LITTER = (".swp", ".swx", ".swo", "~", ".tmp", ".kimicode")
 
 
 def relevant(rel: str) -> bool:

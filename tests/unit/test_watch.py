@@ -37,6 +37,7 @@ class Seen:
     ("src/a.py", True), ("README.md", True), (".git/HEAD", True), (".git/refs/heads/main", True),
     (".git/objects/ab/cdef", False), (".git/index", False), ("node_modules/x/index.js", False),
     ("pkg/__pycache__/a.cpython-311.pyc", False), ("src/.a.py.swp", False), ("src/a.py~", False),
+    ("src/.a.py.x1y2z3.kimicode", False),
 ])
 def test_which_changes_may_change_a_pack(rel: str, wanted: bool) -> None:
     assert relevant(rel) is wanted
