@@ -197,13 +197,14 @@ Calibration = tuple[float, float]  # rank.calibrated's share and exponent
 TODAY: Calibration = (CALIBRATION_SHARE, CALIBRATION_EXPONENT)
 
 
-def fit_calibration(held: Sequence[tuple[IssueData, np.ndarray]]) -> Calibration:
+def fit_calibration(held: Sequence[tuple[IssueData, np.ndarray]], matrix=None) -> Calibration:  # type: ignore[no-untyped-def]
     """The share and exponent of rank.calibrated that make held-out predictions likeliest.
 
     ``held`` pairs each issue with weights fit without its repository, so the mixture learns how
     wrong the softmax is on code it was not fit on, not how well it remembers its training set.
     """
-    scored = [(softmax(d.matrix(w) @ w), d.gold) for d, w in held]
+    matrix = matrix or (lambda d, w: d.matrix(w))
+    scored = [(softmax(matrix(d, w) @ w), d.gold) for d, w in held]
     best, best_ll = (0.0, 1.0), -np.inf
     for share in np.arange(0.0, 0.951, 0.05):
         for exponent in np.arange(0.5, 3.001, 0.1):
@@ -213,8 +214,11 @@ def fit_calibration(held: Sequence[tuple[IssueData, np.ndarray]]) -> Calibration
     return best
 
 
-def simulate(data: Sequence[IssueData], w: np.ndarray, budget: int, calibration: Calibration = TODAY) -> tuple[float, float]:
+def simulate(data: Sequence[IssueData], w: np.ndarray, budget: int, calibration: Calibration = TODAY,
+             matrix=None) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     """(gold in full, gold as a slice) per issue, if kimicode's planner chose on byte estimates.
+
+    ``matrix(d, w)``: the signals to score with, if not ``d.matrix(w)`` (see --trials).
 
     The pack's own counts differ a little (exact tokens, the header, the final trim): this is for
     comparing weights, bench/localize.py measures the real thing.
@@ -228,7 +232,7 @@ def simulate(data: Sequence[IssueData], w: np.ndarray, budget: int, calibration:
     estimate = estimator(TokenCounter(), room)
     full = sliced = 0.0
     for d in data:
-        p = calibrated(softmax(d.matrix(w) @ w), *calibration)
+        p = calibrated(softmax((matrix(d, w) if matrix else d.matrix(w)) @ w), *calibration)
         top = np.argsort(-p, kind="stable")[:CANDIDATES]
         candidates = [(FileRecord(d.paths[i], int(d.tokens[i] * 3.6), 0, "", language(d.paths[i]), None, 0, True, ()),
                        float(p[i])) for i in top]
@@ -313,6 +317,103 @@ def held_out(train: Sequence[IssueData], test: Sequence[IssueData], l2: float) -
     print("    " + ",\n    ".join(f'"{name}": {value:.2f}' for name, value in zip(SIGNALS, w)))
 
 
+# --------------------------------------------------------------------------------------------
+# Trials (--trials): changes tried against the committed ranking, each scored on the fit issues
+# (other repositories) and on the held-out issues; only what helps on both is worth keeping.
+
+# Planner settings (kimicode.repo.plan globals), with the committed weights and calibration.
+PLANNER_TRIALS: dict[str, dict[str, object]] = {
+    "MAP_VALUE 1e-5": {"MAP_VALUE": 1e-5},
+    "MAP_VALUE 0": {"MAP_VALUE": 0.0},
+    "VALUE outline 0.05": {"VALUE": {"full": 1.0, "slice": 0.5, "outline": 0.05}},
+    "VALUE outline 0.2": {"VALUE": {"full": 1.0, "slice": 0.5, "outline": 0.2}},
+    "VALUE slice 0.3": {"VALUE": {"full": 1.0, "slice": 0.3, "outline": 0.1}},
+}
+CALIBRATION_TRIALS: tuple[Calibration, ...] = ((0.8, 1.2), (0.8, 1.0), (0.9, 1.2), (0.8, 2.0))
+
+
+def _rank_of(values: np.ndarray) -> np.ndarray:
+    order = np.argsort(-values, kind="stable")
+    out = np.empty(len(values))
+    out[order] = np.arange(1, len(values) + 1)
+    return out
+
+
+# Columns derived from the signals, added to them and fit with them (rank-fusion normalisations).
+LEXICAL, HUB = SIGNALS.index("lexical"), SIGNALS.index("hub")
+FUSION_TRIALS = {
+    "lexical 10 / (10 + rank)": lambda x: 10.0 / (10.0 + _rank_of(x[:, LEXICAL])),
+    "lexical -log(rank) / log(files)": lambda x: -np.log(_rank_of(x[:, LEXICAL])) / np.log(len(x)),
+    "lexical x hub": lambda x: x[:, LEXICAL] * x[:, HUB],
+}
+
+
+def _with_column(column):  # type: ignore[no-untyped-def]
+    """IssueData.matrix plus one derived column (its weight is the last of w)."""
+    def matrix(d: IssueData, w: np.ndarray) -> np.ndarray:
+        base = d.matrix(w[: len(SIGNALS)])
+        return np.hstack([base, column(base)[:, None]])
+    return matrix
+
+
+def _fit_matrix(data: Sequence[IssueData], matrix, l2: float) -> np.ndarray:  # type: ignore[no-untyped-def]
+    w = np.asarray([WEIGHTS.get(name, 0.0) for name in SIGNALS] + [0.0])
+    for _ in range(ROUNDS):
+        w = _newton(data, [matrix(d, w) for d in data], l2, w)
+    return w
+
+
+def _planner_cells(label: str, fit_set: Sequence[IssueData], dev: Sequence[IssueData], calibration: Calibration = TODAY) -> str:
+    today = np.asarray([WEIGHTS.get(name, 0.0) for name in SIGNALS])
+    return (f"{label:<34} fit " + plan_line("", fit_set, today, calibration).strip()
+            + " | held out " + plan_line("", dev, today, calibration).strip())
+
+
+def trials(fit_set: Sequence[IssueData], dev: Sequence[IssueData], l2: float) -> None:
+    from kimicode.repo import plan
+
+    print(f"\n== trials: fit on {len(fit_set)} issues, held out {len(dev)}; planner on byte estimates (see simulate)")
+    print(_planner_cells("committed", fit_set, dev))
+    for label, settings in PLANNER_TRIALS.items():
+        saved = {name: getattr(plan, name) for name in settings}
+        for name, value in settings.items():
+            setattr(plan, name, value)
+        try:
+            print(_planner_cells(label, fit_set, dev))
+        finally:
+            for name, value in saved.items():
+                setattr(plan, name, value)
+    for calibration in CALIBRATION_TRIALS:
+        print(_planner_cells(f"calibration {calibration}", fit_set, dev, calibration))
+    print("fusion columns: fit on the fit issues (leave-one-repository-out there), calibration refit likewise")
+    for label, column in {"none": None, **FUSION_TRIALS}.items():
+        _fusion_trial(label, column, fit_set, dev, l2)
+
+
+def _fusion_trial(label: str, column, fit_set: Sequence[IssueData], dev: Sequence[IssueData], l2: float) -> None:  # type: ignore[no-untyped-def]
+    def matrix(d: IssueData, w: np.ndarray) -> np.ndarray:
+        return d.matrix(w) if column is None else _with_column(column)(d, w)
+
+    def fitted(data: Sequence[IssueData]) -> np.ndarray:
+        return fit(data, l2) if column is None else _fit_matrix(data, matrix, l2)
+
+    def score(w: np.ndarray):  # type: ignore[no-untyped-def]
+        return lambda d: matrix(d, w) @ w
+
+    repos = sorted({d.issue.repo for d in fit_set})
+    loro = {repo: fitted([d for d in fit_set if d.issue.repo != repo]) for repo in repos}
+    w = fitted(fit_set)
+    held = [r for repo in repos for r in ranks([d for d in fit_set if d.issue.repo == repo], score(loro[repo]))]
+    calibration = fit_calibration([(d, loro[d.issue.repo]) for d in fit_set], matrix)
+    cells = []
+    for budget in BUDGETS:
+        on_fit = np.mean([simulate([d], loro[d.issue.repo], budget, calibration, matrix)[0] for d in fit_set])
+        cells.append(f"{budget // 1000}K fit {on_fit:.2f} held out {simulate(dev, w, budget, calibration, matrix)[0]:.2f}")
+    print(describe(f"  {label}: fit issues, LORO", held))
+    print(describe(f"  {label}: held out", ranks(dev, score(w))))
+    print(f"  {label}: gold in full, calibration {calibration}: " + "   ".join(cells))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_source_options(parser)
@@ -321,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hold-out-exact", action="store_true",
                         help="fit on the --sdists issues only (other repositories) and score on the issues at their "
                              "base commits, which the fit never sees")
+    parser.add_argument("--trials", action="store_true",
+                        help="score the changes of PLANNER_TRIALS, CALIBRATION_TRIALS and FUSION_TRIALS on the --sdists "
+                             "issues and on the held-out issues at their base commits (slow: many fits)")
     args = parser.parse_args(argv)
     issues, exact, approximate = select(args)
     if not issues:
@@ -328,6 +432,10 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     data = load(issues, args)
     exact_ids = {i.instance_id for i in exact}
+    if args.trials:
+        trials([d for d in data if d.issue.instance_id not in exact_ids], [d for d in data if d.issue.instance_id in exact_ids],
+               args.l2)
+        return 0
     if args.hold_out_exact:
         held_out([d for d in data if d.issue.instance_id not in exact_ids], [d for d in data if d.issue.instance_id in exact_ids],
                  args.l2)
