@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import click
 
 from kimicode import exit_codes
-from kimicode.commands.common import Failure, UsageFailure, repo_root_of, settings_or_exit
+from kimicode.commands.common import Failure, Stopped, UsageFailure, repo_root_of, settings_or_exit
 from kimicode.engine.events import ContentDelta, Event, Notice, ReasoningDelta, ToolFinished, UsageReported
 
 if TYPE_CHECKING:
@@ -424,6 +424,10 @@ def _send(asking: AskRequest, request: Request, settings: Settings, spec: ModelS
                                                        sender.stream)
         except (LLMError, RequestError) as exc:
             raise Failure(str(exc)) from None
+        except KeyboardInterrupt:
+            if editing is None:
+                raise
+            raise Stopped("at the question; changes applied before it stay (kimicode undo restores them)") from None
         finally:
             shown.close()
             edits_code = editing.finish(loop.result.content if loop is not None else "") if editing is not None else 0
@@ -465,7 +469,7 @@ def _send(asking: AskRequest, request: Request, settings: Settings, spec: ModelS
         # the answer was delivered: a write that failed after it is worth a warning, not a failure
         click.echo(f"kimicode: warning: not saved: {'; '.join(unsaved)}; the answer itself is complete", err=True)
     if result.interrupted:
-        return 130
+        return exit_codes.INTERRUPTED
     return exit_codes.ERROR if result.partial else edits_code
 
 

@@ -84,7 +84,11 @@ class EditRun:
             return proposal.changes
         if sys.stdin is not None and sys.stdin.isatty():
             paths = ", ".join(c.path for c in proposal.changes)
-            return proposal.changes if click.confirm(f"Apply this change to {paths}?", default=False, err=True) else ()
+            try:
+                approved = click.confirm(f"Apply this change to {paths}?", default=False, err=True)
+            except click.Abort:  # Ctrl-C or end of input at the question: stop, as Ctrl-C does while streaming
+                raise KeyboardInterrupt from None
+            return proposal.changes if approved else ()
         if not self.told:
             click.echo("kimicode: not applied: no --yes, and no terminal to ask on", err=True)
             self.told = True

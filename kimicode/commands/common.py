@@ -23,6 +23,15 @@ class Failure(click.ClickException):
         click.echo(f"kimicode: error: {self.format_message()}", err=True)
 
 
+class Stopped(Failure):
+    """The user stopped the work (Ctrl-C): one line on stderr, exit 130."""
+
+    exit_code = exit_codes.INTERRUPTED
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"kimicode: stopped: {self.format_message()}", err=True)
+
+
 class UsageFailure(Failure):
     """The user asked for something invalid: one line on stderr, exit 2."""
 

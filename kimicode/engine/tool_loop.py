@@ -146,8 +146,13 @@ class ToolLoop:
             outcome = self.toolbox.call(call.name, call.arguments)
             return time.perf_counter() - started, outcome
 
-        with ThreadPoolExecutor(max_workers=max(1, min(self.policy.parallel, len(calls)))) as pool:
-            ran = list(pool.map(one, calls))
+        if any(not self.toolbox.read_only(call.name) for call in calls):
+            # approval talks to the user: from this thread, in order, so that Ctrl-C at a
+            # terminal's question reaches it (a pool thread would sit in input() for ever)
+            ran = [one(call) for call in calls]
+        else:
+            with ThreadPoolExecutor(max_workers=max(1, min(self.policy.parallel, len(calls)))) as pool:
+                ran = list(pool.map(one, calls))
         texts: list[tuple[ToolCall, str]] = []
         runs: list[tuple[float, Outcome, bool]] = []
         for call, (seconds, outcome) in zip(calls, ran):

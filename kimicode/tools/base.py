@@ -71,6 +71,11 @@ class Toolbox:
     def __bool__(self) -> bool:
         return bool(self.tools)
 
+    def read_only(self, name: str) -> bool:
+        """Whether a call of ``name`` runs without the user's approval (an unknown name only fails)."""
+        tool = self.tools.get(name)
+        return tool is None or tool.read_only
+
     def specs(self) -> list[dict[str, Any]]:
         return [self.tools[name].spec() for name in sorted(self.tools)]
 

@@ -182,22 +182,20 @@ def test_json_keeps_stdout_one_object_and_a_test_command_that_cannot_run_stops_t
     assert len(openai_server.chat_requests) == 2  # nothing went back to the model
 
 
-def test_on_a_terminal_the_user_answers_y_or_n_per_change(tmp_path: Path, openai_server: OpenAIServer) -> None:
+def _on_a_terminal(root: Path, server: OpenAIServer, answers: list[bytes | int], *args: str) -> tuple[int, str]:
+    """``kimicode ask ARGS`` on a pseudo-terminal; at each [y/N] the next answer is typed (bytes)
+    or sent as a signal (int: Ctrl-C is the terminal sending SIGINT). The exit code and all it showed."""
     import os
     import pty
     import select
     import time
 
-    root = repo(tmp_path)
-    openai_server.reply("", tool_calls=calls(("edit_file", {"path": "other.py", "old": "OTHER = 1", "new": "OTHER = 2"}),
-                                             ("edit_file", {"path": "staged.py", "old": "STAGED = 1", "new": "STAGED = 2"})))
-    openai_server.reply("Done.")
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "kimicode", "ask", "--edit", "change both"], cwd=root,
-                            env={**os.environ, "KIMICODE_BASE_URL": openai_server.base_url},
+    proc = subprocess.Popen([sys.executable, "-m", "kimicode", "ask", *args], cwd=root,
+                            env={**os.environ, "KIMICODE_BASE_URL": server.base_url},
                             stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
-    seen, answers = b"", [b"y\n", b"n\n"]
+    seen, asked = b"", 0
     deadline = time.monotonic() + 90
     try:
         while proc.poll() is None and time.monotonic() < deadline:
@@ -206,14 +204,38 @@ def test_on_a_terminal_the_user_answers_y_or_n_per_change(tmp_path: Path, openai
                     seen += os.read(master, 4096)
                 except OSError:
                     break
-            if answers and seen.count(b"[y/N]") > 2 - len(answers):
-                os.write(master, answers.pop(0))
+            if asked < len(answers) and seen.count(b"[y/N]") > asked:
+                answer = answers[asked]
+                os.write(master, answer) if isinstance(answer, bytes) else proc.send_signal(answer)
+                asked += 1
         proc.wait(timeout=30)
     finally:
         os.close(master)
-    text = seen.decode("utf-8", "replace")
-    assert proc.returncode == 3, text  # one change declined
+    return proc.returncode, seen.decode("utf-8", "replace")
+
+
+def test_on_a_terminal_the_user_answers_y_or_n_per_change(tmp_path: Path, openai_server: OpenAIServer) -> None:
+    root = repo(tmp_path)
+    openai_server.reply("", tool_calls=calls(("edit_file", {"path": "other.py", "old": "OTHER = 1", "new": "OTHER = 2"}),
+                                             ("edit_file", {"path": "staged.py", "old": "STAGED = 1", "new": "STAGED = 2"})))
+    openai_server.reply("Done.")
+    code, text = _on_a_terminal(root, openai_server, [b"y\n", b"n\n"], "--edit", "change both")
+    assert code == 3, text  # one change declined
     assert "Apply this change to other.py? [y/N]" in text and "Apply this change to staged.py? [y/N]" in text
     assert (root / "other.py").read_text() == "OTHER = 2\n" and (root / "staged.py").read_text() == "STAGED = 1\n"
     told = results(openai_server.chat_requests[1].body)
     assert told["call_edit_file_0"].endswith("applied other.py: modified, +1 -1") and "declined" in told["call_edit_file_1"]
+
+
+def test_ctrl_c_at_the_question_stops_the_run_and_keeps_what_was_applied(tmp_path: Path, openai_server: OpenAIServer) -> None:
+    import signal
+
+    root = repo(tmp_path)
+    openai_server.reply("", tool_calls=calls(("edit_file", {"path": "other.py", "old": "OTHER = 1", "new": "OTHER = 2"}),
+                                             ("edit_file", {"path": "staged.py", "old": "STAGED = 1", "new": "STAGED = 2"})))
+    openai_server.reply("Done.")
+    code, text = _on_a_terminal(root, openai_server, [b"y\n", signal.SIGINT], "--edit", "change both")
+    assert code == 130, text
+    assert "kimicode: stopped: at the question" in text and "Traceback" not in text and "Fatal" not in text
+    assert (root / "other.py").read_text() == "OTHER = 2\n" and (root / "staged.py").read_text() == "STAGED = 1\n"
+    assert len(openai_server.chat_requests) == 1  # nothing more was asked of the model
