@@ -87,6 +87,7 @@ class EditRun:
             try:
                 approved = click.confirm(f"Apply this change to {paths}?", default=False, err=True)
             except click.Abort:  # Ctrl-C or end of input at the question: stop, as Ctrl-C does while streaming
+                click.echo("", err=True)  # off the question's line
                 raise KeyboardInterrupt from None
             return proposal.changes if approved else ()
         if not self.told:
