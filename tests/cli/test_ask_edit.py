@@ -196,6 +196,7 @@ def _on_a_terminal(root: Path, server: OpenAIServer, answers: list[bytes | int],
                             stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
     seen, asked = b"", 0
+    signalled: tuple[int, float, int] | None = None  # the signal sent, when, and how much had been seen then
     deadline = time.monotonic() + 90
     try:
         while proc.poll() is None and time.monotonic() < deadline:
@@ -206,8 +207,17 @@ def _on_a_terminal(root: Path, server: OpenAIServer, answers: list[bytes | int],
                     break
             if asked < len(answers) and seen.count(b"[y/N]") > asked:
                 answer = answers[asked]
-                os.write(master, answer) if isinstance(answer, bytes) else proc.send_signal(answer)
+                if isinstance(answer, bytes):
+                    os.write(master, answer)
+                else:
+                    proc.send_signal(answer)
+                    signalled = (answer, time.monotonic(), len(seen))
                 asked += 1
+            elif signalled and time.monotonic() - signalled[1] > 3 and len(seen) == signalled[2]:
+                # sent between the prompt and the read of its answer, a signal waits unseen (CPython's
+                # input() without readline): a user would press Ctrl-C again, and so does this
+                proc.send_signal(signalled[0])
+                signalled = (signalled[0], time.monotonic(), len(seen))
         proc.wait(timeout=30)
     finally:
         os.close(master)
