@@ -3,7 +3,8 @@
 Each round is one request sent by the send policy (``Sender.within_budget``: near-window count,
 overflow shrink-and-retry), so every round's request is checked against the window like any
 other. The maker of the request (ask, a conversation) builds it with the rounds so far and
-records each new round (``record``); the loop runs the calls of a round in parallel, budgets
+records each new round (``record``); the loop runs the calls of a round in parallel (in order,
+on its own thread, when one needs the user's approval), budgets
 every result so that the next request still fits (a result too long is cut, with a marker
 saying how to get the rest), and tells the face what ran (``ToolFinished``). After
 ``ToolPolicy.rounds`` rounds the tools are still described (the history refers to them) but
