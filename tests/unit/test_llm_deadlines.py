@@ -47,11 +47,11 @@ def test_empty_chunks_are_not_answer_data(openai_server: OpenAIServer) -> None:
 
 def test_a_trickle_forever_stops_at_the_request_deadline(openai_server: OpenAIServer) -> None:
     openai_server.trickle("word ", every=0.05)
-    with make_client(openai_server, idle_timeout=5.0, request_deadline=0.8) as chat:
+    with make_client(openai_server, idle_timeout=5.0, request_deadline=2.0) as chat:
         result = chat.stream_chat(HELLO)
     assert result.partial and result.timed_out
-    assert result.content.startswith("word word ")
-    assert result.error == "the answer was cut: not complete within request_deadline = 0.8 s"
+    assert result.content.startswith("word ")  # how many words fit in 2 s depends on the machine's load
+    assert result.error == "the answer was cut: not complete within request_deadline = 2 s"
 
 
 def test_a_caller_deadline_wins_over_a_later_request_deadline(openai_server: OpenAIServer) -> None:
@@ -64,8 +64,8 @@ def test_a_caller_deadline_wins_over_a_later_request_deadline(openai_server: Ope
 
 
 def test_a_complete_answer_is_not_cut_by_the_watchdog(openai_server: OpenAIServer) -> None:
-    openai_server.reply("one two three", chunk_size=3, chunk_delay=0.1)  # slower than... nothing: each gap < idle
-    with make_client(openai_server, idle_timeout=1.0, request_deadline=30.0) as chat:
+    openai_server.reply("one two three", chunk_size=3, chunk_delay=0.1)  # each gap far below idle_timeout
+    with make_client(openai_server, idle_timeout=5.0, request_deadline=30.0) as chat:
         result = chat.stream_chat(HELLO)
     assert (result.content, result.partial, result.timed_out) == ("one two three", False, False)
 
