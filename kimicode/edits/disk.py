@@ -41,6 +41,7 @@ def write_text(root: Path, path: str, text: str | None) -> None:
             where.unlink()
         except FileNotFoundError:
             pass
+        _prune_empty_parents(root, where.parent)
         return
     where.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -60,3 +61,14 @@ def write_text(root: Path, path: str, text: str | None) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _prune_empty_parents(root: Path, folder: Path) -> None:
+    """Remove the folders left empty by a removed file, up to ``root``, as ``git rm`` does: undoing a
+    created file must not leave the folders made for it behind."""
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (or not ours to remove): stop there
+            return
+        folder = folder.parent

@@ -135,6 +135,18 @@ def test_undo_restores_exact_bytes_and_mode_and_refuses_a_file_changed_since(tmp
     assert undo_last(tmp_path, [*records, Undone("s1")]).set_id == ""  # nothing left
 
 
+def test_undoing_a_created_file_removes_the_folders_made_for_it_and_no_other(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg/keep.py").write_text("kept\n")
+    (tmp_path / "empty_before").mkdir()
+    made = apply_changes(tmp_path, [FileChange("pkg/sub/deep/new.py", None, "new\n"), FileChange("empty_before/x.py", None, "x\n")])
+    assert made.ok and (tmp_path / "pkg/sub/deep/new.py").exists()
+    assert undo_last(tmp_path, [Checkpoint("s1", made.applied)]).ok
+    assert not (tmp_path / "pkg/sub").exists() and (tmp_path / "pkg/keep.py").read_text() == "kept\n"
+    assert not (tmp_path / "empty_before").exists()  # emptied by the undo, as `git rm` leaves it
+    assert tmp_path.is_dir()
+
+
 def test_sets_compose_per_file_and_undone_sets_leave_the_session_diff() -> None:
     records: list[object] = [Checkpoint("s1", (FileChange("a", "1", "2"),)), Checkpoint("s2", (FileChange("a", "2", "3"),)),
                              Checkpoint("s2", (FileChange("b", None, "x"), FileChange("a", "3", "4")))]
