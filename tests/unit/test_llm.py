@@ -208,13 +208,13 @@ def test_retry_after_500(openai_server: OpenAIServer, client: ChatClient) -> Non
 
 
 def test_retry_after_a_timeout(openai_server: OpenAIServer) -> None:
-    openai_server.slow(2.0)
+    openai_server.slow(20.0)
     seen = Recorder()
     with make_client(openai_server, timeout=0.3) as chat:
         started = time.monotonic()
         result = chat.stream_chat(HELLO, **seen.callbacks())
     assert result.content == "ok" and result.attempts == 2
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 10  # not the 20 s the first answer would take (margin for a loaded machine)
     assert "no answer within 0.3 s" in seen.retries[0]
 
 
@@ -511,13 +511,13 @@ def test_server_closes_without_leaving_threads() -> None:
 
     before = len(server_threads())
     with OpenAIServer() as server:
-        server.slow(5.0)  # a handler still asleep when the server closes
+        server.slow(30.0)  # a handler still asleep when the server closes
         with make_client(server, timeout=0.2, max_retries=0) as chat, pytest.raises(LLMError):
             chat.stream_chat(HELLO)
         idle = make_client(server)  # and a keep-alive connection left open
         idle.stream_chat(HELLO)
         started = time.monotonic()
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 10  # not the handler's 30 s (margin for a loaded machine)
     assert len(server_threads()) == before
     idle.close()
 
@@ -547,7 +547,7 @@ def test_cancel_from_another_thread_stops_a_stalled_stream_at_once(openai_server
     started = time.monotonic()
     result = client.stream_chat(HELLO, on_content=on_content)
     stopper.join()
-    assert time.monotonic() - started < 3.0  # not the 30 s stall, nor the 5 s timeout
+    assert time.monotonic() - started < 15  # not the 30 s stall (margin for a loaded machine)
     assert result.partial and result.interrupted and result.error == "interrupted"
     assert result.content == "".join(received) and result.content.startswith("one ")
     assert client.stream_chat(HELLO).content == "ok"  # the next call starts afresh
