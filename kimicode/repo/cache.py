@@ -10,7 +10,8 @@ One SQLite file per packed root under the user cache dir:
 - ``terms``: content digest -> the file's words and definitions for the lexical
   index (terms.file_terms), made by the same read as the record.
 - ``results``: a whole pack keyed by the digest of everything it depends on.
-- ``state``: named blobs the next pack starts from (the last listing, files.ListingMemo).
+- ``state``: named blobs the next pack starts from (the last listing, files.ListingMemo, and
+  every record at once: loading 100k rows one by one costs seconds, one marshalled list 0.1 s).
 
 It is only a cache: a damaged database (truncated, overwritten, not SQLite) is deleted
 and rebuilt, whether the damage shows on opening or on a later query; a locked or
@@ -50,6 +51,13 @@ class FileRecord(NamedTuple):
     @classmethod
     def from_bytes(cls, data: bytes) -> FileRecord:
         return cls._make(marshal.loads(data))
+
+
+def _records_state() -> str:
+    from kimicode.repo.terms import VERSION
+
+    # a new terms.VERSION makes every stored word stale: then the table and term_digests decide
+    return f"records:{VERSION}"
 
 
 def digest_bytes(data: bytes) -> str:
@@ -133,13 +141,25 @@ class PackCache:
             self.warning = f"pack cache error ({exc}); results not cached"
             return default
 
-    def file_records(self) -> dict[str, tuple[int, int, FileRecord]]:
-        rows = self._guard(lambda: self._db.execute("SELECT size, mtime_ns, record FROM files").fetchall(), [])
-        out = {}
-        for size, mtime, data in rows:
-            record = FileRecord.from_bytes(data)
-            out[record.path] = (size, mtime, record)
-        return out
+    def file_records(self) -> tuple[dict[str, FileRecord], bool]:
+        """Every stored record by path, and whether each one's words are stored too (else: ask term_digests).
+
+        Read from the snapshot the last scan left (store_records) when there is one: it holds
+        the table's rows as one marshalled list, written once every file of that scan had its
+        words stored under this terms.VERSION.
+        """
+        snapshot = self.get_state(_records_state())
+        if snapshot is not None:
+            try:
+                return {r[0]: r for r in map(FileRecord._make, marshal.loads(snapshot))}, True
+            except (ValueError, TypeError, EOFError):
+                pass  # damaged or of another layout: the table is the truth
+        rows = self._guard(lambda: self._db.execute("SELECT record FROM files").fetchall(), [])
+        return {r.path: r for r in (FileRecord.from_bytes(data) for (data,) in rows)}, False
+
+    def store_records(self, records: Iterable[FileRecord]) -> None:
+        """Keep ``records`` (every row of the files table, each with its words stored) as the next scan's snapshot."""
+        self.put_state(_records_state(), marshal.dumps([tuple(r) for r in records]))
 
     def defines(self) -> Mapping[str, str]:
         """Path -> the names the file defines, one a line, read from the cache when asked for."""
@@ -152,6 +172,8 @@ class PackCache:
 
         def write() -> None:
             with self._db:
+                # the snapshot no longer matches the table: gone until the scan stores a new one
+                self._db.execute("DELETE FROM state WHERE name = ?", (_records_state(),))
                 self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
                 self._db.executemany("DELETE FROM files WHERE path = ?", gone)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import threading
 import time
 from collections import Counter
@@ -30,7 +31,7 @@ from kimicode.repo.rank import RELEVANCE_VERSION, RankedFile, rank_files
 from kimicode.repo.render import Header, render_footer, render_header, render_pack, render_tree_block
 from kimicode.repo.scan import ScanResult, scan_files
 from kimicode.repo.slices import Slicer
-from kimicode.repo.tree import render_tree
+from kimicode.repo.tree import TreeMemo, render_tree
 from kimicode.secrets import Finding
 from kimicode.tokens import DEFAULT_ENCODING, EncodingUnavailable, TokenCounter
 
@@ -39,6 +40,7 @@ RANKING_KEPT = 200  # paths of the ranking kept in the report (bench/localize.py
 EXPLAINED = 12  # files beyond those sent whose signals --explain shows
 LISTING_STATE = "listing"  # the cache's state entries: the last listing, the last import graph
 GRAPH_STATE = "imports"
+TREE_STATE = "tree"  # the last tree of the files left out, as tree.TreeMemo
 Progress = Callable[[str, int, int], None]
 
 
@@ -201,6 +203,36 @@ class _Blocks:
                 self.slicer.get(record)
 
 
+class _Trees:
+    """The tree of the files left out, by the set of them: the last one's memo is kept in the cache,
+    so a pack after an edit that leaves out the same files neither builds nor counts it again."""
+
+    def __init__(self, cache: PackCache, counter: TokenCounter) -> None:
+        self._cache = cache
+        self._salt = f"{counter.encoding}\0{counter.calibration!r}\0"
+        self._memos: dict[str, TreeMemo] = {}
+        self._stored: tuple[str, int] | None = None
+        self._last: str | None = None
+        try:
+            key, lengths, counted, folders = marshal.loads(cache.get_state(TREE_STATE))  # type: ignore[arg-type]
+            self._memos[key] = TreeMemo(list(lengths), dict(counted), folders)
+            self._stored = (key, len(counted))
+        except (TypeError, ValueError, EOFError):
+            pass  # none yet, or damaged: made afresh
+
+    def render(self, paths: Sequence[str], budget: int, count: Callable[[str], int]) -> str:
+        joined = self._salt + "\0".join(sorted(paths))
+        self._last = hashlib.blake2b(joined.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        return render_tree(paths, budget, count, self._memos.setdefault(self._last, TreeMemo()))
+
+    def keep(self) -> None:
+        """Store the memo of the tree rendered last, unless it is stored as it is."""
+        if self._last is None or self._stored == (self._last, len(self._memos[self._last].counted)):
+            return
+        memo = self._memos[self._last]
+        self._cache.put_state(TREE_STATE, marshal.dumps((self._last, memo.lengths, memo.counted, memo.folders)))
+
+
 def _header(report: PackReport, skipped: Sequence[Skipped], counts: tuple[int, int, int], secrets: tuple[int, int],
             part: tuple[int, int] | None = None, slices: int = 0) -> Header:
     reasons = Counter(s.reason.split(":")[0] for s in skipped).most_common()
@@ -209,7 +241,7 @@ def _header(report: PackReport, skipped: Sequence[Skipped], counts: tuple[int, i
 
 
 def _assemble(report: PackReport, plan: _Plan, ranked: Sequence[FileRecord], skipped: Sequence[Skipped], blocks: _Blocks,
-              fmt: str, why: Mapping[str, str]) -> Pack:
+              fmt: str, why: Mapping[str, str], trees: _Trees) -> Pack:
     counter = blocks.counter
     ordered = plan.of(FULL) + plan.of(SLICE) + plan.of(OUTLINE)
     made = tuple(blocks.typed(c, why.get(c.record.path, "")) for c in ordered)
@@ -220,7 +252,7 @@ def _assemble(report: PackReport, plan: _Plan, ranked: Sequence[FileRecord], ski
     header = _header(report, skipped, counts, (len(found), len({p for p, _ in found})), slices=len(plan.of(SLICE)))
     header_tokens = counter.count(render_header(header, fmt))
     room = report.budget - header_tokens - counter.count(render_footer(fmt)) - plan.used() - counter.count(render_tree_block("x", fmt))
-    tree = render_tree(rest, max(room, 0), counter.count) if room > 0 else ""
+    tree = trees.render(rest, room, counter.count) if room > 0 else ""
     report.full = [(c.record.path, c.tokens) for c in plan.of(FULL)]
     report.slices = [(c.record.path, c.tokens) for c in plan.of(SLICE)]
     report.outline = [(c.record.path, c.tokens) for c in plan.of(OUTLINE)]
@@ -232,10 +264,10 @@ def _assemble(report: PackReport, plan: _Plan, ranked: Sequence[FileRecord], ski
 
 
 def _fit(report: PackReport, plan: _Plan, ranked: Sequence[FileRecord], skipped: Sequence[Skipped], blocks: _Blocks,
-         fmt: str, why: Mapping[str, str]) -> Pack:
+         fmt: str, why: Mapping[str, str], trees: _Trees) -> Pack:
     """Render, then drop the least relevant piece until the exact count is within budget."""
     while True:
-        pack = _assemble(report, plan, ranked, skipped, blocks, fmt, why)
+        pack = _assemble(report, plan, ranked, skipped, blocks, fmt, why, trees)
         report.total_tokens = blocks.counter.count(pack.render())
         if report.total_tokens <= report.budget:
             return pack
@@ -433,7 +465,9 @@ def _pack(root: Path, options: PackOptions, cache_dir: Path | None, split: bool,
             else:
                 choices = plan_tiers(records, blocks, available)
             plan = _Plan(choices)
-            packs = [_fit(report, plan, records, skipped, blocks, options.fmt, why)]
+            trees = _Trees(cache, counter)
+            packs = [_fit(report, plan, records, skipped, blocks, options.fmt, why, trees)]
+            trees.keep()
             report.explain = _explain(ranked, plan.paths())
         contents.flush()
         lap("pack")

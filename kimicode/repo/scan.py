@@ -95,11 +95,11 @@ def index_cap(sizes: Sequence[int], budget: int = LEXICAL_BYTES) -> int | None:
 
 
 def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache) -> ScanResult:
-    known = cache.file_records()
-    indexed = cache.term_digests()
+    known, all_indexed = cache.file_records()
+    indexed = set() if all_indexed else cache.term_digests()
     # unchanged files are reused, unless their words are missing (a new terms.VERSION): read again
-    todo = [e for e in files if not ((c := known.get(e.path)) and c[0] == e.size and c[1] == e.mtime_ns
-                                     and (c[2].skip or c[2].digest in indexed))]
+    todo = [e for e in files if not ((c := known.get(e.path)) and c.size == e.size and c.mtime_ns == e.mtime_ns
+                                     and (all_indexed or c.skip or c.digest in indexed))]
     fresh: dict[str, FileRecord | Skipped] = {}
     # each part is stored as it comes: a repository's words and definitions are never all in memory
     for part in _scan_all(root, todo, index_cap([f.size for f in files])):
@@ -120,7 +120,7 @@ def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache) -> ScanR
     records: list[FileRecord] = []
     skipped: list[Skipped] = []
     for entry in files:
-        now = fresh.get(entry.path) or known[entry.path][2]
+        now = fresh.get(entry.path) or known[entry.path]
         if isinstance(now, Skipped):
             skipped.append(now)
         elif now.skip:
@@ -129,7 +129,13 @@ def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache) -> ScanR
             records.append(now)
     listed = {f.path for f in files}
     # entries of files merely filtered out (--include) stay: the next full pack wants them
-    cache.put_files((), {}, removed=[p for p in known if p not in listed and not (root / p).exists()])
+    removed = [p for p in known if p not in listed and not (root / p).exists()]
+    cache.put_files((), {}, removed=removed)
     if todo:
         cache.drop_unused_terms()
+    if todo or removed or not all_indexed:
+        kept = {**known, **{p: r for p, r in fresh.items() if isinstance(r, FileRecord)}}
+        for path in removed:
+            kept.pop(path)
+        cache.store_records(kept.values())
     return ScanResult(tuple(records), tuple(skipped), len(files) - len(todo), len(todo))

@@ -6,7 +6,9 @@ sees where everything lives.
 
 A monorepo leaves ~100,000 paths for the tree: the tree is built once, the length of
 its text at every folding depth is added up from per-level sums, and only depths whose
-text could fit are rendered and counted.
+text could fit are rendered and counted. What one set of paths taught (those lengths, the
+depths rendered and their counts) is a TreeMemo: the pack keeps it, so the next pack leaving out
+the same files (after an edit, usually) neither builds the tree nor counts it again.
 """
 
 from __future__ import annotations
@@ -81,22 +83,40 @@ def _render(node: _Dir, depth: int, max_depth: int, out: list[str]) -> None:
         out.append(pad + name)
 
 
-def render_tree(paths: Sequence[str], budget: int, count: Callable[[str], int]) -> str:
-    """The deepest tree of ``paths`` whose token count is within ``budget``; "" if none fits."""
+@dataclass
+class TreeMemo:
+    """What rendering one set of paths (with one counter) found; valid for those paths only."""
+
+    lengths: list[int] = field(default_factory=list)  # characters of the text at each folding depth
+    counted: dict[int, tuple[int, str]] = field(default_factory=dict)  # depth -> (tokens, text) rendered
+    folders: int = -1  # top-level folders
+
+
+def render_tree(paths: Sequence[str], budget: int, count: Callable[[str], int], memo: TreeMemo | None = None) -> str:
+    """The deepest tree of ``paths`` whose token count is within ``budget``; "" if none fits.
+
+    ``memo``: what an earlier call for the same ``paths`` and ``count`` learned; filled in here.
+    """
     if not paths:
         return ""
-    top = _build(paths)
-    deepest = max(p.count("/") for p in paths)
-    lengths = _lengths(top, deepest)
-    for depth in range(deepest, -1, -1):
+    memo = memo if memo is not None else TreeMemo()
+    top: _Dir | None = None
+    if not memo.lengths:
+        top = _build(paths)
+        memo.lengths, memo.folders = _lengths(top, max(p.count("/") for p in paths)), len(top.dirs)
+    for depth in range(len(memo.lengths) - 1, -1, -1):
         # exact counts of a 100k-path tree are not free: skip depths far over budget
         # (a token rarely spans more than 8 characters of a path listing)
-        if lengths[depth] > budget * MAX_CHARS_PER_TOKEN:
+        if memo.lengths[depth] > budget * MAX_CHARS_PER_TOKEN:
             continue
-        lines: list[str] = []
-        _render(top, 0, depth, lines)
-        text = "\n".join(lines)
-        if count(text) <= budget:
+        if depth not in memo.counted:
+            top = top or _build(paths)
+            lines: list[str] = []
+            _render(top, 0, depth, lines)
+            text = "\n".join(lines)
+            memo.counted[depth] = (count(text), text)
+        tokens, text = memo.counted[depth]
+        if tokens <= budget:
             return text
-    summary = f"({len(paths)} more files in {len(top.dirs)} top-level folders)"
+    summary = f"({len(paths)} more files in {memo.folders} top-level folders)"
     return summary if count(summary) <= budget else ""

@@ -6,7 +6,7 @@ import pytest
 from kimicode.repo.lexical import LexicalIndex
 from kimicode.repo.rank import RankedFile, rank_files
 from kimicode.repo.terms import file_terms
-from kimicode.repo.tree import render_tree
+from kimicode.repo.tree import TreeMemo, render_tree
 
 
 def ranked_for(texts: Mapping[str, str], defines: Mapping[str, str], imports: Mapping[str, list[str]],
@@ -98,6 +98,20 @@ def test_tree_folds_deep_folders_to_fit() -> None:
     small = render_tree(paths, 500, len)
     assert len(small) <= 500 and "sub3/ (20 files)" in small and "setup.py" in small
     assert render_tree(paths, 20, len) == ""
+
+
+def test_a_tree_memo_gives_the_trees_made_without_it() -> None:
+    paths = [f"pkg/sub{i}/deep/file{j}.py" for i in range(20) for j in range(20)] + ["setup.py"]
+    counted: list[str] = []
+
+    def count(text: str) -> int:
+        counted.append(text)
+        return len(text)
+
+    memo = TreeMemo()
+    for budget in (100_000, 500, 20, 5_000, 500):
+        assert render_tree(paths, budget, count, memo) == render_tree(paths, budget, len), budget
+    assert len(counted) == len(set(counted))  # each depth was rendered and counted once
 
 
 def test_plural_query_words_find_singular_names() -> None:
