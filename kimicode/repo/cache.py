@@ -24,8 +24,9 @@ from __future__ import annotations
 import hashlib
 import marshal
 import sqlite3
+from functools import partial
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, NamedTuple
+from typing import Callable, Iterable, Iterator, Mapping, NamedTuple
 
 SCHEMA_VERSION = 10  # 8: the terms table; 9: the state table; 10: records as marshal, definitions apart
 
@@ -51,6 +52,11 @@ class FileRecord(NamedTuple):
     @classmethod
     def from_bytes(cls, data: bytes) -> FileRecord:
         return cls._make(marshal.loads(data))
+
+
+# a record from its fields without a Python call per record (what FileRecord._make does, less its check)
+_make_record: Callable[[Iterable[object]], FileRecord] = partial(tuple.__new__, FileRecord)
+PATCH_MOST = 2_000  # records changed since the snapshot before the scan writes it whole again
 
 
 def _records_state() -> str:
@@ -89,6 +95,7 @@ class PackCache:
         self.warning: str | None = None
         self._path = path
         self._rebuilt = False
+        self._patch: list[tuple[str, tuple[object, ...] | None]] | None = None  # see file_records
         self._db = self._open(path)
 
     def _open(self, path: Path | None) -> sqlite3.Connection:
@@ -144,41 +151,80 @@ class PackCache:
     def file_records(self) -> tuple[dict[str, FileRecord], bool]:
         """Every stored record by path, and whether each one's words are stored too (else: ask term_digests).
 
-        Read from the snapshot the last scan left (store_records) when there is one: it holds
-        the table's rows as one marshalled list, written once every file of that scan had its
-        words stored under this terms.VERSION.
+        Read from the snapshot when there is one: the table's rows as marshalled columns
+        (store_records), plus the rows written since (put_files keeps that patch in the same
+        transaction as the rows, so the two never disagree). Only a scan that found every
+        file's words stored under this terms.VERSION writes a snapshot.
         """
-        snapshot = self.get_state(_records_state())
-        if snapshot is not None:
+        base, patch = self.get_state(_records_state()), self.get_state(_records_state() + ":patch")
+        if base is not None:
             try:
-                return {r[0]: r for r in map(FileRecord._make, marshal.loads(snapshot))}, True
+                columns = marshal.loads(base)
+                if len(columns) != len(FileRecord._fields):
+                    raise ValueError("another layout")
+                records = {r[0]: r for r in map(_make_record, zip(*columns))}
+                self._patch = marshal.loads(patch) if patch is not None else []
+                for path, row in self._patch:
+                    if row is None:
+                        records.pop(path, None)
+                    else:
+                        records[path] = _make_record(row)
+                return records, True
             except (ValueError, TypeError, EOFError):
-                pass  # damaged or of another layout: the table is the truth
+                self._patch = None  # damaged or of another layout: the table is the truth
         rows = self._guard(lambda: self._db.execute("SELECT record FROM files").fetchall(), [])
         return {r.path: r for r in (FileRecord.from_bytes(data) for (data,) in rows)}, False
 
+    @property
+    def has_snapshot(self) -> bool:
+        """Whether the snapshot read by file_records still stands for the table (with its patch)."""
+        return self._patch is not None
+
     def store_records(self, records: Iterable[FileRecord]) -> None:
         """Keep ``records`` (every row of the files table, each with its words stored) as the next scan's snapshot."""
-        self.put_state(_records_state(), marshal.dumps([tuple(r) for r in records]))
+        columns = marshal.dumps(list(zip(*records)) or [()] * len(FileRecord._fields))
+        name = _records_state()
+
+        def write() -> None:
+            with self._db:
+                self._db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (name, columns))
+                self._db.execute("DELETE FROM state WHERE name = ?", (name + ":patch",))
+
+        self._guard(write)
+        self._patch = []
 
     def defines(self) -> Mapping[str, str]:
         """Path -> the names the file defines, one a line, read from the cache when asked for."""
         return StoredDefines(self)
 
-    def put_files(self, records: Iterable[FileRecord], defines: Mapping[str, str], removed: Iterable[str] = ()) -> None:
-        """Store ``records`` with what each defines (``defines``: path -> names, one a line)."""
+    def put_files(self, records: Iterable[FileRecord], defines: Mapping[str, str], removed: Iterable[str] = (),
+                  terms: Iterable[tuple[str, bytes]] = ()) -> None:
+        """Store ``records`` with what each defines (``defines``: path -> names, one a line) and the
+        ``terms`` (digest, words) of their contents, all in one transaction."""
+        from kimicode.repo.terms import VERSION
+
+        records = list(records)
         rows = [(r.path, r.size, r.mtime_ns, r.digest, r.to_bytes(), defines.get(r.path, "")) for r in records]
         gone = [(p,) for p in removed]
+        words = [(digest, VERSION, value) for digest, value in terms]
+        name = _records_state()
+        patch = None
+        if self._patch is not None and len(self._patch) + len(rows) + len(gone) <= PATCH_MOST:
+            patch = self._patch + [(r.path, tuple(r)) for r in records] + [(p, None) for (p,) in gone]
 
         def write() -> None:
             with self._db:
-                # the snapshot no longer matches the table: gone until the scan stores a new one
-                self._db.execute("DELETE FROM state WHERE name = ?", (_records_state(),))
                 self._db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
                 self._db.executemany("DELETE FROM files WHERE path = ?", gone)
+                self._db.executemany("INSERT OR REPLACE INTO terms VALUES (?, ?, ?)", words)
+                if patch is not None:
+                    self._db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (name + ":patch", marshal.dumps(patch)))
+                else:  # no snapshot, or one so far behind that the scan writes it whole again
+                    self._db.execute("DELETE FROM state WHERE name IN (?, ?)", (name, name + ":patch"))
 
-        if rows or gone:
+        if rows or gone or words:
             self._guard(write)
+            self._patch = patch
 
     def terms(self, digests: Iterable[str]) -> dict[str, bytes]:
         """The stored term blobs of these digests, made by this terms.VERSION (missing ones are absent)."""
@@ -207,11 +253,19 @@ class PackCache:
         if rows:
             self._guard(write)
 
-    def drop_unused_terms(self) -> None:
-        """Drop the terms of contents no file has any more (edited, deleted)."""
+    def drop_unused_terms(self, digests: Iterable[str] | None = None) -> None:
+        """Drop the terms of contents no file has any more (edited, deleted): of these ``digests``
+        (the contents files had before), or of any digest when None (a sweep over the whole table)."""
+        rows: list[tuple[str, ...]] = [()]
+        if digests is None:
+            query = "DELETE FROM terms WHERE digest NOT IN (SELECT digest FROM files)"
+        else:
+            query = "DELETE FROM terms WHERE digest = ? AND NOT EXISTS (SELECT 1 FROM files WHERE digest = ?)"
+            rows = [(d, d) for d in set(digests)]
+
         def write() -> None:
             with self._db:
-                self._db.execute("DELETE FROM terms WHERE digest NOT IN (SELECT digest FROM files)")
+                self._db.executemany(query, rows)
 
         self._guard(write)
 

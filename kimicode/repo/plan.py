@@ -212,12 +212,22 @@ def _likely_needed(ranked: Sequence[FileRecord], counter: TokenCounter, full_cap
     return wanted
 
 
+def _all_fit(records: Sequence[FileRecord], counter: TokenCounter, available: int) -> bool:
+    """Whether every file in full would fit by the byte estimate (stops at the first that overruns:
+    in a monorepo after a few hundred files, not 100k)."""
+    total = 0
+    for record in records:
+        total += counter.estimate_bytes(record.size)
+        if total > available:
+            return False
+    return True
+
+
 def plan_tiers(ranked: Sequence[FileRecord], blocks: Blocks, available: int, full: bool = True) -> list[Choice]:
     """Without a question: the best files in full up to FULL_SHARE of the budget, then outlines
     (``full=False``, lean mode: outlines only)."""
     counter = blocks.counter
-    everything = sum(counter.estimate_bytes(r.size) for r in ranked)
-    full_cap = 0 if not full else available if everything <= available else int(available * FULL_SHARE)
+    full_cap = 0 if not full else available if _all_fit(ranked, counter, available) else int(available * FULL_SHARE)
     blocks.prefetch(_likely_needed(ranked, counter, full_cap, available - full_cap))
     plan: list[Choice] = []
     used = _fill(plan, ranked, FULL, full_cap, blocks, skip_over=full_cap)
@@ -250,8 +260,7 @@ def plan_for_question(ranked: Sequence[tuple[FileRecord, float]], blocks: Blocks
     exactly and the plan trimmed to fit.
     """
     counter = blocks.counter
-    everything = sum(counter.estimate_bytes(r.size) for r, _ in ranked)
-    if everything <= available:
+    if _all_fit([r for r, _ in ranked], counter, available):
         return plan_tiers([r for r, _ in ranked], blocks, available)
     room = available - int(available * QUESTION_TREE_SHARE)
     candidates = list(ranked[:CANDIDATES])

@@ -54,6 +54,7 @@ def _record(path: str, entry: RepoFile, data: bytes, index_cap: int | None) -> t
 
 
 PARALLEL_MIN_FILES = 200  # below this, starting workers costs more than it saves
+SWEEP_AFTER = 20  # files rescanned or removed before unused words are swept for in the whole cache
 LEXICAL_BYTES = 48_000_000  # of text indexed for words per repository (see index_cap)
 
 
@@ -115,8 +116,7 @@ def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache) -> ScanR
             made.append(record)
             if not record.skip:
                 terms[record.digest] = words  # empty for a file without words: stored all the same
-        cache.put_files(made, defines)
-        cache.put_terms(terms.items())
+        cache.put_files(made, defines, terms=terms.items())
     records: list[FileRecord] = []
     skipped: list[Skipped] = []
     for entry in files:
@@ -131,9 +131,10 @@ def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache) -> ScanR
     # entries of files merely filtered out (--include) stay: the next full pack wants them
     removed = [p for p in known if p not in listed and not (root / p).exists()]
     cache.put_files((), {}, removed=removed)
-    if todo:
-        cache.drop_unused_terms()
-    if todo or removed or not all_indexed:
+    if todo:  # a few edits look up what they replaced; many sweep the table
+        replaced = [c.digest for p in [e.path for e in todo] + removed if (c := known.get(p))]
+        cache.drop_unused_terms(replaced if len(replaced) <= SWEEP_AFTER else None)
+    if not cache.has_snapshot:
         kept = {**known, **{p: r for p, r in fresh.items() if isinstance(r, FileRecord)}}
         for path in removed:
             kept.pop(path)

@@ -67,6 +67,8 @@ def test_words_made_by_another_terms_version_are_made_again(tmp_path: Path) -> N
     cache.close()
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE terms SET version = version - 1 WHERE rowid = (SELECT min(rowid) FROM terms)")
+        # as after a new terms.VERSION: no snapshot of the records under the new version's name
+        conn.execute("DELETE FROM state WHERE name LIKE 'records:%'")
     cache = PackCache(db)
     assert scan_files(root, list_files(root).files, cache).scanned == 1
     cache.close()
