@@ -58,6 +58,8 @@ def test_packs_after_edits_adds_and_removals_equal_cold_packs(tmp_path: Path, qu
     decoder = root / "codec/core/decoder.py"
     decoder.write_text(decoder.read_text() + "\n\ndef checksum(frame):\n    return sum(frame) % 256\n")
     check("edit")  # content changed, imports not
+    decoder.write_text(decoder.read_text() + "\n# the records' snapshot is patched a second time\n")
+    check("edit again")
     decoder.write_text("import codec.net.m3\nimport codec.io.m7\n" + decoder.read_text())
     check("import")  # the edited file imports other files now
     (root / "native/src/f3.c").write_text('#include "f5.h"\n#include "f6.h"\nint f3(void) { return 3; }\n')
