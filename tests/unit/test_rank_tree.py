@@ -148,3 +148,15 @@ def test_tree_text_lengths_are_known_before_rendering() -> None:
         lines: list[str] = []
         _render(top, 0, depth, lines)
         assert lengths[depth] == len("\n".join(lines))
+
+
+def test_the_prior_of_every_path_is_the_one_path_rule() -> None:
+    from kimicode.repo.rank import _prior, _priors
+
+    names = ["main.py", "Main.PY", "MAIN", ".main", "main.", "main.tar.gz", "mainline.py", "xmain.py", "lib.rs", "LIB.RS",
+             "mod.rs", "__main__.py", "index.js", "test_x.py", "Test_x.py", "x_test.py", "README.md", "readme", "KIMI.md",
+             "kımı.md", "agentſ.md", "Contributing.rst", "CONTRIBUTING", "K", "util.py", "İndex.js"]
+    folders = ["", "src/", "tests/", "Testing/x/", "pkg/test_utils/", "a/b/c/", "lib/"]
+    order = sorted(folder + name for folder in folders for name in names)
+    prior, why = _priors(order)
+    assert [(p, why.get(i, [])) for i, p in enumerate(prior)] == [_prior(path) for path in order]
