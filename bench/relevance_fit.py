@@ -342,17 +342,17 @@ def _rank_of(values: np.ndarray) -> np.ndarray:
 # Columns derived from the signals, added to them and fit with them (rank-fusion normalisations).
 LEXICAL, HUB = SIGNALS.index("lexical"), SIGNALS.index("hub")
 FUSION_TRIALS = {
-    "lexical 10 / (10 + rank)": lambda x: 10.0 / (10.0 + _rank_of(x[:, LEXICAL])),
-    "lexical -log(rank) / log(files)": lambda x: -np.log(_rank_of(x[:, LEXICAL])) / np.log(len(x)),
-    "lexical x hub": lambda x: x[:, LEXICAL] * x[:, HUB],
+    "lexical 10 / (10 + rank)": lambda d, x: 10.0 / (10.0 + _rank_of(x[:, LEXICAL])),
+    "lexical -log(rank) / log(files)": lambda d, x: -np.log(_rank_of(x[:, LEXICAL])) / np.log(len(x)),
+    "lexical x hub": lambda d, x: x[:, LEXICAL] * x[:, HUB],
 }
 
 
 def _with_column(column):  # type: ignore[no-untyped-def]
-    """IssueData.matrix plus one derived column (its weight is the last of w)."""
+    """IssueData.matrix plus one column, ``column(issue, its signals)`` (its weight is the last of w)."""
     def matrix(d: IssueData, w: np.ndarray) -> np.ndarray:
         base = d.matrix(w[: len(SIGNALS)])
-        return np.hstack([base, column(base)[:, None]])
+        return np.hstack([base, column(d, base)[:, None]])
     return matrix
 
 
@@ -390,7 +390,8 @@ def trials(fit_set: Sequence[IssueData], dev: Sequence[IssueData], l2: float) ->
         _fusion_trial(label, column, fit_set, dev, l2)
 
 
-def _fusion_trial(label: str, column, fit_set: Sequence[IssueData], dev: Sequence[IssueData], l2: float) -> None:  # type: ignore[no-untyped-def]
+def _fusion_trial(label: str, column, fit_set: Sequence[IssueData], dev: Sequence[IssueData], l2: float,  # type: ignore[no-untyped-def]
+                  show_weights: bool = False) -> None:
     def matrix(d: IssueData, w: np.ndarray) -> np.ndarray:
         return d.matrix(w) if column is None else _with_column(column)(d, w)
 
@@ -412,6 +413,9 @@ def _fusion_trial(label: str, column, fit_set: Sequence[IssueData], dev: Sequenc
     print(describe(f"  {label}: fit issues, LORO", held))
     print(describe(f"  {label}: held out", ranks(dev, score(w))))
     print(f"  {label}: gold in full, calibration {calibration}: " + "   ".join(cells))
+    if show_weights:
+        names = SIGNALS + (() if column is None else (label,))
+        print(f"  {label}: weights fit on all fit issues: " + ", ".join(f'"{n}": {v:.2f}' for n, v in zip(names, w)))
 
 
 def main(argv: list[str] | None = None) -> int:
