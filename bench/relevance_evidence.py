@@ -165,6 +165,16 @@ def columns(d: IssueData, args: argparse.Namespace) -> dict[str, np.ndarray]:
     return out
 
 
+def columns_fingerprint() -> str:
+    """Digest of the code the cached columns depend on: a changed column is recomputed, not reused."""
+    import hashlib
+    import inspect
+
+    parts = (best_passages, called_scores, passage_scores, columns, document_frequency, read_files)
+    source = "".join(inspect.getsource(f) for f in parts) + f"{PASSAGE_WORDS} {_CALLED.pattern!r} {_DEFINES.pattern!r}"
+    return hashlib.sha256(source.encode()).hexdigest()[:12]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_source_options(parser)
@@ -182,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         data = load(issues, args)
         print(f"signals of fingerprint {signals_fingerprint()}")
-    folder = args.work / "evidence" / f"{PASSAGE_WORDS}w-{args.top}"
+    folder = args.work / "evidence" / f"{columns_fingerprint()}-{args.top}"
     folder.mkdir(parents=True, exist_ok=True)
     extra: dict[str, dict[str, np.ndarray]] = {}
     for n, d in enumerate(data, start=1):
