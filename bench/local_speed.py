@@ -94,8 +94,12 @@ def runs(label: str, checkout: Path, home: Path, env: dict[str, str], repo: Path
         result, seconds = kimicode(checkout, ["ask", "--json", "--model", model, question], home, env, repo)
         answer = json.loads(result.stdout) if result.returncode == 0 and result.stdout.strip() else {}
         usage = answer.get("usage") or {}
+        shelves = answer.get("shelves") or {}
         show({"row": f"{label}: ask #{n}", "seconds": round(seconds, 1), "exit": result.returncode,
                      "prompt": usage.get("prompt_tokens"), "reply": usage.get("completion_tokens"),
+                     # llama-cpp-python's streams report no usage: our count of what was sent, and the answer's length
+                     "prompt_planned": sum(v for k, v in shelves.items() if k != "reply") or None,
+                     "answer_chars": len(answer.get("answer") or ""),
                      "cap": (answer.get("shelves") or {}).get("reply"), "finish": answer.get("finish_reason"),
                      **({"error": result.stderr.strip().splitlines()[-1][:200]} if result.returncode and result.stderr.strip() else {})})
     flush(base_url, model)

@@ -84,7 +84,8 @@ class AskRequest:
         self.plan = plan
         self.pack_options = pack_options
         self.cache_dir = cache_dir
-        self.assembler = Assembler(plan, counter, exact=False)
+        # a small plan counts its short parts exactly: their byte bounds (up to 4x the tokens) would take its room
+        self.assembler = Assembler(plan, counter, exact=plan.small)
         self.found: list[Redaction] = []  # redactions in everything but the repository
         self.notes: list[str] = []
         self.pack: PackReport | None = None  # the repository as last packed

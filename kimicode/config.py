@@ -141,6 +141,13 @@ class ReviewSettings:
 
 
 @dataclass(frozen=True)
+class LocalSettings:
+    # seconds a model on this machine should take for a whole answer: its reply cap and the packed prompt
+    # are sized from its measured speeds to fit (docs/local-models.md); 0: the window alone sizes them
+    target_seconds: float = _user_only(30.0, LIMIT)
+
+
+@dataclass(frozen=True)
 class ModelOverride:
     """Limits and prices for a model the built-in table does not know (or gets wrong)."""
 
@@ -171,6 +178,7 @@ class Settings:
     mcp: McpSettings = field(default_factory=McpSettings)
     memory: MemorySettings = field(default_factory=MemorySettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
+    local: LocalSettings = field(default_factory=LocalSettings)
     models: Mapping[str, ModelOverride] = field(default_factory=dict, metadata={"table_of": ModelOverride})
     # key -> where its value came from ("default", a file path, a variable, "flag")
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)

@@ -40,6 +40,7 @@ from kimicode.llm_failures import (
 )
 from kimicode.models import ModelSpec
 from kimicode.prompt.messages import Message, wire
+from kimicode.urls import is_local
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -63,6 +64,9 @@ REFUSED_DELAY = 0.25
 # Before the first token a slow model reads the prompt: at its measured prefill rate that takes
 # prompt/rate seconds, allowed this many times over (the machine may be busier than when measured).
 FIRST_TOKEN_MARGIN = 3.0
+# A model on this machine whose prompt speed is not known yet reads at least this many tokens a
+# second (a 7B model on two busy cores reads tens): its first token may take that long.
+LOCAL_MIN_PREFILL = 10.0
 
 
 class _Retry(Exception):
@@ -134,6 +138,7 @@ class ChatClient:
         self._finish_by: tuple[float, str] | None = None  # see finish_by()
         self._expired: tuple[str, str] | None = None  # set by the watchdog: ("idle" | "deadline", which limit)
         self._first_wait = 0.0  # seconds the first token may take beyond idle_timeout (see stream_chat)
+        self._local = is_local(endpoint.base_url)  # a server on this machine: a silent one is reading, not gone
 
     def __repr__(self) -> str:
         return f"ChatClient(base_url={self.endpoint.shown_url!r}, model={self.endpoint.model!r})"
@@ -239,7 +244,10 @@ class ChatClient:
         ``prompt_tokens`` (our estimate) with the model's measured prefill rate gives the first token
         that much longer than idle_timeout: the server is reading the prompt, not stalled."""
         rate = self.spec.prefill_rate
-        self._first_wait = prompt_tokens / rate * FIRST_TOKEN_MARGIN if rate else 0.0
+        if rate:
+            self._first_wait = prompt_tokens / rate * FIRST_TOKEN_MARGIN
+        else:
+            self._first_wait = prompt_tokens / LOCAL_MIN_PREFILL if self._local else 0.0
         body = self.request_body(messages, max_tokens=max_tokens, tools=tools, tool_choice=tool_choice,
                                  temperature=temperature, response_format=response_format)
         started = time.monotonic()
@@ -395,6 +403,13 @@ class ChatClient:
         reason = f"no new answer data for {idle:g} s (idle_timeout)"
         if answer.emitted:
             return _Cut(f"the answer was cut: {reason}", timed_out=True)
+        if self._local and answer.first is None:
+            # a server on this machine that accepted the request is reading the prompt: sent again, it
+            # would read it twice over (llama-cpp-python finishes a request whose client left)
+            waited = idle + self._first_wait
+            return self._error(f"{self.endpoint.shown_url} was still reading the prompt after {waited:.0f} s "
+                               "(idle_timeout and the time its measured speed allows): the local model is slower "
+                               "than measured; lower [local] target_seconds, or raise idle_timeout")
         return _Retry(reason, f"{self.endpoint.shown_url} sent no answer data for {idle:g} s (idle_timeout): "
                               "the provider may be overloaded; try again later, or raise idle_timeout")
 

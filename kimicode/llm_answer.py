@@ -73,6 +73,7 @@ class ChatResult:
     # then seconds from that token to the end (the generation); None when no answer token came
     first_token: float | None = None
     generating: float | None = None
+    pieces: int = 0  # answer deltas streamed: about one token each on local servers, which may report no usage
 
     @property
     def truncated(self) -> bool:
@@ -95,6 +96,7 @@ class StreamedAnswer:
     fresh: float = field(default_factory=time.monotonic)  # when answer data last arrived (the watchdog reads it)
     begun: float = field(default_factory=time.monotonic)  # this attempt's start
     first: float | None = None  # when its first answer token arrived
+    pieces: int = 0  # answer deltas (text or reasoning) received
 
     def add(self, chunk: Any, on_content: TextCallback | None, on_reasoning: TextCallback | None) -> None:
         self.started = True
@@ -114,6 +116,7 @@ class StreamedAnswer:
                 self.emitted = True
                 self.fresh = time.monotonic()
                 self.first = self.first or self.fresh
+                self.pieces += 1
                 self.reasoning.append(thought)
                 if on_reasoning:
                     on_reasoning(thought)
@@ -122,6 +125,7 @@ class StreamedAnswer:
                 self.emitted = True
                 self.fresh = time.monotonic()
                 self.first = self.first or self.fresh
+                self.pieces += 1
                 self.content.append(text)
                 if on_content:
                     on_content(text)
@@ -163,6 +167,7 @@ class StreamedAnswer:
             timed_out=timed_out,
             first_token=first,
             generating=generating,
+            pieces=self.pieces,
         )
 
 

@@ -33,6 +33,10 @@ class ModelSpec:
     # prompt tokens a second measured at this endpoint (kimicode.discovery), or None: a long prompt on a
     # slow local model takes minutes before its first token, and idle_timeout waits that much longer for it
     prefill_rate: float | None = None
+    generate_rate: float | None = None  # answer tokens a second measured at this endpoint, or None
+    # the most prompt tokens a request may take so that a model on this machine answers within
+    # ``[local] target_seconds`` at its measured speeds (see ``paced``); None: the window alone bounds it (Kimi)
+    prompt_cap: int | None = None
 
 
 def _kimi(name: str, window: int, price_in: float, price_hit: float, price_out: float, required_ok: bool) -> ModelSpec:
@@ -70,21 +74,64 @@ UNKNOWN_MAX_OUTPUT = 8_192
 REPLY_SHARE = 4  # a model whose reply limit nobody gave answers in at most a quarter of its window
 
 
-# A model nobody gave a reply limit (a local one, mostly) and whose pace was measured answers in
-# about REPLY_SECONDS at that pace: a 270M model on two busy cores makes ~5-15 tokens a second, so
-# a quarter of its 8K window took minutes, mostly spent repeating itself. MIN_REPLY still leaves
-# room for a short answer or a review's findings however slow the model is.
-REPLY_SECONDS = 45
+# A model nobody gave a reply limit (a local one, mostly) and whose pace was measured answers within
+# a time target (``[local] target_seconds``): a 270M model on two busy cores writes ~5-30 tokens a
+# second and reads ~30-200, so a quarter of its 8K window took minutes, mostly spent repeating itself,
+# after a minute of reading. MIN_REPLY still leaves room for a short answer or a review's findings,
+# MIN_PROMPT for the instructions, the question and a little of the repository, however slow the model.
+TARGET_SECONDS = 30.0
+REPLY_PART = 0.5  # of the target, the most the answer may take: the rest is for reading the prompt
 MIN_REPLY = 256
+MIN_PROMPT = 1_024
 
 
-def reply_cap(window: int, tokens_per_second: float | None = None) -> int:
-    """The reply limit for a model that has none of its own: a share of the window, at most
-    UNKNOWN_MAX_OUTPUT, and once its generation pace is known about REPLY_SECONDS of it."""
-    cap = max(min(UNKNOWN_MAX_OUTPUT, window // REPLY_SHARE), 1)
-    if tokens_per_second is None or tokens_per_second <= 0:
-        return cap
-    return min(cap, max(int(tokens_per_second * REPLY_SECONDS), MIN_REPLY))
+def reply_cap(window: int) -> int:
+    """The reply limit for a model that has none of its own: a share of the window, at most UNKNOWN_MAX_OUTPUT."""
+    return max(min(UNKNOWN_MAX_OUTPUT, window // REPLY_SHARE), 1)
+
+
+@dataclass(frozen=True)
+class Pace:
+    """A request sized to be answered within a time target at a model's measured speeds."""
+
+    reply: int  # max_tokens
+    prompt: int | None  # the most prompt tokens, or None when the prompt speed is unknown (the window bounds it)
+    seconds: float  # the time these sizes take at those speeds, the reply written to its end
+
+
+def paced(window: int, reply: int, prefill: float | None, generate: float | None, target: float) -> Pace:
+    """The reply and prompt of one request on a slow model, from its speeds (tokens a second) and ``target`` seconds.
+
+    The answer gets at most REPLY_PART of the target (at least MIN_REPLY tokens, at most ``reply``);
+    the prompt what its reading leaves of the target (at least MIN_PROMPT, at most what the window
+    leaves). A speed not measured yet bounds nothing: the window does. The floors win over the
+    target: a model too slow for it still gets a usable request, and ``seconds`` says how long."""
+    if generate and generate > 0:
+        reply = min(reply, max(int(generate * target * REPLY_PART), MIN_REPLY))
+    reply = max(min(reply, window // 2), 1)
+    writing = reply / generate if generate and generate > 0 else 0.0
+    prompt = None
+    if prefill and prefill > 0:
+        prompt = min(window - reply, max(int(prefill * (target - writing)), MIN_PROMPT))
+    reading = (prompt if prompt is not None else window - reply) / prefill if prefill and prefill > 0 else 0.0
+    return Pace(reply, prompt, round(reading + writing, 1))
+
+
+def answer_seconds(spec: ModelSpec, prompt_tokens: int, reply: int) -> float | None:
+    """How long a model sized by its speed takes to read ``prompt_tokens`` and write ``reply`` (None: not sized so)."""
+    if spec.prompt_cap is None or not spec.prefill_rate:
+        return None
+    return prompt_tokens / spec.prefill_rate + (reply / spec.generate_rate if spec.generate_rate else 0.0)
+
+
+def pace_line(spec: ModelSpec, prompt_tokens: int, reply: int) -> str | None:
+    """One line for a model sized by its speed: how fast it is, what was packed and how long it should take."""
+    seconds = answer_seconds(spec, prompt_tokens, reply)
+    if seconds is None:
+        return None
+    writes = f", writes ~{spec.generate_rate:.0f}" if spec.generate_rate else ""
+    return (f"local model reads ~{spec.prefill_rate:.0f} tokens/s{writes}: packed {prompt_tokens:,} tokens "
+            f"(of a {spec.context_window:,}-token window) and at most {reply:,} of answer, to answer in ~{seconds:.0f} s")
 
 
 def _unknown(name: str) -> ModelSpec:

@@ -154,6 +154,7 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
     from kimicode.engine.send import plan_for
     from kimicode.llm import needs_key
     from kimicode.locations import user_locations
+    from kimicode.models import pace_line
     from kimicode.repo.files import refusal
     from kimicode.repo.pack import PackOptions
     from kimicode.tokens import TokenCounter
@@ -220,6 +221,9 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
             click.echo(f"kimicode: {_budget_cut(settings, asking.pack.budget, spec.context_window)}", err=True)
         if plan.small and asking.pack is not None and (asking.pack.outline or asking.pack.tree_files):
             click.echo(f"kimicode: {_small_window_line(plan.window, asking.pack)}", err=True)
+        paced = pace_line(spec, request.tokens, plan.reply)  # a slow local model: what its speed allowed
+        if paced:
+            click.echo(f"kimicode: {paced}", err=True)
         _ask(asking, request, settings, spec, counter, locations.data_dir, as_json, verbose, dry_run, remember, question,
              stdin, repo_root, started, toolbox, progress, editing)
 

@@ -170,6 +170,7 @@ def _review(report: _Report, settings: Settings, changes: ChangeSet, local: Loca
     from kimicode.llm import ChatClient, Endpoint, needs_key
     from kimicode.locations import user_locations
     from kimicode.memory.chroma import MemoryUnavailable
+    from kimicode.models import answer_seconds, pace_line
     from kimicode.review.request import PlanError, build_plan
     from kimicode.review.run import Deadline, review
     from kimicode.tokens import TokenCounter
@@ -234,9 +235,13 @@ def _review(report: _Report, settings: Settings, changes: ChangeSet, local: Loca
             _skip(report, settings, f"{deadline.why} passed while preparing the request")
     files = len(local.reviewable)
     report.say(f"reviewing {changes.label} ({files} file{'s' if files != 1 else ''}) with {settings.model}: {size}")
+    paced = pace_line(spec, max(p.tokens for p in plan.parts), window.reply)  # a slow local model: its speed decides
+    if paced:
+        report.say(paced + (" a part" if len(plan.parts) > 1 else ""))
     with ChatClient(Endpoint.from_settings(settings), spec) as client:
         outcome = review(plan, plan_within, client, window, lambda line: report.say(line),
-                         Calibration(data_dir, spec.name, counter.calibration), deadline)
+                         Calibration(data_dir, spec.name, counter.calibration), deadline,
+                         lambda tokens: answer_seconds(spec, tokens, window.reply))
     for note in outcome.notes:
         report.data.setdefault("notes", []).append(note)
     _verdict(report, settings, changes, outcome)

@@ -22,7 +22,7 @@ from kimicode import calibration
 from kimicode.discovery import store
 from kimicode.discovery.probe import PROBE_TIMEOUT, Figure, ServerFacts, probe_server
 from kimicode.discovery.template import SYSTEM_TEXT, TemplateCheck, check_template
-from kimicode.models import BUILTIN, MIN_REPLY, REPLY_SECONDS, UNKNOWN_WINDOW, ModelSpec, model_spec, reply_cap
+from kimicode.models import BUILTIN, MIN_REPLY, REPLY_PART, UNKNOWN_WINDOW, ModelSpec, model_spec, paced, reply_cap
 from kimicode.urls import is_local
 
 if TYPE_CHECKING:
@@ -36,6 +36,9 @@ LOCAL_FRESH = 300
 # Servers whose chat formats are known to drop system messages (llama-cpp-python's `--chat_format
 # gemma`): the first probe also asks whether this one does (one request, one token of answer).
 TEMPLATE_CHECKED = ("llama-cpp-python",)
+# Servers that run a model on the machine they are on: one on this machine is timed on first contact
+# (discovery.speed), so that even the first question is sized to its speed.
+SPEED_CHECKED = ("llama.cpp", "llama-cpp-python", "ollama", "vllm")
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,10 @@ def resolve_limits(settings: Settings, data_dir: Path | None = None, *, probe: b
             _cached(lambda: [calibration.record(where, name, ours, theirs) for ours, theirs in samples])
             if template and facts.kind in TEMPLATE_CHECKED and not remembered.template:
                 template_check(settings, data_dir)  # once per endpoint and model: remembered
+                remembered = store.recall(data_dir, settings.base_url, name)
+            if (facts.kind in SPEED_CHECKED and is_local(settings.base_url) and not remembered.speed
+                    and settings.local.target_seconds > 0):
+                speed_check(settings, data_dir)  # once per endpoint and model; every answer refines it
                 remembered = store.recall(data_dir, settings.base_url, name)
     window, window_source, notices = _window(settings, remembered)
     spec, max_output_source, price_source = _spec(settings, window, window_source, remembered)
@@ -196,33 +203,44 @@ def _spec(settings: Settings, window: int, window_source: str, remembered: store
     elif table is not None:
         max_output, output_source = table.max_output, "table: the reply may use what the prompt leaves"
     else:
-        max_output, output_source = _paced(window, remembered.speed)
+        max_output, output_source = reply_cap(window), "default: a quarter of the window, at most 8,192"
     max_output = min(max_output, window)
     priced = override is not None and any((override.price_input, override.price_cached_input, override.price_output))
     price_source = _config_source(settings, f"models.{name}.price_input") if priced else ("table" if table else "none (costs show as $0)")
     known = not window_source.startswith("default")
     dropped = bool(remembered.template) and remembered.template.get("system_kept") is False  # type: ignore[union-attr]
     system_role = base.system_role and not dropped
-    prefill = (remembered.speed or {}).get("prefill")
-    prefill_rate = float(prefill) if isinstance(prefill, (int, float)) and prefill > 0 else None
+    prefill, generate = _rate(remembered.speed, "prefill"), _rate(remembered.speed, "generate")
+    prompt_cap = None
+    target = settings.local.target_seconds
+    if is_local(settings.base_url) and target > 0 and (prefill or generate):
+        # a model on this machine: the request is sized to be answered in about `target` seconds; a
+        # reply cap of the config's or the server's own is kept, and its writing time counted
+        default_cap = output_source.startswith("default")
+        pace = paced(window, max_output, prefill, generate if default_cap else None, target)
+        if default_cap and pace.reply < max_output:
+            max_output, output_source = pace.reply, (f"default: about {target * REPLY_PART:g} s of answer at the "
+                                                     f"{generate:.1f} tokens/s measured {_when(_at(remembered.speed))}, "
+                                                     f"at least {MIN_REPLY}")
+        prompt_cap = pace.prompt
     return (dataclasses.replace(base, context_window=window, max_output=max_output, known=known, system_role=system_role,
-                                prefill_rate=prefill_rate), output_source, price_source)
+                                prefill_rate=prefill, generate_rate=generate, prompt_cap=prompt_cap),
+            output_source, price_source)
 
 
-def _paced(window: int, speed: dict[str, Any] | None) -> tuple[int, str]:
-    """The default reply cap: a share of the window, then what the model's measured pace makes in REPLY_SECONDS."""
-    share = reply_cap(window)
-    pace = speed.get("generate") if speed else None
-    if not isinstance(pace, (int, float)) or reply_cap(window, pace) >= share:
-        return share, "default: a quarter of the window, at most 8,192"
-    return (reply_cap(window, pace), f"default: about {REPLY_SECONDS} s of answer at the {pace:.1f} tokens/s "
-            f"measured {_when(speed.get('at') if speed else None)}, at least {MIN_REPLY}")
+def _rate(speed: dict[str, Any] | None, key: str) -> float | None:
+    value = (speed or {}).get(key)
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
+def _at(record: dict[str, Any] | None) -> Any:
+    return (record or {}).get("at")
 
 
 def learn_speed(data_dir: Path, base_url: str, model: str, prompt_tokens: int, first_token: float,
                 completion_tokens: int, generating: float) -> None:
-    """Remember how fast the model answered (tokens per second), blended with what was known: the
-    default reply cap follows the generation pace (``_paced``), and `kimicode models` shows both."""
+    """Remember how fast the model answered (tokens per second), blended with what was known: a local
+    model's reply cap and prompt follow them (``_spec``), and `kimicode models` shows both."""
     if completion_tokens < PACE_TOKENS or generating <= 0:
         return  # too few tokens for a rate
     now = {"generate": (completion_tokens - 1) / generating}
@@ -231,7 +249,23 @@ def learn_speed(data_dir: Path, base_url: str, model: str, prompt_tokens: int, f
     known = store.recall(data_dir, base_url, model).speed or {}
     blended = {key: round((value + known[key]) / 2 if isinstance(known.get(key), (int, float)) else value, 2)
                for key, value in now.items()}
-    store.remember(data_dir, base_url, model, speed={**{k: v for k, v in known.items() if k != "at"}, **blended})
+    store.remember(data_dir, base_url, model, speed={**{k: v for k, v in known.items() if k != "at"}, **blended,
+                                                     "source": "answers measured"})
+
+
+def speed_check(settings: Settings, data_dir: Path) -> None:
+    """Time one small request to a model on this machine and remember its speeds."""
+    from kimicode.discovery.speed import PROMPT, measure_speed
+    from kimicode.tokens import EncodingUnavailable, TokenCounter
+
+    try:
+        estimate = TokenCounter(settings.pack.encoding, calibration.factor(data_dir, settings.model)).count(PROMPT)
+    except EncodingUnavailable:
+        estimate = 0  # the server's own count, if it gives one, is all there is
+    found = measure_speed(settings.base_url, settings.api_key, settings.model, estimate)
+    rates = {key: round(value, 2) for key, value in (("prefill", found.prefill), ("generate", found.generate)) if value}
+    if rates:
+        _cached(lambda: store.remember(data_dir, settings.base_url, settings.model, speed={**rates, "source": "a timed request"}))
 
 
 def learn_window(data_dir: Path, base_url: str, model: str, limit: int, said: str = "") -> None:

@@ -22,7 +22,7 @@ repository, a compacted history, a re-planned review) and says what it gave up t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
@@ -73,8 +73,10 @@ class Shrink:
 
 def plan_for(spec: ModelSpec, reply_tokens: int, pack_budget: int, shares: Shares = SHARES) -> BudgetPlan:
     """The one place a model's limits become a budget plan: ``spec`` as kimicode.discovery resolved it
-    (the window the server reports or a refusal taught), the reply at most the model's cap."""
-    return BudgetPlan.for_model(spec.context_window, spec.max_output, reply_tokens, pack_budget, shares)
+    (the window the server reports or a refusal taught), the reply at most the model's cap, the prompt
+    at most what a slow local model reads within its time target (``spec.prompt_cap``)."""
+    plan = BudgetPlan.for_model(spec.context_window, spec.max_output, reply_tokens, pack_budget, shares)
+    return replace(plan, prompt_cap=spec.prompt_cap) if spec.prompt_cap is not None else plan
 
 
 @dataclass(frozen=True)
@@ -136,19 +138,21 @@ class Sender:
                                request.tokens))
             if usage.prompt_tokens and not extra:
                 self.learn(request.tokens, usage.prompt_tokens)
-            self._pace(result)
+        self._pace(result, request.tokens)
         return result
 
-    def _pace(self, result: ChatResult) -> None:
-        """Remember how fast the model answered: a model without a reply cap of its own gets one from it."""
-        usage = result.usage
-        if self.calibration is None or usage is None or result.first_token is None or result.generating is None:
+    def _pace(self, result: ChatResult, estimated: int) -> None:
+        """Remember how fast the model answered: a model on this machine is sized by it. A server that
+        reports no usage (llama-cpp-python's streams) is timed on our prompt estimate and the pieces it streamed."""
+        if self.calibration is None or result.first_token is None or result.generating is None:
             return
         from kimicode.discovery import learn_speed
 
+        usage = result.usage
+        prompt, written = (usage.prompt_tokens, usage.completion_tokens) if usage is not None else (estimated, result.pieces)
         try:
             learn_speed(self.calibration.data_dir, self.client.endpoint.base_url, self.client.endpoint.model,
-                        usage.prompt_tokens, result.first_token, usage.completion_tokens, result.generating)
+                        prompt, result.first_token, written, result.generating)
         except OSError:
             pass  # a cache of a measurement: the next answer measures it again
 

@@ -83,6 +83,9 @@ class BudgetPlan:
     reply: int  # reserved for the answer (reasoning included): sent as max_tokens
     repo_cap: int  # pack.budget: the most the repository shelf may hold
     shares: Shares = SHARES
+    # the most a prompt may take below what the window leaves: a slow local model reads it within a time
+    # target (kimicode.models.paced); None: the window alone
+    prompt_cap: int | None = None
 
     @classmethod
     def for_model(cls, window: int, max_output: int, reply_tokens: int, pack_budget: int,
@@ -95,7 +98,8 @@ class BudgetPlan:
 
     @property
     def small(self) -> bool:
-        return self.window <= SMALL_WINDOW
+        """A small window, or a prompt a slow model must keep as small: what each command gives up is said."""
+        return self.window <= SMALL_WINDOW or (self.prompt_cap is not None and self.prompt_cap <= SMALL_WINDOW)
 
     @property
     def brief_words(self) -> int | None:
@@ -109,12 +113,14 @@ class BudgetPlan:
 
     def for_window(self, window: int) -> BudgetPlan:
         """This plan for a smaller window than it was made for (one the provider named)."""
-        return BudgetPlan.for_model(window, self.reply, self.reply, self.repo_cap, self.shares)
+        return replace(BudgetPlan.for_model(window, self.reply, self.reply, self.repo_cap, self.shares),
+                       prompt_cap=self.prompt_cap)
 
     @property
     def prompt_limit(self) -> int:
-        """Tokens a prompt may take: the window less the reply."""
-        return self.window - self.reply
+        """Tokens a prompt may take: the window less the reply, at most the prompt cap."""
+        room = self.window - self.reply
+        return room if self.prompt_cap is None else min(room, self.prompt_cap)
 
     def near_window(self, prompt_tokens: int) -> bool:
         return prompt_tokens + self.reply >= NEAR_WINDOW * self.window
@@ -125,7 +131,7 @@ class BudgetPlan:
         return max(min(int(room * self.shares.repo), self.repo_cap), 0)
 
     def piped(self) -> int:
-        return int(self.window * self.shares.piped)
+        return int(min(self.window, self.prompt_limit + self.reply) * self.shares.piped)
 
     def share(self, name: str, room: int) -> int:
         """``room`` times the share called ``name`` (state, message, recall, compact_to, ...)."""

@@ -30,6 +30,7 @@ from kimicode.review.findings import Finding, InvalidFindings, merge, parse_find
 from kimicode.review.request import Part, Plan, PlanError, prompt_sections
 
 Notify = Callable[[str], None]
+Estimate = Callable[[int], float | None]  # seconds a request of so many prompt tokens takes (a slow local model), or None
 PROGRESS_EVERY = 15.0  # seconds between "still waiting" lines (sooner with a short deadline)
 
 
@@ -91,10 +92,11 @@ def _rest(first: int, total: int) -> str:
 class _Reviewer:
     """Sends the parts of one plan; what it found so far survives a failure midway."""
 
-    def __init__(self, sender: Sender, notify: Notify, deadline: Deadline | None) -> None:
+    def __init__(self, sender: Sender, notify: Notify, deadline: Deadline | None, estimate: Estimate | None = None) -> None:
         self.sender = sender
         self.notify = notify
         self.deadline = deadline
+        self.estimate = estimate
         self.requests = 0
         self.prompt_tokens = 0
         self.completion_tokens = 0
@@ -121,6 +123,17 @@ class _Reviewer:
                 self.timed_out = True
                 self.failures.append(f"{_rest(number, len(plan.parts))} not sent: {self.deadline.why} passed")
                 break
+            seconds = self.estimate(part.tokens) if self.estimate is not None else None
+            if seconds is not None and number > 1 and self.deadline is not None and \
+                    time.monotonic() + seconds > self.deadline.at:
+                # a slow local model: a part that cannot end before the deadline is not begun (it would be cut)
+                self.timed_out = True
+                self.failures.append(f"{_rest(number, len(plan.parts))} not sent: at this model's speed "
+                                     f"(~{seconds:.0f} s a part) they would not end within {self.deadline.why}")
+                break
+            if len(plan.parts) > 1:
+                took = f", ~{seconds:.0f} s" if seconds is not None else ""
+                self.notify(f"{label}~{part.tokens:,} prompt tokens{took}…")
             result = self.part(part, label)
             self.timed_out = self.timed_out or result.timed_out
             if result.findings is not None:
@@ -200,8 +213,12 @@ class _Progress:
 
 
 def review(plan: Plan, replan: Callable[[int], Plan], client: ChatClient, budget: BudgetPlan, notify: Notify,
-           calibration: Calibration | None = None, deadline: Deadline | None = None) -> Outcome:
-    """Review every part of ``plan``; raises KeyboardInterrupt when the user interrupts."""
+           calibration: Calibration | None = None, deadline: Deadline | None = None,
+           estimate: Estimate | None = None) -> Outcome:
+    """Review every part of ``plan``; raises KeyboardInterrupt when the user interrupts.
+
+    ``estimate``: how long a part takes at a slow local model's measured speed; with a deadline, a
+    part that would not end before it is not sent (the first always is)."""
     started = time.monotonic()
     notes: list[str] = []
     refused: list[str] = []  # why a smaller plan could not be made
@@ -226,7 +243,7 @@ def review(plan: Plan, replan: Callable[[int], Plan], client: ChatClient, budget
     if deadline is not None:
         client.finish_by(deadline.at, deadline.why)
     sender = Sender(client, budget, calibration=calibration, emit=show)
-    reviewer = _Reviewer(sender, notify, deadline)
+    reviewer = _Reviewer(sender, notify, deadline, estimate)
     final = plan
     with _Progress(notify, started, deadline):
         try:
