@@ -407,7 +407,7 @@ class ChatClient:
             # a server on this machine that accepted the request is reading the prompt: sent again, it
             # would read it twice over (llama-cpp-python finishes a request whose client left)
             waited = idle + self._first_wait
-            return self._error(f"{self.endpoint.shown_url} was still reading the prompt after {waited:.0f} s "
+            return self._error(f"{self.endpoint.shown_url} was still reading the prompt after {waited:.3g} s "
                                "(idle_timeout and the time its measured speed allows): the local model is slower "
                                "than measured; lower [local] target_seconds, or raise idle_timeout")
         return _Retry(reason, f"{self.endpoint.shown_url} sent no answer data for {idle:g} s (idle_timeout): "

@@ -34,3 +34,12 @@ def openai_server() -> Iterator[OpenAIServer]:  # noqa: F821
 
     with OpenAIServer() as server:
         yield server
+
+
+@pytest.fixture
+def remote_server() -> Iterator[OpenAIServer]:  # noqa: F821
+    """The loopback server at 127.0.0.2: on this machine, but not a host kimicode treats as local (a provider's stand-in)."""
+    from tests.openai_server import OpenAIServer
+
+    with OpenAIServer(host="127.0.0.2") as server:
+        yield server

@@ -131,7 +131,7 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, owner: OpenAIServer) -> None:
         self.owner = owner
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__((owner.host, 0), _Handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         error = sys.exc_info()[1]
@@ -412,7 +412,9 @@ def _chunks(script: Reply, model: str, usage: dict[str, Any] | None) -> Iterator
 class OpenAIServer:
     """Context manager running the loopback server in a background thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        # 127.0.0.2 is this machine too, but not a host kimicode counts as local: a stand-in for a remote provider
+        self.host = host
         self.requests: list[RecordedRequest] = []
         self.default_reply: Reply = Reply()
         self.models: tuple[str, ...] = MODELS
@@ -470,7 +472,7 @@ class OpenAIServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"http://{self.host}:{self.port}/v1"
 
     # -- scripting --------------------------------------------------------------
 

@@ -104,8 +104,8 @@ def resolve_limits(settings: Settings, data_dir: Path | None = None, *, probe: b
                 remembered = store.recall(data_dir, settings.base_url, name)
             if (facts.kind in SPEED_CHECKED and is_local(settings.base_url) and not remembered.speed
                     and settings.local.target_seconds > 0):
-                speed_check(settings, data_dir)  # once per endpoint and model; every answer refines it
-                remembered = store.recall(data_dir, settings.base_url, name)
+                # once per endpoint and model; every answer refines it
+                remembered = dataclasses.replace(remembered, speed=_stamped(speed_check(settings, data_dir)))
     window, window_source, notices = _window(settings, remembered)
     spec, max_output_source, price_source = _spec(settings, window, window_source, remembered)
     if not spec.system_role:
@@ -253,8 +253,8 @@ def learn_speed(data_dir: Path, base_url: str, model: str, prompt_tokens: int, f
                                                      "source": "answers measured"})
 
 
-def speed_check(settings: Settings, data_dir: Path) -> None:
-    """Time one small request to a model on this machine and remember its speeds."""
+def speed_check(settings: Settings, data_dir: Path) -> dict[str, Any] | None:
+    """Time one small request to a model on this machine and remember its speeds (None: it could not be timed)."""
     from kimicode.discovery.speed import PROMPT, measure_speed
     from kimicode.tokens import EncodingUnavailable, TokenCounter
 
@@ -264,8 +264,11 @@ def speed_check(settings: Settings, data_dir: Path) -> None:
         estimate = 0  # the server's own count, if it gives one, is all there is
     found = measure_speed(settings.base_url, settings.api_key, settings.model, estimate)
     rates = {key: round(value, 2) for key, value in (("prefill", found.prefill), ("generate", found.generate)) if value}
-    if rates:
-        _cached(lambda: store.remember(data_dir, settings.base_url, settings.model, speed={**rates, "source": "a timed request"}))
+    if not rates:
+        return None
+    speed = {**rates, "source": "a timed request"}
+    _cached(lambda: store.remember(data_dir, settings.base_url, settings.model, speed=speed))
+    return speed
 
 
 def learn_window(data_dir: Path, base_url: str, model: str, limit: int, said: str = "") -> None:

@@ -100,29 +100,31 @@ def test_a_chat_keeps_to_the_window_the_provider_named(tmp_path: Path, openai_se
 
 
 def test_a_slow_local_model_gets_a_reply_cap_from_its_measured_pace(tmp_path: Path, openai_server: OpenAIServer) -> None:
-    """No reply cap configured: the first answer is capped by the window's share and measured; the
-    next by about REPLY_SECONDS of that pace, and the question asks for an answer that ends before it."""
-    from kimicode.models import MIN_REPLY, REPLY_SECONDS
+    """No reply cap configured: the model is timed on first contact (one small request), and the first
+    question's reply cap is already about half the time target at that pace, the question asking
+    for an answer that ends before it; every answer refines the pace."""
+    from kimicode.models import MIN_REPLY
 
     repo = make_repo(tmp_path / "r", {"app.py": "def f(x):\n    return x\n"})
     root = Path(repo.working_tree_dir)
     openai_server.model_entries = [{"id": "slow", "owned_by": "llamacpp"}]
     openai_server.routes[("GET", "/props")] = {"default_generation_settings": {"n_ctx": 8192}}
     env = {"KIMICODE_BASE_URL": openai_server.base_url, "KIMICODE_MODEL": "slow"}
-    # 40 tokens in at least 2 s: at most ~20 tokens a second, as a 270M model on two busy cores
+    # the timed request: 40 tokens in at least 2 s, at most ~20 tokens a second, as a 270M model on two busy cores
     openai_server.reply("a" * 160, usage={"prompt_tokens": 500, "completion_tokens": 40, "total_tokens": 540},
                         chunk_delay=0.05)
+    openai_server.reply("short")
     openai_server.reply("short")
     for question in ("what does f do?", "and now?"):
         result = run_cli("ask", question, cwd=root, env=env)
         assert result.returncode == 0, result.stderr
-    first, second = _caps(openai_server)
-    assert first == 2_048  # a quarter of the 8K window: nothing measured yet
-    assert MIN_REPLY <= second <= 20 * REPLY_SECONDS < first
-    words = int(second * 0.6)
+    timed, first, second = _caps(openai_server)
+    assert timed == 33
+    assert MIN_REPLY <= first <= 20 * 15 < 2_048  # 15 s (half the 30 s target) at <= 20 tokens/s
+    assert second == first  # a short answer says nothing new about the pace
+    words = int(first * 0.6)
     told = openai_server.chat_requests[1].body["messages"][-1]["content"]
-    assert f"Answer briefly, in at most about {words} words: the answer is cut off after {second} tokens." in told
-    assert "Answer briefly" in openai_server.chat_requests[0].body["messages"][-1]["content"]  # 2,048: tight too
+    assert f"Answer briefly, in at most about {words} words: the answer is cut off after {first} tokens." in told
     listing = run_cli("models", "--json", cwd=root, env=env)
     (row,) = [r for r in json.loads(listing.stdout)["models"] if r["current"]]
     assert row["max_output"] == second and "tokens/s measured" in row["max_output_source"]

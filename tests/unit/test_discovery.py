@@ -208,8 +208,9 @@ def test_llama_cpp_python_window_is_probed_once_then_remembered(openai_server: O
     assert calibration.factor(tmp_path, "gemma") == 1.2  # measured on the server's own tokenizer
     counted = len(openai_server.requests)
     spec, _ = resolve_limits(_settings(openai_server), tmp_path, probe=True)  # asked again (doctor, or minutes later)
-    # the overflow probe and the chat-template check (one token of answer each), neither made again
-    assert [r.body["max_tokens"] for r in openai_server.chat_requests] == [1, 1]
+    # the overflow probe and the chat-template check (one token of answer each) and the timed request
+    # (discovery.speed), none made again
+    assert [r.body["max_tokens"] for r in openai_server.chat_requests] == [1, 1, 33]
     assert spec.context_window == 8192 and spec.system_role  # the loopback server counts the system message
     assert len([r for r in openai_server.requests[counted:] if r.path == "/extras/tokenize/count"]) == 1  # nor measured
 
@@ -301,18 +302,30 @@ def test_a_data_dir_that_cannot_be_written_does_not_stop_discovery(openai_server
     assert spec.context_window == 8192 and sources.window == "server /props n_ctx"
 
 
-def test_the_reply_cap_of_a_model_without_one_follows_its_measured_pace(openai_server: OpenAIServer, tmp_path: Path) -> None:
+def test_the_reply_cap_and_prompt_of_a_local_model_follow_its_measured_speed(openai_server: OpenAIServer, tmp_path: Path) -> None:
     openai_server.model_entries = LLAMA_CPP_MODELS
     openai_server.routes[("GET", "/props")] = {"default_generation_settings": {"n_ctx": 8192}}
     settings = _settings(openai_server)
-    spec, sources = resolve_limits(settings, tmp_path)
-    assert spec.max_output == 2048 and sources.max_output.startswith("default: a quarter of the window")
+    openai_server.reply("1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20", chunk_size=3, prefill=0.5, chunk_delay=0.02,
+                        usage={"prompt_tokens": 50, "completion_tokens": 17, "total_tokens": 67})
+    spec, sources = resolve_limits(settings, tmp_path)  # first contact: one timed request
+    (timed,) = openai_server.chat_requests
+    assert timed.body["max_tokens"] == 33 and timed.body["stream"] is True
+    speed = store.recall(tmp_path, settings.base_url, "gemma").speed
+    assert speed is not None and speed["source"] == "a timed request" and 0 < speed["prefill"] <= 100  # 50 in >= 0.5 s
+    assert spec.prefill_rate == speed["prefill"] and spec.prompt_cap is not None and spec.prompt_cap <= 100 * 30
+    store.remember(tmp_path, settings.base_url, "gemma", speed=None)
     learn_speed(tmp_path, settings.base_url, "gemma", 4000, 40.0, 101, 10.0)  # 100 prompt, 10 answer tokens/s
     learn_speed(tmp_path, settings.base_url, "gemma", 10, 1.0, 5, 1.0)  # too short to say anything: ignored
     speed = store.recall(tmp_path, settings.base_url, "gemma").speed
     assert speed is not None and speed["generate"] == 10.0 and speed["prefill"] == 100.0
     spec, sources = resolve_limits(settings, tmp_path)
-    assert spec.max_output == 450 and "10.0 tokens/s" in sources.max_output  # REPLY_SECONDS of it
+    # 15 s of answer is 150 tokens, under the floor; 4.4 s of reading is 440, under the prompt's floor
+    assert (spec.max_output, spec.prompt_cap) == (256, 1024) and "10.0 tokens/s" in sources.max_output
     learn_speed(tmp_path, settings.base_url, "gemma", 4000, 40.0, 1001, 10.0)  # 100 tokens/s: blended to 55
     spec, _ = resolve_limits(settings, tmp_path)
-    assert spec.max_output == 2048  # the window's share is the most it ever gets
+    assert spec.max_output == 825 and spec.prompt_cap == 100 * 15  # 15 s each
+    learn_speed(tmp_path, settings.base_url, "gemma", 400_000, 40.0, 100_001, 10.0)  # a fast server
+    learn_speed(tmp_path, settings.base_url, "gemma", 400_000, 40.0, 100_001, 10.0)
+    spec, _ = resolve_limits(settings, tmp_path)
+    assert spec.max_output == 2048 and spec.prompt_cap == 8192 - 2048  # the window's share and room at most

@@ -26,14 +26,35 @@ def test_keep_alive_comments_after_content_stop_at_the_idle_timeout(openai_serve
     assert len(openai_server.chat_requests) == 1  # text was shown: never asked twice
 
 
-def test_keep_alive_before_any_answer_is_retried_then_given_up(openai_server: OpenAIServer) -> None:
+def test_keep_alive_before_any_answer_is_retried_then_given_up(remote_server: OpenAIServer) -> None:
     for _ in range(2):
-        openai_server.keep_alive("", every=0.05)
-    with make_client(openai_server, idle_timeout=0.3, max_retries=1, backoff_base=0.0) as chat, pytest.raises(LLMError) as caught:
+        remote_server.keep_alive("", every=0.05)
+    with make_client(remote_server, idle_timeout=0.3, max_retries=1, backoff_base=0.0) as chat, pytest.raises(LLMError) as caught:
         chat.stream_chat(HELLO)
     message = str(caught.value)
     assert "sent no answer data for 0.3 s (idle_timeout)" in message and "gave up after 2 attempts" in message
-    assert len(openai_server.chat_requests) == 2
+    assert len(remote_server.chat_requests) == 2
+
+
+def test_a_local_server_silent_before_its_first_token_is_not_asked_again(openai_server: OpenAIServer) -> None:
+    """A server on this machine that took the request is reading the prompt: sent again, it would read it
+    twice (llama-cpp-python finishes a request whose client left). One clear error instead."""
+    for _ in range(2):
+        openai_server.keep_alive("", every=0.05)
+    with make_client(openai_server, idle_timeout=0.3, max_retries=3, backoff_base=0.0) as chat, pytest.raises(LLMError) as caught:
+        chat.stream_chat(HELLO, prompt_tokens=2)  # no speed known: 2 tokens at the slowest local rate, 0.2 s more
+    message = str(caught.value)
+    assert "was still reading the prompt after 0.5 s" in message and "slower than measured" in message
+    assert len(openai_server.chat_requests) == 1 and "\n" not in message
+
+
+def test_a_local_model_with_no_speed_known_gets_a_slow_reading_allowed(openai_server: OpenAIServer) -> None:
+    """No prefill rate measured yet: a local server's first token may take prompt / LOCAL_MIN_PREFILL
+    seconds beyond idle_timeout (a slow prefill is not a dead server)."""
+    openai_server.reply("read it", prefill=1.0)
+    with make_client(openai_server, idle_timeout=0.3, max_retries=0) as chat:
+        result = chat.stream_chat(HELLO, prompt_tokens=30)  # at 10 tokens/s: 3 s allowed
+    assert not result.partial and result.content == "read it"
 
 
 def test_empty_chunks_are_not_answer_data(openai_server: OpenAIServer) -> None:
@@ -101,7 +122,7 @@ def test_backoff_never_sleeps_past_the_deadline(openai_server: OpenAIServer) -> 
     assert "no time left before request_deadline = 0.5 s for another try" in str(caught.value)
 
 
-def test_a_slow_model_reading_a_long_prompt_is_not_taken_for_a_stalled_one(openai_server: OpenAIServer) -> None:
+def test_a_slow_model_reading_a_long_prompt_is_not_taken_for_a_stalled_one(remote_server: OpenAIServer) -> None:
     """A model whose prefill rate was measured gets prompt/rate seconds (times a margin) beyond
     idle_timeout for its first token; after it, idle_timeout alone holds."""
     import dataclasses
@@ -109,10 +130,10 @@ def test_a_slow_model_reading_a_long_prompt_is_not_taken_for_a_stalled_one(opena
     from kimicode.models import model_spec
 
     for _ in range(2):
-        openai_server.reply("read it", prefill=1.0)  # the headers at once, the prompt read in a second
-    with make_client(openai_server, idle_timeout=0.3, max_retries=0) as chat, pytest.raises(LLMError):
+        remote_server.reply("read it", prefill=1.0)  # the headers at once, the prompt read in a second
+    with make_client(remote_server, idle_timeout=0.3, max_retries=0) as chat, pytest.raises(LLMError):
         chat.stream_chat(HELLO, prompt_tokens=1_000)  # no rate known: idle after 0.3 s
     slow = dataclasses.replace(model_spec("kimi-k2.7-code", {}), prefill_rate=1_000.0)  # 1,000 tokens: ~1 s, 3 s allowed
-    with make_client(openai_server, idle_timeout=0.3, max_retries=0, spec=slow) as chat:
+    with make_client(remote_server, idle_timeout=0.3, max_retries=0, spec=slow) as chat:
         result = chat.stream_chat(HELLO, prompt_tokens=1_000)
     assert not result.partial and result.content == "read it"

@@ -88,10 +88,28 @@ def test_cost_without_a_cache_price_bills_cached_as_uncached() -> None:
     assert cost_usd(spec, 1_000_000, 500_000, 0) == pytest.approx(2.0)
 
 
-def test_the_default_reply_cap_scales_with_the_window_and_the_measured_pace() -> None:
-    from kimicode.models import MIN_REPLY, REPLY_SECONDS, reply_cap
+def test_the_default_reply_cap_is_a_share_of_the_window() -> None:
+    from kimicode.models import reply_cap
 
     assert [reply_cap(w) for w in (4096, 8192, 65_536, 262_144)] == [1024, 2048, 8192, 8192]
-    assert reply_cap(8192, 7.0) == 7 * REPLY_SECONDS  # a 270M model on two busy cores
-    assert reply_cap(8192, 0.5) == MIN_REPLY  # however slow: room for a short answer
-    assert reply_cap(8192, 500.0) == 2048 and reply_cap(8192, 0) == 2048
+
+
+def test_a_slow_model_s_request_is_sized_to_answer_within_the_target() -> None:
+    from kimicode.models import MIN_PROMPT, MIN_REPLY, paced
+
+    # gemma3 270M on two idle cores: ~140 prompt and ~28 answer tokens a second
+    pace = paced(8192, 2048, 140.0, 28.0, 30.0)
+    assert pace.reply == 420 and pace.prompt == 2100 and pace.seconds == 30.0  # 15 s of reading, 15 of writing
+    # under load (27 and 7.5): the floors win over the target, and the time says so
+    busy = paced(8192, 2048, 27.0, 7.5, 30.0)
+    assert (busy.reply, busy.prompt) == (MIN_REPLY, MIN_PROMPT) and busy.seconds == round(1024 / 27 + 256 / 7.5, 1)
+    # a fast server keeps the window's share and fills the window
+    fast = paced(8192, 2048, 5000.0, 400.0, 30.0)
+    assert (fast.reply, fast.prompt) == (2048, 8192 - 2048)
+    # speeds not measured bound nothing
+    assert paced(8192, 2048, None, None, 30.0) == type(pace)(2048, None, 0.0)
+    # only the answer speed known: the reply is paced, the window bounds the prompt
+    assert paced(8192, 2048, None, 10.0, 30.0).prompt is None and paced(8192, 2048, None, 10.0, 30.0).reply == MIN_REPLY
+    # a tiny window: never more than half of it for the reply, the prompt within what is left
+    tiny = paced(1024, 1024, 100.0, 100.0, 30.0)
+    assert tiny.reply == 512 and tiny.prompt == 512
