@@ -221,7 +221,8 @@ class Conversation:
         self.client = client
         if owned:
             self._owned.append(client)
-        self.budget.plan = _plan(client.spec, self.policy, self._repo_cap)
+        # a slow local model's time target gives way to what every request carries (system text, tools)
+        self.budget.plan = _plan(client.spec, self.policy, self._repo_cap).with_room(self.budget.system)
         self.history.texts = TurnTexts(self.counter, thinking=client.spec.thinking)
         calibration = None
         if self._calibration_dir is not None:
@@ -270,6 +271,7 @@ class Conversation:
         self.edits.switch(on)
         self._tool_specs = self.toolbox.specs()
         self.budget.system = self._fixed_tokens()
+        self.budget.plan = _plan(self.client.spec, self.policy, self._repo_cap).with_room(self.budget.system)
 
     # -- recording --------------------------------------------------------------------
 

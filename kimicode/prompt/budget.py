@@ -29,6 +29,10 @@ SMALL_WINDOW = 16_384
 # model told nothing runs on to the cap, repeating itself, and the cap cuts it mid-sentence.
 BRIEF_REPLY = 2048
 WORDS_PER_TOKEN = 0.6  # English prose is ~0.75 words a token, code and names fewer: a margin
+# A request sized by a slow model's time target keeps at least this much beyond what every request of
+# its kind carries (the system text, the tools' descriptions, a review's instructions and file list):
+# for a diff part, or the conversation and the repository shelf of a chat.
+PACED_ROOM = 1_024
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,13 @@ class BudgetPlan:
         """The plan of a call whose answer needs at most ``wish`` tokens (a summary, a fix record, a
         review's findings): it never reserves more than the model's own reply cap in this plan."""
         return replace(self, reply=max(min(wish, self.reply), 1))
+
+    def with_room(self, fixed: int, room: int = PACED_ROOM) -> BudgetPlan:
+        """A time target (``prompt_cap``) is a wish, the window a limit: the cap is lifted, within the
+        window, until ``fixed`` tokens (what every request of a kind carries) leave ``room``."""
+        if self.prompt_cap is None or self.prompt_cap >= fixed + room:
+            return self
+        return replace(self, prompt_cap=min(fixed + room, self.window - self.reply))
 
     def for_window(self, window: int) -> BudgetPlan:
         """This plan for a smaller window than it was made for (one the provider named)."""

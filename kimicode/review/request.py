@@ -31,7 +31,6 @@ from kimicode.tokens import TokenCounter
 FULL_FILE_TOKENS = 6_000  # a changed file up to this size is sent whole; larger ones as outlines
 MAX_IMPORTED = 30  # outlines of imported modules, at most, per request
 MIN_ROOM = 256  # tokens for diffs below which a budget is useless
-PACED_ROOM = 1_024  # tokens for diffs a part gets at least when a slow model's speed sizes the review
 SUMMARY_LINES = 300  # files listed by name in each request
 
 _SECTION = re.compile(r"^<!-- kimicode:(\w+) -->\n", re.MULTILINE)
@@ -285,10 +284,8 @@ def build_plan(changes: ChangeSet, report: LocalReport, counter: TokenCounter, p
         return assembler.assemble(Shelves(system, tail=tail))
 
     fixed = request("", "", part_note.substitute(n=999, total=999)).tokens
-    if plan.prompt_cap is not None:
-        # a slow local model's time target (kimicode.models.paced) is a wish, the window a limit: the diff
-        # gets PACED_ROOM a part however slow the model, the parts then as few as the deadline allows
-        budget = max(budget, min(fixed + PACED_ROOM, plan.window - plan.reply))
+    if plan.prompt_cap is not None:  # a slow local model: its diff gets PACED_ROOM a part however slow it is
+        budget = max(budget, plan.with_room(fixed).prompt_limit)
     room = budget - fixed
     if room < MIN_ROOM:
         raise PlanError(f"a review budget of {budget:,} tokens leaves no room for the diff: the prompt and file list alone take {fixed:,}")

@@ -9,12 +9,15 @@ limit is reported as truncated.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from kimicode.discovery.speed import SPEED_TOKENS
+from kimicode.models import MIN_REPLY
 from tests.cli.runner import run_cli
 from tests.e2e_local.conftest import MODEL, WINDOW
 from tests.e2e_local.proxy import RecordingProxy
@@ -51,20 +54,30 @@ def test_doctor_and_models_find_the_real_window_from_the_server(local_server: st
         # --chat_format gemma drops role "system": doctor says so
         assert checks["chat template"]["status"] == "warn" and "drops the system message" in checks["chat template"]["detail"]
         assert doctor.returncode == 0, doctor.stdout + doctor.stderr
-        overflow, template = proxy.chats()
+        overflow, timed, template = proxy.chats()  # the window, the model's speed (discovery.speed), the template
         assert overflow.status == 400 and template.status == 200 and template.body["max_tokens"] == 1
+        assert timed.status == 200 and timed.body["max_tokens"] == SPEED_TOKENS and timed.body["stream"] is True
 
         models = run_cli("models", "--json", cwd=tmp_path, env=_env(proxy.base_url), timeout=600)
         assert models.returncode == 0, models.stderr
         row = json.loads(models.stdout)["models"][0]
         assert (row["name"], row["window"]) == (MODEL, WINDOW) and row["window_source"].startswith("server 400")
         assert row["calibration"]["factor"] > 1.0  # Gemma's tokenizer counts code longer than ours: measured
-        assert len(proxy.chats()) == 2  # remembered: no second probe
+        assert len(proxy.chats()) == 3  # remembered: no second probe, nor a second timing
+        assert row["speed"]["prefill"] > 0 and row["speed"]["generate"] > 0
     assert "drops the system message" in models.stderr
+
+
+def _no_time_target() -> None:
+    """[local] target_seconds = 0 (a user setting): the window alone sizes requests."""
+    config = Path(os.environ["KIMICODE_HOME"]) / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "config.toml").write_text("[local]\ntarget_seconds = 0\n")
 
 
 def test_dry_run_with_no_window_configured_plans_within_the_real_window(local_server: str, tmp_path: Path) -> None:
     make_repo(tmp_path, REPO)
+    _no_time_target()  # the whole window, to check it against the server's own count
     result = run_cli("ask", "--dry-run", "--json", "how is the budget computed?", cwd=tmp_path, env=_env(local_server), timeout=600)
     assert result.returncode == 0, result.stderr
     planned = json.loads(result.stdout)
@@ -76,20 +89,23 @@ def test_dry_run_with_no_window_configured_plans_within_the_real_window(local_se
 
 
 def test_ask_streams_an_answer_within_the_real_window(local_server: str, tmp_path: Path) -> None:
-    # a 512-token reply (this model rambles to its cap; a CPU makes ~10-50 tokens a second): the
-    # prompt then fills even more of the window
+    # at most a 512-token reply (this model rambles to its cap; a CPU makes ~10-50 tokens a second),
+    # and both it and the prompt sized by the model's measured speed to answer in about 30 s
     make_repo(tmp_path, {**REPO, ".kimicode.toml": "[ask]\nreply_tokens = 512\n"})
     with RecordingProxy(local_server) as proxy:
         result = run_cli("ask", "--json", "how is the budget computed?", cwd=tmp_path, env=_env(proxy.base_url), timeout=1500)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     answer = proxy.chats()[-1]
-    assert answer.body["stream"] is True and answer.body["max_tokens"] == 512
+    assert answer.body["stream"] is True and MIN_REPLY <= answer.body["max_tokens"] <= 512
     assert answer.status == 200 and b"data: [DONE]" in answer.response  # streamed to its end, not broken off
     assert data["answer"].strip() and data["finish_reason"] in ("stop", "length")
     assert data["partial"] is data["truncated"]  # partial only because the reply limit was reached
     prompt = _server_tokens(local_server, "\n".join(m["content"] for m in answer.body["messages"]))
-    assert WINDOW * 0.6 < prompt and prompt + answer.body["max_tokens"] <= WINDOW  # a full window, never over it
+    assert prompt + answer.body["max_tokens"] <= WINDOW  # never over the window
+    line = next(line for line in result.stderr.splitlines() if "local model reads" in line)  # what the speed allowed
+    assert f"at most {answer.body['max_tokens']:,} of answer, to answer in ~" in line
+    assert data["shelves"]["repo"] > 0  # the repository still goes, as much as the time allows
     # llama-cpp-python sends no usage in a stream: reported as absent, not invented
     assert data["usage"] is None or data["usage"]["prompt_tokens"] + data["usage"]["completion_tokens"] <= WINDOW
 
@@ -104,6 +120,11 @@ def test_an_answer_cut_at_the_reply_limit_is_reported_truncated(local_server: st
     assert proxy.chats()[-1].body["max_tokens"] == 8
     assert (data["truncated"], data["partial"], data["finish_reason"]) == (True, True, "length")
     assert "[truncated: the answer reached the reply limit of 8 tokens" in result.stderr
+
+
+def _work(proxy: RecordingProxy) -> list[Any]:
+    """The requests of the command itself: past the window, template and speed probes."""
+    return [c for c in proxy.chats() if c.body["max_tokens"] not in (1, SPEED_TOKENS)]
 
 
 def _fits(local_server: str, exchange: Any) -> bool:
@@ -122,8 +143,8 @@ def test_review_runs_within_the_real_window_capped(local_server: str, tmp_path: 
     report = json.loads(result.stdout)
     # the 270M model rarely writes valid JSON: parsed findings or the invalid-JSON path, never a crash
     assert report["status"] in ("passed", "blocked", "skipped"), result.stderr
-    asked = [c for c in proxy.chats() if c.body["max_tokens"] > 1]  # past the window and template probes
-    assert asked and all(c.body["max_tokens"] == 256 and _fits(local_server, c) for c in asked)
+    asked = _work(proxy)
+    assert asked and all(MIN_REPLY == c.body["max_tokens"] and _fits(local_server, c) for c in asked)
     assert all(c.status == 200 for c in asked)
 
 
@@ -141,9 +162,9 @@ def test_a_compaction_round_within_the_real_window(local_server: str, tmp_path: 
             reports = chat.compact()
         summary = proxy.chats()[-1]
     assert reports and reports[0].turns_moved >= 1  # by the model's patch or, when it wrote none, by code
-    assert summary.body["max_tokens"] == WINDOW // 4 and _fits(local_server, summary)
+    assert MIN_REPLY <= summary.body["max_tokens"] <= WINDOW // 4 and _fits(local_server, summary)
     # the template drops system messages: the state and instructions lead the first user message instead
-    assert all(m["role"] != "system" for c in proxy.chats() if c.body["max_tokens"] > 1 for m in c.body["messages"])
+    assert all(m["role"] != "system" for c in _work(proxy) for m in c.body["messages"])
 
 
 @pytest.mark.anyio
