@@ -60,11 +60,13 @@ def test_an_unknown_window_is_a_guess_said_in_one_line(tmp_path: Path) -> None:
 def test_ask_fits_a_llama_cpp_python_server_with_no_window_configured(tmp_path: Path, openai_server: OpenAIServer) -> None:
     _llama_cpp_python(openai_server)
     openai_server.reply("OK")  # the chat-template check
+    openai_server.reply("1 2 3 4 5 6 7 8 9 10")  # the timed request (discovery.speed): a fast server, answering at once
     openai_server.reply("The budget is the window minus the reply.")
     result = ask("--json", "--model", "gemma", "how is the budget computed?", cwd=_repo(tmp_path), server=openai_server)
     assert result.returncode == 0, result.stderr
-    # one overflow probe (refused unevaluated), one chat-template check, then the question
-    probe, template, answer = openai_server.chat_requests
+    # one overflow probe (refused unevaluated), one chat-template check, one timed request, then the question
+    probe, template, timed, answer = openai_server.chat_requests
+    assert timed.body["max_tokens"] == 33
     assert probe.body["stream"] is False and probe.body["max_tokens"] == 1
     assert [m["role"] for m in template.body["messages"]] == ["system", "user"] and template.body["max_tokens"] == 1
     assert answer.body["stream"] is True and answer.body["max_tokens"] == 2048
@@ -72,7 +74,7 @@ def test_ask_fits_a_llama_cpp_python_server_with_no_window_configured(tmp_path: 
     assert json.loads(result.stdout)["answer"] == "The budget is the window minus the reply."
     again = ask("--json", "--model", "gemma", "and the reply?", cwd=_repo(tmp_path), server=openai_server)
     assert again.returncode == 0, again.stderr
-    assert len(openai_server.chat_requests) == 4  # the window and the template are remembered: no second probe
+    assert len(openai_server.chat_requests) == 5  # the window, template and speed are remembered: no second probe
 
 
 def test_a_truncated_answer_is_reported(tmp_path: Path, openai_server: OpenAIServer) -> None:
