@@ -37,8 +37,9 @@ PEER_TOKENS = 64
 
 
 def kimicode(checkout: Path, args: list[str], home: Path, env: dict[str, str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+    # -P: the working directory (a checkout itself, by default) must not come before PYTHONPATH on sys.path
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "kimicode", *args], cwd=cwd, capture_output=True, text=True, timeout=3600,
+    result = subprocess.run([sys.executable, "-P", "-m", "kimicode", *args], cwd=cwd, capture_output=True, text=True, timeout=3600,
                             env={**os.environ, **env, "KIMICODE_HOME": str(home), "PYTHONPATH": str(checkout)})
     return result, time.perf_counter() - started
 
