@@ -62,7 +62,9 @@ def test_doctor_contacts_a_local_server_and_reports_model_window_and_no_key_need
     assert checks["window"]["detail"].startswith("8,192 tokens (server /props n_ctx); replies up to 2,048")
     assert checks["chat template"]["status"] == "ok" and "keeps the system message" in checks["chat template"]["detail"]
     assert checks["api key"] == {"name": "api key", "status": "ok", "detail": "not needed (a server on this machine)"}
-    (probe,) = openai_server.chat_requests  # the template check: one request, one token of answer
+    # the model timed (discovery.speed), then the template check: one request, one token of answer
+    timed, probe = openai_server.chat_requests
+    assert timed.body["max_tokens"] == 33 and timed.body["stream"] is True
     assert probe.body["max_tokens"] == 1 and probe.body["messages"][0]["role"] == "system"
 
 
@@ -84,6 +86,7 @@ def test_doctor_warns_when_the_config_window_exceeds_the_servers(tmp_path: Path,
 def test_doctor_finds_a_template_that_drops_the_system_message_and_ask_then_says_so(tmp_path: Path,
                                                                                    openai_server: OpenAIServer) -> None:
     _llama_cpp(openai_server)
+    openai_server.reply("1 2 3 4 5 6 7 8 9 10")  # the model timed on first contact (discovery.speed)
     openai_server.reply("O", usage={"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10})
     env = {"KIMICODE_BASE_URL": openai_server.base_url, "KIMICODE_MODEL": "gemma"}
     result = run_cli("doctor", "--json", cwd=tmp_path, env=env)
