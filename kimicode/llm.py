@@ -380,7 +380,10 @@ class ChatClient:
         idle = self.endpoint.idle_timeout
         while True:
             idle_at = answer.fresh + idle + (self._first_wait if answer.first is None else 0.0) if idle > 0 else math.inf
-            if done.wait(max(min(stop_at, idle_at) - time.monotonic(), 0.0)):
+            # look again at least every idle_timeout: the first token ends the first token's allowance,
+            # and nothing wakes this wait when it comes
+            wake = min(stop_at, idle_at, time.monotonic() + idle if idle > 0 else math.inf)
+            if done.wait(max(wake - time.monotonic(), 0.0)):
                 return
             now = time.monotonic()
             if now >= stop_at:

@@ -26,6 +26,17 @@ def test_keep_alive_comments_after_content_stop_at_the_idle_timeout(openai_serve
     assert len(openai_server.chat_requests) == 1  # text was shown: never asked twice
 
 
+def test_after_the_first_token_a_local_model_gets_idle_timeout_alone(openai_server: OpenAIServer) -> None:
+    # a long prompt to a local server of unknown speed allows its first token ~200 s; once it came,
+    # a stall must end at idle_timeout, not when that allowance would have
+    openai_server.keep_alive("the answer so far", every=0.05)
+    started = time.monotonic()
+    with make_client(openai_server, idle_timeout=0.5) as chat:
+        result = chat.stream_chat(HELLO, prompt_tokens=2_000)
+    assert result.partial and result.timed_out and result.content == "the answer so far"
+    assert time.monotonic() - started < 60  # was ~200 s
+
+
 def test_keep_alive_before_any_answer_is_retried_then_given_up(remote_server: OpenAIServer) -> None:
     for _ in range(2):
         remote_server.keep_alive("", every=0.05)
