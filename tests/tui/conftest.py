@@ -84,3 +84,9 @@ async def submit(pilot: Any, text: str) -> None:
     prompt.text = text
     await pilot.press("end", "enter")
     await asyncio.sleep(0)
+
+
+async def send(pilot: Any, text: str) -> None:
+    """Submit ``text`` and wait until the turn (or command) it starts has ended."""
+    await submit(pilot, text)
+    await idle(pilot)

@@ -19,7 +19,7 @@ async def main(out: Path) -> None:
     from kimicode.tui.app import KimicodeApp
     from tests.openai_server import OpenAIServer
     from tests.repos import write_files
-    from tests.tui.conftest import DEMO_FILES, idle, settings_for, submit
+    from tests.tui.conftest import DEMO_FILES, idle, send, settings_for
     from tests.tui.test_snapshots import ANSWER, seed_session
 
     root = Path(tempfile.mkdtemp(prefix="kimicode-shot-")) / "demo"
@@ -29,8 +29,7 @@ async def main(out: Path) -> None:
         app = KimicodeApp(settings_for(root, server.base_url), root, session_id=seed_session(root))
         async with app.run_test(size=(120, 34)) as pilot:
             await idle(pilot)
-            await submit(pilot, "What does add do?")
-            await idle(pilot)
+            await send(pilot, "What does add do?")
             await pilot.press("f2")
             app.prompt.focus()
             app.prompt.cursor_blink = False

@@ -11,7 +11,7 @@ from kimicode.chat.session import load_session
 from kimicode.tui.widgets.budget_bar import BudgetBar
 from kimicode.tui.widgets.chat_view import AssistantMessage, Notice, UserMessage
 from kimicode.tui.widgets.prompt import PromptInput
-from tests.tui.conftest import SIZE, idle, settings_for, submit, wait_for
+from tests.tui.conftest import SIZE, idle, send, settings_for, submit, wait_for
 
 ANSWER = "Here is `add`:\n\n```python\ndef add(a, b):\n    return a + b\n```\n\nIt returns the sum."
 
@@ -28,8 +28,7 @@ async def test_question_streams_a_markdown_answer_and_the_budget_moves(make_app:
     async with app.run_test(size=SIZE) as pilot:
         await idle(pilot)
         before = app.snapshot.table.sizes["recent"]
-        await submit(pilot, "what does calc.py do?")
-        await idle(pilot)
+        await send(pilot, "what does calc.py do?")
 
         assert [u.text for u in app.query(UserMessage)] == ["what does calc.py do?"]
         answer = app.query_one(AssistantMessage)
@@ -95,13 +94,11 @@ async def test_an_api_error_is_a_notice_and_the_app_stays_usable(make_app: Any, 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await idle(pilot)
-        await submit(pilot, "hello")
-        await idle(pilot)
+        await send(pilot, "hello")
         errors = notices(app, "error")
         assert errors and "401" in errors[-1] and "Incorrect API key" in errors[-1]
         assert not app.query(AssistantMessage), "no empty answer is left behind"
-        await submit(pilot, "hello again")
-        await idle(pilot)
+        await send(pilot, "hello again")
         assert app.query_one(AssistantMessage).text == "fine now"
 
 
@@ -129,8 +126,7 @@ async def test_quit_and_resume_bring_the_conversation_back(make_app: Any, openai
     first = make_app()
     async with first.run_test(size=SIZE) as pilot:
         await idle(pilot)
-        await submit(pilot, "remember that the answer is 42")
-        await idle(pilot)
+        await send(pilot, "remember that the answer is 42")
         session_id = first.workspace.session.id
         await pilot.press("ctrl+q")
         await pilot.pause()
@@ -147,8 +143,7 @@ async def test_quit_and_resume_bring_the_conversation_back(make_app: Any, openai
         await pilot.press("up")  # the history comes back too
         assert prompt.text == "remember that the answer is 42"
         prompt.text = ""
-        await submit(pilot, "what is the answer?")
-        await idle(pilot)
+        await send(pilot, "what is the answer?")
         contents = [m["content"] for m in openai_server.chat_requests[-1].body["messages"]]
         assert any("the answer is 42" in c for c in contents)
 
@@ -173,8 +168,7 @@ async def test_a_full_window_compacts_during_a_turn_and_says_so(make_app: Any, o
     async with app.run_test(size=SIZE) as pilot:
         await idle(pilot)
         for n in range(8):
-            await submit(pilot, f"question {n}: " + "tell me more about calc.add and its tests. " * 20)
-            await idle(pilot)
+            await send(pilot, f"question {n}: " + "tell me more about calc.add and its tests. " * 20)
             if notices(app, "compaction"):
                 break
         found = [w for w in app.chat.children if isinstance(w, Notice) and w.kind == "compaction"]

@@ -14,7 +14,7 @@ from kimicode.tui.commands import COMMANDS, CommandError, help_markdown, is_comm
 from kimicode.tui.widgets.chat_view import AssistantMessage, CommandOutput, Notice
 from kimicode.tui.widgets.files_panel import FilesTable
 from kimicode.tui.widgets.prompt import PromptInput
-from tests.tui.conftest import SIZE, SMALL_PACK, idle, settings_for, submit, wait_for
+from tests.tui.conftest import SIZE, SMALL_PACK, idle, send, settings_for, submit, wait_for
 
 SUMMARY = json.dumps({"goal": "Explain the calculator.", "add": [{"kind": "fact", "text": "calc.add returns a + b.", "turns": [1]}]})
 
@@ -27,8 +27,7 @@ def last_text(app: Any) -> str:
 
 
 async def run(pilot: Any, text: str) -> str:
-    await submit(pilot, text)
-    await idle(pilot)
+    await send(pilot, text)
     return last_text(pilot.app)
 
 
@@ -67,8 +66,7 @@ async def test_files_add_drop_pack_and_the_panel(make_app: Any, openai_server: A
         assert "already in the context" in await run(pilot, "/add calc.py")
         assert "not a file kimicode may send" in await run(pilot, "/add missing.py")
 
-        await submit(pilot, "what is area_7?")
-        await idle(pilot)
+        await send(pilot, "what is area_7?")
         sent = json.dumps(openai_server.chat_requests[-1].body["messages"])
         assert "def area_7(width, height)" in sent  # the attached file went to the model
 
@@ -108,8 +106,7 @@ async def test_compact_state_pin_restore_search(make_app: Any, openai_server: An
         assert "state summary is empty" in await run(pilot, "/state")
         for n in range(3):
             openai_server.reply(f"answer {n}: calc.add adds numbers")
-            await submit(pilot, f"question {n} about calc.add")
-            await idle(pilot)
+            await send(pilot, f"question {n} about calc.add")
         assert "P1" in await run(pilot, "/pin Never change the signature of add.")
         before = app.snapshot.table.sizes
         openai_server.reply(SUMMARY)  # the summarizer's answer
@@ -145,8 +142,7 @@ async def test_model_budget_export_clear_help_and_unknown(make_app: Any, openai_
         assert "kimi-k2.7-code: 262,144-token window" in await run(pilot, "/model")
         assert "answering with tiny-model" in await run(pilot, "/model tiny-model")
         assert app.snapshot.table.window == 32_000
-        await submit(pilot, "hi")
-        await idle(pilot)
+        await send(pilot, "hi")
         assert openai_server.chat_requests[-1].body["model"] == "tiny-model"
 
         budget = await run(pilot, "/budget")
@@ -235,8 +231,7 @@ async def test_completion_and_history(make_app: Any, openai_server: Any) -> None
 
         await pilot.press("ctrl+a")
         prompt.text = ""
-        await submit(pilot, "first")
-        await idle(pilot)
+        await send(pilot, "first")
         await pilot.press(*"line one", "ctrl+j", *"line two")
         assert prompt.text == "line one\nline two"
         await pilot.press("up", "up")  # the first "up" moves to line one, the second browses history
@@ -270,8 +265,7 @@ async def test_ctrl_c_when_idle_says_how_to_quit_and_stops_a_compaction(make_app
         assert any("Ctrl+Q quits; `kimicode --resume` continues" in n.message for n in app._notifications)
         for n in range(3):
             openai_server.reply(f"answer {n}: calc.add adds numbers")
-            await submit(pilot, f"question {n} about calc.add")
-            await idle(pilot)
+            await send(pilot, f"question {n} about calc.add")
         openai_server.keep_alive("{")  # the summary starts, then never ends
         await submit(pilot, "/compact")
         await wait_for(pilot, lambda: len(openai_server.chat_requests) == 4 and app.busy == "compacting the conversation")

@@ -11,7 +11,7 @@ import pytest
 
 from kimicode.tui.widgets.chat_view import Notice
 from tests.openai_server import Reply
-from tests.tui.conftest import SIZE, idle, small_model, submit
+from tests.tui.conftest import SIZE, idle, send, small_model
 from tests.tui.test_commands import run
 
 pytestmark = pytest.mark.anyio
@@ -28,8 +28,7 @@ async def test_the_bar_warns_before_a_compaction_and_the_ledger_shows_it(make_ap
         warned_before: list[bool] = []  # per turn: did the bar warn before it was sent?
         for n in range(30):
             bar = str(app.budget.render())
-            await submit(pilot, f"question {n}: " + "tell me more about calc.add and its tests. " * 8)
-            await idle(pilot)
+            await send(pilot, f"question {n}: " + "tell me more about calc.add and its tests. " * 8)
             warned_before.append("⚠ compaction near" in bar)
             if any(w.kind == "compaction" for w in app.chat.query(Notice)):
                 break

@@ -16,7 +16,7 @@ from kimicode.tui.screens.review import ReviewScreen
 from kimicode.tui.widgets.chat_view import AssistantMessage, Notice
 from kimicode.tui.widgets.diff_view import DiffView
 from tests.openai_server import ToolCall as ScriptedCall
-from tests.tui.conftest import DEMO_FILES, SIZE, idle, settings_for, submit, wait_for
+from tests.tui.conftest import DEMO_FILES, SIZE, idle, send, settings_for, submit, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -78,20 +78,16 @@ async def test_apply_writes_the_file_and_undo_restores_it_byte_for_byte(make_app
         assert "approved calc.py (modify)" in notices(app)
         assert app.query_one(AssistantMessage).text == "sub has a docstring now."
 
-        await submit(pilot, "/diff")
-        await idle(pilot)
+        await send(pilot, "/diff")
         diff = app.chat.query_one(DiffView).diff
         assert diff.startswith("--- a/calc.py\n+++ b/calc.py\n") and '+    """a minus b."""' in diff
 
-        await submit(pilot, "/undo")
-        await idle(pilot)
+        await send(pilot, "/undo")
         assert calc.read_bytes() == original
         assert any(n.startswith("undid turn-1: 1 file(s) restored") for n in notices(app)), notices(app)
-        await submit(pilot, "/undo")
-        await idle(pilot)
+        await send(pilot, "/undo")
         assert notices(app)[-1].startswith("nothing to undo")
-        await submit(pilot, "/diff")
-        await idle(pilot)
+        await send(pilot, "/diff")
         assert notices(app)[-1].startswith("kimicode changed no file in this session")
 
 
@@ -110,8 +106,7 @@ async def test_skip_leaves_the_file_and_the_model_reads_it(make_app: Any, openai
         assert calc.read_bytes() == original
         assert tool_results(openai_server) == ["error: the user declined this call of edit_file"]
         assert "skipped calc.py (modify)" in notices(app)
-        await submit(pilot, "/undo")
-        await idle(pilot)
+        await send(pilot, "/undo")
         assert notices(app)[-1].startswith("nothing to undo")
 
 
@@ -134,8 +129,7 @@ async def test_apply_all_applies_the_rest_of_the_turn_without_asking(make_app: A
         await ask_and_answer(pilot, "once more", "s")
         assert "A small calculator" in (demo_repo / "README.md").read_text()
         # the whole first turn is one set: one /undo takes back all three files
-        await submit(pilot, "/undo")
-        await idle(pilot)
+        await send(pilot, "/undo")
         assert (demo_repo / "README.md").read_text() == DEMO_FILES["README.md"]
         assert (demo_repo / "calc.py").read_text() == DEMO_FILES["calc.py"]
         assert not (demo_repo / "NOTES.md").exists()
@@ -150,8 +144,7 @@ async def test_undo_is_refused_in_one_line_when_the_file_changed_since(make_app:
         await ask_and_answer(pilot, "document sub", "a")
         mine = (demo_repo / "calc.py").read_text() + "# my own line\n"
         (demo_repo / "calc.py").write_text(mine)
-        await submit(pilot, "/undo")
-        await idle(pilot)
+        await send(pilot, "/undo")
         assert notices(app)[-1] == "calc.py changed since kimicode wrote it: nothing was undone"
         assert (demo_repo / "calc.py").read_text() == mine
 
@@ -190,11 +183,9 @@ async def test_a_resumed_session_undoes_and_kimicode_undo_finds_it(make_app: Any
     async with second.run_test(size=SIZE) as pilot:
         await idle(pilot)
         assert second.workspace.session.path == path
-        await submit(pilot, "/diff")
-        await idle(pilot)
+        await send(pilot, "/diff")
         assert second.chat.query_one(DiffView).diff.startswith("--- a/calc.py")
-        await submit(pilot, "/undo")
-        await idle(pilot)
+        await send(pilot, "/undo")
         assert (demo_repo / "calc.py").read_bytes() == original
     assert latest_edited(SessionStore(user_locations().data_dir), demo_repo) is None
 
@@ -205,15 +196,12 @@ async def test_edit_off_gives_the_model_no_edit_tools(make_app: Any, openai_serv
     app = make_app(settings=settings_for(demo_repo, openai_server.base_url, **{"edits.chat": False}))
     async with app.run_test(size=SIZE) as pilot:
         await idle(pilot)
-        await submit(pilot, "hello")
-        await idle(pilot)
+        await send(pilot, "hello")
         names = {t["function"]["name"] for t in openai_server.chat_requests[-1].body["tools"]}
         assert "read_file" in names and "edit_file" not in names
-        await submit(pilot, "/edit on")
-        await idle(pilot)
+        await send(pilot, "/edit on")
         assert notices(app)[-1].startswith("editing on")
-        await submit(pilot, "hello again")
-        await idle(pilot)
+        await send(pilot, "hello again")
         names = {t["function"]["name"] for t in openai_server.chat_requests[-1].body["tools"]}
         assert {"edit_file", "write_file", "apply_patch"} <= names
 

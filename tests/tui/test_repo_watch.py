@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.repos import write_files
-from tests.tui.conftest import SIZE, idle, settings_for, submit, wait_for
+from tests.tui.conftest import SIZE, idle, send, settings_for, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -34,8 +34,7 @@ async def test_an_edit_is_shown_and_packed_before_pack_asks(make_app: Any, isola
         await wait_for(pilot, lambda: not app._preparing, 60)
         assert stored_packs(isolated_home) == before + 1  # the background pack of the edited tree
 
-        await submit(pilot, "/pack")
-        await idle(pilot)
+        await send(pilot, "/pack")
         assert stored_packs(isolated_home) == before + 1  # /pack found that result: nothing new stored
         assert "changed since the pack" not in str(app.title_bar.render())
 

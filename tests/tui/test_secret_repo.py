@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.secret_repo import SecretRepo
-from tests.tui.conftest import SIZE, idle, submit
+from tests.tui.conftest import SIZE, idle, send
 
 pytestmark = pytest.mark.anyio
 
@@ -22,11 +22,9 @@ async def test_a_chat_turn_sends_none_of_thirty_secrets(make_app: Any, openai_se
     app = make_app(root=root)
     async with app.run_test(size=SIZE) as pilot:
         await idle(pilot)
-        await submit(pilot, "what do app/github.py and deploy/cluster.yaml configure?")
-        await idle(pilot)
+        await send(pilot, "what do app/github.py and deploy/cluster.yaml configure?")
         pasted = (root / "notify" / "sendgrid.py").read_text() + (root / "infra" / "main.tf").read_text()
-        await submit(pilot, "and this?\n" + pasted)
-        await idle(pilot)
+        await send(pilot, "and this?\n" + pasted)
     body = "\n".join(json.dumps(r.body) for r in openai_server.requests)
     assert len(openai_server.chat_requests) == 2 and "app/main.py" in body
     assert secrets.leaks(body) == []

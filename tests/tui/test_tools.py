@@ -9,7 +9,7 @@ import pytest
 
 from kimicode.tui.widgets.chat_view import AssistantMessage, ToolLine
 from tests.openai_server import ToolCall as ScriptedCall
-from tests.tui.conftest import SIZE, idle, submit
+from tests.tui.conftest import SIZE, idle, send
 
 pytestmark = pytest.mark.anyio
 
@@ -21,8 +21,7 @@ async def test_each_call_is_a_line_that_opens_onto_its_result(make_app: Any, ope
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await idle(pilot)
-        await submit(pilot, "what does add do?")
-        await idle(pilot)
+        await send(pilot, "what does add do?")
         lines = list(app.query(ToolLine))
         assert [line.line for line in lines] == ["[3] read_file(path='calc.py')", "[4] read_file(path='../etc/passwd')"]
         assert "tokens" in lines[0].detail and " s" in lines[0].detail and lines[1].detail.startswith("error")
@@ -50,13 +49,10 @@ async def test_context_lean_is_a_toggle_in_the_chat(make_app: Any, openai_server
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await idle(pilot)
-        await submit(pilot, "/context lean")
-        await idle(pilot)
+        await send(pilot, "/context lean")
         assert any(n.text.startswith("context lean: 0 files in full") for n in app.query(Notice)), [n.text for n in app.query(Notice)]
         assert app.workspace.session.files.lean
-        await submit(pilot, "/context")
-        await idle(pilot)
+        await send(pilot, "/context")
         assert any("context: lean" in n.text for n in app.query(Notice))
-        await submit(pilot, "/context full")
-        await idle(pilot)
+        await send(pilot, "/context full")
         assert not app.workspace.session.files.lean

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.openai_server import OpenAIServer
-from tests.tui.conftest import SIZE, idle, settings_for, submit
+from tests.tui.conftest import SIZE, idle, send, settings_for
 from tests.tui.test_chat import notices
 
 pytestmark = pytest.mark.anyio
@@ -21,8 +21,7 @@ async def test_the_chat_warns_and_keeps_the_users_endpoint(make_app: Any, openai
         app = make_app(settings=settings_for(demo_repo, openai_server.base_url))
         async with app.run_test(size=SIZE) as pilot:
             await idle(pilot)
-            await submit(pilot, "hello")
-            await idle(pilot)
+            await send(pilot, "hello")
             shown = notices(app, "warning")
         assert any("ignored 'base_url'" in n for n in shown) and any("ignored 'api_key'" in n for n in shown), shown
         assert attacker.requests == [] and len(openai_server.chat_requests) == 1
@@ -39,8 +38,7 @@ async def test_the_chat_does_not_pack_a_home_directory(make_app: Any, openai_ser
     app = make_app(root=home)
     async with app.run_test(size=SIZE) as pilot:
         await idle(pilot)
-        await submit(pilot, "what is in my notes?")
-        await idle(pilot)
+        await send(pilot, "what is in my notes?")
         shown = notices(app)
     assert any("is your home directory, not a project: not packing it" in n for n in shown), shown
     sent = str(openai_server.chat_requests[-1].body)
@@ -58,8 +56,7 @@ async def test_export_writes_an_owner_only_file(make_app: Any, openai_server: An
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await idle(pilot)
-        await submit(pilot, "hello")
-        await idle(pilot)
+        await send(pilot, "hello")
         said = await run(pilot, "/export")
         session_id = app.workspace.require().id
     exports = Path(os.environ["KIMICODE_HOME"]) / "data" / "exports"

@@ -18,7 +18,7 @@ import pytest
 from kimicode.chat.session import load_session
 from kimicode.tui.widgets.chat_view import AssistantMessage, Notice, UserMessage
 from kimicode.tui.widgets.prompt import PromptInput
-from tests.tui.conftest import SIZE, idle, submit
+from tests.tui.conftest import SIZE, idle, send
 
 pytestmark = pytest.mark.anyio
 TEXT = "a long question I typed carefully\nwith a second line"
@@ -52,8 +52,7 @@ async def test_a_message_the_session_file_cannot_take_stays_in_the_box(make_app:
         path = session_file(isolated_home)
         prompt = app.query_one(PromptInput)
         with disk_full_after(path, extra):
-            await submit(pilot, TEXT)
-            await idle(pilot)
+            await send(pilot, TEXT)
         assert prompt.text == TEXT  # nothing the user typed is lost
         errors = [n.text for n in app.query(Notice) if n.kind == "error"]
         assert len(errors) == 1 and "\n" not in errors[0], errors
