@@ -40,6 +40,16 @@ class LazyGroup(click.Group):
         module = importlib.import_module(SUBCOMMANDS[name][0])
         return module.command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # click's standalone mode would turn Ctrl-C into "Aborted!" and exit 1; a shell and a script
+        # expect 130, and kimicode's one-line form
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            from kimicode.commands.common import Stopped
+
+            raise Stopped("interrupted") from None
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, SUBCOMMANDS[name][1]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):

@@ -393,6 +393,27 @@ def test_ctrl_c_keeps_the_partial_answer(tmp_path: Path, openai_server: OpenAISe
     assert "Traceback" not in stderr
 
 
+def test_ctrl_c_outside_an_answer_is_one_line_and_exit_130(tmp_path: Path) -> None:
+    """Ctrl-C anywhere else (here: while piped stdin is read) gets kimicode's one line and 130, not click's "Aborted!" and 1."""
+    proc = subprocess.Popen([sys.executable, "-m", "kimicode", "ask", "--dry-run", "--no-repo", "q?"], cwd=plain_dir(tmp_path),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 60
+        # the kernel names where the process sleeps: once it waits on the pipe, the question's stdin is being read
+        while "pipe" not in Path(f"/proc/{proc.pid}/wchan").read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "pipe" in Path(f"/proc/{proc.pid}/wchan").read_text(), "never reached the read of stdin"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert err.decode().strip() == "kimicode: stopped: interrupted"
+
+
 # -- with a repository ----------------------------------------------------------------------
 
 def test_dry_run_on_a_repository_packs_it_without_key(repo: Path) -> None:
