@@ -78,7 +78,8 @@ class ServerFacts:
         return _match(list(self.served), model) is not None
 
 
-def _int(value: Any) -> int | None:
+def positive_int(value: Any) -> int | None:
+    """A count a server reported (an int, a float or a digit string), if it is one above 0."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)) and value > 0:
@@ -117,19 +118,19 @@ def parse_models(payload: Any, model: str) -> ServerFacts:
     entry = entries[index]
     meta: dict[str, Any] = entry["meta"] if isinstance(entry.get("meta"), dict) else {}
     for key in _WINDOW_KEYS:
-        if _int(entry.get(key)):
-            facts.window = Figure(_int(entry[key]), f"server /models {key}")  # type: ignore[arg-type]
+        if positive_int(entry.get(key)):
+            facts.window = Figure(positive_int(entry[key]), f"server /models {key}")  # type: ignore[arg-type]
             break
     else:
-        if _int(meta.get("n_ctx")):
-            facts.window = Figure(_int(meta["n_ctx"]), "server /models meta.n_ctx")  # type: ignore[arg-type]
-    if _int(meta.get("n_ctx_train")):
-        facts.trained = Figure(_int(meta["n_ctx_train"]), "server /models meta.n_ctx_train")  # type: ignore[arg-type]
+        if positive_int(meta.get("n_ctx")):
+            facts.window = Figure(positive_int(meta["n_ctx"]), "server /models meta.n_ctx")  # type: ignore[arg-type]
+    if positive_int(meta.get("n_ctx_train")):
+        facts.trained = Figure(positive_int(meta["n_ctx_train"]), "server /models meta.n_ctx_train")  # type: ignore[arg-type]
     provider: dict[str, Any] = entry["top_provider"] if isinstance(entry.get("top_provider"), dict) else {}
     for holder, prefix in ((provider, "top_provider."), (entry, "")):
-        named = next((k for k in _OUTPUT_KEYS if _int(holder.get(k))), None)
+        named = next((k for k in _OUTPUT_KEYS if positive_int(holder.get(k))), None)
         if named:
-            facts.max_output = Figure(_int(holder[named]), f"server /models {prefix}{named}")  # type: ignore[arg-type]
+            facts.max_output = Figure(positive_int(holder[named]), f"server /models {prefix}{named}")  # type: ignore[arg-type]
             break
     return facts
 
@@ -139,7 +140,7 @@ def parse_props(payload: Any) -> Figure | None:
     if not isinstance(payload, dict):
         return None
     settings = payload.get("default_generation_settings")
-    value = _int(settings.get("n_ctx")) if isinstance(settings, dict) else None
+    value = positive_int(settings.get("n_ctx")) if isinstance(settings, dict) else None
     return Figure(value, "server /props n_ctx") if value else None
 
 
@@ -150,7 +151,7 @@ def parse_ollama_ps(payload: Any, model: str) -> Figure | None:
         return None
     entries = [e for e in loaded if isinstance(e, dict)]
     index = _match([str(e.get("model") or e.get("name") or "") for e in entries], model)
-    value = _int(entries[index].get("context_length")) if index is not None else None
+    value = positive_int(entries[index].get("context_length")) if index is not None else None
     return Figure(value, "server /api/ps context_length") if value else None
 
 
@@ -163,7 +164,7 @@ def parse_ollama_show(payload: Any) -> tuple[Figure | None, Figure | None]:
     if match:
         window = Figure(int(match.group(1)), "server /api/show num_ctx")
     info: dict[str, Any] = payload["model_info"] if isinstance(payload.get("model_info"), dict) else {}
-    trained = next((_int(v) for k, v in info.items() if k.endswith(".context_length") and _int(v)), None)
+    trained = next((positive_int(v) for k, v in info.items() if k.endswith(".context_length") and positive_int(v)), None)
     return window, Figure(trained, "server /api/show model_info context_length") if trained else None
 
 
@@ -293,7 +294,7 @@ def _llama_cpp_python(http: _Http, facts: ServerFacts, base: str, root: str, mod
     if facts.kind != "":
         return
     status, payload = http.call("POST", f"{root}/extras/tokenize/count", {"input": _FILLER * 100, "model": model})
-    per_hundred = _int(payload.get("count")) if status == 200 and isinstance(payload, dict) else None
+    per_hundred = positive_int(payload.get("count")) if status == 200 and isinstance(payload, dict) else None
     if not per_hundred:
         return
     facts.kind = "llama-cpp-python"

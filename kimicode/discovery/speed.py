@@ -16,6 +16,7 @@ import json
 import time
 from dataclasses import dataclass
 
+from kimicode.discovery.probe import positive_int
 from kimicode.urls import shown
 
 SPEED_TOKENS = 33  # answer tokens asked for: the first marks the end of the prompt, 32 give the rate
@@ -69,8 +70,8 @@ def judge(started: float, first: float | None, last: float | None, pieces: int, 
     """The speeds from when the answer's first and last pieces came and what the server counted (else
     ``estimate`` prompt tokens and one token a piece)."""
     counted = usage if isinstance(usage, dict) else {}
-    prompt = _int(counted.get("prompt_tokens")) or estimate
-    completion = _int(counted.get("completion_tokens")) or pieces
+    prompt = positive_int(counted.get("prompt_tokens")) or estimate
+    completion = positive_int(counted.get("completion_tokens")) or pieces
     if first is None or last is None:
         return Speed(None, None, prompt, completion, error="no answer to time")
     prefill = prompt / (first - started) if prompt and first > started else None
@@ -88,5 +89,3 @@ def _chunk(line: str) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def _int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
