@@ -124,13 +124,14 @@ def answer_seconds(spec: ModelSpec, prompt_tokens: int, reply: int) -> float | N
     return prompt_tokens / spec.prefill_rate + (reply / spec.generate_rate if spec.generate_rate else 0.0)
 
 
-def pace_line(spec: ModelSpec, prompt_tokens: int, reply: int) -> str | None:
-    """One line for a model sized by its speed: how fast it is, what was packed and how long it should take."""
+def pace_line(spec: ModelSpec, prompt_tokens: int, reply: int, held: str = "packed") -> str | None:
+    """One line for a model sized by its speed: how fast it is, what was packed (``held``: how the prompt is
+    sized) and how long it should take."""
     seconds = answer_seconds(spec, prompt_tokens, reply)
     if seconds is None:
         return None
     writes = f", writes ~{spec.generate_rate:.0f}" if spec.generate_rate else ""
-    return (f"local model reads ~{spec.prefill_rate:.0f} tokens/s{writes}: packed {prompt_tokens:,} tokens "
+    return (f"local model reads ~{spec.prefill_rate:.0f} tokens/s{writes}: {held} {prompt_tokens:,} tokens "
             f"(of a {spec.context_window:,}-token window) and at most {reply:,} of answer, to answer in ~{seconds:.0f} s")
 
 

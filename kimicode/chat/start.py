@@ -20,7 +20,7 @@ from kimicode.discovery import resolve_limits
 from kimicode.engine.tool_loop import ToolPolicy
 from kimicode.llm import ChatClient, Endpoint
 from kimicode.locations import Locations, user_locations
-from kimicode.models import ModelSpec
+from kimicode.models import ModelSpec, pace_line
 from kimicode.repo.pack import PackOptions
 from kimicode.tokens import TokenCounter
 from kimicode.tools.base import Tool
@@ -111,6 +111,9 @@ def open_conversation(
         raise
     conversation.warnings.extend(limits.notices)  # a guessed window, a template that drops the system message
     budget = conversation.budget
+    paced = pace_line(spec, budget.plan.prompt_limit, budget.plan.reply, held="each request holds at most")
+    if paced:  # a slow local model: what its time target gives up is said, as ask and review say it
+        conversation.warnings.append(paced)
     if budget.plan.small:
         conversation.warnings.append(
             f"a small window ({budget.plan.window:,} tokens): the repository shelf holds ~{budget.repo_budget():,} tokens "

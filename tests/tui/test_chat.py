@@ -177,3 +177,17 @@ async def test_a_full_window_compacts_during_a_turn_and_says_so(make_app: Any, o
         assert isinstance(children[children.index(found[0]) + 1], AssistantMessage)  # shown before that answer
         assert app.snapshot.table.sizes["state"] > 0
         assert app.snapshot.table.total <= 6_000
+
+
+async def test_a_slow_local_model_says_what_its_time_target_gives_up(make_app: Any, openai_server: Any, demo_repo: Path) -> None:
+    """As `ask` and `review` do: the chat on a llama.cpp server says its measured pace and what each request may hold."""
+    openai_server.model_entries = [{"id": "slow", "owned_by": "llamacpp"}]
+    openai_server.routes[("GET", "/props")] = {"default_generation_settings": {"n_ctx": 8192}}
+    # the request timed on first contact: 40 tokens in at least 2 s, ~20 tokens a second
+    openai_server.reply("a" * 160, usage={"prompt_tokens": 500, "completion_tokens": 40, "total_tokens": 540}, chunk_delay=0.05)
+    app = make_app(settings=settings_for(demo_repo, openai_server.base_url, model="slow"))
+    async with app.run_test(size=SIZE) as pilot:
+        await idle(pilot, timeout=30)
+        (paced,) = [n for n in notices(app) if n.startswith("local model reads ~")]
+        held = int(paced.split("each request holds at most ")[1].split(" tokens")[0].replace(",", ""))
+        assert 0 < held < 8192 and "of a 8,192-token window" in paced and "to answer in ~" in paced
