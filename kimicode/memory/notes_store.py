@@ -57,6 +57,8 @@ def _metadata(note: Note) -> dict[str, Any]:
         "source": note.source, "created": note.created, "updated": note.updated, "confirmed": note.confirmed,
         "history": json.dumps([r.__dict__ for r in note.history], ensure_ascii=False),
     }
+    if note.expansion:
+        data["expansion"] = note.expansion
     if note.files:
         data["files"] = list(note.files)
     if note.extra:
@@ -218,7 +220,7 @@ class NoteStore:
 
 
 def _redacted(note: Note) -> Note:
-    """``note`` as it may be stored: its text and history redacted, whoever wrote it."""
+    """``note`` as it may be stored: its text, expansion and history redacted, whoever wrote them."""
     from dataclasses import replace
 
     from kimicode.memory.notes import Revision
@@ -227,5 +229,5 @@ def _redacted(note: Note) -> Note:
     def clean(text: str) -> str:
         return redact(text, "memory").text if text.strip() else text
 
-    return replace(note, text=clean(note.text), files=tuple(map(clean, note.files)),
+    return replace(note, text=clean(note.text), files=tuple(map(clean, note.files)), expansion=clean(note.expansion),
                    history=tuple(Revision(clean(r.text), r.until, clean(r.why)) for r in note.history))

@@ -22,12 +22,14 @@ from kimicode.memory.consolidate import (
     decide,
     parse_decisions,
 )
+from kimicode.memory.expand import expanded
 from kimicode.memory.journal import Change, Journal, new_batch
 from kimicode.memory.notes import DEFAULT_SCOPE, KINDS, Note, NoteError, Place, new_note, normal_form
 from kimicode.memory.notes_store import NoteFilter, NoteStore
 
 TASK_NOTE_CHARS = 900  # a task note: goal, decisions, open ends, files
 Ask = Callable[[str], str]  # sends a prompt to the model, returns its answer (raises on failure)
+Expand = Callable[[str, int], str]  # the same, with a cap on the answer's tokens
 
 _PREFIX = re.compile(r"^\s*(knowledge|convention|rule|preference|pref|decision|decided|task)\s*:\s*", re.IGNORECASE)
 _PREFIX_KIND = {"knowledge": "knowledge", "convention": "knowledge", "rule": "knowledge", "preference": "preference",
@@ -167,8 +169,9 @@ def consolidate(store: NoteStore, candidates: Sequence[Candidate], ask: Ask | No
 
 
 def apply(store: NoteStore, journal: Journal, actions: Iterable[Action], *, when: str, source: str,
-          batch: str | None = None) -> Stored:
-    """Carry ``actions`` out, in order, and journal them as one batch."""
+          batch: str | None = None, expand: Expand | None = None) -> Stored:
+    """Carry ``actions`` out, in order, and journal them as one batch. With ``expand`` (a model), a
+    note stored with a new wording gets the requests it applies to (expand.py) first."""
     batch = batch or new_batch()
     current: dict[str, Note] = {}  # notes as this batch left them
     changes: list[Change] = []
@@ -193,6 +196,11 @@ def apply(store: NoteStore, journal: Journal, actions: Iterable[Action], *, when
             note = replace(target, confirmed=target.confirmed + 1, updated=max(target.updated, when))
             changes.append(Change(batch, when, "confirmed", target, note, action.why))
             current[note.id] = note
+    if expand is not None:  # an added or reworded note has no expansion yet (Note.revised drops it)
+        for n, change in enumerate(changes):
+            if change.after is not None and not change.after.expansion and current.get(change.after.id) is change.after:
+                current[change.after.id] = note = expanded(change.after, expand)
+                changes[n] = replace(change, after=note)
     store.put([c.after for c in changes if c.after is not None and current.get(c.after.id) is c.after])
     store.delete([c.before for c in changes if c.event == "deleted" and c.before is not None])
     journal.record(changes)
@@ -200,9 +208,9 @@ def apply(store: NoteStore, journal: Journal, actions: Iterable[Action], *, when
 
 
 def remember(store: NoteStore, journal: Journal, candidates: Sequence[Candidate], *, source: str,
-             ask: Ask | None = None, when: str | None = None) -> Stored:
+             ask: Ask | None = None, when: str | None = None, expand: Expand | None = None) -> Stored:
     when = when or now_iso()
-    return apply(store, journal, consolidate(store, candidates, ask), when=when, source=source)
+    return apply(store, journal, consolidate(store, candidates, ask), when=when, source=source, expand=expand)
 
 
 def candidate_from_text(text: str, kind: str | None = None, scope: str | None = None, task: str | None = None) -> Candidate:

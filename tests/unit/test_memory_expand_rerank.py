@@ -1,0 +1,134 @@
+"""Capture-time expansion and recall-time rerank of notes: the pure parts, and the store with a real Chroma."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kimicode.memory.chroma import ChromaPlace
+from kimicode.memory.consolidate import Candidate
+from kimicode.memory.expand import REPLY_TOKENS, expansion_prompt, parse_expansion
+from kimicode.memory.journal import Journal
+from kimicode.memory.notes import Note, NoteError, Place, new_note
+from kimicode.memory.notes_store import NoteFilter, NoteStore
+from kimicode.memory.remember import remember, undo
+from kimicode.memory.rerank import PER_KIND, parse_order, rerank, rerank_prompt
+from kimicode.memory.shelf import Ranked
+
+A = Place("root:" + "a" * 40)
+WHEN = "2026-11-01T00:00:00Z"
+TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+
+
+def note(kind: str, text: str) -> Note:
+    return new_note(kind, text, A, when=WHEN, source="test")
+
+
+def test_parse_expansion_keeps_one_request_a_line() -> None:
+    answer = ("Here you go:\n1. **Record when the user last logged in**\n2) Store the time an order shipped.\n"
+              "- store the time an order shipped\n\n* " + "x" * 300 + "\nRequest 4: Compare two audit dates")
+    assert parse_expansion(answer).splitlines() == ["Here you go:", "Record when the user last logged in",
+                                                   "Store the time an order shipped.", "Compare two audit dates"]
+    assert len(parse_expansion("\n".join(f"task number {n}" for n in range(20))).splitlines()) == 8
+    assert "UTC" in expansion_prompt(note("knowledge", "Timestamps are always UTC."))
+
+
+def test_expansion_round_trip_and_rewording_drops_it() -> None:
+    first = note("knowledge", "Timestamps are always UTC.")
+    grown = Note.from_dict({**first.to_dict(), "expansion": "Record when the user last logged in"})
+    assert grown.document == "Timestamps are always UTC.\nRecord when the user last logged in"
+    assert Note.from_dict(grown.to_dict()) == grown
+    assert grown.revised("Timestamps are always UTC.", WHEN, "").expansion == grown.expansion  # the same words: kept
+    assert grown.revised("Timestamps are local time now.", WHEN, "changed").expansion == ""
+    with pytest.raises(NoteError, match="expansion must be a string"):
+        Note.from_dict({**first.to_dict(), "expansion": ["a list"]})
+
+
+class Writer:
+    """Stands for the model: writes requests for the note in its prompt, and counts the calls."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.prompts: list[str] = []
+        self.fail = fail
+
+    def __call__(self, prompt: str, reply_tokens: int) -> str:
+        assert reply_tokens == REPLY_TOKENS
+        self.prompts.append(prompt)
+        if self.fail:
+            raise OSError("the model is unreachable")
+        if "local time" in prompt:
+            return "1. Show the local time of the meeting"
+        if "UTC" in prompt:
+            return f"1. Record when the user last logged in\n2. Paste the deploy token {TOKEN} in the scheduler"
+        return "1. Something else"
+
+
+def test_expansion_is_stored_redacted_found_and_redone_on_update(tmp_path: Path) -> None:
+    store = NoteStore(A, shared=ChromaPlace(folder=tmp_path / "team"), private=ChromaPlace(folder=tmp_path / "me"))
+    journal, writer = Journal(tmp_path / "me"), Writer()
+    remember(store, journal, [Candidate("knowledge", "Timestamps are always timezone-aware UTC; naive datetimes are a bug.")],
+             source="t", expand=writer)
+    remember(store, journal, [Candidate("knowledge", "Money amounts are integer cents."),
+                              Candidate("knowledge", "The login page is served by the auth service.")], source="t")
+    [stored] = [n for n in store.notes() if "UTC" in n.text]
+    assert "Record when the user last logged in" in stored.expansion
+    assert TOKEN not in stored.expansion and "REDACTED" in stored.expansion
+    best = store.search("Record when the user last logged in", NoteFilter(("knowledge",)))[0]
+    assert best.note.id == stored.id  # without the expansion, the login page note shares more words
+    confirmed = remember(store, journal, [Candidate("knowledge", "Timestamps are always timezone-aware UTC; naive datetimes are a bug.")],
+                         source="t", expand=writer)
+    assert confirmed.count("confirmed") == 1 and len(writer.prompts) == 1  # same words: not written again
+    remember(store, journal, [Candidate("knowledge", "Timestamps are local time now, naive datetimes are fine, never UTC.")],
+             source="t", expand=writer)
+    [reworded] = [n for n in store.notes() if n.id == stored.id]
+    assert len(writer.prompts) == 2 and reworded.expansion == "Show the local time of the meeting"
+    undo(store, journal)
+    [back] = [n for n in store.notes() if n.id == stored.id]
+    assert back.text == stored.text
+
+
+def test_a_failing_model_stores_the_note_without_expansion(tmp_path: Path) -> None:
+    store = NoteStore(A, shared=ChromaPlace(folder=tmp_path / "team"), private=ChromaPlace(folder=tmp_path / "me"))
+    writer = Writer(fail=True)
+    assert remember(store, Journal(tmp_path / "me"), [Candidate("knowledge", "Timestamps are always UTC.")], source="t",
+                    expand=writer).count("added") == 1
+    assert len(writer.prompts) == 1 and [n.expansion for n in store.notes()] == [""]
+
+
+def ranked() -> dict[str, list[Ranked]]:
+    knowledge = [Ranked(note("knowledge", f"Convention number {n}."), 1.0 - n / 100, n > 2) for n in range(8)]
+    return {"knowledge": knowledge, "preference": [Ranked(note("preference", "I like tabs."), 0.5, False)]}
+
+
+def test_parse_order() -> None:
+    assert parse_order("3, 1, 3, 0, 99, 2", 5) == [2, 0, 1]
+    assert parse_order("none of them", 5) == []
+
+
+def test_rerank_puts_the_named_notes_first_in_each_kind() -> None:
+    before = ranked()
+    prompts: list[str] = []
+
+    def judge(prompt: str, reply_tokens: int) -> str:
+        prompts.append(prompt)
+        return "5, 6, 2"  # knowledge 5 and 2 (1-based), then the preference
+
+    after = rerank("add a column", before, judge)
+    assert prompts[0].count("Convention number") == PER_KIND and "add a column" in prompts[0]
+    ids = [r.note.text for r in after["knowledge"]]
+    assert ids[:2] == ["Convention number 4.", "Convention number 1."]
+    assert sorted(ids) == sorted(r.note.text for r in before["knowledge"])
+    assert not after["knowledge"][0].spare  # named by the model: likely, even if the embedding thought it spare
+    assert [r.note.text for r in after["preference"]] == ["I like tabs."]
+
+
+def test_rerank_leaves_the_order_when_the_model_fails() -> None:
+    before = ranked()
+
+    def broken(prompt: str, reply_tokens: int) -> str:
+        raise TimeoutError("no answer")
+
+    assert rerank("add a column", before, broken) == before
+    assert rerank("add a column", {}, broken) == {}
+    assert "1. Convention number 0." in rerank_prompt("x", before["knowledge"][:2])
