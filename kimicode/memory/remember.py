@@ -289,7 +289,7 @@ def open_notes(settings: Any, root: Path | None, data_dir: Path | None = None, t
 
 
 def capture_state(settings: Any, root: Path | None, record: StateLike, *, source: str = "session", ask: Ask | None = None,
-                  data_dir: Path | None = None) -> Stored:
+                  data_dir: Path | None = None, expand: Expand | None = None) -> Stored:
     """At a session's end or compaction: remember what its state record established. Never raises:
     memory is optional, so a failure comes back as the Stored's one-line warning."""
     from kimicode.memory.chroma import MemoryUnavailable
@@ -301,18 +301,19 @@ def capture_state(settings: Any, root: Path | None, record: StateLike, *, source
         candidates = candidates_from_state(record, store.place.task)
         if root is None:  # outside a repository only the user's own preferences have a home
             candidates = [c for c in candidates if c.kind == "preference"]
-        return remember(store, journal, candidates, source=source, ask=ask) if candidates else Stored("", ())
+        return remember(store, journal, candidates, source=source, ask=ask, expand=expand) if candidates else Stored("", ())
     except (MemoryUnavailable, NoteError) as exc:
         return Stored("", (), f"memory: not remembered: {exc}")
 
 
-def remember_text(settings: Any, root: Path | None, text: str, *, source: str, data_dir: Path | None = None) -> Stored:
+def remember_text(settings: Any, root: Path | None, text: str, *, source: str, data_dir: Path | None = None,
+                  expand: Expand | None = None) -> Stored:
     """``/remember TEXT`` in a session: kind and scope from the words. Raises NoteError, MemoryUnavailable."""
     store, journal = open_notes(settings, root, data_dir)
     try:
         candidate = candidate_from_text(text)
         if root is None and candidate.kind != "preference":  # outside a repository only the user's own notes have a home
             candidate = replace(candidate, kind="preference")
-        return remember(store, journal, [candidate], source=source)
+        return remember(store, journal, [candidate], source=source, expand=expand)
     finally:
         store.close()

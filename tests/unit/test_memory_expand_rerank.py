@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,29 @@ def test_rerank_leaves_the_order_when_the_model_fails() -> None:
     assert rerank("add a column", before, broken) == before
     assert rerank("add a column", {}, broken) == {}
     assert "1. Convention number 0." in rerank_prompt("x", before["knowledge"][:2])
+
+
+def test_session_memory_asks_its_model_to_expand_and_to_rerank(tmp_path: Path) -> None:
+    from kimicode.config import Settings
+    from kimicode.engine.memory import SessionMemory
+    from tests.repos import make_repo
+
+    root = tmp_path / "repo"
+    make_repo(root, {"app.py": "print('hi')\n"})
+    asked: list[tuple[str, int]] = []
+
+    def model(prompt: str, reply_tokens: int) -> str:
+        asked.append((prompt, reply_tokens))
+        if "Which notes must be followed" in prompt:  # the rerank: it picks the note on timestamps
+            return re.search(r"^(\d+)\. Timestamps", prompt, re.MULTILINE).group(1)  # type: ignore[union-attr]
+        return "Record when the user last logged in"
+
+    memory = SessionMemory(root, Settings(), tmp_path / "data", model=model)
+    memory.remember("We use httpx for every HTTP call, never requests.")
+    memory.remember("Timestamps are always timezone-aware UTC in this repository.")
+    assert [p for p, _ in asked if "Timestamps" in p and "note kept" in p]  # expanded when stored
+    shelf = memory.shelf("Add a call to fetch the rates over HTTP", 2000)
+    assert asked[-1][1] == 24 and "Add a call to fetch the rates over HTTP" in asked[-1][0]
+    lines = [line for line in shelf.splitlines() if line.startswith("- [m:")]
+    assert "Timestamps" in lines[0]  # the model's choice comes first, though httpx shares the words
+    memory.close()
