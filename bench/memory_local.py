@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+LOCAL_DEPTH = 5  # candidates a small local model reranks: its 4,096-token window, and its speed here
 THREADS = int(os.environ.get("BENCH_THREADS", "1"))  # 2 cores shared with other jobs: spinning threads lose
 
 
@@ -102,14 +103,14 @@ def compare_local(kinds: dict[str, list[Any]], split: str, model: LocalModel, *,
                   limit: int = 0) -> None:
     """Per kind, exact ranking of the kind's memories (as ``--embedding``: no store, no boosts) by
     the hashed embedding of the text alone (main's), of the text and its expansion written by
-    ``model``, and either reranked by ``model`` (its top PER_KIND candidates, one request each).
+    ``model``, and either reranked by ``model`` (its top LOCAL_DEPTH candidates, one request each).
     ``limit``: the first pairs of each kind only (pool and requests), when the model is slow."""
     import numpy as np
 
     from bench.memory_recall import chosen
     from kimicode.memory.notes import Place, new_note
-    from kimicode.memory.rerank import PER_KIND, parse_order, rerank_prompt
     from kimicode.memory.rerank import REPLY_TOKENS as RERANK_REPLY
+    from kimicode.memory.rerank import parse_order, rerank_prompt
     from kimicode.memory.shelf import Ranked
     from kimicode.memory.text_features import embed
 
@@ -134,7 +135,7 @@ def compare_local(kinds: dict[str, list[Any]], split: str, model: LocalModel, *,
                 order = list(np.argsort(-(vectors @ questions[j]), kind="stable"))
                 runs = [(base, order)]
                 if rerank:
-                    shown = order[:PER_KIND]
+                    shown = order[:LOCAL_DEPTH]
                     prompt = rerank_prompt(pair.question, [Ranked(notes[k], 0.0, False) for k in shown])
                     picked = [shown[n] for n in parse_order(model.ask(prompt, RERANK_REPLY), len(shown))]
                     runs.append((base + "+rerank", picked + [k for k in order if k not in picked]))
@@ -150,3 +151,20 @@ def compare_local(kinds: dict[str, list[Any]], split: str, model: LocalModel, *,
                 print(f"{'':<{len(model.name) + 8}}{kind + ' ' + half:<12}"
                       + "".join(f"{h[0] / h[2]:>16.2f}/{h[1] / h[2]:.2f}" for h in counts.values()))
     print(model.cost())
+
+
+def ceilings(kinds: dict[str, list[Any]], depths: tuple[int, ...] = (3, 5, 10, 20, 30)) -> None:
+    """recall@k of the hashed embedding alone (exact, per kind) for growing k, on both halves: the
+    most that a reranker shown the top k could reach, whatever the model."""
+    import numpy as np
+
+    from kimicode.memory.text_features import embed
+
+    print(f"{'kind':<22}" + "".join(f"{f'@{k}':>8}" for k in depths) + "   (hashed, exact; a rerank of the top k reaches at most this)")
+    for kind, pairs in kinds.items():
+        memories = np.array(embed([p.memory for p in pairs]))
+        questions = np.array(embed([p.question for p in pairs]))
+        ranks = [int(((questions[i] @ memories.T) > (questions[i] @ memories[i])).sum()) for i in range(len(pairs))]
+        for half, parity in (("dev", 0), ("held-out", 1)):
+            mine = [r for i, r in enumerate(ranks) if i % 2 == parity]
+            print(f"{kind + ' ' + half:<22}" + "".join(f"{sum(r < k for r in mine) / len(mine):>8.2f}" for k in depths))

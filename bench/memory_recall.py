@@ -316,6 +316,7 @@ def main() -> None:
                         help="embed each memory with the requests the model (--gguf, --base-url or --loopback-judge) writes for it")
     parser.add_argument("--rerank", action="store_true", help="the model reorders each request's top candidates")
     parser.add_argument("--kinds", nargs="+", choices=tuple(KINDS), default=list(KINDS), help="with --gguf: the kinds measured")
+    parser.add_argument("--ceiling", action="store_true", help="recall@k of the hashed embedding for k up to 30: a rerank's ceiling")
     parser.add_argument("--limit", type=int, default=0, help="with --gguf: only the first N pairs of each kind")
     parser.add_argument("--base-url", help="an OpenAI-compatible endpoint: its model judges which notes bear on each request")
     parser.add_argument("--model", default="kimi-k2.6")
@@ -325,6 +326,11 @@ def main() -> None:
     parser.add_argument("--judge-budget", type=int, default=25000, help="memory shelf tokens of a judged request")
     args = parser.parse_args()
     print("pairs: " + ", ".join(f"{k} {len(v)}" for k, v in KINDS.items()) + f"; other memories: {len(OTHERS)}; split {args.split}")
+    if args.ceiling:
+        from bench.memory_local import ceilings
+
+        ceilings(KINDS)
+        return
     if args.gguf:
         from bench.memory_local import LocalModel, compare_local
 

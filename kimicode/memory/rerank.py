@@ -2,9 +2,14 @@
 
 The embedding finds notes that share words with the request; which of them the request needs is
 a judgement ("record when the user last logged in" needs "timestamps are timezone-aware UTC").
-One cheap request settles it: the top PER_KIND notes of each kind, numbered, and the request go
-to the model (prompts/rerank.md), which answers with the numbers of those that bear on it, best
-first, in at most REPLY_TOKENS tokens. Within each kind the named notes come first in the
+One request settles it: the top PER_KIND notes of each kind, numbered, and the request go to the
+model (prompts/rerank.md), which answers with the numbers of those that bear on it, best first,
+in at most REPLY_TOKENS tokens. PER_KIND is wide because the embedding is weak: the right note is
+among its top 5 for 52-80% of requests and among its top 30 for 81-100% (bench/memory_recall.py
+--ceiling, dev half), so a narrow rerank could not reach the goal whatever the model. At 30 a
+kind, a store of four full kinds makes a prompt of about 3,000 tokens (short lines, cut at
+TEXT_CHARS), cheap beside a request to a long-context model; a small local model is shown fewer
+(``per_kind``). Within each kind the named notes come first in the
 model's order, then the others as the embedding ranked them. Any failure or unusable answer
 leaves the ranking as it was.
 """
@@ -17,7 +22,7 @@ from typing import Callable, Sequence
 
 from kimicode.memory.shelf import Ranked
 
-PER_KIND = 5  # candidates of each kind shown to the model: about 20 short lines, some 600 tokens
+PER_KIND = 30  # candidates of each kind shown to the model (see above)
 REPLY_TOKENS = 24  # "3, 1, 12": numbers only
 TEXT_CHARS = 300  # of a note, in the prompt
 

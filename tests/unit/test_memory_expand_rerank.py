@@ -115,8 +115,10 @@ def test_rerank_puts_the_named_notes_first_in_each_kind() -> None:
         prompts.append(prompt)
         return "5, 6, 2"  # knowledge 5 and 2 (1-based), then the preference
 
-    after = rerank("add a column", before, judge)
-    assert prompts[0].count("Convention number") == PER_KIND and "add a column" in prompts[0]
+    after = rerank("add a column", before, judge, per_kind=5)
+    assert prompts[0].count("Convention number") == 5 and "add a column" in prompts[0]
+    rerank("add a column", before, judge)
+    assert prompts[1].count("Convention number") == min(PER_KIND, 8)
     ids = [r.note.text for r in after["knowledge"]]
     assert ids[:2] == ["Convention number 4.", "Convention number 1."]
     assert sorted(ids) == sorted(r.note.text for r in before["knowledge"])
