@@ -1,6 +1,7 @@
 """Recall of notes (knowledge, preferences, decisions, tasks) through the real store and shelf.
 
-    .venv/bin/python bench/memory_recall.py [--split dev|test|all] [--budget 2000 5000 25000] [--embedding hash|minilm|e5|lexical]
+    .venv/bin/python bench/memory_recall.py [--split dev|test|all] [--budget 2000 5000 25000]
+        [--embedding hash|minilm|e5|wordllama|lexical] [--expand] [--rerank] [--gguf gemma|PATH] [--ceiling]
 
 Every pair of bench/memory_pairs.py is stored (knowledge, decisions and tasks in repository A
 of a shared index that stands for a team's server, preferences in user 1's own index), beside
@@ -22,6 +23,15 @@ endpoint's model is the matcher: each request's shelf (``--judge-budget`` tokens
 go to it, it lists the ids of the notes it would rely on, and recall@1/@3 of its list are printed.
 ``--loopback-judge`` runs that path against the loopback test server, whose scripted answer
 makes the scores meaningless: it shows what is sent, not how a model judges.
+
+``--expand`` and ``--rerank`` measure the model-backed recall of kimicode/memory/expand.py (each
+note embedded with the requests the model wrote for it when it was stored) and rerank.py (the
+model orders each request's top candidates). With ``--base-url`` (or ``--loopback-judge``) the
+full table runs through the real store, with the requests' cost; with ``--gguf`` a local model
+(bench/memory_local.py) is measured by exact ranking per kind, on ``--kinds`` and the first
+``--limit`` pairs when it is slow. ``--ceiling`` prints recall@k of the hashed embedding up to
+k = 30: what a rerank of the top k could reach at most. ``--embedding wordllama`` compares the
+static table of the wordllama wheel, as minilm and e5.
 """
 
 from __future__ import annotations
