@@ -40,6 +40,7 @@ DESTINATION = "a repository cannot choose where code or keys are sent"
 LIMIT = "a repository cannot lift how long kimicode may wait or how much it may send"
 KEEPING = "a repository cannot decide how long your memories are kept"
 RUNS = "a repository cannot choose the programs kimicode starts or the servers its tools talk to"
+SPENDS = "a repository cannot spend your tokens on extra model requests"
 
 
 def _user_only(default: Any, why: str = DESTINATION, metadata_table: Any = None, **kwargs: Any) -> Any:
@@ -128,6 +129,10 @@ class MemorySettings:
     embeddings_url: str = _user_only("")  # an OpenAI-compatible /embeddings endpoint instead of the offline hashing
     embeddings_model: str = ""
     capture: bool = _user_only(True, KEEPING)  # remember what a session established when it ends or compacts
+    # model-backed recall (docs/memory.md): each costs model requests, so only the user turns it on
+    rerank: bool = _user_only(False, SPENDS)  # one request before each ask, chat turn and review orders the notes recalled
+    expand: bool = _user_only(False, SPENDS)  # one request per note stored or reworded writes the requests it applies to
+    model_seconds: float = _user_only(30.0, LIMIT)  # each of those requests; past it memory goes on without the model
     retention: RetentionSettings = field(default_factory=RetentionSettings)
 
 

@@ -16,7 +16,8 @@ characters per token): a longer non-streamed request gets a 400 naming N, a long
 a 200 whose stream then breaks off.
 
 Each chat request consumes the next scripted response from a FIFO queue; when the queue
-is empty it answers with ``default_reply`` (content "ok").
+is empty it answers with ``server.answer(body)`` when that is set and returns a script, else
+with ``default_reply`` (content "ok").
 
     with OpenAIServer() as server:
         server.reply("hello", reasoning="thinking...", tool_calls=[("read", '{"p": 1}')])
@@ -195,7 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/v1/chat/completions" and self._too_long(body if isinstance(body, dict) else {}):
             return
         if path == "/v1/chat/completions":
-            self._chat(owner.next_script(), body if isinstance(body, dict) else {})
+            self._chat(owner.next_script(body if isinstance(body, dict) else {}), body if isinstance(body, dict) else {})
         elif path == "/v1/tokenizers/estimate-token-count":
             self._estimate(body)
         else:
@@ -417,6 +418,8 @@ class OpenAIServer:
         self.host = host
         self.requests: list[RecordedRequest] = []
         self.default_reply: Reply = Reply()
+        # answers chat requests when the queue is empty, from the request body (None from it: default_reply)
+        self.answer: Callable[[dict[str, Any]], Script | None] | None = None
         self.models: tuple[str, ...] = MODELS
         self.model_entries: list[dict[str, Any]] | None = None  # replaces the /v1/models listing when set
         self.routes: dict[tuple[str, str], Any] = {}  # (method, path) -> JSON body, (status, body), or fn(request body)
@@ -480,9 +483,12 @@ class OpenAIServer:
         with self._lock:
             self._script.extend(scripts)
 
-    def next_script(self) -> Script:
+    def next_script(self, body: dict[str, Any] | None = None) -> Script:
         with self._lock:
-            return self._script.popleft() if self._script else self.default_reply
+            if self._script:
+                return self._script.popleft()
+        answered = self.answer(body or {}) if self.answer is not None else None
+        return answered if answered is not None else self.default_reply
 
     @property
     def pending(self) -> int:

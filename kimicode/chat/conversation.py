@@ -101,7 +101,7 @@ def _recall_tool(memory: SessionMemory | None) -> Callable[[str], str] | None:
 
     def recall(text: str) -> str:
         try:
-            return memory.shelf(text, RECALL_TOOL_TOKENS) or "the memory holds nothing like this"
+            return memory.shelf(text, RECALL_TOOL_TOKENS, rerank=False) or "the memory holds nothing like this"
         except Exception as exc:  # noqa: BLE001 - memory is optional: the model reads that it is unavailable
             return f"memory unavailable: {exc}"
 
@@ -169,7 +169,7 @@ class Conversation:
         self.compactor.ledgers = resumed.ledgers
         self.memory = memory
         self._turns_at_open = len(self.log.turns)  # a resumed session that adds nothing is not captured again
-        self.recalls = Recalls(memory.shelf if memory is not None else None, self.log.warnings)
+        self.recalls = Recalls(self._recall if memory is not None else None, self.log.warnings)
         self._calibration_dir = calibration_dir
         self.use_client(client)  # the plan, the turn texts and the sender follow the model
         self.files.resume(resumed.pack_query, resumed.pack_added, resumed.pack_skip, resumed.pack_lean)
@@ -442,6 +442,15 @@ class Conversation:
         return reports
 
     # -- memory -------------------------------------------------------------------------
+
+    def _recall(self, question: str, cap: int) -> str:
+        """The memory shelf of a turn; a rerank that fell back says so once, as a warning."""
+        if self.memory is None:  # closed
+            return ""
+        try:
+            return self.memory.shelf(question, cap)
+        finally:
+            self.warnings.extend(self.memory.take_notices())
 
     def _capture(self, memory: SessionMemory | None, source: str) -> None:
         """What the state record established becomes memory (consolidated; `kimicode memory undo`);

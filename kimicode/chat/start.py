@@ -82,8 +82,11 @@ def open_conversation(
     memory = None
     if use_memory and settings.memory.enabled:
         from kimicode.engine.memory import SessionMemory
+        from kimicode.engine.memory_model import MemoryModel
 
-        memory = SessionMemory(root, settings, locations.data_dir, counter.count)
+        # [memory] rerank / expand: the chat's model orders each turn's notes and expands what is stored
+        memory = SessionMemory(root, settings, locations.data_dir, counter.count,
+                               MemoryModel.from_settings(settings, spec, counter.count))
     tools = None
     try:
         if settings.tools.enabled:

@@ -193,7 +193,8 @@ def command(question: str, files: tuple[Path, ...], query: str | None, budget: i
         options = dataclasses.replace(options, full_files=False)
     stdin = _read_stdin()
     repo_root = None if no_repo else root
-    inputs = AskInputs(question, repo_root, files, stdin, query, memory=_recall(f"{question}\n{stdin}", repo_root, settings, plan))
+    inputs = AskInputs(question, repo_root, files, stdin, query,
+                       memory=_recall(f"{question}\n{stdin}", repo_root, settings, plan, spec, dry_run))
     toolbox = None
     progress.show("packing…")
     with ExitStack() as stack:
@@ -296,19 +297,25 @@ def _budget_cut(settings: Settings, room: int, window: int) -> str:
             f"the repository gets {room:,} tokens")
 
 
-def _recall(text: str, root: Path | None, settings: Settings, plan: BudgetPlan) -> str:
-    """The memory shelf for the question and piped input (the engine's, within the plan's share);
-    one warning if memory is unavailable."""
-    from kimicode.engine.memory import SessionMemory, budget
+def _recall(text: str, root: Path | None, settings: Settings, plan: BudgetPlan, spec: ModelSpec, dry_run: bool) -> str:
+    """The memory shelf for the question and piped input (the engine's, within the plan's share),
+    ordered by the model when memory.rerank is on (not in a dry run: it asks no model); one line
+    for what memory could not do."""
+    from kimicode.engine.memory import SessionMemory, budget, not_run_line
+    from kimicode.engine.memory_model import MemoryModel
     from kimicode.memory.chroma import MemoryUnavailable
 
-    memory = SessionMemory(root, settings)
+    if dry_run and root is not None and not_run_line(settings):
+        click.echo(f"kimicode: {not_run_line(settings)}", err=True)
+    memory = SessionMemory(root, settings, model=None if dry_run or root is None else MemoryModel.from_settings(settings, spec))
     try:
         return memory.shelf(text, budget(plan, plan.prompt_limit))
     except MemoryUnavailable:
         click.echo(f"kimicode: {memory.warning}", err=True)
         return ""
     finally:
+        for notice in memory.take_notices():
+            click.echo(f"kimicode: {notice}", err=True)
         memory.close()
 
 

@@ -355,32 +355,45 @@ def import_records(source: str, kinds: tuple[str, ...], scopes: tuple[str, ...])
             raise UsageFailure(f"cannot read {source}: {exc.strerror}") from None
         except UnicodeDecodeError:
             raise UsageFailure(f"{source} is not UTF-8 text") from None
-    _, store, journal = notes.open_notes()
+    settings, store, journal = notes.open_notes()
     records, found = _parse_import(text, source, kinds, scopes, store.place)
     if not records and not found:
         raise UsageFailure(f"{source}: no records" + (" of that kind or scope" if kinds or scopes else ""))
     said = []
     if found:
-        said.append(_import_notes(store, journal, found))
+        said.append(_import_notes(store, journal, found, notes.expander(settings)))
     if records:
         stored, new = _guard(_open(_root()).add_many, records, False)
         said.append(f"{len(records)} error record{'s' if len(records) != 1 else ''}: {new} new, {len(stored) - new} merged")
     click.echo("imported " + "; ".join(said), err=True)
 
 
-def _import_notes(store: Any, journal: Any, found: list[Any]) -> str:
-    """Notes are merged by id: a stored note keeps the later wording and the longer history."""
+def _import_notes(store: Any, journal: Any, found: list[Any], model: Any = None) -> str:
+    """Notes are merged by id: a stored note keeps the later wording and the longer history.
+    With ``model`` (memory.expand), a note that comes without an expansion gets one, unless the
+    stored one has the same words and an expansion already."""
+    from dataclasses import replace
+
     from kimicode.memory.journal import Change, new_batch
-    from kimicode.memory.remember import now_iso
+    from kimicode.memory.remember import expand_changes, now_iso
 
     batch, when, changes = new_batch(), now_iso(), []
     for note in found:
         old = notes.guard(store.get, note.id)
+        if old is not None and not note.expansion and old.text == note.text:
+            note = replace(note, expansion=old.expansion)
         if old is None:
             changes.append(Change(batch, when, "added", None, note, "imported"))
         elif note.updated > old.updated:
             changes.append(Change(batch, when, "updated", old, note, "imported"))
+    notice = ""
+    if model is not None:
+        try:
+            changes, notice = expand_changes(changes, model.asker("expand"))
+        finally:
+            model.close()
     notes.guard(store.put, [c.after for c in changes])
     journal.record(changes)
     added = sum(1 for c in changes if c.event == "added")
-    return f"{len(found)} note{'s' if len(found) != 1 else ''}: {added} new, {len(found) - added} merged"
+    said = f"{len(found)} note{'s' if len(found) != 1 else ''}: {added} new, {len(found) - added} merged"
+    return f"{said} ({notice})" if notice else said

@@ -48,6 +48,24 @@ def guard(call: Any, *args: Any, **kwargs: Any) -> Any:
         raise UsageFailure(str(exc.args[0] if exc.args else exc)) from None
 
 
+def expander(settings: Any) -> Any:
+    """The model that writes a stored note's expansion when memory.expand is on (docs/memory.md),
+    else None; without a key for its endpoint, None and one line saying so."""
+    if not (settings.memory.enabled and settings.memory.expand):
+        return None
+    from kimicode.discovery import resolve_limits
+    from kimicode.engine.memory_model import MemoryModel
+    from kimicode.llm import needs_key
+    from kimicode.locations import user_locations
+
+    if not settings.api_key and needs_key(settings.base_url):
+        click.echo("kimicode: memory expansion not run: no API key (set MOONSHOT_API_KEY or KIMICODE_API_KEY)", err=True)
+        return None
+    spec, _ = resolve_limits(settings, user_locations().data_dir)
+    model = MemoryModel.from_settings(settings, spec)
+    return model if model is not None and model.expand else None
+
+
 def note_line(note: Any) -> str:
     return f"{note.id[:12]}  {note.kind:<10}  {note.scope:<10}  {(note.updated or note.created)[:10]:<10}  {note.text[:100]}"
 
@@ -108,9 +126,16 @@ def remember(text: tuple[str, ...], kind: str | None, scope: str | None, task: s
     from kimicode.memory.remember import candidate_from_text
     from kimicode.memory.remember import remember as store_notes
 
-    _, store, journal = open_notes(task)
+    settings, store, journal = open_notes(task)
     candidate = guard(candidate_from_text, " ".join(text), kind, scope, task)
-    echo_stored(guard(store_notes, store, journal, [candidate], source="cli"), as_json)
+    model = expander(settings)
+    try:
+        stored = guard(store_notes, store, journal, [candidate], source="cli",
+                       expand=model.asker("expand") if model is not None else None)
+    finally:
+        if model is not None:
+            model.close()
+    echo_stored(stored, as_json)
 
 
 @click.command("undo")

@@ -165,7 +165,8 @@ def _review(report: _Report, settings: Settings, changes: ChangeSet, local: Loca
             started: float) -> None:
     from kimicode import calibration
     from kimicode.discovery import resolve_limits
-    from kimicode.engine.memory import SessionMemory
+    from kimicode.engine.memory import SessionMemory, not_run_line
+    from kimicode.engine.memory_model import MemoryModel
     from kimicode.engine.send import Calibration, plan_for
     from kimicode.llm import ChatClient, Endpoint, needs_key
     from kimicode.locations import user_locations
@@ -184,7 +185,10 @@ def _review(report: _Report, settings: Settings, changes: ChangeSet, local: Loca
     counter = TokenCounter(settings.pack.encoding, calibration.factor(data_dir, settings.model))
     window = plan_for(spec, settings.ask.reply_tokens, settings.pack.budget)
 
-    memory = SessionMemory(changes.root, settings, data_dir)
+    if dry_run and not_run_line(settings):
+        report.say(not_run_line(settings))
+    model = None if dry_run else MemoryModel.from_settings(settings, spec, counter.count)  # [memory] rerank
+    memory = SessionMemory(changes.root, settings, data_dir, model=model)
 
     def recall(text: str, tokens: int, files: Sequence[str]) -> str:
         try:
@@ -192,6 +196,9 @@ def _review(report: _Report, settings: Settings, changes: ChangeSet, local: Loca
         except MemoryUnavailable:
             report.say(f"review without memory: {memory.warning}")
             return ""
+        finally:
+            for notice in memory.take_notices():
+                report.say(notice)
 
     def plan_within(tokens: int) -> Plan:
         try:

@@ -15,9 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from kimicode.prompt import BudgetPlan
+
+if TYPE_CHECKING:
+    from kimicode.engine.memory_model import MemoryModel
+
+CACHED_TEXTS = 4  # request texts whose recall is kept: a tool's lookup must not cost the turn's rerank again
 
 
 @dataclass(frozen=True)
@@ -33,58 +38,89 @@ def budget(plan: BudgetPlan, room: int) -> int:
     return plan.share("recall", room)
 
 
+def not_run_line(settings: Any) -> str:
+    """What a dry run says when the rerank is on: it makes no model request, so the shelf it shows
+    is in the embedding's order ("" when the rerank is off)."""
+    if not (settings.memory.enabled and settings.memory.rerank):
+        return ""
+    return "memory rerank not run: a dry run makes no model request (the shelf shown is in the embedding's order)"
+
+
 class SessionMemory:
     """Memory for one face (a chat session, an ask, a review): ``shelf(text, budget)`` recalls;
     ``capture(record)`` and ``remember(text)`` store (consolidated, journaled: `memory undo`).
 
-    ``model(prompt, reply_tokens)``, when given, is asked cheap questions with capped answers:
-    the requests a note applies to when it is stored (kimicode/memory/expand.py), and the order of
-    each request's best candidates (kimicode/memory/rerank.py). Without it, the embedding alone."""
+    ``model`` (kimicode/engine/memory_model.py, given when ``[memory] rerank`` or ``expand`` is on)
+    orders each request's notes (kimicode/memory/rerank.py) and writes the requests a stored note
+    applies to (kimicode/memory/expand.py). Without it, the embedding alone. What the model could
+    not do is said once: a rerank's in ``notices`` (the face shows and clears them), an expansion's
+    in what ``capture`` and ``remember`` return (Stored.summary)."""
 
     def __init__(self, repo_root: Path | None, settings: Any, data_dir: Path | None = None,
-                 count: Callable[[str], int] | None = None, model: Callable[[str, int], str] | None = None) -> None:
+                 count: Callable[[str], int] | None = None, model: MemoryModel | None = None) -> None:
         self.repo_root = repo_root
         self.settings = settings
         self.data_dir = data_dir
         self._count = count
         self.model = model
         self.warning = ""
+        self.notices: list[str] = []  # one line each: a rerank or an expansion that fell back
         self.last: Any = None  # kimicode.memory.recall.Recall: the shelf last given
-        self._found: tuple[str, Any] | None = None  # (text, Found)
+        self._found: dict[tuple[str, bool], Any] = {}  # (text, reranked) -> Found, the newest last
         self._store: Any = None
         self._notes: Any = None
         self._captured: set[tuple[str, str]] = set()  # state items remembered already
+
+    def take_notices(self) -> list[str]:
+        said, self.notices = self.notices, []
+        return said
 
     @property
     def enabled(self) -> bool:
         return self.repo_root is not None and bool(self.settings.memory.enabled) and not self.warning
 
-    def shelf(self, text: str, budget: int, files: Sequence[str] = ()) -> str:
+    def shelf(self, text: str, budget: int, files: Sequence[str] = (), rerank: bool = True) -> str:
         """The memory shelf for ``text`` within ``budget`` tokens ("" when nothing bears on it);
-        ``files``: paths the request changes (a review), whose remembered errors come too.
+        ``files``: paths the request changes (a review), whose remembered errors come too;
+        ``rerank``: False for a lookup that must not cost a model request (a tool's).
 
         Raises MemoryUnavailable the first time memory fails; "" after that."""
         if not self.enabled or not text.strip() or budget <= 0 or self.repo_root is None:
             return ""
         from kimicode.memory.recall import find, fitted
 
-        if self._found is None or self._found[0] != text:  # the text of a review names its files
+        model = self.model if rerank and self.model is not None and self.model.rerank else None
+        key = (text, model is not None)  # the text of a review names its files
+        if key not in self._found:
             from kimicode.memory.chroma import MemoryUnavailable
 
             try:
                 found, self._store, self._notes = find(text, self.repo_root, self.settings, store=self._store,
                                                        notes=self._notes, data_dir=self.data_dir, files=files,
-                                                       rerank=self.model)
+                                                       rerank=self._reranker(model) if model is not None else None)
             except MemoryUnavailable as exc:
                 self.warning = f"memory unavailable: {exc}"
                 raise
-            self._found = (text, found)
+            if found.reranked is not None and found.reranked.fallback:
+                self.notices.append(f"memory rerank {found.reranked.fallback}; the notes keep the embedding's order")
+            while len(self._found) >= CACHED_TEXTS:
+                self._found.pop(next(iter(self._found)))
+            self._found[key] = found
         if self._count is None:
             from kimicode.tokens import TokenCounter
 
             self._count = TokenCounter().bound
-        self.last = fitted(self._found[1], budget, self._count)
+        self.last = fitted(self._found[key], budget, self._count)
         return str(self.last.text)
+
+    @staticmethod
+    def _reranker(model: MemoryModel) -> Callable[[str, Any], Any]:
+        from kimicode.memory.rerank import rerank
+
+        return lambda text, ranked: rerank(text, ranked, model.asker("rerank"), model.fits)
+
+    def _expander(self) -> Callable[[str, int], str] | None:
+        return self.model.asker("expand") if self.model is not None and self.model.expand else None
 
     def capture(self, record: Any, source: str) -> Any:
         """At a session's end or compaction: remember what the state record established that was
@@ -95,10 +131,10 @@ class SessionMemory:
         if self.repo_root is None or not self.settings.memory.enabled or not (items or record.goal):
             return Stored("", ())
         stored = capture_state(self.settings, self.repo_root, _Captured(record.goal, items), source=source,
-                               data_dir=self.data_dir, expand=self.model)
+                               data_dir=self.data_dir, expand=self._expander())
         if not stored.warning:
             self._captured |= {(i.kind, i.text) for i in items}
-            self._found = None  # what is stored now may bear on the next request
+            self._found.clear()  # what is stored now may bear on the next request
         return stored
 
     def remember(self, text: str) -> Any:
@@ -106,12 +142,12 @@ class SessionMemory:
         from kimicode.memory.remember import remember_text
 
         stored = remember_text(self.settings, self.repo_root, text, source="chat", data_dir=self.data_dir,
-                               expand=self.model)
-        self._found = None
+                               expand=self._expander())
+        self._found.clear()
         return stored
 
     def close(self) -> None:
-        for opened in (self._store, self._notes):
+        for opened in (self._store, self._notes, self.model):
             if opened is not None:
                 opened.close()
         self._store = self._notes = None

@@ -7,7 +7,7 @@ can, once, when the note is stored: it writes a few requests in which the note m
 the note's text. The expansion is redacted like the text, shown nowhere, and written again
 whenever the text changes (``Note.revised`` drops it).
 
-Pure but for ``expanded``, which calls the model it is given.
+Pure but for ``expanded`` and ``expand_all``, which call the model they are given.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import replace
-from typing import Callable
+from typing import Callable, Sequence
 
 from kimicode.memory.notes import Note
 
@@ -51,9 +51,20 @@ def _plain(line: str) -> str:
 
 
 def expanded(note: Note, ask: Callable[[str, int], str]) -> Note:
-    """``note`` with the expansion ``ask(prompt, reply_tokens)`` wrote for it; unchanged when the
-    model fails (the note is stored and recalled by its text alone)."""
-    try:
-        return replace(note, expansion=parse_expansion(ask(expansion_prompt(note), REPLY_TOKENS)))
-    except Exception:  # noqa: BLE001 - the model is optional here: the note stands without it
-        return note
+    """``note`` with the expansion ``ask(prompt, reply_tokens)`` wrote for it; raises what ``ask`` raises."""
+    return replace(note, expansion=parse_expansion(ask(expansion_prompt(note), REPLY_TOKENS)))
+
+
+def expand_all(notes: Sequence[Note], ask: Callable[[str, int], str]) -> tuple[list[Note], str]:
+    """``notes`` expanded, and "" or one line on why some were not: after the first failure the
+    rest are stored without asking again (a model that is down or slow would hold every one of
+    them up by its deadline), and recalled by their text alone."""
+    out: list[Note] = []
+    for n, note in enumerate(notes):
+        try:
+            out.append(expanded(note, ask))
+        except Exception as exc:  # noqa: BLE001 - the model is optional here: the note stands without it
+            left = len(notes) - n
+            return out + list(notes[n:]), (f"memory expansion failed ({exc}): {left} note{'s' if left != 1 else ''} "
+                                           f"stored without it, recalled by their words alone")
+    return out, ""

@@ -79,15 +79,16 @@ class Found:
 
     hits: tuple[Any, ...] = ()  # kimicode.memory.store.Hit: errors like the text's
     entries: Any = None  # kind -> [kimicode.memory.shelf.Recalled], best first
+    reranked: Any = None  # kimicode.memory.rerank.Reranked, when a model was asked to order the notes
 
 
 def find(text: str, repo_root: Path, settings: Any, *, store: Any = None, notes: Any = None,
          data_dir: Path | None = None, n: int = MAX_HITS, min_score: float = MIN_SCORE,
-         files: Sequence[str] = (), rerank: Callable[[str, int], str] | None = None) -> tuple[Found, Any, Any]:
+         files: Sequence[str] = (), rerank: Callable[[str, Any], Any] | None = None) -> tuple[Found, Any, Any]:
     """Search once: (what was found, the error store, the notes store), the stores opened on
     first need so the caller can keep them. ``files`` (a review's changed paths) also recalls the
-    errors fixed in those files; ``rerank``, a model, orders the best notes (rerank.py). Raises
-    MemoryUnavailable."""
+    errors fixed in those files; ``rerank(text, ranked)`` (rerank.py's, with a model) orders the
+    notes found and returns a Reranked. Raises MemoryUnavailable."""
     has_error = bool(error_shapes(text, str(repo_root)))
     if not has_error and notes is None and not notes_may_exist(settings, data_dir):
         return Found(), store, notes
@@ -107,11 +108,8 @@ def find(text: str, repo_root: Path, settings: Any, *, store: Any = None, notes:
         hits += [Hit(fp, 0.0, False) for fp in store.records() if changed & set(fp.files) and fp.id not in known][:n]
     notes = notes or open_notes(settings, repo_root, data_dir)[0]
     ranked = ranked_notes(text, notes)
-    if rerank is not None:
-        from kimicode.memory.rerank import rerank as reordered
-
-        ranked = reordered(text, ranked, rerank)
-    return Found(tuple(hits), entries_of(ranked)), store, notes
+    reranked = rerank(text, ranked) if rerank is not None and any(ranked.values()) else None
+    return Found(tuple(hits), entries_of(reranked.ranked if reranked is not None else ranked), reranked), store, notes
 
 
 def fitted(found: Found, budget: int, count: Callable[[str], int]) -> Recall:

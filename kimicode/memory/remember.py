@@ -22,7 +22,7 @@ from kimicode.memory.consolidate import (
     decide,
     parse_decisions,
 )
-from kimicode.memory.expand import expanded
+from kimicode.memory.expand import expand_all
 from kimicode.memory.journal import Change, Journal, new_batch
 from kimicode.memory.notes import DEFAULT_SCOPE, KINDS, Note, NoteError, Place, new_note, normal_form
 from kimicode.memory.notes_store import NoteFilter, NoteStore
@@ -116,7 +116,8 @@ class Stored:
 
     batch: str
     changes: tuple[Change, ...]
-    warning: str = ""
+    warning: str = ""  # nothing was stored: why
+    notice: str = ""  # stored, but without something: why (a model-written expansion that failed)
 
     def count(self, event: str) -> int:
         return sum(1 for c in self.changes if c.event == event)
@@ -125,7 +126,8 @@ class Stored:
         if self.warning:
             return self.warning
         parts = [f"{self.count(e)} {e}" for e in ("added", "updated", "deleted", "confirmed", "restored") if self.count(e)]
-        return ("memory: " + ", ".join(parts) + f" (batch {self.batch})") if parts else "memory: nothing new to remember"
+        said = ("memory: " + ", ".join(parts) + f" (batch {self.batch})") if parts else "memory: nothing new to remember"
+        return f"{said}; {self.notice}" if self.notice else said
 
     def lines(self) -> list[str]:
         marks = {"added": "+", "updated": "~", "deleted": "-", "confirmed": "=", "restored": "<"}
@@ -196,15 +198,28 @@ def apply(store: NoteStore, journal: Journal, actions: Iterable[Action], *, when
             note = replace(target, confirmed=target.confirmed + 1, updated=max(target.updated, when))
             changes.append(Change(batch, when, "confirmed", target, note, action.why))
             current[note.id] = note
+    notice = ""
     if expand is not None:  # an added or reworded note has no expansion yet (Note.revised drops it)
-        for n, change in enumerate(changes):
-            if change.after is not None and not change.after.expansion and current.get(change.after.id) is change.after:
-                current[change.after.id] = note = expanded(change.after, expand)
-                changes[n] = replace(change, after=note)
+        changes, notice = expand_changes(changes, expand, current)
     store.put([c.after for c in changes if c.after is not None and current.get(c.after.id) is c.after])
     store.delete([c.before for c in changes if c.event == "deleted" and c.before is not None])
     journal.record(changes)
-    return Stored(batch, tuple(changes))
+    return Stored(batch, tuple(changes), notice=notice)
+
+
+def expand_changes(changes: list[Change], expand: Expand, current: dict[str, Note] | None = None) -> tuple[list[Change], str]:
+    """``changes`` with the notes they store expanded when they have no expansion yet (new or
+    reworded); ``current`` (id -> the note a batch leaves) follows. Returns the changes and
+    expand_all's line."""
+    due = [n for n, c in enumerate(changes) if c.after is not None and not c.after.expansion
+           and (current is None or current.get(c.after.id) is c.after)]
+    grown, notice = expand_all([changes[n].after for n in due], expand)  # type: ignore[misc]
+    changes = list(changes)
+    for n, note in zip(due, grown):
+        changes[n] = replace(changes[n], after=note)
+        if current is not None:
+            current[note.id] = note
+    return changes, notice
 
 
 def remember(store: NoteStore, journal: Journal, candidates: Sequence[Candidate], *, source: str,

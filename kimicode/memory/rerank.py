@@ -8,23 +8,39 @@ in at most REPLY_TOKENS tokens. PER_KIND is wide because the embedding is weak: 
 among its top 5 for 52-80% of requests and among its top 30 for 81-100% (bench/memory_recall.py
 --ceiling, dev half), so a narrow rerank could not reach the goal whatever the model. At 30 a
 kind, a store of four full kinds makes a prompt of about 3,000 tokens (short lines, cut at
-TEXT_CHARS), cheap beside a request to a long-context model; a small local model is shown fewer
-(``per_kind``). Within each kind the named notes come first in the
-model's order, then the others as the embedding ranked them. Any failure or unusable answer
-leaves the ranking as it was.
+TEXT_CHARS), cheap beside a request to a long-context model. A model that could not read that
+in time (a slow local one: ``fits`` says) is shown fewer, down to 5 a kind, or none.
+
+Within each kind the named notes come first in the model's order, then the others as the
+embedding ranked them. A failure, or an answer that names no note, leaves the ranking as it was
+and says why (``Reranked.fallback``): never an error, memory is an aid.
 """
 
 from __future__ import annotations
 
 import re
 import string
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from kimicode.memory.shelf import Ranked
 
 PER_KIND = 30  # candidates of each kind shown to the model (see above)
+SIZES = (PER_KIND, 20, 10, 5)  # tried in turn when the model cannot take the larger prompt in time
 REPLY_TOKENS = 24  # "3, 1, 12": numbers only
 TEXT_CHARS = 300  # of a note, in the prompt
+REQUEST_CHARS = 4_000  # of the request (a review's is its files and added lines): the notes matter, not every line
+SHOWN_ANSWER = 60  # characters of an unusable answer quoted in the fallback line
+
+
+@dataclass(frozen=True)
+class Reranked:
+    """Each kind's notes after a rerank; ``fallback`` says why the embedding's order stands ("" when it does not)."""
+
+    ranked: dict[str, list[Ranked]]
+    fallback: str = ""
+    shown: int = 0  # candidates the model was shown (0: no request was made)
+    named: int = 0  # of them, the ones it named
 
 
 def candidates(ranked: dict[str, list[Ranked]], per_kind: int = PER_KIND) -> list[Ranked]:
@@ -32,20 +48,30 @@ def candidates(ranked: dict[str, list[Ranked]], per_kind: int = PER_KIND) -> lis
 
 
 def rerank_prompt(request: str, shown: Sequence[Ranked]) -> str:
+    """The prompt: the notes numbered, then the request, its secrets redacted (it is sent as it is)."""
     from kimicode.locations import read_prompt
+    from kimicode.secrets import redact
 
+    text = request.strip()
+    if len(text) > REQUEST_CHARS:
+        text = text[:REQUEST_CHARS].rstrip() + " ..."
     lines = [f"{n}. {' '.join(r.note.text.split())[:TEXT_CHARS]}" for n, r in enumerate(shown, start=1)]
-    return string.Template(read_prompt("rerank.md")).safe_substitute(notes="\n".join(lines), request=request.strip())
+    return string.Template(read_prompt("rerank.md")).safe_substitute(notes="\n".join(lines),
+                                                                     request=redact(text, "memory request").text)
 
 
-def parse_order(answer: str, shown: int) -> list[int]:
-    """The 0-based positions the answer names, in its order: numbers outside 1..shown and repeats dropped."""
+def parse_order(answer: str, shown: int) -> list[int] | None:
+    """The 0-based positions the answer names, in its order (repeats dropped); [] for "0" (none
+    applies); None when it names no number from 0 to ``shown``: the answer is unusable."""
     order: list[int] = []
+    usable = False
     for token in re.findall(r"\d+", answer):
         n = int(token) - 1
-        if 0 <= n < shown and n not in order:
-            order.append(n)
-    return order
+        if -1 <= n < shown:
+            usable = True
+            if n >= 0 and n not in order:
+                order.append(n)
+    return order if usable else None
 
 
 def reordered(ranked: dict[str, list[Ranked]], chosen: Sequence[Ranked]) -> dict[str, list[Ranked]]:
@@ -59,13 +85,32 @@ def reordered(ranked: dict[str, list[Ranked]], chosen: Sequence[Ranked]) -> dict
 
 
 def rerank(request: str, ranked: dict[str, list[Ranked]], ask: Callable[[str, int], str],
-           per_kind: int = PER_KIND) -> dict[str, list[Ranked]]:
-    """``ranked`` with each kind's named candidates first; as it was when the model fails."""
-    shown = candidates(ranked, per_kind)
+           fits: Callable[[str, int], str] | None = None) -> Reranked:
+    """``ranked`` with each kind's named candidates first, or as it was with the reason.
+
+    ``ask(prompt, reply_tokens)`` is the model (raises on failure, with a one-line message);
+    ``fits(prompt, reply_tokens)`` says why the model could not take a prompt ("" when it can)."""
+    shown: list[Ranked] = []
+    prompt, why = "", ""
+    for per_kind in SIZES:
+        smaller = candidates(ranked, per_kind)
+        if not smaller or (shown and len(smaller) == len(shown)):
+            continue  # no note, or no fewer than the size before
+        shown, prompt = smaller, rerank_prompt(request, smaller)
+        why = fits(prompt, REPLY_TOKENS) if fits is not None else ""
+        if not why:
+            break
     if not shown:
-        return ranked
+        return Reranked(ranked)
+    if why:
+        return Reranked(ranked, f"not run: {why}")
     try:
-        order = parse_order(ask(rerank_prompt(request, shown), REPLY_TOKENS), len(shown))
-    except Exception:  # noqa: BLE001 - the model is optional here: the embedding's order stands
-        return ranked
-    return reordered(ranked, [shown[n] for n in order])
+        answer = ask(prompt, REPLY_TOKENS)
+    except Exception as exc:  # noqa: BLE001 - the model is optional here: the embedding's order stands
+        return Reranked(ranked, f"failed: {exc}", len(shown))
+    order = parse_order(answer, len(shown))
+    if order is None:
+        quoted = " ".join(answer.split())
+        quoted = quoted if len(quoted) <= SHOWN_ANSWER else quoted[:SHOWN_ANSWER - 3] + "..."
+        return Reranked(ranked, f"unusable answer (no note number): {quoted!r}", len(shown))
+    return Reranked(reordered(ranked, [shown[n] for n in order]), "", len(shown), len(order))

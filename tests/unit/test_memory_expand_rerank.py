@@ -89,12 +89,15 @@ def test_expansion_is_stored_redacted_found_and_redone_on_update(tmp_path: Path)
     assert back.text == stored.text
 
 
-def test_a_failing_model_stores_the_note_without_expansion(tmp_path: Path) -> None:
+def test_a_failing_model_stores_the_notes_without_expansion_and_asks_once(tmp_path: Path) -> None:
     store = NoteStore(A, shared=ChromaPlace(folder=tmp_path / "team"), private=ChromaPlace(folder=tmp_path / "me"))
     writer = Writer(fail=True)
-    assert remember(store, Journal(tmp_path / "me"), [Candidate("knowledge", "Timestamps are always UTC.")], source="t",
-                    expand=writer).count("added") == 1
-    assert len(writer.prompts) == 1 and [n.expansion for n in store.notes()] == [""]
+    stored = remember(store, Journal(tmp_path / "me"), [Candidate("knowledge", "Timestamps are always UTC."),
+                                                        Candidate("knowledge", "Money amounts are integer cents.")],
+                      source="t", expand=writer)
+    assert stored.count("added") == 2
+    assert len(writer.prompts) == 1 and [n.expansion for n in store.notes()] == ["", ""]  # not asked again for the second
+    assert "memory expansion failed (the model is unreachable): 2 notes stored without it" in stored.summary()
 
 
 def ranked() -> dict[str, list[Ranked]]:
@@ -104,7 +107,8 @@ def ranked() -> dict[str, list[Ranked]]:
 
 def test_parse_order() -> None:
     assert parse_order("3, 1, 3, 0, 99, 2", 5) == [2, 0, 1]
-    assert parse_order("none of them", 5) == []
+    assert parse_order("0", 5) == []  # none applies: a usable answer
+    assert parse_order("none of them", 5) is None and parse_order("", 5) is None and parse_order("77, 99", 5) is None
 
 
 def test_rerank_puts_the_named_notes_first_in_each_kind() -> None:
@@ -115,10 +119,17 @@ def test_rerank_puts_the_named_notes_first_in_each_kind() -> None:
         prompts.append(prompt)
         return "5, 6, 2"  # knowledge 5 and 2 (1-based), then the preference
 
-    after = rerank("add a column", before, judge, per_kind=5)
+    def five_a_kind(prompt: str, reply_tokens: int) -> str:  # a slow model: only the shortest prompt fits
+        return "" if prompt.count("Convention number") <= 5 else "too slow"
+
+    done = rerank("add a column", before, judge, five_a_kind)
+    after = done.ranked
     assert prompts[0].count("Convention number") == 5 and "add a column" in prompts[0]
+    assert (done.fallback, done.shown, done.named) == ("", 6, 3)
     rerank("add a column", before, judge)
     assert prompts[1].count("Convention number") == min(PER_KIND, 8)
+    never = rerank("add a column", before, judge, lambda prompt, reply: "the local model would take ~90 s")
+    assert never.ranked == before and never.fallback == "not run: the local model would take ~90 s" and len(prompts) == 2
     ids = [r.note.text for r in after["knowledge"]]
     assert ids[:2] == ["Convention number 4.", "Convention number 1."]
     assert sorted(ids) == sorted(r.note.text for r in before["knowledge"])
@@ -132,32 +143,50 @@ def test_rerank_leaves_the_order_when_the_model_fails() -> None:
     def broken(prompt: str, reply_tokens: int) -> str:
         raise TimeoutError("no answer")
 
-    assert rerank("add a column", before, broken) == before
-    assert rerank("add a column", {}, broken) == {}
+    failed = rerank("add a column", before, broken)
+    assert failed.ranked == before and failed.fallback == "failed: no answer"
+    garbage = rerank("add a column", before, lambda prompt, reply: "I think the conventions matter " * 5)
+    assert garbage.ranked == before and garbage.fallback.startswith("unusable answer (no note number): 'I think the")
+    assert rerank("add a column", {}, broken).ranked == {}
     assert "1. Convention number 0." in rerank_prompt("x", before["knowledge"][:2])
+    sent = rerank_prompt(f"deploy with token {TOKEN} " + "x" * 9000, before["knowledge"][:2])
+    assert TOKEN not in sent and len(sent) < 6000  # the request is sent: redacted, and cut short
 
 
-def test_session_memory_asks_its_model_to_expand_and_to_rerank(tmp_path: Path) -> None:
-    from kimicode.config import Settings
+def test_session_memory_asks_the_configured_model_to_expand_and_to_rerank(tmp_path: Path) -> None:
+    """Through the real client against the loopback server: the prompts it received, its answers used."""
+    from kimicode.config import MemorySettings, Settings
     from kimicode.engine.memory import SessionMemory
+    from kimicode.engine.memory_model import MemoryModel
+    from kimicode.models import model_spec
+    from tests.openai_server import OpenAIServer, Reply
     from tests.repos import make_repo
 
     root = tmp_path / "repo"
     make_repo(root, {"app.py": "print('hi')\n"})
-    asked: list[tuple[str, int]] = []
 
-    def model(prompt: str, reply_tokens: int) -> str:
-        asked.append((prompt, reply_tokens))
+    def answer(body: dict) -> Reply:
+        prompt = body["messages"][-1]["content"]
         if "Which notes must be followed" in prompt:  # the rerank: it picks the note on timestamps
-            return re.search(r"^(\d+)\. Timestamps", prompt, re.MULTILINE).group(1)  # type: ignore[union-attr]
-        return "Record when the user last logged in"
+            return Reply(re.search(r"^(\d+)\. Timestamps", prompt, re.MULTILINE).group(1))  # type: ignore[union-attr]
+        return Reply("Record when the user last logged in")
 
-    memory = SessionMemory(root, Settings(), tmp_path / "data", model=model)
-    memory.remember("We use httpx for every HTTP call, never requests.")
-    memory.remember("Timestamps are always timezone-aware UTC in this repository.")
-    assert [p for p, _ in asked if "Timestamps" in p and "note kept" in p]  # expanded when stored
-    shelf = memory.shelf("Add a call to fetch the rates over HTTP", 2000)
-    assert asked[-1][1] == 24 and "Add a call to fetch the rates over HTTP" in asked[-1][0]
-    lines = [line for line in shelf.splitlines() if line.startswith("- [m:")]
-    assert "Timestamps" in lines[0]  # the model's choice comes first, though httpx shares the words
-    memory.close()
+    with OpenAIServer() as server:
+        server.answer = answer
+        settings = Settings(base_url=server.base_url, model="kimi-k2.6", memory=MemorySettings(rerank=True, expand=True))
+        memory = SessionMemory(root, settings, tmp_path / "data", model=MemoryModel.from_settings(settings, model_spec("kimi-k2.6")))
+        memory.remember("We use httpx for every HTTP call, never requests.")
+        memory.remember("Timestamps are always timezone-aware UTC in this repository.")
+        prompts = [r.body["messages"][-1]["content"] for r in server.chat_requests]
+        assert len(prompts) == 2 and all("note kept" in p for p in prompts)  # expanded when stored
+        shelf = memory.shelf("Add a call to fetch the rates over HTTP", 2000)
+        rerank_body = server.chat_requests[-1].body
+        assert "Add a call to fetch the rates over HTTP" in rerank_body["messages"][-1]["content"]
+        assert rerank_body["max_tokens"] == 24 + 1_024  # a thinking model reasons within the cap
+        lines = [line for line in shelf.splitlines() if line.startswith("- [m:")]
+        assert "Timestamps" in lines[0]  # the model's choice comes first, though httpx shares the words
+        memory.shelf("Add a call to fetch the rates over HTTP", 900)  # another budget: the same order, no new request
+        memory.shelf("what did the last error say", 900, rerank=False)  # a tool's lookup: no request
+        assert len(server.chat_requests) == 3 and memory.take_notices() == []
+        assert [s.purpose for s in memory.model.spent] == ["expand", "expand", "rerank"]  # type: ignore[union-attr]
+        memory.close()
