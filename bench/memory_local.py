@@ -137,7 +137,7 @@ def compare_local(kinds: dict[str, list[Any]], split: str, model: LocalModel, *,
                 if rerank:
                     shown = order[:LOCAL_DEPTH]
                     prompt = rerank_prompt(pair.question, [Ranked(notes[k], 0.0, False) for k in shown])
-                    picked = [shown[n] for n in parse_order(model.ask(prompt, RERANK_REPLY), len(shown))]
+                    picked = [shown[n] for n in parse_order(model.ask(prompt, RERANK_REPLY), len(shown)) or []]
                     runs.append((base + "+rerank", picked + [k for k in order if k not in picked]))
                 print(f"  {kind} pair {i}: rank " + ", ".join(f"{mode} {ranking.index(i) + 1}" for mode, ranking in runs),
                       flush=True)  # a slow model's partial results stay readable

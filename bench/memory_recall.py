@@ -50,6 +50,7 @@ from bench.memory_pairs import DECISION, KNOWLEDGE, OTHERS, PREFERENCE, TASK, Pa
 from kimicode.memory.chroma import ChromaPlace  # noqa: E402
 from kimicode.memory.notes import Note, Place, new_note  # noqa: E402
 from kimicode.memory.notes_store import NoteStore  # noqa: E402
+from kimicode.memory.rerank import PER_KIND  # noqa: E402
 from kimicode.memory.shelf import entries_of, fit, ranked_notes  # noqa: E402
 
 REPO_A, REPO_B = "root:" + "a" * 40, "root:" + "b" * 40
@@ -330,7 +331,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="with --gguf: only the first N pairs of each kind")
     parser.add_argument("--base-url", help="an OpenAI-compatible endpoint: its model judges which notes bear on each request")
     parser.add_argument("--model", default="kimi-k2.6")
-    parser.add_argument("--key-env", default="MOONSHOT_API_KEY", help="the variable holding the endpoint's key")
+    parser.add_argument("--key-env", "--api-key-env", default="MOONSHOT_API_KEY", help="the variable holding the endpoint's key")
+    parser.add_argument("--per-kind", type=int, default=PER_KIND, help="with --rerank: candidates of each kind shown to the model")
+    parser.add_argument("--model-seconds", type=float, default=30.0, help="memory.model_seconds: each model request's deadline")
     parser.add_argument("--loopback-judge", action="store_true",
                         help="exercise the judge path on the loopback server (its scripted answers: scores meaningless)")
     parser.add_argument("--judge-budget", type=int, default=25000, help="memory shelf tokens of a judged request")
@@ -365,49 +368,100 @@ def main() -> None:
 
 
 def with_endpoint_model(args: argparse.Namespace) -> None:
-    """--expand / --rerank with an endpoint's model (``--base-url``, or the loopback server):
-    the full table through the real store, and what the model's requests cost."""
-    from kimicode.prompt import Message
-    from kimicode.tokens import TokenCounter
+    """--expand / --rerank with an endpoint's model (``--base-url``, or the loopback server), made
+    as kimicode makes them (kimicode/engine/memory_model.py: the same prompts, reply caps, deadline):
+    the table through the real store without the model (the baseline) and with it, in one run,
+    and what the model's requests cost."""
+    from kimicode.engine.memory_model import MemoryModel
+    from kimicode.memory.expand import expand_all
+    from kimicode.memory.rerank import SIZES, rerank
+    from kimicode.models import cost_usd, model_spec
 
-    count = TokenCounter().count
-    spent = {"expand": [0, 0], "rerank": [0, 0]}  # requests, prompt tokens
+    spec = model_spec(args.model)
+    fallbacks: list[str] = []
 
-    def asker(client: Any, purpose: str) -> Callable[[str, int], str]:
-        def ask(prompt: str, reply_tokens: int) -> str:
-            spent[purpose][0] += 1
-            spent[purpose][1] += count(prompt)
-            return str(client.stream_chat([Message("user", prompt)], max_tokens=reply_tokens).content)
-        return ask
+    def run(base_url: str, key: str) -> None:
+        from kimicode.config import MemorySettings, Settings
 
-    def run(client: Any) -> None:
-        from kimicode.memory.expand import REPLY_TOKENS as EXPAND_REPLY
-        from kimicode.memory.expand import expanded
-        from kimicode.memory.rerank import REPLY_TOKENS as RERANK_REPLY
-        from kimicode.memory.rerank import rerank
+        settings = Settings(base_url=base_url, api_key=key, model=args.model,
+                            memory=MemorySettings(rerank=args.rerank, expand=args.expand, model_seconds=args.model_seconds))
+        model = MemoryModel.from_settings(settings, spec)
+        assert model is not None
 
-        expand = asker(client, "expand")
-        order = asker(client, "rerank")
+        def grow(note: Note) -> Note:
+            [grown], notice = expand_all([note], model.asker("expand"))
+            if notice:
+                fallbacks.append(notice)
+            return grown
+
+        def reorder(question: str, ranked: Any) -> Any:
+            done = rerank(question, ranked, model.asker("rerank"), model.fits, (args.per_kind, *SIZES[1:]))
+            if done.fallback:
+                fallbacks.append(done.fallback)
+            return done.ranked
+
         with tempfile.TemporaryDirectory() as tmp:
-            places, targets, foreign = build(Path(tmp), (lambda n: expanded(n, expand)) if args.expand else None)
-            measure(places, targets, foreign, args.split, args.budget,
-                    (lambda q, ranked: rerank(q, ranked, order)) if args.rerank else None)
-        for purpose, reply in (("expand", EXPAND_REPLY), ("rerank", RERANK_REPLY)):
-            if spent[purpose][0]:
-                print(f"{purpose}: {spent[purpose][0]} requests, mean {spent[purpose][1] / spent[purpose][0]:,.0f} prompt tokens "
-                      f"(cl100k), reply capped at {reply} tokens")
+            for sub in ("plain", "model"):
+                (Path(tmp) / sub).mkdir()
+            if args.expand:
+                print("embedding only (the baseline, this run):")
+                measure(*build(Path(tmp) / "plain"), args.split, args.budget)
+            places, targets, foreign = build(Path(tmp) / "model", grow if args.expand else None)
+            if not args.expand:
+                print("embedding only (the baseline, this run):")
+                measure(places, targets, foreign, args.split, args.budget)
+            print(f"with the model's {' and '.join(w for w, on in (('expansion', args.expand), ('rerank', args.rerank)) if on)}:")
+            measure(places, targets, foreign, args.split, args.budget, reorder if args.rerank else None)
+        for purpose in ("expand", "rerank"):
+            spent = [s for s in model.spent if s.purpose == purpose]
+            if not spent:
+                continue
+            prompt = statistics.mean(s.prompt_tokens for s in spent)
+            ours = statistics.mean(s.counted for s in spent)
+            written = statistics.mean(s.completion_tokens for s in spent)
+            cap = model.reply_cap(24 if purpose == "rerank" else 100)
+            dollars = statistics.mean(cost_usd(spec, s.prompt_tokens, 0, s.completion_tokens) for s in spent)
+            most = statistics.mean(cost_usd(spec, s.prompt_tokens, 0, cap) for s in spent)
+            print(f"{purpose}: {len(spent)} requests, {sum(not s.ok for s in spent)} failed; per request: {prompt:,.0f} prompt "
+                  f"tokens (the server's usage; {ours:,.0f} by our count) + {written:,.0f} completion, ${dollars:.4f} at "
+                  f"{spec.name}'s list price without cache (${most:.4f} if the answer used its whole {cap:,}-token cap, "
+                  f"as a thinking model's reasoning may), {statistics.median(s.seconds for s in spent):.2f} s median")
+        for line in sorted(set(fallbacks))[:5]:
+            print(f"  fell back ({fallbacks.count(line)}x): {line}")
+        model.close()
 
-    client_for = _client_for(args)
     if args.base_url:
         print(f"model: {args.model} at {args.base_url}")
-        run(client_for(args.base_url, args.model, os.environ.get(args.key_env, "")))
+        run(args.base_url, os.environ.get(args.key_env, ""))
         return
-    from tests.openai_server import OpenAIServer, Reply
+    from tests.openai_server import OpenAIServer
 
     with OpenAIServer() as offline:
-        offline.default_reply = Reply("1")
-        print("model: the loopback server's scripted answer '1' (meaningless scores: it shows the path and the cost)")
-        run(client_for(offline.base_url, "loopback", ""))
+        offline.answer = _oracle()
+        print(f"model: the loopback server as an oracle (meaningless as a model: it names the pair's memory whenever it is "
+              f"shown, so the figures are the path's ceiling; {args.model}'s reply caps and prices)")
+        run(offline.base_url, "")
+
+
+def _oracle() -> Callable[[dict[str, Any]], Any]:
+    """The loopback server's answers: a rerank names the number of the asked pair's memory when it
+    was shown ("0" otherwise), an expansion repeats nothing useful ("Write the code")."""
+    import re
+
+    from tests.openai_server import Reply
+
+    memory_of = {p.question.strip(): p.memory for pairs in KINDS.values() for p in pairs}
+
+    def answer(body: dict[str, Any]) -> Any:
+        prompt = body["messages"][-1]["content"]
+        asked = re.search(r"^A developer now asks: (.*)$", prompt, re.MULTILINE)
+        if asked is None:
+            return Reply("Write the code")
+        target = " ".join(memory_of.get(asked.group(1).strip(), "").split())[:300]
+        lines = dict((text, n) for n, text in re.findall(r"^(\d+)\. (.*)$", prompt, re.MULTILINE))
+        return Reply(lines.get(target, "0"))
+
+    return answer
 
 
 def _client_for(args: argparse.Namespace) -> Callable[[str, str, str], Any]:

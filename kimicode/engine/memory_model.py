@@ -37,6 +37,7 @@ class Spent:
     completion_tokens: int
     seconds: float
     ok: bool
+    counted: int  # the prompt's tokens by our count
 
 
 class MemoryModel:
@@ -120,8 +121,9 @@ class MemoryModel:
     def _record(self, purpose: str, prompt: str, result: Any, started: float, ok: bool) -> None:
         usage = result.usage if result is not None else None
         written = usage.completion_tokens if usage is not None else (result.pieces if result is not None else 0)
-        prompt_tokens = usage.prompt_tokens if usage is not None else self.tokens(prompt)
-        self.spent.append(Spent(purpose, prompt_tokens, written, time.monotonic() - started, ok))
+        counted = self.tokens(prompt)
+        prompt_tokens = usage.prompt_tokens if usage is not None else counted
+        self.spent.append(Spent(purpose, prompt_tokens, written, time.monotonic() - started, ok, counted))
 
     def close(self) -> None:
         self.client.close()

@@ -6,10 +6,13 @@ One request settles it: the top PER_KIND notes of each kind, numbered, and the r
 model (prompts/rerank.md), which answers with the numbers of those that bear on it, best first,
 in at most REPLY_TOKENS tokens. PER_KIND is wide because the embedding is weak: the right note is
 among its top 5 for 52-80% of requests and among its top 30 for 81-100% (bench/memory_recall.py
---ceiling, dev half), so a narrow rerank could not reach the goal whatever the model. At 30 a
-kind, a store of four full kinds makes a prompt of about 3,000 tokens (short lines, cut at
-TEXT_CHARS), cheap beside a request to a long-context model. A model that could not read that
-in time (a slow local one: ``fits`` says) is shown fewer, down to 5 a kind, or none.
+--ceiling, dev half); a standing preference shares no word with most requests it governs. So a
+rerank of the top 30 could not reach recall@3 0.95 even with a perfect judge (0.918 on the
+bench's pairs, `--loopback-judge`), and the model is shown as many notes a kind as a shelf holds
+as likely (MAX_STANDING, 60): a prompt of about 6,000 tokens for a store of four full kinds
+(short lines, cut at TEXT_CHARS), cheap beside a request to a long-context model. A model that
+could not read that in time (a slow local one: ``fits`` says) is shown fewer, down to 5 a kind,
+or none.
 
 Within each kind the named notes come first in the model's order, then the others as the
 embedding ranked them. A failure, or an answer that names no note, leaves the ranking as it was
@@ -23,10 +26,10 @@ import string
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from kimicode.memory.shelf import Ranked
+from kimicode.memory.shelf import MAX_STANDING, Ranked
 
-PER_KIND = 30  # candidates of each kind shown to the model (see above)
-SIZES = (PER_KIND, 20, 10, 5)  # tried in turn when the model cannot take the larger prompt in time
+PER_KIND = MAX_STANDING  # candidates of each kind shown to the model: as many as a shelf holds as likely (see above)
+SIZES = (PER_KIND, 30, 20, 10, 5)  # tried in turn when the model cannot take the larger prompt in time
 REPLY_TOKENS = 24  # "3, 1, 12": numbers only
 TEXT_CHARS = 300  # of a note, in the prompt
 REQUEST_CHARS = 4_000  # of the request (a review's is its files and added lines): the notes matter, not every line
@@ -85,14 +88,15 @@ def reordered(ranked: dict[str, list[Ranked]], chosen: Sequence[Ranked]) -> dict
 
 
 def rerank(request: str, ranked: dict[str, list[Ranked]], ask: Callable[[str, int], str],
-           fits: Callable[[str, int], str] | None = None) -> Reranked:
+           fits: Callable[[str, int], str] | None = None, sizes: Sequence[int] = SIZES) -> Reranked:
     """``ranked`` with each kind's named candidates first, or as it was with the reason.
 
     ``ask(prompt, reply_tokens)`` is the model (raises on failure, with a one-line message);
-    ``fits(prompt, reply_tokens)`` says why the model could not take a prompt ("" when it can)."""
+    ``fits(prompt, reply_tokens)`` says why the model could not take a prompt ("" when it can);
+    ``sizes``: the candidates a kind to try, largest first."""
     shown: list[Ranked] = []
     prompt, why = "", ""
-    for per_kind in SIZES:
+    for per_kind in sizes:
         smaller = candidates(ranked, per_kind)
         if not smaller or (shown and len(smaller) == len(shown)):
             continue  # no note, or no fewer than the size before

@@ -190,3 +190,37 @@ def test_session_memory_asks_the_configured_model_to_expand_and_to_rerank(tmp_pa
         assert len(server.chat_requests) == 3 and memory.take_notices() == []
         assert [s.purpose for s in memory.model.spent] == ["expand", "expand", "rerank"]  # type: ignore[union-attr]
         memory.close()
+
+
+def test_a_paced_local_model_reranks_what_it_can_read_in_its_share_of_the_target() -> None:
+    """A local model sized by its measured speed gets a quarter of [local] target_seconds for a
+    rerank: fewer candidates a kind when the full prompt would take longer, none when even 5 would."""
+    import dataclasses
+
+    from kimicode.config import LocalSettings, MemorySettings, Settings
+    from kimicode.engine.memory_model import MemoryModel
+    from kimicode.models import ModelSpec
+
+    slow = ModelSpec("local", 8_192, 1_024, prefill_rate=40.0, generate_rate=10.0, prompt_cap=1_200)
+    settings = Settings(base_url="http://127.0.0.1:9/v1", model="local", memory=MemorySettings(rerank=True),
+                        local=LocalSettings(target_seconds=40.0))
+    model = MemoryModel.from_settings(settings, slow, count=lambda text: len(text) // 4)
+    assert model is not None and model.local_seconds == 10.0 and model.reply_cap(24) == 24  # not a thinking model
+    knowledge = [Ranked(note("knowledge", f"Convention number {n} says something about the code."), 1.0, False)
+                 for n in range(40)]
+    prompts: list[str] = []
+
+    def ask(prompt: str, reply_tokens: int) -> str:
+        prompts.append(prompt)
+        return "2"
+
+    done = rerank("add a column", {"knowledge": knowledge}, ask, model.fits)
+    assert done.fallback == "" and 5 <= done.shown < 40  # ~10 s at 40 tokens/s read and 10 written: a few lines
+    assert model.fits(prompts[0], 24) == ""
+    slower = MemoryModel.from_settings(settings, dataclasses.replace(slow, prefill_rate=2.0), count=lambda text: len(text) // 4)
+    assert slower is not None
+    never = rerank("add a column", {"knowledge": knowledge}, ask, slower.fits)
+    assert never.fallback.startswith("not run: the local model would take ~") and "a quarter of [local] target_seconds" in never.fallback
+    assert len(prompts) == 1
+    unpaced = MemoryModel.from_settings(settings, dataclasses.replace(slow, prompt_cap=None))
+    assert unpaced is not None and unpaced.local_seconds == 0.0  # a remote model: its deadline alone bounds it
