@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/memory_recall.py [--split dev|test|all] [--budget 2000 5000 25000]
         [--embedding hash|minilm|e5|wordllama|lexical] [--expand] [--rerank] [--gguf gemma|PATH] [--ceiling]
+        [--base-url URL --model NAME --api-key-env VAR | --loopback-judge] [--per-kind N]
 
 Every pair of bench/memory_pairs.py is stored (knowledge, decisions and tasks in repository A
 of a shared index that stands for a team's server, preferences in user 1's own index), beside
@@ -26,12 +27,17 @@ makes the scores meaningless: it shows what is sent, not how a model judges.
 
 ``--expand`` and ``--rerank`` measure the model-backed recall of kimicode/memory/expand.py (each
 note embedded with the requests the model wrote for it when it was stored) and rerank.py (the
-model orders each request's top candidates). With ``--base-url`` (or ``--loopback-judge``) the
-full table runs through the real store, with the requests' cost; with ``--gguf`` a local model
-(bench/memory_local.py) is measured by exact ranking per kind, on ``--kinds`` and the first
-``--limit`` pairs when it is slow. ``--ceiling`` prints recall@k of the hashed embedding up to
-k = 30: what a rerank of the top k could reach at most. ``--embedding wordllama`` compares the
-static table of the wordllama wheel, as minilm and e5.
+model orders each request's top ``--per-kind`` candidates of each kind). With ``--base-url``
+(key in ``--api-key-env``) the requests are made as kimicode makes them (engine/memory_model.py:
+prompts, reply caps, ``--model-seconds`` deadline), and the table through the real store is
+printed without the model (the baseline) and with it, from the same run, then what each request
+cost (the provider's usage) and why any fell back. ``--loopback-judge`` runs the same path
+against the loopback test server as an oracle: a rerank names the asked pair's memory whenever
+it was shown, so its figures are the path's ceiling (and its cost), not a model's judgement.
+With ``--gguf`` a local model (bench/memory_local.py) is measured by exact ranking per kind, on
+``--kinds`` and the first ``--limit`` pairs when it is slow. ``--ceiling`` prints recall@k of the
+hashed embedding up to k = 30: what a rerank of the top k could reach at most.
+``--embedding wordllama`` compares the static table of the wordllama wheel, as minilm and e5.
 """
 
 from __future__ import annotations
@@ -335,7 +341,8 @@ def main() -> None:
     parser.add_argument("--per-kind", type=int, default=PER_KIND, help="with --rerank: candidates of each kind shown to the model")
     parser.add_argument("--model-seconds", type=float, default=30.0, help="memory.model_seconds: each model request's deadline")
     parser.add_argument("--loopback-judge", action="store_true",
-                        help="exercise the judge path on the loopback server (its scripted answers: scores meaningless)")
+                        help="the judge path (scripted answers: scores meaningless), or with --rerank/--expand the "
+                             "model path with an oracle for a judge (the path's ceiling and cost)")
     parser.add_argument("--judge-budget", type=int, default=25000, help="memory shelf tokens of a judged request")
     args = parser.parse_args()
     print("pairs: " + ", ".join(f"{k} {len(v)}" for k, v in KINDS.items()) + f"; other memories: {len(OTHERS)}; split {args.split}")
