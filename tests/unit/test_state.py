@@ -380,6 +380,9 @@ def test_memory_recall_goes_last_and_a_failing_index_only_warns(tmp_path: Path, 
         def capture(self, record: object, source: str) -> Stored:
             return Stored("", ())
 
+        def take_notices(self) -> list[str]:  # what a rerank could not do: nothing here
+            return []
+
         def close(self) -> None:
             pass
 
