@@ -316,6 +316,8 @@ def _recall(text: str, root: Path | None, settings: Settings, plan: BudgetPlan, 
     finally:
         for notice in memory.take_notices():
             click.echo(f"kimicode: {notice}", err=True)
+        if memory.model is not None and memory.model.cost_line():
+            click.echo(f"kimicode: {memory.model.cost_line()}", err=True)  # what the extra request cost
         memory.close()
 
 

@@ -125,5 +125,18 @@ class MemoryModel:
         prompt_tokens = usage.prompt_tokens if usage is not None else counted
         self.spent.append(Spent(purpose, prompt_tokens, written, time.monotonic() - started, ok, counted))
 
+    def cost_line(self) -> str:
+        """One line on what memory's requests cost so far ("" when none was made)."""
+        if not self.spent:
+            return ""
+        from kimicode.models import cost_usd
+
+        prompt, written = sum(s.prompt_tokens for s in self.spent), sum(s.completion_tokens for s in self.spent)
+        dollars = sum(cost_usd(self.spec, s.prompt_tokens, 0, s.completion_tokens) for s in self.spent)
+        kinds = " and ".join(dict.fromkeys(s.purpose for s in self.spent))
+        many = len(self.spent)
+        return (f"memory {kinds}: {many} request{'s' if many != 1 else ''}, {prompt:,} prompt + {written:,} completion "
+                f"tokens, ${dollars:.4f}, {sum(s.seconds for s in self.spent):.1f} s")
+
     def close(self) -> None:
         self.client.close()

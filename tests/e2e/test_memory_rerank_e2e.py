@@ -92,7 +92,9 @@ def test_ask_sends_the_rerank_first_and_its_order_reaches_the_shelf(tmp_path: Pa
     shelf = shelf_lines(prompt_of(answer))
     assert first in shelf[0] and first not in embedding_order[0]  # the model's choice leads; the embedding had another
     assert sorted(shelf) == sorted(embedding_order)  # reordered, nothing lost
-    assert "memory rerank" not in asked.stderr
+    assert "memory rerank failed" not in asked.stderr and "memory rerank unusable" not in asked.stderr
+    cost = re.search(r"memory rerank: 1 request, ([\d,]+) prompt \+ (\d+) completion tokens, \$(\d+\.\d{4})", asked.stderr)
+    assert cost is not None and int(cost.group(1).replace(",", "")) > 100, asked.stderr  # the server's usage
 
 
 def test_a_failed_rerank_keeps_the_embedding_order_with_one_line(tmp_path: Path, openai_server: OpenAIServer) -> None:
@@ -110,7 +112,7 @@ def test_a_failed_rerank_keeps_the_embedding_order_with_one_line(tmp_path: Path,
         asked = kc("ask", "--no-tools", QUESTION, cwd=root, server=openai_server)
         assert asked.returncode == 0, asked.stderr
         assert "Traceback" not in asked.stderr and asked.stdout.strip() == "the answer"
-        lines = [line for line in asked.stderr.splitlines() if "memory rerank" in line]
+        lines = [line for line in asked.stderr.splitlines() if "memory rerank" in line and "memory rerank: 1 request" not in line]
         assert len(lines) == 1 and said in lines[0] and lines[0].endswith("the notes keep the embedding's order"), asked.stderr
         sent = openai_server.chat_requests[before:]
         assert len(sent) == 2 and RERANK in prompt_of(sent[0])  # no retry of the rerank
