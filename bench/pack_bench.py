@@ -136,7 +136,9 @@ def machine_line() -> str:
 
 def clean_env(home: Path, **extra: str) -> dict[str, str]:
     """The current environment with a throwaway HOME (and XDG dirs), so no tool writes into ours."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIMICODE_")}
+    # PYTHONDONTWRITEBYTECODE (set in some shells and CI) would make every run compile the tool's
+    # modules from source, which no installed tool does: the first cold run writes the bytecode instead
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIMICODE_") and k != "PYTHONDONTWRITEBYTECODE"}
     env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), XDG_CONFIG_HOME=str(home / ".config"),
                XDG_DATA_HOME=str(home / ".local/share"), XDG_STATE_HOME=str(home / ".local/state"))
     env.update(extra)

