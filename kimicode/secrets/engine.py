@@ -29,6 +29,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from kimicode.secrets.loading import library_imports
 from kimicode.secrets.shape import encoded_text, plausible_secret, random_looking, strip_auth_scheme, word_pieces
 from kimicode.secrets.triggers import Trigger, screened, trigger_of
 
@@ -105,6 +106,11 @@ class Detector:
 @lru_cache(maxsize=1)
 def detectors() -> tuple[Detector, ...]:
     """detect-secrets' plugins (but the disabled ones) and ours, built once per process."""
+    with library_imports():  # its plugin modules are imported when they are first listed, below
+        return _plugins()
+
+
+def _plugins() -> tuple[Detector, ...]:
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class, get_plugins_from_file
     from detect_secrets.settings import get_plugins, transient_settings
 
@@ -169,7 +175,8 @@ def _allowlisted(lines: list[str], index: int, filename: str) -> bool:
     previous = lines[index - 1] if index else ""
     if "allowlist" not in lines[index] and "allowlist" not in previous:
         return False
-    from detect_secrets.filters.allowlist import is_line_allowlisted
+    with library_imports():
+        from detect_secrets.filters.allowlist import is_line_allowlisted
 
     # it reads only .previous_line of the context it is given
     return is_line_allowlisted(filename, lines[index], SimpleNamespace(previous_line=previous))  # type: ignore[arg-type]
