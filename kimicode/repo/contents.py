@@ -80,10 +80,13 @@ class Contents:
     def block(self, record: FileRecord, mode: str) -> str:
         return render_file(record.path, mode, self.text(record, mode), self.fmt)
 
-    def block_tokens(self, record: FileRecord, mode: str) -> int:
+    def block_raw(self, record: FileRecord, mode: str) -> int:
+        """The block's tokens before calibration: counted once per content, format and path."""
         kind = f"tokens:{mode}:{self.fmt}:{self.counter.encoding}:{record.path}:{VERSION}"
-        raw = self._cached(record, kind, lambda: str(self.counter.raw(self.block(record, mode))))
-        return self.counter.scale(int(raw))
+        return int(self._cached(record, kind, lambda: str(self.counter.raw(self.block(record, mode)))))
+
+    def block_tokens(self, record: FileRecord, mode: str) -> int:
+        return self.counter.scale(self.block_raw(record, mode))
 
     def flush(self) -> None:
         self.cache.put_blobs((digest, kind, value) for (digest, kind), value in self._fresh.items())

@@ -177,6 +177,15 @@ class _Blocks:
             return self.slicer.tokens(record) if self.slicer else None
         return self.contents.block_tokens(record, mode)
 
+    def raw(self, record: FileRecord, mode: str) -> int:
+        """A planned block's tokens before calibration (counted already: cached)."""
+        if mode == SLICE:
+            assert self.slicer is not None, "slices are planned only with a slicer"
+            raw = self.slicer.raw(record)
+            assert raw is not None, "only a slice that exists is planned"
+            return raw
+        return self.contents.block_raw(record, mode)
+
     def typed(self, choice: Choice, why: str) -> Block:
         record, mode = choice.record, choice.mode
         if mode == SLICE:
@@ -241,7 +250,8 @@ def _header(report: PackReport, skipped: Sequence[Skipped], counts: tuple[int, i
 
 
 def _assemble(report: PackReport, plan: _Plan, ranked: Sequence[FileRecord], skipped: Sequence[Skipped], blocks: _Blocks,
-              fmt: str, why: Mapping[str, str], trees: _Trees) -> Pack:
+              fmt: str, why: Mapping[str, str], trees: _Trees) -> tuple[Pack, int]:
+    """The pack of ``plan`` and its exact token count (see ``_fit``)."""
     counter = blocks.counter
     ordered = plan.of(FULL) + plan.of(SLICE) + plan.of(OUTLINE)
     made = tuple(blocks.typed(c, why.get(c.record.path, "")) for c in ordered)
@@ -260,15 +270,22 @@ def _assemble(report: PackReport, plan: _Plan, ranked: Sequence[FileRecord], ski
     report.header_tokens = header_tokens
     report.tree_tokens = counter.count(render_tree_block(tree, fmt)) if tree else 0
     report.redactions = [(path, f.line, f.kind) for path, f in found]
-    return Pack(header, made, tree, fmt)
+    raw = (counter.raw(render_header(header, fmt)) + sum(blocks.raw(c.record, c.mode) for c in ordered)
+           + counter.raw(render_tree_block(tree, fmt)) + counter.raw(render_footer(fmt)))
+    return Pack(header, made, tree, fmt), counter.scale(raw)
 
 
 def _fit(report: PackReport, plan: _Plan, ranked: Sequence[FileRecord], skipped: Sequence[Skipped], blocks: _Blocks,
          fmt: str, why: Mapping[str, str], trees: _Trees) -> Pack:
-    """Render, then drop the least relevant piece until the exact count is within budget."""
+    """Assemble, then drop the least relevant piece until the exact count is within budget.
+
+    The count of the whole is the sum of its pieces' counts, each counted once per content (a pack
+    after one edit counts that file's block, the header and the tree, not 120K tokens again): the
+    tokenizer encodes each match of its split pattern on its own, and no match crosses from one
+    piece into the next, because every piece ends with ``>`` or a fence and newlines (which end a
+    match) and the next begins with ``<`` or ``#`` (tests/unit/test_pack_count.py)."""
     while True:
-        pack = _assemble(report, plan, ranked, skipped, blocks, fmt, why, trees)
-        report.total_tokens = blocks.counter.count(pack.render())
+        pack, report.total_tokens = _assemble(report, plan, ranked, skipped, blocks, fmt, why, trees)
         if report.total_tokens <= report.budget:
             return pack
         if not plan.drop_least():

@@ -185,6 +185,7 @@ class Slicer:
     contents: Contents
     focus: Mapping[str, Focus]  # path -> what to look for in it
     _made: dict[str, Slice | None] = field(default_factory=dict)
+    _raw: dict[str, int] = field(default_factory=dict)  # path -> its block's raw token count
 
     def spans(self, record: FileRecord, text: str) -> tuple[Span, ...]:
         kind = f"spans:{VERSION}"
@@ -223,8 +224,17 @@ class Slicer:
         text, shown = self.text(record)
         return render_file(record.path, "slice", text, self.contents.fmt, shown)
 
+    def raw(self, record: FileRecord) -> int | None:
+        """The block's tokens before calibration (None when the file has no useful slice)."""
+        if self.get(record) is None:
+            return None
+        if record.path not in self._raw:
+            self._raw[record.path] = self.contents.counter.raw(self.block(record))
+        return self._raw[record.path]
+
     def tokens(self, record: FileRecord) -> int | None:
-        return None if self.get(record) is None else self.contents.counter.count(self.block(record))
+        raw = self.raw(record)
+        return None if raw is None else self.contents.counter.scale(raw)
 
     def findings(self, record: FileRecord) -> tuple[Finding, ...]:
         """The redactions of the lines the slice shows (file line numbers)."""

@@ -34,6 +34,7 @@ def _files(rng: random.Random) -> dict[str, str]:
 
 def _same(a: PackResult, b: PackResult) -> None:
     assert a.text == b.text
+    assert a.report.total_tokens == b.report.total_tokens
     assert a.report.ranking == b.report.ranking
     assert a.report.top == b.report.top
     assert a.report.explain == b.report.explain
