@@ -331,7 +331,7 @@ def _ranked(root: Path, scan: ScanResult, git: GitInfo | None, query: str | None
         from kimicode.repo.lexical import load_index
 
         lexical = load_index(root, sorted(scan.records, key=lambda r: r.path), cache)
-    lines = {r.path: r.lines for r in scan.records}
+    lines = {r.path: r.lines for r in scan.records} if query else {}  # a signal of the question's
     ranked = rank_files(paths, defines, imports, git.recent if git else {}, query, lexical, lines)
     by_path = {r.path: r for r in scan.records}
     return [by_path[r.path] for r in ranked], ranked
@@ -459,7 +459,7 @@ def _pack(root: Path, options: PackOptions, cache_dir: Path | None, split: bool,
             progress("ranking", 0, len(scan.records))
         records, ranked = _ranked(listing.root, scan, git, options.query, cache)
         report.top = [(r.path, round(r.score, 4), list(r.reasons)) for r in ranked[:15]]
-        why = {r.path: "; ".join(r.reasons) for r in ranked}
+        why = {r.path: "; ".join(r.reasons) for r in ranked if r.reasons}  # most files have none: read with .get
         report.ranking = [r.path for r in ranked[:RANKING_KEPT]]
         lap("rank")
         loading.join()
