@@ -1,8 +1,8 @@
 """Fit a ranked repository into a token budget: full text, then outlines, then a tree.
 
-The budget is never exceeded: every piece is counted with the same tokenizer
-(and calibration) as the final check, which counts the whole text once more
-and drops the least relevant piece until it fits. The result stays typed (a header,
+The budget is never exceeded: every piece is counted exactly, once per content, and the
+final check sums the pieces (the whole text's exact count: see ``_fit``) and drops the
+least relevant piece until it fits. The result stays typed (a header,
 blocks, a tree): whoever sends it renders it, and may first change it block by block.
 """
 
