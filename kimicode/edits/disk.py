@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import stat
 import tempfile
@@ -61,6 +62,19 @@ def write_text(root: Path, path: str, text: str | None) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _drop_bytecode(where)
+
+
+def _drop_bytecode(source: Path) -> None:
+    """Python trusts a .pyc whose source kept its mtime (to the second) and size: an edit of the same
+    size within the second the old text was compiled (the test loop's next round) would run the old code."""
+    if source.suffix != ".py":
+        return
+    for cached in (source.parent / "__pycache__").glob(f"{glob.escape(source.stem)}.*.pyc"):  # any interpreter's
+        try:
+            cached.unlink()
+        except OSError:  # gone already, or not ours to remove: the source is written either way
+            pass
 
 
 def _prune_empty_parents(root: Path, folder: Path) -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import py_compile
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,6 +113,20 @@ def test_a_set_is_applied_whole_or_not_at_all(tmp_path: Path) -> None:
     assert (tmp_path / "a.txt").read_bytes() == b"A\n" and (tmp_path / "b.txt").read_bytes() == b"the user's edit\n"
     created = apply_changes(tmp_path, [FileChange("c/new.txt", None, "again\n")])
     assert "was created since" in created.refused[0].reason
+
+
+def test_python_runs_the_edited_code_even_within_the_second_the_old_code_was_compiled(tmp_path: Path) -> None:
+    """A .pyc is trusted while its source keeps its mtime (whole seconds) and size: the test loop's next
+    round can edit a file, to the same size, within the second the last round compiled it."""
+    source = tmp_path / "calc.py"
+    source.write_text("RESULT = 'old'\n")
+    py_compile.compile(str(source), cfile=importlib.util.cache_from_source(str(source)), doraise=True)
+    compiled_at = source.stat().st_mtime
+    assert apply_changes(tmp_path, [FileChange("calc.py", "RESULT = 'old'\n", "RESULT = 'new'\n")]).ok
+    os.utime(source, (compiled_at, compiled_at))  # the same second, as a fast round gets
+    ran = subprocess.run([sys.executable, "-c", "import calc; print(calc.RESULT)"], cwd=tmp_path,
+                         capture_output=True, text=True, check=True)
+    assert ran.stdout.strip() == "new"
 
 
 def test_undo_restores_exact_bytes_and_mode_and_refuses_a_file_changed_since(tmp_path: Path) -> None:
