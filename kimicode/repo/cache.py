@@ -284,8 +284,19 @@ class PackCache:
             self._guard(write)
 
     def get_result(self, key: str) -> str | None:
-        row = self._guard(lambda: self._db.execute("SELECT value FROM results WHERE key=?", (key,)).fetchone())
-        return row[0] if row else None
+        row = self._guard(lambda: self._db.execute(
+            "SELECT value, rowid < (SELECT max(rowid) FROM results) FROM results WHERE key=?", (key,)).fetchone())
+        if row is None:
+            return None
+        if row[1]:
+            # a pack used again becomes the newest, so put_result evicts the least recently used: a
+            # pack after "edit, then undo" still finds the one from before the edit
+            try:
+                with self._db:
+                    self._db.execute("UPDATE results SET rowid = (SELECT max(rowid) FROM results) + 1 WHERE key=?", (key,))
+            except sqlite3.Error:  # read-only or busy: the hit stands, only its age is not refreshed
+                pass
+        return str(row[0])
 
     def put_result(self, key: str, value: str, keep: int = 8) -> None:
         def write() -> None:
