@@ -145,4 +145,10 @@ def switch_model(conversation: Conversation, settings: Settings, name: str) -> t
     settings = dataclasses.replace(settings, model=name)
     spec = resolve_limits(settings, user_locations().data_dir)[0]
     conversation.use_client(ChatClient(Endpoint.from_settings(settings), spec), owned=True)
+    memory = conversation.memory
+    if memory is not None and memory.model is not None:  # memory's rerank and expansion ask the new model too
+        from kimicode.engine.memory_model import MemoryModel
+
+        old, memory.model = memory.model, MemoryModel.from_settings(settings, spec, conversation.counter.count)
+        old.close()
     return settings, spec

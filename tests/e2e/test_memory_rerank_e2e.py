@@ -164,6 +164,22 @@ def test_chat_reranks_each_turn_and_expands_what_it_stores(tmp_path: Path, opena
     store.close()
 
 
+def test_a_model_switch_moves_the_rerank_to_the_new_model(tmp_path: Path, openai_server: OpenAIServer) -> None:
+    from kimicode.chat.start import switch_model
+
+    user_config("[memory]\nrerank = true\n")
+    root = repo_with_notes(tmp_path, openai_server)
+    openai_server.answer = the_last_candidate
+    settings = load_settings(root, {"base_url": openai_server.base_url, "model": "kimi-k2.6", "max_retries": 0})
+    with open_conversation(settings, root, use_repo=False) as chat:
+        switch_model(chat, settings, "kimi-k2.7-code")
+        before = len(openai_server.chat_requests)
+        chat.send(QUESTION)
+        sent = openai_server.chat_requests[before:]
+        assert RERANK in prompt_of(sent[0])
+        assert [r.body["model"] for r in sent] == ["kimi-k2.7-code", "kimi-k2.7-code"]  # the rerank, then the turn
+
+
 def test_chat_says_once_when_a_turn_rerank_fails(tmp_path: Path, openai_server: OpenAIServer) -> None:
     user_config("[memory]\nrerank = true\n")
     root = repo_with_notes(tmp_path, openai_server)
