@@ -1,6 +1,6 @@
 """The import graph of a repository, kept between packs as arrays: an edit resolves one file's imports.
 
-Resolving the imports of every file (symbols.resolve_all) takes seconds for 100,000
+Resolving the imports of every file (symbols.resolve_rows) takes seconds for 100,000
 files, and so does turning 400,000 resolved paths into rows for the PageRank. Between two
 packs usually one file changed, and its imports rarely did. So the graph is stored with the
 pack cache as arrays over the files in path order (importer rows, imported rows: a few MB at
@@ -116,7 +116,7 @@ def import_graph(records: Sequence[FileRecord], previous: bytes | None = None) -
     """
     import numpy as np
 
-    from kimicode.repo.symbols import RepoPathIndex, resolve_all
+    from kimicode.repo.symbols import RepoPathIndex, resolve_rows
 
     ordered = sorted(records, key=lambda r: r.path)
     paths = tuple(r.path for r in ordered)
@@ -139,27 +139,16 @@ def import_graph(records: Sequence[FileRecord], previous: bytes | None = None) -
     else:
         specs = bytearray(b"".join(map(_spec, ordered)))
         todo = list(range(len(ordered)))
-    found = resolve_all([(ordered[i].path, ordered[i].language, ordered[i].imports) for i in todo], RepoPathIndex(paths))
-    row = {p: i for i, p in enumerate(paths)} if len(todo) > 64 else None
-
-    def rows(targets: Sequence[str]) -> list[int]:
-        if row is not None:
-            return [row[t] for t in targets if t in row]
-        import bisect
-
-        at = [bisect.bisect_left(paths, t) for t in targets]
-        return [i for i, t in zip(at, targets) if i < len(paths) and paths[i] == t]
-
+    found = resolve_rows([(ordered[i].path, ordered[i].language, ordered[i].imports) for i in todo], RepoPathIndex(paths), paths)
     if old is None:
-        lists = [rows(targets) for targets in found]
-        counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-        flat = np.fromiter((r for row_targets in lists for r in row_targets), dtype=np.int32, count=int(counts.sum()))
+        counts = np.fromiter((len(rows) // 4 for rows in found), dtype=np.int64, count=len(found))
+        flat = np.frombuffer(b"".join(found), dtype=np.int32)
         return ImportGraph(paths, keys, bytes(specs), np.concatenate(([0], np.cumsum(counts))).astype(np.int64), flat, len(todo))
     # splice the new rows of the changed files into the stored arrays
     pieces, counts, at = [], np.diff(old.starts), 0
-    for i, targets in zip(todo, found):
-        new = rows(targets)
-        pieces += [old.targets[old.starts[at]:old.starts[i]], np.asarray(new, dtype=np.int32)]
+    for i, rows in zip(todo, found):
+        new = np.frombuffer(rows, dtype=np.int32)
+        pieces += [old.targets[old.starts[at]:old.starts[i]], new]
         counts[i] = len(new)
         at = i + 1
     pieces.append(old.targets[old.starts[at]:])

@@ -8,10 +8,16 @@ importing at that instant stays locked in the child for ever, and the first work
 imports it hangs (seen: a tokenizer loading in a thread held `pkgutil`, which
 detect-secrets imports). So workers are forked only while no thread is inside
 ``importing()``, which any thread that may import while workers are started holds.
+
+A forked worker shares the parent's pages until it writes to them, and a garbage collection
+in the worker writes to the header of every object it traverses: the parent's whole heap (the
+records of 100k files) would be copied into each worker. So the parent's objects are frozen
+(``gc.freeze``) while workers are forked; a worker's collections then leave them alone.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from contextlib import contextmanager
@@ -30,6 +36,17 @@ def importing() -> Iterator[None]:
     """Hold while importing (or loading anything that imports) in a thread: no worker is forked meanwhile."""
     with _FORKING:
         yield
+
+
+@contextmanager
+def _forking() -> Iterator[None]:
+    """Hold around anything that may fork workers: no import under way, the parent's heap frozen."""
+    with _FORKING:
+        gc.freeze()
+        try:
+            yield
+        finally:
+            gc.unfreeze()
 
 
 def worker_count() -> int:
@@ -58,7 +75,7 @@ def stream_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: 
 
         def top_up() -> None:
             # a few parts ahead of the caller, not all: results must not pile up
-            with _FORKING:  # a submit may fork a worker
+            with _forking():  # a submit may fork a worker
                 for part in todo:
                     running.add(pool.submit(work, root, part))
                     if len(running) >= 2 * workers:
@@ -91,7 +108,7 @@ def map_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: Seq
     size = -(-len(items) // n)
     chunks = [items[i::n] for i in range(n)] if interleave else [items[i:i + size] for i in range(0, len(items), size)]
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        with _FORKING:  # with the fork start method every worker is forked by the first submit
+        with _forking():  # with the fork start method every worker is forked by the first submit
             pending = pool.map(work, [root] * len(chunks), chunks)
         results = list(pending)
     if not interleave:

@@ -421,12 +421,17 @@ def test_closest_among_many_candidates_is_the_one_a_full_comparison_picks() -> N
         assert _closest(importer, candidates) == _closest_of(importer, candidates)
 
 
-def test_resolve_all_on_workers_matches_one_by_one() -> None:
-    from kimicode.repo.symbols import PARALLEL_MIN_FILES, RepoPathIndex, resolve_all, resolve_imports
+def test_resolve_rows_on_workers_matches_one_by_one() -> None:
+    from array import array
+
+    from kimicode.repo.symbols import PARALLEL_MIN_FILES, RepoPathIndex, resolve_imports, resolve_rows
 
     paths = [f"pkg{i % 40}/mod{i}.py" for i in range(PARALLEL_MIN_FILES + 100)] + [f"pkg{i}/__init__.py" for i in range(40)]
     items = sorted((p, "python", (f"pkg{(n + 1) % 40}.mod{n + 1}", "os", f"pkg{n % 40}")) for n, p in enumerate(paths))
+    order = sorted(paths)
     one_by_one = RepoPathIndex(paths)
-    expected = [resolve_imports(path, language, imports, one_by_one) for path, language, imports in items]
-    assert resolve_all(items, RepoPathIndex(paths)) == expected
+    expected = [[order.index(t) for t in resolve_imports(path, language, imports, one_by_one)] for path, language, imports in items]
+    assert [array("i", rows).tolist() for rows in resolve_rows(items, RepoPathIndex(paths), order)] == expected
+    # a few items: rows found by binary search, in process
+    assert [array("i", rows).tolist() for rows in resolve_rows(items[:5], RepoPathIndex(paths), order)] == expected[:5]
     assert any(expected)
