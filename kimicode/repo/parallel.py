@@ -9,19 +9,24 @@ imports it hangs (seen: a tokenizer loading in a thread held `pkgutil`, which
 detect-secrets imports). So workers are forked only while no thread is inside
 ``importing()``, which any thread that may import while workers are started holds.
 
-A forked worker shares the parent's pages until it writes to them, and a garbage collection
-in the worker writes to the header of every object it traverses: the parent's whole heap (the
-records of 100k files) would be copied into each worker. So the parent's objects are frozen
-(``gc.freeze``) while workers are forked; a worker's collections then leave them alone.
+A forked worker shares the parent's pages until either side writes to them, and a garbage
+collection writes to the header of every object it traverses: the parent's whole heap (the
+records of 100k files) would be copied, page by page, once per process. So the parent's objects
+are frozen (``gc.freeze``) from before the fork until the workers exit: collections on both
+sides leave them alone.
 """
 
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import threading
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -38,15 +43,35 @@ def importing() -> Iterator[None]:
         yield
 
 
+_INHERITED: dict[int, Sequence[Any]] = {}  # the items of each running call, inherited by its workers
+_CALLS = itertools.count()
+
+
 @contextmanager
-def _forking() -> Iterator[None]:
-    """Hold around anything that may fork workers: no import under way, the parent's heap frozen."""
-    with _FORKING:
-        gc.freeze()
-        try:
-            yield
-        finally:
-            gc.unfreeze()
+def _pool(workers: int, items: Sequence[T]) -> Iterator[tuple[ProcessPoolExecutor, int]]:
+    """Forked workers that inherit ``items`` (under the returned key) and the parent's frozen heap.
+
+    The workers read their items from the heap they inherit, sent only a slice: pickling the items
+    would write to every one of them in the parent (a reference count), copying the pages that
+    hold them while the workers share the originals.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    key = next(_CALLS)
+    _INHERITED[key] = items
+    gc.freeze()
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            yield pool, key
+    finally:
+        gc.unfreeze()
+        del _INHERITED[key]
+
+
+def _part(work: Callable[[str, Sequence[T]], list[R]], root: str, key: int, part: slice) -> list[R]:
+    """In a worker: ``work`` over its part of the items it inherited."""
+    return work(root, _INHERITED[key][part])
 
 
 def worker_count() -> int:
@@ -60,24 +85,23 @@ def stream_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: 
     For results too large to hold all at once (a scan's words at 100k files): the caller stores
     each part and lets it go. In-process below ``min_items``.
     """
-    parts = [items[i:i + chunk] for i in range(0, len(items), chunk)]
+    parts = [slice(i, i + chunk) for i in range(0, len(items), chunk)]
     workers = worker_count()
     if len(items) < min_items or workers < 2:
         for part in parts:
-            yield work(root, part)
+            yield work(root, items[part])
         return
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, Future, wait
 
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    with _pool(workers, items) as (pool, key):
         todo = iter(parts)
         running: set[Future[list[R]]] = set()
 
         def top_up() -> None:
             # a few parts ahead of the caller, not all: results must not pile up
-            with _forking():  # a submit may fork a worker
+            with _FORKING:  # a submit may fork a worker
                 for part in todo:
-                    running.add(pool.submit(work, root, part))
+                    running.add(pool.submit(_part, work, root, key, part))
                     if len(running) >= 2 * workers:
                         break
 
@@ -100,17 +124,14 @@ def map_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: Seq
     workers = worker_count()
     if len(items) < min_items or workers < 2:
         return work(root, items)
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     # several chunks per worker keep both busy to the end
     n = workers * 4
     size = -(-len(items) // n)
-    chunks = [items[i::n] for i in range(n)] if interleave else [items[i:i + size] for i in range(0, len(items), size)]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        with _forking():  # with the fork start method every worker is forked by the first submit
-            pending = pool.map(work, [root] * len(chunks), chunks)
-        results = list(pending)
+    parts = [slice(i, None, n) for i in range(n)] if interleave else [slice(i, i + size) for i in range(0, len(items), size)]
+    with _pool(workers, items) as (pool, key):
+        with _FORKING:  # with the fork start method every worker is forked by the first submit
+            pending = [pool.submit(_part, work, root, key, part) for part in parts]
+        results = [future.result() for future in pending]
     if not interleave:
         return [r for chunk in results for r in chunk]
     ordered: list[R] = [None] * len(items)  # type: ignore[list-item]
