@@ -55,6 +55,14 @@ def test_load_index_reads_terms_cached_by_the_scan(tmp_path: Path) -> None:
     cache.close()
 
 
+def test_scanned_records_share_one_string_per_import_name(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    make_repo(root, {f"m{i}.py": "import os\nimport json\n" for i in range(3)})
+    records = scan_files(root, list_files(root).files, PackCache(None)).records
+    assert [r.imports for r in records] == [("json", "os")] * 3
+    assert all(r.imports[0] is records[0].imports[0] and r.imports[1] is records[0].imports[1] for r in records)
+
+
 def test_words_made_by_another_terms_version_are_made_again(tmp_path: Path) -> None:
     import sqlite3
 

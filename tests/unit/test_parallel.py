@@ -72,3 +72,18 @@ def test_no_worker_is_forked_while_another_thread_imports(tmp_path: Path) -> Non
     started = map_files(_started_at, str(tmp_path), [str(i) for i in range(50)], min_items=10)
     thread.join()
     assert min(started) >= released_at[0]  # every worker was forked after the import region ended
+
+
+def _names_of(root: str, items: Sequence[tuple[str, object]]) -> list[str]:
+    return [name for name, _ in items]
+
+
+def test_workers_inherit_their_items_instead_of_receiving_copies(tmp_path: Path) -> None:
+    # a lock cannot be pickled: the items reach the workers only through the fork
+    import threading
+
+    items = [(f"f{i}", threading.Lock()) for i in range(40)]
+    assert map_files(_names_of, str(tmp_path), items, min_items=10) == [n for n, _ in items]
+    assert map_files(_names_of, str(tmp_path), items, min_items=10, interleave=False) == [n for n, _ in items]
+    parts = list(stream_files(_names_of, str(tmp_path), items, min_items=10, chunk=7))
+    assert sorted(n for part in parts for n in part) == sorted(n for n, _ in items)
