@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import bisect
 import posixpath
-from array import array
 import re
 import threading
+from array import array
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
