@@ -438,6 +438,7 @@ def _pack(root: Path, options: PackOptions, cache_dir: Path | None, split: bool,
             return PackResult(tuple(Pack.from_dict(p) for p in data["packs"]), report)
         previous = ListingMemo.from_bytes(cache.get_state(LISTING_STATE))
         listing = found.listing(previous)
+        del found  # its dump of git's index (10 MB at 100k files) would be held through the scan and ranking
         if listing.memo is not None and (previous is None or previous.fingerprint != listing.fingerprint):
             cache.put_state(LISTING_STATE, listing.memo.to_bytes())
         git = read_git_info(listing.git_root, listing.root, listing.changed) if listing.git_root else None
