@@ -9,13 +9,16 @@ imports it hangs (seen: a tokenizer loading in a thread held `pkgutil`, which
 detect-secrets imports). So workers are forked only while no thread is inside
 ``importing()``, which any thread that may import while workers are started holds.
 
-A forked worker shares the parent's pages until either side writes to one: the items are not
-sent to the workers (pickling writes a reference count into each, in the parent) but inherited.
-(``gc.freeze`` around the fork was tried at 100k files: the peak did not move.)
+A forked worker shares the parent's pages until either side writes to them, and a garbage
+collection writes to the header of every object it traverses: the parent's whole heap (the
+records of 100k files) would be copied, page by page, once per process. So the parent's objects
+are frozen (``gc.freeze``) from before the fork until the workers exit: collections on both
+sides leave them alone.
 """
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import threading
@@ -46,7 +49,7 @@ _CALLS = itertools.count()
 
 @contextmanager
 def _pool(workers: int, items: Sequence[T]) -> Iterator[tuple[ProcessPoolExecutor, int]]:
-    """Forked workers that inherit ``items`` (under the returned key).
+    """Forked workers that inherit ``items`` (under the returned key) and the parent's frozen heap.
 
     The workers read their items from the heap they inherit, sent only a slice: pickling the items
     would write to every one of them in the parent (a reference count), copying the pages that
@@ -57,10 +60,12 @@ def _pool(workers: int, items: Sequence[T]) -> Iterator[tuple[ProcessPoolExecuto
 
     key = next(_CALLS)
     _INHERITED[key] = items
+    gc.freeze()
     try:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
             yield pool, key
     finally:
+        gc.unfreeze()
         del _INHERITED[key]
 
 
