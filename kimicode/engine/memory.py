@@ -70,6 +70,7 @@ class SessionMemory:
         self._store: Any = None
         self._notes: Any = None
         self._captured: set[tuple[str, str]] = set()  # state items remembered already
+        self._captured_goal = ""  # the goal remembered already (a task note)
 
     def take_notices(self) -> list[str]:
         said, self.notices = self.notices, []
@@ -124,18 +125,47 @@ class SessionMemory:
 
     def capture(self, record: Any, source: str) -> Any:
         """At a session's end or compaction: remember what the state record established that was
-        not captured already in this session. Never raises; returns kimicode.memory.remember.Stored."""
+        not captured already in this session. Never raises; returns kimicode.memory.remember.Stored.
+
+        Nothing new (a session that ends right after a compaction captured it all) opens no store
+        and writes no journal batch: `memory undo` then takes back what was really stored."""
         from kimicode.memory.remember import Stored, capture_state
 
         items = [i for i in record.items if (i.kind, i.text) not in self._captured]
         if self.repo_root is None or not self.settings.memory.enabled or not (items or record.goal):
             return Stored("", ())
+        if not items and record.goal == self._captured_goal:
+            return Stored("", ())
         stored = capture_state(self.settings, self.repo_root, _Captured(record.goal, items), source=source,
                                data_dir=self.data_dir, expand=self._expander())
         if not stored.warning:
             self._captured |= {(i.kind, i.text) for i in items}
+            self._captured_goal = record.goal
             self._found.clear()  # what is stored now may bear on the next request
         return stored
+
+    def warm(self) -> None:
+        """Open what ``capture`` will need (Chroma's modules, its client, the notes' collection) so a
+        session's end only stores: the face calls it in a thread of its own while the user reads an
+        answer. Shares nothing with the session's calls (the index's client is per process and
+        locked); does nothing when capture is off; a failure is left for the capture to report."""
+        if self.repo_root is None or not self.settings.memory.enabled or not self.settings.memory.capture:
+            return
+        from kimicode.memory.chroma import MemoryUnavailable
+        from kimicode.memory.notes import NoteError
+        from kimicode.memory.notes_store import NoteFilter
+        from kimicode.memory.remember import open_notes
+
+        try:
+            store, _ = open_notes(self.settings, self.repo_root, self.data_dir)
+        except (MemoryUnavailable, NoteError):
+            return
+        try:
+            store.notes(NoteFilter(("task",), ("task",)))
+        except (MemoryUnavailable, NoteError):
+            pass
+        finally:
+            store.close()
 
     def remember(self, text: str) -> Any:
         """``/remember TEXT``: raises NoteError (bad text) or MemoryUnavailable; returns Stored."""

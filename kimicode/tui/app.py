@@ -115,6 +115,7 @@ class KimicodeApp(App[None]):
         self._started = 0.0
         self._frame = 0
         self._quitting = False
+        self._warmed = False  # memory's store opened ahead of the session's end (Workspace.warm_memory)
         # the repository watcher (kimicode.repo.watch): what changed since the shelf was packed
         self._watcher: Any = None
         self._changed: set[str] = set()
@@ -201,6 +202,9 @@ class KimicodeApp(App[None]):
         self.refresh_bindings()
         if self._quitting:
             self._save_and_exit()
+        elif not self._warmed and self.workspace.will_capture():
+            self._warmed = True
+            self._warm_memory()
 
     # -- workers (threads: the chat core is synchronous) ------------------------------------
 
@@ -259,6 +263,11 @@ class KimicodeApp(App[None]):
             else:
                 self.post_message(EngineEvent(Failed(f"internal error: {type(exc).__name__}: {exc}")))
         self._report()
+
+    @work(thread=True, exclusive=False, group="warm")
+    def _warm_memory(self) -> None:
+        """While the user reads the first answer: the session's end then only stores its notes."""
+        self.workspace.warm_memory()
 
     @work(thread=True, exclusive=True, group="session")
     def _command(self, parsed: Parsed) -> None:

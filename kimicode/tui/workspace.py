@@ -145,6 +145,19 @@ class Workspace:
         if packer is not None and shelf is not None and not shelf.failed:
             packer.pack(shelf.query, shelf.budget, shelf.dropped)
 
+    def will_capture(self) -> bool:
+        """Whether closing the session will store what it established (a user turn, memory on)."""
+        session = self.session
+        return (session is not None and session.memory is not None and bool(self.settings.memory.capture)
+                and any(t.role == "user" for t in session.turns))
+
+    def warm_memory(self) -> None:
+        """In a thread of its own (not the session's): memory.warm, while the session goes on."""
+        session = self.session
+        memory = session.memory if session is not None else None
+        if memory is not None:
+            memory.warm()
+
     def close(self) -> None:
         if self.session is not None:
             self.session.close()
