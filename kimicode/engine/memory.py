@@ -161,7 +161,7 @@ class SessionMemory:
         except (MemoryUnavailable, NoteError):
             return
         try:
-            store.notes(NoteFilter(("task",), ("task",)))
+            store.notes(NoteFilter(("task",)))  # every collection a capture may write
         except (MemoryUnavailable, NoteError):
             pass
         finally:
