@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 HERE = Path(__file__).resolve().parent.parent
 CASES = [("off", 0), ("off", 2), ("on", 0), ("on", 2), ("seeded", 2)]
@@ -51,19 +52,19 @@ def child(base_url: str, root: str, memory: bool, turns: int, read: float) -> No
                 app.prompt.text = question
                 app.prompt.focus()
                 await pilot.press("end", "enter")
-                await until(pilot, lambda: not app.busy and len(app.workspace.session.turns) >= 2 * (n + 1))
+                await until(pilot, lambda done=2 * (n + 1): not app.busy and len(app.workspace.session.turns) >= done)
             if turns:
                 await asyncio.sleep(read)  # the user reads the last answer
             wall, cpu = time.time(), time.process_time()
             await pilot.press("ctrl+q")
         return {"pressed": wall, "app": time.time() - wall, "cpu_app": time.process_time() - cpu}
 
-    async def until(pilot: object, condition: object) -> None:
+    async def until(pilot: Any, condition: Callable[[], bool]) -> None:
         deadline = time.monotonic() + 60
-        while not condition():  # type: ignore[operator]
+        while not condition():
             if time.monotonic() > deadline:
                 raise SystemExit("timed out waiting for the app")
-            await pilot.pause(0.02)  # type: ignore[attr-defined]
+            await pilot.pause(0.02)
 
     print(json.dumps(asyncio.run(main())), flush=True)
 
