@@ -15,8 +15,9 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import pytest
 
@@ -358,6 +359,17 @@ def test_context_overflow_with_nothing_to_shrink_fails_cleanly(tmp_path: Path, o
 
 # -- Ctrl-C -------------------------------------------------------------------------------
 
+@contextmanager
+def reaped(proc: subprocess.Popen[bytes]) -> Iterator[None]:
+    """Kill ``proc`` if it still runs when the block ends: a failed assertion must not leave it behind."""
+    try:
+        yield
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 def test_ctrl_c_keeps_the_partial_answer(tmp_path: Path, openai_server: OpenAIServer) -> None:
     work = plain_dir(tmp_path)
     # the first content chunk comes at once, the next one only after 30 s
@@ -368,7 +380,7 @@ def test_ctrl_c_keeps_the_partial_answer(tmp_path: Path, openai_server: OpenAISe
     proc = subprocess.Popen([sys.executable, "-m", "kimicode", "ask", "--no-repo", "q?"], cwd=work, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
+    with reaped(proc):
         out = b""
         deadline = time.monotonic() + 60  # a loaded machine starts Python slowly; an idle one takes ~2 s
         with selectors.DefaultSelector() as selector:
@@ -382,10 +394,6 @@ def test_ctrl_c_keeps_the_partial_answer(tmp_path: Path, openai_server: OpenAISe
         assert b"FIRSTCHUNK" in out, proc.stderr.read() if proc.poll() is not None else out  # type: ignore[union-attr]
         proc.send_signal(signal.SIGINT)
         rest, err = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     stdout, stderr = (out + rest).decode(), err.decode()
     assert proc.returncode == 130, stderr
     assert stdout.startswith("FIRSTCHUNK") and "never-shown" not in stdout
@@ -398,7 +406,7 @@ def test_ctrl_c_outside_an_answer_is_one_line_and_exit_130(tmp_path: Path) -> No
     proc = subprocess.Popen([sys.executable, "-m", "kimicode", "ask", "--dry-run", "--no-repo", "q?"], cwd=plain_dir(tmp_path),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
+    with reaped(proc):
         deadline = time.monotonic() + 60
         # the kernel names where the process sleeps: once it waits on the pipe, the question's stdin is being read
         while "pipe" not in Path(f"/proc/{proc.pid}/wchan").read_text() and time.monotonic() < deadline:
@@ -406,10 +414,6 @@ def test_ctrl_c_outside_an_answer_is_one_line_and_exit_130(tmp_path: Path) -> No
         assert "pipe" in Path(f"/proc/{proc.pid}/wchan").read_text(), "never reached the read of stdin"
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 130, err
     assert err.decode().strip() == "kimicode: stopped: interrupted"
 
