@@ -182,6 +182,16 @@ def test_json_keeps_stdout_one_object_and_a_test_command_that_cannot_run_stops_t
     assert len(openai_server.chat_requests) == 2  # nothing went back to the model
 
 
+def _until_reading(pid: int, seconds: float = 20) -> None:
+    """Until the process sleeps in the terminal's read (or ``seconds`` pass): a signal sent before that
+    read starts waits unseen in CPython's input(), which a loaded machine makes likely."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while Path(f"/proc/{pid}/wchan").read_text() != "wait_woken" and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def _on_a_terminal(root: Path, server: OpenAIServer, answers: list[bytes | int], *args: str) -> tuple[int, str]:
     """``kimicode ask ARGS`` on a pseudo-terminal; at each [y/N] the next answer is typed (bytes)
     or sent as a signal (int: Ctrl-C is the terminal sending SIGINT). The exit code and all it showed."""
@@ -210,6 +220,7 @@ def _on_a_terminal(root: Path, server: OpenAIServer, answers: list[bytes | int],
                 if isinstance(answer, bytes):
                     os.write(master, answer)
                 else:
+                    _until_reading(proc.pid)
                     proc.send_signal(answer)
                     signalled = (answer, time.monotonic(), len(seen))
                 asked += 1
