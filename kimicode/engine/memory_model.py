@@ -105,23 +105,23 @@ class MemoryModel:
         self.client.finish_by(time.monotonic() + self.seconds, why)
         started = time.monotonic()
         messages = [Message("user", prompt)]
+        counted = self.tokens(prompt)
         try:
-            result = self.client.stream_chat(messages, max_tokens=self.reply_cap(reply_tokens), prompt_tokens=self.tokens(prompt))
+            result = self.client.stream_chat(messages, max_tokens=self.reply_cap(reply_tokens), prompt_tokens=counted)
         except LLMError as exc:
-            self._record(purpose, prompt, None, started, False)
+            self._record(purpose, counted, None, started, False)
             raise RuntimeError(str(exc)) from None
         ok = not result.partial and bool(result.content.strip())
-        self._record(purpose, prompt, result, started, ok)
+        self._record(purpose, counted, result, started, ok)
         if result.partial:
             raise RuntimeError(result.error or "the answer stopped early")
         if not result.content.strip() and result.truncated:
             raise RuntimeError(f"no answer within {self.reply_cap(reply_tokens):,} reply tokens (the reasoning took them)")
         return result.content
 
-    def _record(self, purpose: str, prompt: str, result: Any, started: float, ok: bool) -> None:
+    def _record(self, purpose: str, counted: int, result: Any, started: float, ok: bool) -> None:
         usage = result.usage if result is not None else None
         written = usage.completion_tokens if usage is not None else (result.pieces if result is not None else 0)
-        counted = self.tokens(prompt)
         prompt_tokens = usage.prompt_tokens if usage is not None else counted
         self.spent.append(Spent(purpose, prompt_tokens, written, time.monotonic() - started, ok, counted))
 
