@@ -30,7 +30,8 @@ class Recall:
     notes: tuple[Any, ...] = ()  # kimicode.memory.shelf.Recalled: the notes on the shelf
 
 
-def _clip(text: str, limit: int = FIELD_CHARS) -> str:
+def clip(text: str, limit: int = FIELD_CHARS) -> str:
+    """``text`` on one line, at most ``limit`` characters ("..." marks a cut)."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -55,8 +56,8 @@ def render_shelf(hits: Sequence[Any]) -> str:
                 f"{how}; {seen}"]
         if fp.frames:
             out.append("Where: " + "; ".join(fp.frames[:3]))
-        out.append("Root cause: " + (_clip(fp.root_cause) if fp.root_cause else "not recorded"))
-        out.append("Fix: " + (_clip(fp.fix) if fp.fix else "not recorded"))
+        out.append("Root cause: " + (clip(fp.root_cause) if fp.root_cause else "not recorded"))
+        out.append("Fix: " + (clip(fp.fix) if fp.fix else "not recorded"))
         if fp.files:
             out.append("Files: " + ", ".join(fp.files[:8]))
         if fp.commit:

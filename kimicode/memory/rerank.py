@@ -26,6 +26,7 @@ import string
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from kimicode.memory.recall import clip
 from kimicode.memory.shelf import MAX_STANDING, Ranked
 
 PER_KIND = MAX_STANDING  # candidates of each kind shown to the model: as many as a shelf holds as likely (see above)
@@ -114,7 +115,5 @@ def rerank(request: str, ranked: dict[str, list[Ranked]], ask: Callable[[str, in
         return Reranked(ranked, f"failed: {exc}", len(shown))
     order = parse_order(answer, len(shown))
     if order is None:
-        quoted = " ".join(answer.split())
-        quoted = quoted if len(quoted) <= SHOWN_ANSWER else quoted[:SHOWN_ANSWER - 3] + "..."
-        return Reranked(ranked, f"unusable answer (no note number): {quoted!r}", len(shown))
+        return Reranked(ranked, f"unusable answer (no note number): {clip(answer, SHOWN_ANSWER)!r}", len(shown))
     return Reranked(reordered(ranked, [shown[n] for n in order]), "", len(shown), len(order))
