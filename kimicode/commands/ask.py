@@ -305,8 +305,9 @@ def _recall(text: str, root: Path | None, settings: Settings, plan: BudgetPlan, 
     from kimicode.engine.memory_model import MemoryModel
     from kimicode.memory.chroma import MemoryUnavailable
 
-    if dry_run and root is not None and not_run_line(settings):
-        click.echo(f"kimicode: {not_run_line(settings)}", err=True)
+    not_run = not_run_line(settings) if dry_run and root is not None else ""
+    if not_run:
+        click.echo(f"kimicode: {not_run}", err=True)
     memory = SessionMemory(root, settings, model=None if dry_run or root is None else MemoryModel.from_settings(settings, spec))
     try:
         return memory.shelf(text, budget(plan, plan.prompt_limit))
@@ -316,8 +317,9 @@ def _recall(text: str, root: Path | None, settings: Settings, plan: BudgetPlan, 
     finally:
         for notice in memory.take_notices():
             click.echo(f"kimicode: {notice}", err=True)
-        if memory.model is not None and memory.model.cost_line():
-            click.echo(f"kimicode: {memory.model.cost_line()}", err=True)  # what the extra request cost
+        cost = memory.model.cost_line() if memory.model is not None else ""
+        if cost:
+            click.echo(f"kimicode: {cost}", err=True)  # what the extra request cost
         memory.close()
 
 

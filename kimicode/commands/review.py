@@ -185,8 +185,9 @@ def _review(report: _Report, settings: Settings, changes: ChangeSet, local: Loca
     counter = TokenCounter(settings.pack.encoding, calibration.factor(data_dir, settings.model))
     window = plan_for(spec, settings.ask.reply_tokens, settings.pack.budget)
 
-    if dry_run and not_run_line(settings):
-        report.say(not_run_line(settings))
+    not_run = not_run_line(settings) if dry_run else ""
+    if not_run:
+        report.say(not_run)
     model = None if dry_run else MemoryModel.from_settings(settings, spec, counter.count)  # [memory] rerank
     memory = SessionMemory(changes.root, settings, data_dir, model=model)
 

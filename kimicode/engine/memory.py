@@ -132,9 +132,7 @@ class SessionMemory:
         from kimicode.memory.remember import Stored, capture_state
 
         items = [i for i in record.items if (i.kind, i.text) not in self._captured]
-        if self.repo_root is None or not self.settings.memory.enabled or not (items or record.goal):
-            return Stored("", ())
-        if not items and record.goal == self._captured_goal:
+        if self.repo_root is None or not self.settings.memory.enabled or (not items and record.goal in ("", self._captured_goal)):
             return Stored("", ())
         stored = capture_state(self.settings, self.repo_root, _Captured(record.goal, items), source=source,
                                data_dir=self.data_dir, expand=self._expander())
