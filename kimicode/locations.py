@@ -53,6 +53,7 @@ def private_dir(path: Path, root: Path) -> Path:
     between it and ``path`` are 0700 too, created or tightened (mkdir's mode is masked by the
     umask, and folders made by an older version kept 0755). Folders above ``root`` are not ours.
     """
+    root.parent.mkdir(parents=True, exist_ok=True)  # a first run (~/.local/share not made yet): made, left as they come
     chain = [path, *(p for p in path.parents if p == root or root in p.parents)]
     for folder in reversed(chain):
         folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)

@@ -93,9 +93,7 @@ def _keep(path: Path, encoding: Any) -> None:
     try:
         fields = (encoding.name, encoding._pat_str, encoding._mergeable_ranks, encoding._special_tokens)
         payload = marshal.dumps(fields)
-        root = user_locations().cache_dir
-        root.parent.mkdir(parents=True, exist_ok=True)
-        private_dir(path.parent, root)
+        private_dir(path.parent, user_locations().cache_dir)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             tmp.write_bytes(hashlib.blake2b(payload, digest_size=16).digest() + payload)

@@ -51,6 +51,16 @@ def _dry_run_memory(repo: Path, home: Path, question: str) -> str:
     return "\n".join(m["content"] for m in dry["messages"])
 
 
+def test_the_first_note_on_a_new_machine_is_stored_and_recalled(tmp_path: Path) -> None:
+    """No folder of kimicode's (nor the one it lies in, as ~/.local/share on a new account) exists yet."""
+    home = tmp_path / "new-account" / "kimicode"
+    repo = _repo(tmp_path / "a", "shop")
+    stored = kc("memory", "remember", "--kind", "knowledge", "We use httpx for every HTTP call, never requests.",
+                cwd=repo, home=home)
+    assert stored.returncode == 0, stored.stderr
+    assert "httpx" in _dry_run_memory(repo, home, "add an HTTP call that fetches the user list")
+
+
 def test_a_session_teaches_the_next_one(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
