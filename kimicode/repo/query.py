@@ -82,7 +82,7 @@ class Question:
     text: str
     terms: dict[str, float]  # index word -> weight
     identifiers: dict[str, float]  # lower-cased identifier as written -> weight
-    named: frozenset[str]  # those of the identifiers written in prose or traceback frames, not only in code
+    named: frozenset[str]  # those of the identifiers written in prose (or also said there) or traceback frames
     paths: tuple[str, ...]  # path mentions, normalised, in order of first mention
     modules: tuple[str, ...]  # dotted names as slash paths ("sympy/physics/units"), longest first per name
     frames: tuple[Frame, ...]  # in the order written (outermost first for Python)
@@ -160,6 +160,7 @@ class _Weights:
         self.terms: defaultdict[str, float] = defaultdict(float)
         self.identifiers: defaultdict[str, float] = defaultdict(float)
         self.named: set[str] = set()
+        self.prose: set[str] = set()  # every name-like word of the prose, lower-cased
 
     def add_text(self, text: str, weight: float, code: bool = False) -> None:
         for m in _TOKEN.finditer(text):
@@ -170,6 +171,8 @@ class _Weights:
                 text[m.start() - 1 : m.start()] == "." or text[m.end() : m.end() + 1] in ("(", "=", "[", ".")
                 or text[max(m.start() - 6, 0) : m.start()].endswith(("def ", "class ", "import "))
             )
+            if not code:
+                self.prose.add(bare.lower())
             if identifier and len(bare) >= 3 and bare.lower() not in STOPWORDS:
                 self.identifiers[bare.lower()] += weight
                 if not code:
@@ -216,6 +219,9 @@ def parse_question(text: str) -> Question:
         if frame.function and frame.function.isidentifier():
             weights.identifiers[frame.function.lower()] += CODE_WEIGHT
             weights.named.add(frame.function.lower())
+    # a name of the code that the prose also says ("Wrong Derivative kind" over ``Derivative(A, x).kind``)
+    # is what the question is about, not just part of its reproduction
+    weights.named |= weights.prose & weights.identifiers.keys()
     return Question(
         text,
         _saturate(weights.terms),

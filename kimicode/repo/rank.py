@@ -51,21 +51,22 @@ SIGNALS = EVIDENCE + STRUCTURE
 # held out (docs/benchmarks.md); the scale is that of a softmax over all files: +1 multiplies a
 # file's odds by e.
 WEIGHTS: dict[str, float] = {
-    "lexical": 5.61,
-    "coverage": 2.58,
-    "definitions": 2.14,
-    "code_definitions": 0.29,
-    "name": 1.27,
-    "folder": 1.97,
-    "mentioned": 1.25,
-    "traceback": -0.46,
-    "deepest": 1.56,
-    "test": -3.32,
-    "source": 2.73,
-    "size": 0.44,
-    "imports_likely": 1.18,
-    "imported_by_likely": 1.44,
-    "hub": 0.24,
+    "lexical": 5.71,
+    "coverage": 2.51,
+    "definitions": 2.10,
+    "code_definitions": 0.00,
+    "name": 1.31,
+    "folder": 2.02,
+    "mentioned": 1.15,
+    "traceback": -0.74,
+    "deepest": 1.64,
+    "entry": 1.43,
+    "test": -3.30,
+    "source": 2.72,
+    "size": 0.38,
+    "imports_likely": 1.07,
+    "imported_by_likely": 1.28,
+    "hub": 0.27,
     "recent": 0.00,
 }
 # A softmax fit on some repositories is overconfident on others (0.998 for one file, 1e-5 for the
@@ -78,7 +79,7 @@ CALIBRATION_EXPONENT = 1.6
 CALIBRATION_RANKS = 300  # plan.CANDIDATES: files beyond are not weighed by value anyway
 EXPLAIN_MIN = 0.1  # contributions smaller than this are not worth a line in --explain
 LIKELY = 1e-4  # files less likely than this get no explanation and no slice
-RELEVANCE_VERSION = 3  # bump when WEIGHTS or the signals change: whole-pack results made before are stale
+RELEVANCE_VERSION = 4  # bump when WEIGHTS or the signals change: whole-pack results made before are stale
 
 
 class RankedFile(NamedTuple):
@@ -235,7 +236,7 @@ def _reason(f: Features, i: int, name: str) -> str | None:
     ev = f.evidence
     if name == "mentioned":
         return f"named in the question ({ev.mentions[i]})" if i in ev.mentions else None
-    if name in ("traceback", "deepest"):
+    if name in ("traceback", "deepest", "entry"):
         frames = [f"{fr.function or '?'}" + (f" (line {fr.line})" if fr.line else "") for fr in ev.frames.get(i, ())]
         return ("traceback: " + ", ".join(dict.fromkeys(frames)))[:140] if frames else None
     if name in ("definitions", "code_definitions"):

@@ -34,6 +34,7 @@ NAMES = (
     "mentioned",  # named by path or dotted module in the question (1 / number of files that name fits)
     "traceback",  # a frame of a traceback in the question is in this file
     "deepest",  # the file of the innermost frame of the question's traceback
+    "entry",  # the file of the outermost frame outside tests: where the caller entered the code
     "test",  # a test file (tests/, test_*.py, *_test.go, *.spec.ts...)
     "source",  # source code in a language kimicode outlines (not docs, data or config)
     "size",  # log of its lines, / log of 10,000
@@ -111,8 +112,10 @@ def _module_fits(module: str, paths: RepoPathIndex) -> list[str]:
     return []
 
 
-def mention_signals(question: Question, order: Sequence[str], index: Mapping[str, int]) -> tuple[dict[int, float], dict[int, str], dict[int, list[Frame]], int | None]:
-    """(strength of the best mention per file, the mention, the frames per file, the innermost frame's file)."""
+def mention_signals(question: Question, order: Sequence[str], index: Mapping[str, int]
+                    ) -> tuple[dict[int, float], dict[int, str], dict[int, list[Frame]], int | None, int | None]:
+    """(strength of the best mention per file, the mention, the frames per file, the innermost frame's file,
+    the outermost frame's file that is not a test)."""
     paths = RepoPathIndex(order)
     strength: dict[int, float] = {}
     said: dict[int, str] = {}
@@ -131,6 +134,7 @@ def mention_signals(question: Question, order: Sequence[str], index: Mapping[str
         credit(_module_fits(module, paths), module.replace("/", "."))
     frames: dict[int, list[Frame]] = {}
     deepest: int | None = None
+    entry: int | None = None
     for frame in question.frames:
         found = _fits(frame.path, paths)
         if len(found) != 1:
@@ -138,7 +142,9 @@ def mention_signals(question: Question, order: Sequence[str], index: Mapping[str
         i = index[found[0]]
         frames.setdefault(i, []).append(frame)
         deepest = i
-    return strength, said, frames, deepest
+        if entry is None and not is_test(found[0]):
+            entry = i
+    return strength, said, frames, deepest, entry
 
 
 def gather(order: Sequence[str], defines: Mapping[str, str], lines: Mapping[str, int],
@@ -167,15 +173,16 @@ def gather(order: Sequence[str], defines: Mapping[str, str], lines: Mapping[str,
             part = np.where(keep[m.term], weight[m.term], 0.0)
             matrix[:, NAMES.index(column)] = _scaled(np.bincount(m.doc, weights=part, minlength=n))
     _names(order, question, lexical, evidence, matrix)
-    strength, said, frames, deepest = mention_signals(question, order, index)
+    strength, said, frames, deepest, entry = mention_signals(question, order, index)
     for i, value in strength.items():
         matrix[i, NAMES.index("mentioned")] = value
     evidence.mentions = said
     evidence.frames = frames
     for i in frames:
         matrix[i, NAMES.index("traceback")] = 1.0
-    if deepest is not None:
-        matrix[deepest, NAMES.index("deepest")] = 1.0
+    for column, row in (("deepest", deepest), ("entry", entry)):
+        if row is not None:
+            matrix[row, NAMES.index(column)] = 1.0
     matrix[:, NAMES.index("test")] = [1.0 if is_test(p) else 0.0 for p in order]
     matrix[:, NAMES.index("source")] = [0.0 if language_for(p) is None else 1.0 for p in order]
     matrix[:, NAMES.index("size")] = [math.log1p(lines.get(p, 0)) / math.log(10_000) for p in order]

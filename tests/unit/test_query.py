@@ -59,3 +59,9 @@ def test_code_spans_give_identifiers_and_camel_parts() -> None:
     assert {"latexprinter", "_print_singularityfunction"} <= set(q.identifiers)
     assert "singularityfunction" in q.terms and "singularity" in q.terms
     assert q.terms["singularity"] < q.terms["singularityfunction"]  # a camel part counts less than the word itself
+
+
+def test_a_name_of_the_code_that_the_prose_says_is_named() -> None:
+    q = parse_question("Wrong Derivative kind attribute\n```\ni = Integral(A, x)\nd = Derivative(A, x)\nd.kind\n```\n")
+    assert {"derivative", "kind"} <= q.named  # the title talks about them
+    assert "integral" in q.identifiers and "integral" not in q.named  # only the reproduction uses it

@@ -83,6 +83,18 @@ def test_traceback_paths_name_repository_files() -> None:
     assert ranked[0].focus is not None and 2 in ranked[0].focus.frame_lines
 
 
+def test_the_outermost_frame_outside_tests_is_where_the_caller_entered() -> None:
+    texts = {"pkg/expr.py": "def __eq__(self, other):\n    return sympify(other)\n",
+             "pkg/sympify.py": "def sympify(a):\n    return parse_expr(a)\n",
+             "pkg/parser.py": "def parse_expr(code):\n    return eval(code)\n",
+             "pkg/tests/test_expr.py": "def test_eq():\n    assert x == C()\n"}
+    question = ("Equality evaluates reprs\n```\npkg/tests/test_expr.py:2: in test_eq\npkg/expr.py:2: in __eq__\n"
+                "pkg/sympify.py:2: in sympify\npkg/parser.py:2: in parse_expr\nAttributeError: no attribute y\n```\n")
+    ranked = {r.path: dict(r.signals) for r in ranked_for(texts, {}, {}, question)}
+    assert ranked["pkg/expr.py"].get("entry", 0) > 0 and ranked["pkg/parser.py"].get("deepest", 0) > 0
+    assert all(ranked[p].get("entry", 0) == 0 for p in ("pkg/tests/test_expr.py", "pkg/sympify.py", "pkg/parser.py"))
+
+
 def test_recent_changes_boost_and_determinism() -> None:
     plain = rank_files(PATHS, DEFINES, IMPORTS, {})
     boosted = rank_files(PATHS, DEFINES, IMPORTS, {"docs/guide.md": 1.0})
