@@ -13,7 +13,6 @@ it as one warning line), later requests go on without memory.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -23,14 +22,6 @@ if TYPE_CHECKING:
     from kimicode.engine.memory_model import MemoryModel
 
 CACHED_TEXTS = 4  # request texts whose recall is kept: a tool's lookup must not cost the turn's rerank again
-
-
-@dataclass(frozen=True)
-class _Captured:
-    """The part of a state record not yet remembered (kimicode.memory.remember.StateLike)."""
-
-    goal: str
-    items: list[Any]
 
 
 def budget(plan: BudgetPlan, room: int) -> int:
@@ -134,8 +125,8 @@ class SessionMemory:
         items = [i for i in record.items if (i.kind, i.text) not in self._captured]
         if self.repo_root is None or not self.settings.memory.enabled or (not items and record.goal in ("", self._captured_goal)):
             return Stored("", ())
-        stored = capture_state(self.settings, self.repo_root, _Captured(record.goal, items), source=source,
-                               data_dir=self.data_dir, expand=self._expander())
+        stored = capture_state(self.settings, self.repo_root, record, source=source, data_dir=self.data_dir,
+                               expand=self._expander(), known=frozenset(self._captured))
         if not stored.warning:
             self._captured |= {(i.kind, i.text) for i in items}
             self._captured_goal = record.goal

@@ -72,12 +72,18 @@ def classify(text: str) -> tuple[str, str]:
     return "preference", text.strip()
 
 
-def candidates_from_state(record: StateLike, task: str = "") -> list[Candidate]:
+def candidates_from_state(record: StateLike, task: str = "", known: frozenset[tuple[str, str]] = frozenset()) -> list[Candidate]:
     """What a session established that outlives it: constraints and pins (knowledge, or the user's
-    preferences), decisions, facts (knowledge), and the task itself (goal, decisions, open ends)."""
+    preferences), decisions, facts (knowledge), and the task itself (goal, decisions, open ends).
+
+    ``known``: (kind, text) of items remembered already in this session, which are not offered
+    again; the task note is still written from all of them, as it replaces the one stored before.
+    """
     out: list[Candidate] = []
     active = [i for i in record.items if getattr(i, "status", "active") == "active"]
     for item in active:
+        if (item.kind, item.text) in known:
+            continue
         if item.kind in ("constraint", "pin"):
             kind, text = classify(item.text)
             out.append(Candidate("preference" if kind == "preference" else ("decision" if kind == "decision" else "knowledge"), text))
@@ -304,16 +310,18 @@ def open_notes(settings: Any, root: Path | None, data_dir: Path | None = None, t
 
 
 def capture_state(settings: Any, root: Path | None, record: StateLike, *, source: str = "session", ask: Ask | None = None,
-                  data_dir: Path | None = None, expand: Expand | None = None) -> Stored:
-    """At a session's end or compaction: remember what its state record established. Never raises:
-    memory is optional, so a failure comes back as the Stored's one-line warning."""
+                  data_dir: Path | None = None, expand: Expand | None = None,
+                  known: frozenset[tuple[str, str]] = frozenset()) -> Stored:
+    """At a session's end or compaction: remember what its state record established (but the items
+    in ``known``, see candidates_from_state). Never raises: memory is optional, so a failure comes
+    back as the Stored's one-line warning."""
     from kimicode.memory.chroma import MemoryUnavailable
 
     if not settings.memory.enabled or not settings.memory.capture:
         return Stored("", ())
     try:
         store, journal = open_notes(settings, root, data_dir)
-        candidates = candidates_from_state(record, store.place.task)
+        candidates = candidates_from_state(record, store.place.task, known)
         if root is None:  # outside a repository only the user's own preferences have a home
             candidates = [c for c in candidates if c.kind == "preference"]
         return remember(store, journal, candidates, source=source, ask=ask, expand=expand) if candidates else Stored("", ())

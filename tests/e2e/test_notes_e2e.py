@@ -165,3 +165,29 @@ def test_memory_settings_are_user_only(tmp_path: Path) -> None:
         assert f"ignored '{key}'" in listed.stderr
     settings = Settings(memory=MemorySettings())
     assert settings.memory.retention.preference == 0
+
+
+def test_a_task_note_keeps_what_an_earlier_capture_of_the_session_stored(tmp_path: Path) -> None:
+    """A compaction captures the task; the session's end captures it again with one more decision:
+    the task note then holds both decisions, not only what was new since the compaction."""
+    from kimicode.engine.memory import SessionMemory
+
+    home = tmp_path / "home"
+    repo = make_repo(tmp_path / "a", {"app/main.py": "print('hello')\n"})
+    repo.git.checkout("-b", "rates-client")
+    record = StateRecord(goal="add the exchange-rate client")
+    record.add("decision", "Rates are cached for an hour.", [1], "model")
+    record.add("file", "app/rates.py", [1], "floor")
+    old = os.environ.get("KIMICODE_HOME")
+    os.environ["KIMICODE_HOME"] = str(home)
+    try:
+        memory = SessionMemory(Path(repo.working_dir), Settings())
+        assert memory.capture(record, "compaction").count("added") == 2
+        record.add("decision", "Failed calls retry twice.", [2], "model")
+        again = memory.capture(record, "session")
+    finally:
+        os.environ["KIMICODE_HOME"] = old or ""
+    assert again.warning == "" and again.count("added") == 1, again.lines()  # the new decision, once
+    listed = json.loads(kc("memory", "list", "--kind", "task", "--json", cwd=Path(repo.working_dir), home=home).stdout)
+    assert len(listed) == 1 and "cached for an hour" in listed[0]["text"] and "retry twice" in listed[0]["text"]
+    assert "app/rates.py" in listed[0]["text"]
