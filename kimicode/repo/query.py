@@ -85,7 +85,7 @@ class Question:
     named: frozenset[str]  # those of the identifiers written in prose (or also said there) or traceback frames
     paths: tuple[str, ...]  # path mentions, normalised, in order of first mention
     modules: tuple[str, ...]  # dotted names as slash paths ("sympy/physics/units"), longest first per name
-    frames: tuple[Frame, ...]  # in the order written (outermost first for Python)
+    frames: tuple[Frame, ...]  # outermost first, as Python writes them (JavaScript's are reversed)
     messages: tuple[str, ...] = field(default=())  # error messages and quoted phrases
 
 
@@ -102,8 +102,10 @@ def normalise_path(raw: str) -> str:
 
 
 def _frames(text: str) -> list[Frame]:
+    """The frames of the question's tracebacks, outermost first."""
     found: list[tuple[int, Frame]] = []
     taken: list[tuple[int, int]] = []
+    innermost_first = 0  # frames of stack traces written innermost first (JavaScript's `at f (...)`)
     for pattern in _FRAMES:
         for m in pattern.finditer(text):
             if any(a <= m.start() < b for a, b in taken):
@@ -114,7 +116,11 @@ def _frames(text: str) -> list[Frame]:
             path = normalise_path(groups["path"])
             if path and not groups["path"].startswith("<"):
                 found.append((m.start(), Frame(path, int(line) if line else None, groups.get("func"))))
-    return [frame for _, frame in sorted(found, key=lambda item: item[0])]
+                innermost_first += pattern is _FRAMES[-1]
+    frames = [frame for _, frame in sorted(found, key=lambda item: item[0])]
+    # Python writes the caller first, JavaScript (and Rust's `at` lines) the frame that threw:
+    # `deepest` and `entry` (signals.py) read the order, so it is made the same
+    return frames[::-1] if frames and innermost_first == len(frames) else frames
 
 
 def _code(text: str) -> tuple[str, str]:

@@ -65,3 +65,12 @@ def test_a_name_of_the_code_that_the_prose_says_is_named() -> None:
     q = parse_question("Wrong Derivative kind attribute\n```\ni = Integral(A, x)\nd = Derivative(A, x)\nd.kind\n```\n")
     assert {"derivative", "kind"} <= q.named  # the title talks about them
     assert "integral" in q.identifiers and "integral" not in q.named  # only the reproduction uses it
+
+
+def test_frames_come_outermost_first_whichever_way_the_trace_is_written() -> None:
+    js = parse_question("TypeError: x is undefined\n    at render (src/components/View.jsx:12:5)\n"
+                        "    at renderList (src/components/List.jsx:40:9)\n    at App (src/App.jsx:7:3)\n")
+    assert [f.path for f in js.frames] == ["src/App.jsx", "src/components/List.jsx", "src/components/View.jsx"]
+    python = parse_question('Traceback (most recent call last):\n  File "app/main.py", line 3, in <module>\n'
+                            '  File "app/db.py", line 9, in connect\nOSError: refused\n')
+    assert [f.path for f in python.frames] == ["app/main.py", "app/db.py"]

@@ -95,6 +95,15 @@ def test_the_outermost_frame_outside_tests_is_where_the_caller_entered() -> None
     assert all(ranked[p].get("entry", 0) == 0 for p in ("pkg/tests/test_expr.py", "pkg/sympify.py", "pkg/parser.py"))
 
 
+def test_a_javascript_trace_names_the_file_that_threw_as_deepest() -> None:
+    texts = {"src/View.jsx": "export function render(x) {\n  return x.name\n}\n",
+             "src/App.jsx": "import { render } from './View'\nexport function App() {\n  return render()\n}\n"}
+    question = "TypeError: x is undefined\n    at render (src/View.jsx:2:12)\n    at App (src/App.jsx:3:10)\n"
+    ranked = {r.path: dict(r.signals) for r in ranked_for(texts, {}, {"src/App.jsx": ["src/View.jsx"]}, question)}
+    assert ranked["src/View.jsx"].get("deepest", 0) > 0 and ranked["src/App.jsx"].get("entry", 0) > 0
+    assert ranked["src/App.jsx"].get("deepest", 0) == 0
+
+
 def test_recent_changes_boost_and_determinism() -> None:
     plain = rank_files(PATHS, DEFINES, IMPORTS, {})
     boosted = rank_files(PATHS, DEFINES, IMPORTS, {"docs/guide.md": 1.0})
