@@ -201,11 +201,18 @@ def _review(report: _Report, settings: Settings, changes: ChangeSet, local: Loca
             for notice in memory.take_notices():
                 report.say(notice)
 
+    cost_said = ""
+
     def plan_within(tokens: int) -> Plan:
+        nonlocal cost_said
         try:
             return build_plan(changes, local, counter, window, tokens, settings.pack.max_file_bytes, recall)
         finally:
             memory.close()
+            cost = model.cost_line() if model is not None else ""
+            if cost != cost_said:  # what memory's extra requests cost, once more only when a plan again added some
+                report.say(cost)
+                cost_said = cost
 
     # Planning a huge diff takes a while (about a minute for 10 MB here): when its size alone
     # says it is over the ceiling, ask (or skip) first.

@@ -209,6 +209,7 @@ def test_review_reranks_what_it_recalls(tmp_path: Path, openai_server: OpenAISer
     rerank, review = openai_server.chat_requests
     assert RERANK in prompt_of(rerank) and "app/audit.py" in prompt_of(rerank)
     assert chosen_text(prompt_of(rerank)) in shelf_lines(prompt_of(review))[0]
+    assert len(re.findall(r"memory rerank: 1 request, [\d,]+ prompt \+ \d+ completion tokens", reviewed.stderr)) == 1
 
 
 def test_import_expands_notes_that_come_without_one(tmp_path: Path, openai_server: OpenAIServer) -> None:
