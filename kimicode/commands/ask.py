@@ -317,7 +317,7 @@ def _recall(text: str, root: Path | None, settings: Settings, plan: BudgetPlan, 
     finally:
         for notice in memory.take_notices():
             click.echo(f"kimicode: {notice}", err=True)
-        cost = memory.model.cost_line() if memory.model is not None else ""
+        cost = memory.cost_line()
         if cost:
             click.echo(f"kimicode: {cost}", err=True)  # what the extra request cost
         memory.close()

@@ -209,7 +209,7 @@ def _review(report: _Report, settings: Settings, changes: ChangeSet, local: Loca
             return build_plan(changes, local, counter, window, tokens, settings.pack.max_file_bytes, recall)
         finally:
             memory.close()
-            cost = model.cost_line() if model is not None else ""
+            cost = memory.cost_line()
             if cost != cost_said:  # what memory's extra requests cost, once more only when a plan again added some
                 report.say(cost)
                 cost_said = cost

@@ -67,6 +67,10 @@ class SessionMemory:
         said, self.notices = self.notices, []
         return said
 
+    def cost_line(self) -> str:
+        """What the model's requests for memory cost so far, in one line ("" when it made none)."""
+        return self.model.cost_line() if self.model is not None else ""
+
     @property
     def enabled(self) -> bool:
         return self.repo_root is not None and bool(self.settings.memory.enabled) and not self.warning
