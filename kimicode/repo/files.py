@@ -24,7 +24,7 @@ import stat
 import subprocess
 import threading
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -256,12 +256,8 @@ class Survey:
         # a first listing judges every name and stats every file: on every core when there are many
         from kimicode.repo.parallel import map_files
 
-        with _FORKING:
-            _SHARED[:] = [self]
-            try:
-                made = map_files(_entries_chunk, "", items, PARALLEL_MIN_FILES, interleave=False)
-            finally:
-                _SHARED.clear()
+        # the workers inherit the survey with the work (parallel.map_files): it is not sent to them
+        made = map_files(partial(_entries_chunk, self), "", items, PARALLEL_MIN_FILES, interleave=False)
         return self._make(dict(zip(paths, made)))
 
     def _entry(self, path: str, oid: str | None, known: Entry | None) -> Entry:
@@ -300,12 +296,7 @@ class Survey:
                            tuple(self.stats) if self.candidates is None else (), entries)
         return Listing(self.root, self.git_root, tuple(files), tuple(skipped), self.fingerprint, self.changed, memo)
 
-_SHARED: list[Survey] = []  # the survey forked workers inherit (set under _FORKING)
-_FORKING = threading.Lock()
-
-
-def _entries_chunk(_root: str, items: Sequence[tuple[str, str | None, Entry | None]]) -> list[Entry]:
-    survey = _SHARED[0]
+def _entries_chunk(survey: Survey, _root: str, items: Sequence[tuple[str, str | None, Entry | None]]) -> list[Entry]:
     return [survey._entry(path, oid, entry) for path, oid, entry in items]
 
 

@@ -43,23 +43,25 @@ def importing() -> Iterator[None]:
         yield
 
 
-_INHERITED: dict[int, Sequence[Any]] = {}  # the items of each running call, inherited by its workers
+_INHERITED: dict[int, tuple[Callable[..., Any], Sequence[Any]]] = {}  # each running call's work and items, inherited by its workers
 _CALLS = itertools.count()
 
 
 @contextmanager
-def _pool(workers: int, items: Sequence[T]) -> Iterator[tuple[ProcessPoolExecutor, int]]:
-    """Forked workers that inherit ``items`` (under the returned key) and the parent's frozen heap.
+def _pool(workers: int, work: Callable[[str, Sequence[T]], list[R]], items: Sequence[T]
+          ) -> Iterator[tuple[ProcessPoolExecutor, int]]:
+    """Forked workers that inherit ``work`` and ``items`` (under the returned key) and the parent's frozen heap.
 
-    The workers read their items from the heap they inherit, sent only a slice: pickling the items
-    would write to every one of them in the parent (a reference count), copying the pages that
-    hold them while the workers share the originals.
+    The workers read both from the heap they inherit, sent only a slice: pickling the items would
+    write to every one of them in the parent (a reference count), copying the pages that hold them
+    while the workers share the originals; and ``work`` may hold what cannot be pickled, or is
+    large (a partial over a survey or a path index), which the workers then need not be sent.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     key = next(_CALLS)
-    _INHERITED[key] = items
+    _INHERITED[key] = (work, items)
     gc.freeze()
     try:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -69,9 +71,10 @@ def _pool(workers: int, items: Sequence[T]) -> Iterator[tuple[ProcessPoolExecuto
         del _INHERITED[key]
 
 
-def _part(work: Callable[[str, Sequence[T]], list[R]], root: str, key: int, part: slice) -> list[R]:
-    """In a worker: ``work`` over its part of the items it inherited."""
-    return work(root, _INHERITED[key][part])
+def _part(root: str, key: int, part: slice) -> list[Any]:
+    """In a worker: the work it inherited over its part of the items it inherited."""
+    work, items = _INHERITED[key]
+    return work(root, items[part])
 
 
 def worker_count() -> int:
@@ -93,7 +96,7 @@ def stream_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: 
         return
     from concurrent.futures import FIRST_COMPLETED, Future, wait
 
-    with _pool(workers, items) as (pool, key):
+    with _pool(workers, work, items) as (pool, key):
         todo = iter(parts)
         running: set[Future[list[R]]] = set()
 
@@ -101,7 +104,7 @@ def stream_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: 
             # a few parts ahead of the caller, not all: results must not pile up
             with _FORKING:  # a submit may fork a worker
                 for part in todo:
-                    running.add(pool.submit(_part, work, root, key, part))
+                    running.add(pool.submit(_part, root, key, part))
                     if len(running) >= 2 * workers:
                         break
 
@@ -128,9 +131,9 @@ def map_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: Seq
     n = workers * 4
     size = -(-len(items) // n)
     parts = [slice(i, None, n) for i in range(n)] if interleave else [slice(i, i + size) for i in range(0, len(items), size)]
-    with _pool(workers, items) as (pool, key):
+    with _pool(workers, work, items) as (pool, key):
         with _FORKING:  # with the fork start method every worker is forked by the first submit
-            pending = [pool.submit(_part, work, root, key, part) for part in parts]
+            pending = [pool.submit(_part, root, key, part) for part in parts]
         results = [future.result() for future in pending]
     if not interleave:
         return [r for chunk in results for r in chunk]

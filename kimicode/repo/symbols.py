@@ -20,9 +20,9 @@ from __future__ import annotations
 import bisect
 import posixpath
 import re
-import threading
 from array import array
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable, Iterable, Sequence
 
 __all__ = ["FileSymbols", "RepoPathIndex", "resolve_imports", "resolve_rows", "scan"]
@@ -305,12 +305,10 @@ _FEW = 8  # candidates compared one by one; more are narrowed by the importer's 
 
 
 PARALLEL_MIN_FILES = 2000  # below this, forking costs more than resolving
-_SHARED: list[tuple[RepoPathIndex, Callable[[str], int | None]]] = []  # what forked workers inherit (set under _FORKING)
-_FORKING = threading.Lock()
 
 
-def _resolve_chunk(_root: str, items: Sequence[tuple[str, str | None, Sequence[str]]]) -> list[bytes]:
-    index, row_of = _SHARED[0]
+def _resolve_chunk(index: RepoPathIndex, row_of: Callable[[str], int | None], _root: str,
+                   items: Sequence[tuple[str, str | None, Sequence[str]]]) -> list[bytes]:
     out = []
     for path, language, imports in items:
         rows = [row_of(target) for target in resolve_imports(path, language, imports, index)]
@@ -337,12 +335,8 @@ def resolve_rows(items: Sequence[tuple[str, str | None, Sequence[str]]], paths: 
             i = bisect.bisect_left(order, target)
             return i if i < len(order) and order[i] == target else None
 
-    with _FORKING:
-        _SHARED[:] = [(paths, row_of)]
-        try:
-            return map_files(_resolve_chunk, "", items, PARALLEL_MIN_FILES, interleave=False)
-        finally:
-            _SHARED.clear()
+    # the workers inherit the index and the rows with the work (parallel.map_files): not sent to them
+    return map_files(partial(_resolve_chunk, paths, row_of), "", items, PARALLEL_MIN_FILES, interleave=False)
 
 
 def _closest(importer: str, candidates: Sequence[str]) -> list[str]:
