@@ -63,6 +63,10 @@ class Contents:
         """Make the texts ``wanted`` (record, mode) on every core, ahead of the one-by-one fitting."""
         missing = [(r, m) for r, m in wanted if (r.digest, f"{m}:{VERSION}") not in self._fresh
                    and self.cache.get_blob(r.digest, f"{m}:{VERSION}") is None]
+        if len(missing) >= PREFETCH_MIN:
+            from kimicode.repo.outline import prepare
+
+            prepare(r.path for r, m in missing if m == "outline")
         made = map_files(_make_chunk, str(self.root), [(r.path, m) for r, m in missing], PREFETCH_MIN)
         for (record, mode), value in zip(missing, made):
             self._fresh[(record.digest, f"{mode}:{VERSION}")] = value

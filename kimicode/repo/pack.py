@@ -205,8 +205,9 @@ class _Blocks:
         return self.contents.ready(record, mode)
 
     def prefetch(self, wanted: Sequence[tuple[FileRecord, str]]) -> None:
-        """Make these texts now: full text and outlines on every core, slices here."""
-        self.contents.prefetch([(r, m) for r, m in wanted if m != SLICE])
+        """Make these texts now: full text and outlines on every core, slices here (each cut from
+        its file's full text, which is made with the rest)."""
+        self.contents.prefetch(list(dict.fromkeys((r, FULL if m == SLICE else m) for r, m in wanted)))
         for record, mode in wanted:
             if mode == SLICE and self.slicer is not None:
                 self.slicer.get(record)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Iterator, Sequence
 
 from kimicode.repo.cache import FileRecord, PackCache, digest_bytes
-from kimicode.repo.files import RepoFile, Skipped, content_reason, secret_in_name
+from kimicode.repo.files import NotRegularFile, RepoFile, Skipped, content_reason, secret_in_name
 from kimicode.repo.languages import language_for
 from kimicode.repo.parallel import stream_files
 
@@ -58,12 +59,26 @@ SWEEP_AFTER = 20  # files rescanned or removed before unused words are swept for
 LEXICAL_BYTES = 48_000_000  # of text indexed for words per repository (see index_cap)
 
 
+def _read(path: str, size: int) -> bytes:
+    """The file's bytes: one system call while it has the size it was listed with (a buffered
+    ``open().read()`` makes several, and costs twice the CPU over 10k files)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO put there since the listing must not block
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile()
+        data = os.read(fd, size + 1)
+        if len(data) > size:  # it grew since it was listed
+            data += b"".join(iter(partial(os.read, fd, 1 << 20), b""))
+        return data
+    finally:
+        os.close(fd)
+
+
 def _scan_chunk(index_cap: int | None, root: str, entries: Sequence[RepoFile]) -> list[tuple[FileRecord, str, bytes] | Skipped]:
     out: list[tuple[FileRecord, str, bytes] | Skipped] = []
     for entry in entries:
         try:
-            with open(os.path.join(root, entry.path), "rb") as fh:
-                data = fh.read()
+            data = _read(os.path.join(root, entry.path), entry.size)
         except OSError:
             out.append(Skipped(entry.path, "unreadable"))
             continue

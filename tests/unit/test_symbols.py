@@ -435,3 +435,24 @@ def test_resolve_rows_on_workers_matches_one_by_one() -> None:
     # a few items: rows found by binary search, in process
     assert [array("i", rows).tolist() for rows in resolve_rows(items[:5], RepoPathIndex(paths), order)] == expected[:5]
     assert any(expected)
+
+
+def test_a_c_definition_line_does_not_swallow_the_lines_after_a_macro_call() -> None:
+    # `WRAP (alpha)` at the start of a line looks like the head of a definition; its parameters
+    # must end at its own `)`, not at a later one, or the define and the function below are lost
+    text = _src("""
+        #define WRAP(x) x
+        WRAP (alpha)
+        #define isalnum(c) check(c, 0)
+        static int
+        check (int c, int (*cb)(int))
+        {
+          return cb(c);
+        }
+        Widget::
+        Widget(int size) :
+          size_(size), cells_(make(size))
+        {
+        }
+    """)
+    assert set(scan("c", text).defines) == {"WRAP", "isalnum", "check", "Widget"}
