@@ -294,13 +294,16 @@ def _fit(report: PackReport, plan: _Plan, ranked: Sequence[FileRecord], skipped:
 
 
 def _preload(counter: TokenCounter) -> None:
+    """Load what ranking and packing need after the scan: numpy (0.07 s) and the tokenizer (0.15 s)."""
     from kimicode.repo.parallel import importing
 
-    try:
-        with importing():  # loading the encoding imports modules: no worker may be forked meanwhile
+    with importing():  # loading them imports modules: no worker may be forked meanwhile
+        import numpy  # noqa: F401
+
+        try:
             counter.check()
-    except EncodingUnavailable:
-        pass  # said once, as a one-line error, when the main thread first counts
+        except EncodingUnavailable:
+            pass  # said once, as a one-line error, when the main thread first counts
 
 
 def _result_key(root: Path, fingerprint: str, git: GitInfo | None, options: PackOptions, split: bool) -> str:
@@ -447,10 +450,10 @@ def _pack(root: Path, options: PackOptions, cache_dir: Path | None, split: bool,
         report = PackReport(listing.root.name, git.describe() if git else "not a git repository", options.budget, counter.describe(), options.query)
         if progress:
             progress("scanning", 0, len(listing.files))
-        # the tokenizer takes ~0.25 s to load; the main thread idles while workers scan, so load it then
+        # the main thread idles while workers scan: what comes after is loaded then
         loading = threading.Thread(target=_preload, args=(counter,), daemon=True)
-        loading.start()
-        scan = scan_files(listing.root, listing.files, cache)
+        # started once the scan's workers are forked: while it loads, it holds off any fork (parallel.py)
+        scan = scan_files(listing.root, listing.files, cache, started=loading.start)
         report.files_reused, report.files_scanned = scan.reused, scan.scanned
         skipped = list(listing.skipped) + list(scan.skipped)
         report.skipped = [(s.path, s.reason) for s in skipped]

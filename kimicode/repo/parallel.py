@@ -82,15 +82,19 @@ def worker_count() -> int:
 
 
 def stream_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: Sequence[T], min_items: int,
-                 chunk: int = 500) -> Iterator[list[R]]:
+                 chunk: int = 500, started: Callable[[], object] | None = None) -> Iterator[list[R]]:
     """``work(root, part)`` over runs of at most ``chunk`` items, each result as soon as it is done (any order).
 
     For results too large to hold all at once (a scan's words at 100k files): the caller stores
-    each part and lets it go. In-process below ``min_items``.
+    each part and lets it go. In-process below ``min_items``. ``started`` is called once the work
+    is under way: after the workers are forked (a thread started then may import without holding
+    them off), or before the first part in-process.
     """
     parts = [slice(i, i + chunk) for i in range(0, len(items), chunk)]
     workers = worker_count()
     if len(items) < min_items or workers < 2:
+        if started is not None:
+            started()
         for part in parts:
             yield work(root, items[part])
         return
@@ -108,7 +112,9 @@ def stream_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: 
                     if len(running) >= 2 * workers:
                         break
 
-        top_up()
+        top_up()  # with the fork start method, the first submit forks every worker
+        if started is not None:
+            started()
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             running.difference_update(done)

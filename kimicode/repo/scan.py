@@ -7,7 +7,7 @@ import stat
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from kimicode.repo.cache import FileRecord, PackCache, digest_bytes
 from kimicode.repo.files import NotRegularFile, RepoFile, Skipped, content_reason, secret_in_name
@@ -89,9 +89,10 @@ def _scan_chunk(index_cap: int | None, root: str, entries: Sequence[RepoFile]) -
     return out
 
 
-def _scan_all(root: Path, entries: Sequence[RepoFile], index_cap: int | None) -> Iterator[list[tuple[FileRecord, str, bytes] | Skipped]]:
+def _scan_all(root: Path, entries: Sequence[RepoFile], index_cap: int | None, started: Callable[[], object] | None = None
+              ) -> Iterator[list[tuple[FileRecord, str, bytes] | Skipped]]:
     """Read and scan ``entries``, on every core when there are many; results by the part, as they come."""
-    return stream_files(partial(_scan_chunk, index_cap), str(root), entries, PARALLEL_MIN_FILES)
+    return stream_files(partial(_scan_chunk, index_cap), str(root), entries, PARALLEL_MIN_FILES, started=started)
 
 
 def index_cap(sizes: Sequence[int], budget: int = LEXICAL_BYTES) -> int | None:
@@ -146,7 +147,9 @@ def _copied(copies: Sequence[tuple[RepoFile, str]], fresh: Mapping[str, FileReco
     return made, unsure
 
 
-def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache) -> ScanResult:
+def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache, started: Callable[[], object] | None = None) -> ScanResult:
+    """The records of ``files``, from the cache where they are unchanged; ``started`` is called once
+    the reading is under way (see parallel.stream_files)."""
     known, all_indexed = cache.file_records()
     indexed = set() if all_indexed else cache.term_digests()
     # unchanged files are reused, unless their words are missing (a new terms.VERSION): read again
@@ -180,7 +183,7 @@ def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache) -> ScanR
 
     cap = index_cap([f.size for f in files])
     # each part is stored as it comes: a repository's words and definitions are never all in memory
-    for part in _scan_all(root, unique, cap):
+    for part in _scan_all(root, unique, cap, started):
         store(part)
     copied, unsure = _copied(copies, fresh, their_defines)
     store(copied)

@@ -87,3 +87,15 @@ def test_workers_inherit_their_items_instead_of_receiving_copies(tmp_path: Path)
     assert map_files(_names_of, str(tmp_path), items, min_items=10, interleave=False) == [n for n, _ in items]
     parts = list(stream_files(_names_of, str(tmp_path), items, min_items=10, chunk=7))
     assert sorted(n for part in parts for n in part) == sorted(n for n, _ in items)
+
+
+@pytest.mark.parametrize("count", [0, 3, 95])  # nothing, in-process, on workers
+def test_stream_files_says_once_that_the_work_is_under_way_before_the_first_part(tmp_path: Path, count: int) -> None:
+    names = [f"f{i:03}.txt" for i in range(count)]
+    for name in names:
+        (tmp_path / name).write_text("x")
+    calls: list[str] = []
+    stream = stream_files(_lengths_and_pids, str(tmp_path), names, min_items=10, chunk=7, started=lambda: calls.append("started"))
+    for part in stream:
+        calls.append("part")
+    assert calls == ["started"] + ["part"] * -(-count // 7)
