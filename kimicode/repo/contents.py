@@ -7,11 +7,12 @@ nor re-scans for secrets nor re-counts an unchanged file.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 from kimicode.repo.cache import FileRecord, PackCache
+from kimicode.repo.outline import Span
 from kimicode.repo.parallel import map_files
 from kimicode.repo.render import render_file
 from kimicode.repo.scan import read_text
@@ -25,16 +26,20 @@ PREFETCH_MIN = 16  # fewer uncached texts than this are made in-process
 
 
 def make_text(root: Path, path: str, mode: str) -> str:
-    """JSON {text, findings} of a file's full text or outline, redacted. Pure: runs in workers too."""
+    """JSON {text, findings} of a file's full text or outline, redacted; or, for mode "spans", the
+    JSON list of where its definitions sit (slices.py cuts slices along them). Pure: runs in workers too."""
     # The whole file is redacted first, outline or not: findings then give the file's own line
     # numbers, and an outline (which joins signatures and cuts long lines, so a token could lose
     # the part its format is known by) is made from text that holds no secret any more.
     result = redact(read_text(root, path), path)
     text = result.text
-    if mode == "outline":
+    if mode in ("outline", "spans"):
         from kimicode.repo.outline import outline
 
-        text = outline(path, text).text
+        made = outline(path, text)
+        if mode == "spans":
+            return json.dumps([astuple(span) for span in made.spans])
+        text = made.text
     return json.dumps({"text": text, "findings": [[f.line, f.kind] for f in result.findings]})
 
 
@@ -66,7 +71,7 @@ class Contents:
         if len(missing) >= PREFETCH_MIN:
             from kimicode.repo.outline import prepare
 
-            prepare(r.path for r, m in missing if m == "outline")
+            prepare(r.path for r, m in missing if m in ("outline", "spans"))
         made = map_files(_make_chunk, str(self.root), [(r.path, m) for r, m in missing], PREFETCH_MIN)
         for (record, mode), value in zip(missing, made):
             self._fresh[(record.digest, f"{mode}:{VERSION}")] = value
@@ -80,6 +85,11 @@ class Contents:
         data = json.loads(self._cached(record, f"{mode}:{VERSION}", lambda: make_text(self.root, record.path, mode)))
         self.findings[(record.path, mode)] = tuple(Finding(line, kind) for line, kind in data["findings"])
         return data["text"]
+
+    def spans(self, record: FileRecord) -> tuple[Span, ...]:
+        """Where the definitions of ``record``'s redacted text sit."""
+        made = self._cached(record, f"spans:{VERSION}", lambda: make_text(self.root, record.path, "spans"))
+        return tuple(Span(*item) for item in json.loads(made))
 
     def block(self, record: FileRecord, mode: str) -> str:
         return render_file(record.path, mode, self.text(record, mode), self.fmt)

@@ -206,8 +206,9 @@ class _Blocks:
 
     def prefetch(self, wanted: Sequence[tuple[FileRecord, str]]) -> None:
         """Make these texts now: full text and outlines on every core, slices here (each cut from
-        its file's full text, which is made with the rest)."""
-        self.contents.prefetch(list(dict.fromkeys((r, FULL if m == SLICE else m) for r, m in wanted)))
+        its file's full text along its definitions, which are found with the rest)."""
+        texts = [(r, made) for r, mode in wanted for made in ((FULL, "spans") if mode == SLICE else (mode,))]
+        self.contents.prefetch(list(dict.fromkeys(texts)))
         for record, mode in wanted:
             if mode == SLICE and self.slicer is not None:
                 self.slicer.get(record)

@@ -21,11 +21,10 @@ content digest; the selection is pure and deterministic.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from kimicode.repo.cache import FileRecord
@@ -36,7 +35,6 @@ from kimicode.repo.render import render_file
 from kimicode.repo.terms import words
 from kimicode.secrets import Finding
 
-VERSION = 1  # bump when spans or the slice layout change
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MARK = "⋮"  # starts every line that is not the file's own
 HEAD_LINES = 40  # of the file's head, shown in full
@@ -187,17 +185,6 @@ class Slicer:
     _made: dict[str, Slice | None] = field(default_factory=dict)
     _raw: dict[str, int] = field(default_factory=dict)  # path -> its block's raw token count
 
-    def spans(self, record: FileRecord, text: str) -> tuple[Span, ...]:
-        kind = f"spans:{VERSION}"
-        cached = self.contents.cache.get_blob(record.digest, kind)
-        if cached is not None:
-            return tuple(Span(*item) for item in json.loads(cached))
-        from kimicode.repo.outline import outline
-
-        spans = outline(record.path, text).spans
-        self.contents.cache.put_blobs([(record.digest, kind, json.dumps([astuple(s) for s in spans]))])
-        return spans
-
     def get(self, record: FileRecord) -> Slice | None:
         """The slice of ``record``, or None when the file has no useful slice."""
         if record.path not in self._made:
@@ -211,8 +198,7 @@ class Slicer:
         focus = self.focus.get(record.path)
         if focus is None or record.language is None:
             return None
-        text = self.contents.text(record, "full")
-        return make_slice(text, self.spans(record, text), focus)
+        return make_slice(self.contents.text(record, "full"), self.contents.spans(record), focus)
 
     def text(self, record: FileRecord) -> tuple[str, str]:
         """The slice's body and which lines it shows (``lines 1-40,88-120 of 900``)."""
