@@ -185,27 +185,35 @@ class Edit:
         os.utime(self.path, ns=self.times)
 
 
-def kimicode_rows(args: argparse.Namespace, tmp: Path, goals: dict[str, float] | None, exe: Path,
-                  name: str = "kimicode") -> list[Row]:
-    """Cold, warm and one-file-edited packs with ``exe``; ``goals`` None for a baseline (no goal column)."""
-    cold = Row(f"{name} cold", goal_wall=goals["cold"] if goals else None)
-    warm = Row(f"{name} warm", goal_wall=goals["warm"] if goals else None)
-    touch = Row(f"{name}, 1 file edited")   # its goal is set from the warm median below
-    # with a question, also a warm pack for another one: the per-file cache is reused, the ranking is not
-    other = Row(f"{name} warm, new query") if args.query else None
-    rows = [cold, warm] + ([touch] if args.touch else []) + ([other] if other else [])
-    if not exe.exists():
-        for row in rows:
-            row.note = f"not found: {exe} (pip install -e . in the venv)"
-        return rows
-    edit: Edit | None = None
-    try:
-        for run in range(1, args.runs + 1):
-            home = Path(tempfile.mkdtemp(prefix="kc-home-", dir=tmp))      # empty cache: cold
-            env = clean_env(home, KIMICODE_HOME=str(home / "kimicode"),
-                            TIKTOKEN_CACHE_DIR=str(Path(tempfile.mkdtemp(prefix="tiktoken-", dir=tmp))))
-            kinds = ["cold", "warm"] + (["touch"] if args.touch else []) + (["other"] if other else [])
-            for row, kind in zip(rows, kinds):
+class KimicodeBench:
+    """Cold, warm and one-file-edited packs with ``exe``, run by run; ``goals`` None for a baseline (no goal column)."""
+
+    def __init__(self, args: argparse.Namespace, tmp: Path, goals: dict[str, float] | None, exe: Path,
+                 name: str = "kimicode") -> None:
+        self.args, self.tmp, self.goals, self.exe, self.name = args, tmp, goals, exe, name
+        self.cold = Row(f"{name} cold", goal_wall=goals["cold"] if goals else None)
+        self.warm = Row(f"{name} warm", goal_wall=goals["warm"] if goals else None)
+        self.touch = Row(f"{name}, 1 file edited")   # its goal is set from the warm median below
+        # with a question, also a warm pack for another one: the per-file cache is reused, the ranking is not
+        self.other = Row(f"{name} warm, new query") if args.query else None
+        self.rows = [self.cold, self.warm] + ([self.touch] if args.touch else []) + ([self.other] if self.other else [])
+        self.edit: Edit | None = None
+        self.stopped = not exe.exists()
+        if self.stopped:
+            for row in self.rows:
+                row.note = f"not found: {exe} (pip install -e . in the venv)"
+
+    def run(self, run: int) -> None:
+        """One cold pack and the packs that follow it, each into its row (nothing once a cold run failed)."""
+        if self.stopped:
+            return
+        args, tmp, name = self.args, self.tmp, self.name
+        home = Path(tempfile.mkdtemp(prefix="kc-home-", dir=tmp))      # empty cache: cold
+        env = clean_env(home, KIMICODE_HOME=str(home / "kimicode"),
+                        TIKTOKEN_CACHE_DIR=str(Path(tempfile.mkdtemp(prefix="tiktoken-", dir=tmp))))
+        kinds = ["cold", "warm"] + (["touch"] if args.touch else []) + (["other"] if self.other else [])
+        try:
+            for row, kind in zip(self.rows, kinds):
                 out = tmp / f"{name}-{kind}-{run}.xml"
                 if kind == "cold":
                     before_cold(args)
@@ -214,16 +222,16 @@ def kimicode_rows(args: argparse.Namespace, tmp: Path, goals: dict[str, float] |
                     if edited is None:
                         row.note = "no file sent in full to edit"
                         break
-                    edit = edit or Edit(args.corpus / edited)
-                    edit.apply(run)
-                argv = [str(exe), "pack", str(args.corpus), "--budget", str(args.budget), "--output", str(out)]
+                    self.edit = self.edit or Edit(args.corpus / edited)
+                    self.edit.apply(run)
+                argv = [str(self.exe), "pack", str(args.corpus), "--budget", str(args.budget), "--output", str(out)]
                 if args.query:
                     argv += ["--query", args.query + (f" ({OTHER_QUERY}, run {run})" if kind == "other" else "")]
                 progress(f"{name} {kind} (run {run}/{args.runs})")
                 m = run_measured(argv, env=env, cwd=tmp, workdir=tmp / "logs", label=f"{name}-{kind}-{run}",
                                  timeout=args.timeout)
-                if kind == "touch" and edit is not None:
-                    edit.restore()
+                if kind == "touch" and self.edit is not None:
+                    self.edit.restore()
                 row.runs.append(m)
                 if not m.ok:
                     row.note = failure_note(m)
@@ -232,22 +240,33 @@ def kimicode_rows(args: argparse.Namespace, tmp: Path, goals: dict[str, float] |
                 found = re.search(r"\(([\d,]+) tokens\)", m.stderr_path.read_text(errors="replace"))
                 if found and kind == "cold":
                     row.tokens = int(found.group(1).replace(",", ""))
-            if not cold.ok:
-                warm.note = warm.note or "skipped: cold run failed"
-                break
-            if warm.ok:
-                same = (tmp / f"{name}-cold-{run}.xml").read_bytes() == (tmp / f"{name}-warm-{run}.xml").read_bytes()
-                if not same:
-                    warm.flags.add("output differs from cold")
-            shutil.rmtree(home, ignore_errors=True)
-    finally:
-        if edit is not None:
-            edit.restore()
-    if edit is not None:
-        touch.flags.add(f"edited: {edit.path.relative_to(args.corpus)} (a line appended; put back after each run)")
-    if warm.ok and goals:
-        touch.goal_wall = round(warm.wall + TOUCH_GOAL_OVER_WARM, 2)
-    return rows
+        finally:
+            if self.edit is not None:
+                self.edit.restore()
+        if not self.cold.ok:
+            self.warm.note = self.warm.note or "skipped: cold run failed"
+            self.stopped = True
+        elif self.warm.ok:
+            same = (tmp / f"{name}-cold-{run}.xml").read_bytes() == (tmp / f"{name}-warm-{run}.xml").read_bytes()
+            if not same:
+                self.warm.flags.add("output differs from cold")
+        shutil.rmtree(home, ignore_errors=True)
+
+    def finish(self) -> list[Row]:
+        if self.edit is not None:
+            self.touch.flags.add(f"edited: {self.edit.path.relative_to(self.args.corpus)} (a line appended; put back after each run)")
+        if self.warm.ok and self.goals:
+            self.touch.goal_wall = round(self.warm.wall + TOUCH_GOAL_OVER_WARM, 2)
+        return self.rows
+
+
+def kimicode_rows(args: argparse.Namespace, benches: list[KimicodeBench]) -> list[Row]:
+    """Run every bench ``args.runs`` times, taking turns run by run: a machine that speeds up or
+    slows down over the minutes the runs take (a shared host does) then weighs on each alike."""
+    for run in range(1, args.runs + 1):
+        for bench in benches:
+            bench.run(run)
+    return [row for bench in benches for row in bench.finish()]
 
 
 def repomix_rows(args: argparse.Namespace, tmp: Path) -> list[Row]:
@@ -429,9 +448,10 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmpdir)
         if "kimicode" in only:
             # .venv/bin/kimicode next to this interpreter (do not resolve the symlink)
-            rows += kimicode_rows(args, tmp, goals_for(files), Path(sys.executable).parent / "kimicode")
+            benches = [KimicodeBench(args, tmp, goals_for(files), Path(sys.executable).parent / "kimicode")]
             if args.baseline:
-                rows += kimicode_rows(args, tmp, None, args.baseline, "baseline")
+                benches.append(KimicodeBench(args, tmp, None, args.baseline, "baseline"))
+            rows += kimicode_rows(args, benches)
         if "repomix" in only:
             rows += repomix_rows(args, tmp)
         if "aider" in only:

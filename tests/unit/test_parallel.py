@@ -96,6 +96,6 @@ def test_stream_files_says_once_that_the_work_is_under_way_before_the_first_part
         (tmp_path / name).write_text("x")
     calls: list[str] = []
     stream = stream_files(_lengths_and_pids, str(tmp_path), names, min_items=10, chunk=7, started=lambda: calls.append("started"))
-    for part in stream:
+    for _ in stream:
         calls.append("part")
     assert calls == ["started"] + ["part"] * -(-count // 7)
