@@ -21,6 +21,7 @@ from __future__ import annotations
 import gc
 import itertools
 import os
+import signal
 import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
@@ -64,11 +65,40 @@ def _pool(workers: int, work: Callable[[str, Sequence[T]], list[R]], items: Sequ
     _INHERITED[key] = (work, items)
     gc.freeze()
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_ignore_interrupts)
+        try:
             yield pool, key
+        except BaseException:
+            _stop(pool)
+            raise
+        pool.shutdown(wait=True)
     finally:
         gc.unfreeze()
         del _INHERITED[key]
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """End the workers now, their parts begun or not: nobody reads them (interrupted, or failed).
+
+    Left to finish, they would keep the process from exiting for a part's time, and a second
+    Ctrl-C in that wait lands in the interpreter's own exit (a traceback, then a hang). Python 3.14
+    has ``terminate_workers``; before it, the pool's processes are ended one by one.
+    """
+    # shutdown forgets both: taken first
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    if manager is not None:  # it notices the ended workers and ends: here, not in the interpreter's exit
+        manager.join()
+
+
+def _ignore_interrupts() -> None:
+    """In a worker: Ctrl-C reaches the whole process group, and it is the parent's to handle. A worker
+    that took it would print a traceback of its own, from wherever it was (a second Ctrl-C during
+    the parent's cleanup found them waiting for work); the parent drops the work instead."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _part(root: str, key: int, part: slice) -> list[Any]:
@@ -82,13 +112,16 @@ def worker_count() -> int:
 
 
 def stream_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: Sequence[T], min_items: int,
-                 chunk: int = 500, started: Callable[[], object] | None = None) -> Iterator[list[R]]:
-    """``work(root, part)`` over runs of at most ``chunk`` items, each result as soon as it is done (any order).
+                 take: Callable[[list[R]], object], chunk: int = 500, started: Callable[[], object] | None = None) -> None:
+    """``work(root, part)`` over runs of at most ``chunk`` items, each result given to ``take`` as
+    soon as it is done (any order).
 
-    For results too large to hold all at once (a scan's words at 100k files): the caller stores
-    each part and lets it go. In-process below ``min_items``. ``started`` is called once the work
-    is under way: after the workers are forked (a thread started then may import without holding
-    them off), or before the first part in-process.
+    For results too large to hold all at once (a scan's words at 100k files): ``take`` stores each
+    part and lets it go. It is called here, not handed out by a generator, so that whatever it
+    raises (Ctrl-C while it stores) ends the workers at once: a generator left suspended holds its
+    pool until it is collected, and with the heap frozen (gc.freeze) that is never. In-process below
+    ``min_items``. ``started`` is called once the work is under way: after the workers are forked
+    (a thread started then may import without holding them off), or before the first part in-process.
     """
     parts = [slice(i, i + chunk) for i in range(0, len(items), chunk)]
     workers = worker_count()
@@ -96,7 +129,7 @@ def stream_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: 
         if started is not None:
             started()
         for part in parts:
-            yield work(root, items[part])
+            take(work(root, items[part]))
         return
     from concurrent.futures import FIRST_COMPLETED, Future, wait
 
@@ -120,7 +153,7 @@ def stream_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: 
             running.difference_update(done)
             top_up()
             for future in done:
-                yield future.result()
+                take(future.result())
 
 
 def map_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: Sequence[T], min_items: int,

@@ -7,7 +7,7 @@ import stat
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from kimicode.repo.cache import FileRecord, PackCache, digest_bytes
 from kimicode.repo.files import NotRegularFile, RepoFile, Skipped, content_reason, secret_in_name
@@ -89,10 +89,10 @@ def _scan_chunk(index_cap: int | None, root: str, entries: Sequence[RepoFile]) -
     return out
 
 
-def _scan_all(root: Path, entries: Sequence[RepoFile], index_cap: int | None, started: Callable[[], object] | None = None
-              ) -> Iterator[list[tuple[FileRecord, str, bytes] | Skipped]]:
-    """Read and scan ``entries``, on every core when there are many; results by the part, as they come."""
-    return stream_files(partial(_scan_chunk, index_cap), str(root), entries, PARALLEL_MIN_FILES, started=started)
+def _scan_all(root: Path, entries: Sequence[RepoFile], index_cap: int | None,
+              take: Callable[[list[tuple[FileRecord, str, bytes] | Skipped]], object], started: Callable[[], object] | None = None) -> None:
+    """Read and scan ``entries``, on every core when there are many; results by the part to ``take``, as they come."""
+    stream_files(partial(_scan_chunk, index_cap), str(root), entries, PARALLEL_MIN_FILES, take, started=started)
 
 
 def index_cap(sizes: Sequence[int], budget: int = LEXICAL_BYTES) -> int | None:
@@ -183,12 +183,10 @@ def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache, started:
 
     cap = index_cap([f.size for f in files])
     # each part is stored as it comes: a repository's words and definitions are never all in memory
-    for part in _scan_all(root, unique, cap, started):
-        store(part)
+    _scan_all(root, unique, cap, store, started)
     copied, unsure = _copied(copies, fresh, their_defines)
     store(copied)
-    for part in _scan_all(root, unsure, cap):
-        store(part)
+    _scan_all(root, unsure, cap, store)
     records: list[FileRecord] = []
     skipped: list[Skipped] = []
     for entry in files:

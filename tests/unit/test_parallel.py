@@ -25,12 +25,14 @@ def test_stream_files_gives_every_item_once_in_parts_as_they_finish(tmp_path: Pa
     names = [f"f{i:03}.txt" for i in range(95)]
     for i, name in enumerate(names):
         (tmp_path / name).write_text("x" * i)
-    parts = list(stream_files(_lengths_and_pids, str(tmp_path), names, min_items=10, chunk=7))
+    parts: list[list[tuple[str, int, int]]] = []
+    stream_files(_lengths_and_pids, str(tmp_path), names, min_items=10, take=parts.append, chunk=7)
     assert len(parts) == 14 and all(len(p) <= 7 for p in parts)
     assert sorted((n, size) for part in parts for n, size, _ in part) == [(n, i) for i, n in enumerate(names)]
     if len(os.sched_getaffinity(0)) > 1:
         assert all(pid != os.getpid() for part in parts for _, _, pid in part)
-    alone = list(stream_files(_lengths_and_pids, str(tmp_path), names[:3], min_items=10, chunk=2))
+    alone: list[list[tuple[str, int, int]]] = []
+    stream_files(_lengths_and_pids, str(tmp_path), names[:3], min_items=10, take=alone.append, chunk=2)
     assert [[(n, pid) for n, _, pid in part] for part in alone] == [[(names[0], os.getpid()), (names[1], os.getpid())],
                                                                      [(names[2], os.getpid())]]
 
@@ -85,7 +87,8 @@ def test_workers_inherit_their_items_instead_of_receiving_copies(tmp_path: Path)
     items = [(f"f{i}", threading.Lock()) for i in range(40)]
     assert map_files(_names_of, str(tmp_path), items, min_items=10) == [n for n, _ in items]
     assert map_files(_names_of, str(tmp_path), items, min_items=10, interleave=False) == [n for n, _ in items]
-    parts = list(stream_files(_names_of, str(tmp_path), items, min_items=10, chunk=7))
+    parts: list[list[str]] = []
+    stream_files(_names_of, str(tmp_path), items, min_items=10, take=parts.append, chunk=7)
     assert sorted(n for part in parts for n in part) == sorted(n for n, _ in items)
 
 
@@ -95,7 +98,6 @@ def test_stream_files_says_once_that_the_work_is_under_way_before_the_first_part
     for name in names:
         (tmp_path / name).write_text("x")
     calls: list[str] = []
-    stream = stream_files(_lengths_and_pids, str(tmp_path), names, min_items=10, chunk=7, started=lambda: calls.append("started"))
-    for _ in stream:
-        calls.append("part")
+    stream_files(_lengths_and_pids, str(tmp_path), names, min_items=10, chunk=7,
+                 take=lambda part: calls.append("part"), started=lambda: calls.append("started"))
     assert calls == ["started"] + ["part"] * -(-count // 7)
