@@ -179,7 +179,7 @@ def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache, started:
             if not record.skip and words is not None:
                 terms[record.digest] = words  # empty for a file without words: stored all the same
         cache.put_files(made, defines, terms=terms.items())
-        their_defines.update((path, names) for path, names in defines.items() if path in originals)
+        their_defines.update((path, named) for path, named in defines.items() if path in originals)
 
     cap = index_cap([f.size for f in files])
     # each part is stored as it comes: a repository's words and definitions are never all in memory
