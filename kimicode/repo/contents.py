@@ -22,29 +22,46 @@ from kimicode.tokens import TokenCounter
 VERSION = "v4"  # bump when outlines, redaction or rendering change
 
 
-PREFETCH_MIN = 16  # fewer uncached texts than this are made in-process
+PREFETCH_MIN = 16  # the texts of fewer files than this are made in-process
 
 
 def make_text(root: Path, path: str, mode: str) -> str:
     """JSON {text, findings} of a file's full text or outline, redacted; or, for mode "spans", the
     JSON list of where its definitions sit (slices.py cuts slices along them). Pure: runs in workers too."""
+    return make_texts(root, path, (mode,))[0]
+
+
+def make_texts(root: Path, path: str, modes: Sequence[str], full: str | None = None) -> list[str]:
+    """make_text of each of ``modes``, the file read and redacted once; from ``full`` (its full
+    text as made before) without reading or redacting it again."""
     # The whole file is redacted first, outline or not: findings then give the file's own line
     # numbers, and an outline (which joins signatures and cuts long lines, so a token could lose
     # the part its format is known by) is made from text that holds no secret any more.
-    result = redact(read_text(root, path), path)
-    text = result.text
-    if mode in ("outline", "spans"):
-        from kimicode.repo.outline import outline
+    if full is None:
+        result = redact(read_text(root, path), path)
+        text, findings = result.text, [[f.line, f.kind] for f in result.findings]
+    else:
+        data = json.loads(full)
+        text, findings = data["text"], data["findings"]
+    shaped = None
+    out = []
+    for mode in modes:
+        if mode == "full":
+            out.append(full or json.dumps({"text": text, "findings": findings}))
+            continue
+        if shaped is None:
+            from kimicode.repo.outline import outline
 
-        made = outline(path, text)
+            shaped = outline(path, text)
         if mode == "spans":
-            return json.dumps([astuple(span) for span in made.spans])
-        text = made.text
-    return json.dumps({"text": text, "findings": [[f.line, f.kind] for f in result.findings]})
+            out.append(json.dumps([astuple(span) for span in shaped.spans]))
+        else:
+            out.append(json.dumps({"text": shaped.text, "findings": findings}))
+    return out
 
 
-def _make_chunk(root: str, items: Sequence[tuple[str, str]]) -> list[str]:
-    return [make_text(Path(root), path, mode) for path, mode in items]
+def _make_chunk(root: str, items: Sequence[tuple[str, Sequence[str], str | None]]) -> list[list[str]]:
+    return [make_texts(Path(root), path, modes, full) for path, modes, full in items]
 
 
 @dataclass
@@ -64,31 +81,46 @@ class Contents:
             value = self._fresh[key] = make()
         return value
 
-    def prefetch(self, wanted: Sequence[tuple[FileRecord, str]]) -> None:
-        """Make the texts ``wanted`` (record, mode) on every core, ahead of the one-by-one fitting."""
-        missing = [(r, m) for r, m in wanted if (r.digest, f"{m}:{VERSION}") not in self._fresh
-                   and self.cache.get_blob(r.digest, f"{m}:{VERSION}") is None]
-        if len(missing) >= PREFETCH_MIN:
-            from kimicode.repo.outline import prepare
+    def _made(self, record: FileRecord, mode: str) -> str | None:
+        key = (record.digest, f"{mode}:{VERSION}")
+        return self._fresh.get(key) or self.cache.get_blob(*key)
 
-            prepare(r.path for r, m in missing if m in ("outline", "spans"))
-        made = map_files(_make_chunk, str(self.root), [(r.path, m) for r, m in missing], PREFETCH_MIN)
-        for (record, mode), value in zip(missing, made):
-            self._fresh[(record.digest, f"{mode}:{VERSION}")] = value
+    def _make(self, record: FileRecord, mode: str) -> str:
+        full = self._made(record, "full") if mode != "full" else None
+        return make_texts(self.root, record.path, (mode,), full)[0]
+
+    def prefetch(self, wanted: Sequence[tuple[FileRecord, str]]) -> None:
+        """Make the texts ``wanted`` (record, mode) on every core, ahead of the one-by-one fitting:
+        a file's modes together, so that it is read and redacted once."""
+        missing: dict[FileRecord, list[str]] = {}
+        for record, mode in wanted:
+            if mode not in missing.get(record, ()) and self._made(record, mode) is None:
+                missing.setdefault(record, []).append(mode)
+        if len(missing) >= PREFETCH_MIN:  # what every worker would build for itself: built once, inherited
+            from kimicode.repo.outline import prepare
+            from kimicode.secrets.engine import detectors
+
+            prepare(r.path for r, modes in missing.items() if modes != ["full"])
+            detectors()
+        # a full text made already (the workers inherit it) spares the file's other modes the redaction
+        items = [(r.path, modes, None if "full" in modes else self._made(r, "full")) for r, modes in missing.items()]
+        made = map_files(_make_chunk, str(self.root), items, PREFETCH_MIN)
+        for (record, modes), values in zip(missing.items(), made):
+            for mode, value in zip(modes, values):
+                self._fresh[(record.digest, f"{mode}:{VERSION}")] = value
 
     def ready(self, record: FileRecord, mode: str) -> bool:
         """Whether the text of ``record`` in ``mode`` is made already (so counting it costs little)."""
-        key = (record.digest, f"{mode}:{VERSION}")
-        return key in self._fresh or self.cache.get_blob(*key) is not None
+        return self._made(record, mode) is not None
 
     def text(self, record: FileRecord, mode: str) -> str:
-        data = json.loads(self._cached(record, f"{mode}:{VERSION}", lambda: make_text(self.root, record.path, mode)))
+        data = json.loads(self._cached(record, f"{mode}:{VERSION}", lambda: self._make(record, mode)))
         self.findings[(record.path, mode)] = tuple(Finding(line, kind) for line, kind in data["findings"])
         return data["text"]
 
     def spans(self, record: FileRecord) -> tuple[Span, ...]:
         """Where the definitions of ``record``'s redacted text sit."""
-        made = self._cached(record, f"spans:{VERSION}", lambda: make_text(self.root, record.path, "spans"))
+        made = self._cached(record, f"spans:{VERSION}", lambda: self._make(record, "spans"))
         return tuple(Span(*item) for item in json.loads(made))
 
     def block(self, record: FileRecord, mode: str) -> str:

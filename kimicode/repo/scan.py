@@ -182,6 +182,12 @@ def scan_files(root: Path, files: Sequence[RepoFile], cache: PackCache, started:
         their_defines.update((path, named) for path, named in defines.items() if path in originals)
 
     cap = index_cap([f.size for f in files])
+    if len(unique) >= PARALLEL_MIN_FILES:
+        # each worker would build the secret detectors (0.1 s) for the odd name that looks like a
+        # token, and the texts made after the scan need them too: built once, here, they are inherited
+        from kimicode.secrets.engine import detectors
+
+        detectors()
     # each part is stored as it comes: a repository's words and definitions are never all in memory
     _scan_all(root, unique, cap, store, started)
     copied, unsure = _copied(copies, fresh, their_defines)

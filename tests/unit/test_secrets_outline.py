@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 from random import Random
 
-from kimicode.repo.contents import make_text
+from kimicode.repo.contents import make_text, make_texts
 from tests.secret_samples import ALNUM, leaks, rand
 
 
@@ -34,3 +34,19 @@ def test_token_cut_by_the_outline_does_not_leak(tmp_path: Path) -> None:
     text = "notes\n" + "x" * 190 + " " + token + " and more\n"
     outline, findings = _made(tmp_path, "NOTES.txt", text, "outline")
     assert findings == [[2, "GitHub Token"]] and not leaks(token, outline)
+
+
+def test_modes_made_together_or_from_the_full_text_are_the_modes_made_one_by_one(tmp_path: Path) -> None:
+    # a file's modes share one reading and redaction, and a full text made before spares its other
+    # modes both: the texts, findings and spans must not depend on the way they were made
+    token = "ghp_" + rand(Random(7), ALNUM, 36)
+    text = '"""Module."""\nimport os\n\n\nclass Client:\n    """A client."""\n\n' + "".join(
+        f"    def call_{i}(self, x):\n        return x * {i}\n\n" for i in range(6)
+    ) + f'TOKEN = "{token}"\n'
+    (tmp_path / "client.py").write_text(text, encoding="utf-8")
+    modes = ("outline", "full", "spans")
+    alone = [make_text(tmp_path, "client.py", mode) for mode in modes]
+    assert json.loads(alone[1])["findings"] == [[text.count("\n"), "GitHub Token"]] and json.loads(alone[2])
+    assert make_texts(tmp_path, "client.py", modes) == alone
+    (tmp_path / "client.py").unlink()  # from the full text alone: the file is not read again
+    assert make_texts(tmp_path, "client.py", ("spans", "outline"), full=alone[1]) == [alone[2], alone[0]]
