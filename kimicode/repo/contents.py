@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import astuple, dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from kimicode.repo.cache import FileRecord, PackCache
 from kimicode.repo.outline import Span
@@ -17,7 +18,7 @@ from kimicode.repo.parallel import map_files
 from kimicode.repo.render import render_file
 from kimicode.repo.scan import read_text
 from kimicode.secrets import Finding, redact
-from kimicode.tokens import TokenCounter
+from kimicode.tokens import EncodingUnavailable, TokenCounter
 
 VERSION = "v4"  # bump when outlines, redaction or rendering change
 
@@ -60,8 +61,17 @@ def make_texts(root: Path, path: str, modes: Sequence[str], full: str | None = N
     return out
 
 
-def _make_chunk(root: str, items: Sequence[tuple[str, Sequence[str], str | None]]) -> list[list[str]]:
-    return [make_texts(Path(root), path, modes, full) for path, modes, full in items]
+def _make_chunk(count: Callable[[str], int] | None, fmt: str, root: str, items: Sequence[tuple[str, Sequence[str], str | None]]
+                ) -> list[tuple[list[str], list[int | None]]]:
+    """The texts of each (path, modes, full text made before), and the raw tokens of their blocks
+    (None for spans, or without ``count``)."""
+    out = []
+    for path, modes, full in items:
+        texts = make_texts(Path(root), path, modes, full)
+        counts = [None if count is None or mode == "spans" else count(render_file(path, mode, json.loads(made)["text"], fmt))
+                  for mode, made in zip(modes, texts)]
+        out.append((texts, counts))
+    return out
 
 
 @dataclass
@@ -104,10 +114,17 @@ class Contents:
             detectors()
         # a full text made already (the workers inherit it) spares the file's other modes the redaction
         items = [(r.path, modes, None if "full" in modes else self._made(r, "full")) for r, modes in missing.items()]
-        made = map_files(_make_chunk, str(self.root), items, PREFETCH_MIN)
-        for (record, modes), values in zip(missing.items(), made):
-            for mode, value in zip(modes, values):
+        try:  # the blocks are counted where they are made, not one by one here when the plan weighs them
+            self.counter.check()
+            count: Callable[[str], int] | None = self.counter.raw
+        except EncodingUnavailable:
+            count = None  # said once, as a one-line error, when the main thread first counts
+        made = map_files(partial(_make_chunk, count, self.fmt), str(self.root), items, PREFETCH_MIN)
+        for (record, modes), (values, counts) in zip(missing.items(), made):
+            for mode, value, raw in zip(modes, values, counts):
                 self._fresh[(record.digest, f"{mode}:{VERSION}")] = value
+                if raw is not None:
+                    self._fresh[(record.digest, self._tokens_kind(record, mode))] = str(raw)
 
     def ready(self, record: FileRecord, mode: str) -> bool:
         """Whether the text of ``record`` in ``mode`` is made already (so counting it costs little)."""
@@ -128,8 +145,10 @@ class Contents:
 
     def block_raw(self, record: FileRecord, mode: str) -> int:
         """The block's tokens before calibration: counted once per content, format and path."""
-        kind = f"tokens:{mode}:{self.fmt}:{self.counter.encoding}:{record.path}:{VERSION}"
-        return int(self._cached(record, kind, lambda: str(self.counter.raw(self.block(record, mode)))))
+        return int(self._cached(record, self._tokens_kind(record, mode), lambda: str(self.counter.raw(self.block(record, mode)))))
+
+    def _tokens_kind(self, record: FileRecord, mode: str) -> str:
+        return f"tokens:{mode}:{self.fmt}:{self.counter.encoding}:{record.path}:{VERSION}"
 
     def block_tokens(self, record: FileRecord, mode: str) -> int:
         return self.counter.scale(self.block_raw(record, mode))

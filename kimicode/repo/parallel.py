@@ -139,13 +139,16 @@ def stream_files(work: Callable[[str, Sequence[T]], list[R]], root: str, items: 
 
         def top_up() -> None:
             # a few parts ahead of the caller, not all: results must not pile up
-            with _FORKING:  # a submit may fork a worker
-                for part in todo:
-                    running.add(pool.submit(_part, root, key, part))
-                    if len(running) >= 2 * workers:
-                        break
+            for part in todo:
+                running.add(pool.submit(_part, root, key, part))
+                if len(running) >= 2 * workers:
+                    break
 
-        top_up()  # with the fork start method, the first submit forks every worker
+        # With the fork start method the first submit forks every worker, and no later one forks: only
+        # it waits for a thread's imports. Later ones must not, or a thread loading while the workers
+        # scan (pack's _preload) would hold back their next parts until it is done.
+        with _FORKING:
+            top_up()
         if started is not None:
             started()
         while running:
