@@ -101,3 +101,43 @@ def test_stream_files_says_once_that_the_work_is_under_way_before_the_first_part
     stream_files(_lengths_and_pids, str(tmp_path), names, min_items=10, chunk=7,
                  take=lambda part: calls.append("part"), started=lambda: calls.append("started"))
     assert calls == ["started"] + ["part"] * -(-count // 7)
+
+
+def _same(root: str, items: Sequence[str]) -> list[str]:
+    return list(items)
+
+
+def test_a_thread_loading_while_the_workers_run_does_not_hold_back_their_parts(tmp_path: Path) -> None:
+    # Only the first submit forks. A thread that loads once the workers are forked (pack's
+    # _preload, inside importing()) must not keep the caller from handing them their next parts.
+    import threading
+
+    from kimicode.repo.parallel import importing, worker_count
+
+    if worker_count() < 2:
+        pytest.skip("one core: the work runs in this process, nothing is forked")
+    names = [f"f{i:03}" for i in range(60)]
+    holding, every_part = threading.Event(), threading.Event()
+
+    def load() -> None:
+        with importing():
+            holding.set()
+            every_part.wait(5)
+            holding.clear()
+
+    loader = threading.Thread(target=load)
+
+    def started() -> None:
+        loader.start()
+        holding.wait(5)
+
+    while_loading: list[bool] = []
+
+    def take(part: list[str]) -> None:
+        while_loading.append(holding.is_set())
+        if len(while_loading) == 20:
+            every_part.set()
+
+    stream_files(_same, str(tmp_path), names, min_items=10, take=take, chunk=3, started=started)
+    loader.join()
+    assert while_loading == [True] * 20

@@ -3,6 +3,7 @@
 import pytest
 
 from kimicode.secrets import secret_file_kind
+from kimicode.secrets.names import PATH_RULES
 
 REFUSED = [
     ".env", "config/.env.production", "prod.env", ".envrc", "deploy/server.pem", "deploy/SERVER.PEM", "certs/tls.Key",
@@ -60,3 +61,10 @@ def test_long_words_in_file_names_are_not_tokens(path: str) -> None:
     from kimicode.repo.files import secret_in_name
 
     assert secret_in_name(path) is None
+
+
+@pytest.mark.parametrize(("glob", "kind"), PATH_RULES)
+def test_every_path_rule_holds_at_any_depth(glob: str, kind: str) -> None:
+    # the path rules are tried only for paths with a dot folder: each must still match, deep or not
+    for path in (glob.replace("*", "x"), "src/app/" + glob.replace("*", "x")):
+        assert secret_file_kind(path) == (secret_file_kind(path.rsplit("/", 1)[-1]) or kind)  # a name rule comes first
