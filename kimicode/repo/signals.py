@@ -116,6 +116,8 @@ def mention_signals(question: Question, order: Sequence[str], index: Mapping[str
                     ) -> tuple[dict[int, float], dict[int, str], dict[int, list[Frame]], int | None, int | None]:
     """(strength of the best mention per file, the mention, the frames per file, the innermost frame's file,
     the outermost frame's file that is not a test)."""
+    if not (question.paths or question.modules or question.frames):
+        return {}, {}, {}, None, None  # most questions name no file: no index of every path (0.05 s at 10k files)
     paths = RepoPathIndex(order)
     strength: dict[int, float] = {}
     said: dict[int, str] = {}
