@@ -100,7 +100,7 @@ def _open_tui(resume: str | None, model: str | None, base_url: str | None, edit:
 def main(argv: list[str] | None = None) -> Any:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     # On the way out the interpreter collects the whole heap once more only to free it anyway:
-    # 0.1 s after a pack of 10k files. Frozen (registered first, this runs last), it is just freed.
+    # a tenth of a second after a large pack. Frozen (registered first, this runs last), it is just freed.
     atexit.register(gc.freeze)
     try:
         return cli.main(args=argv, prog_name="kimicode", standalone_mode=True)
