@@ -84,16 +84,18 @@ class Contents:
     findings: dict[tuple[str, str], tuple[Finding, ...]] = field(default_factory=dict)
     _fresh: dict[tuple[str, str], str] = field(default_factory=dict)  # made this run, not yet stored
 
+    def _stored(self, record: FileRecord, kind: str) -> str | None:
+        """What was made of ``record`` as ``kind``, this run or before (None: not made yet)."""
+        return self._fresh.get((record.digest, kind)) or self.cache.get_blob(record.digest, kind)
+
     def _cached(self, record: FileRecord, kind: str, make) -> str:  # type: ignore[no-untyped-def]
-        key = (record.digest, kind)
-        value = self._fresh.get(key) or self.cache.get_blob(*key)
+        value = self._stored(record, kind)
         if value is None:
-            value = self._fresh[key] = make()
+            value = self._fresh[(record.digest, kind)] = make()
         return value
 
     def _made(self, record: FileRecord, mode: str) -> str | None:
-        key = (record.digest, f"{mode}:{VERSION}")
-        return self._fresh.get(key) or self.cache.get_blob(*key)
+        return self._stored(record, f"{mode}:{VERSION}")
 
     def _make(self, record: FileRecord, mode: str) -> str:
         full = self._made(record, "full") if mode != "full" else None
