@@ -130,14 +130,30 @@ def source(work: Path, mirror: Path, sdists: Path | None, issue: Issue) -> Path:
 def checkout(work: Path, mirror: Path, issue: Issue) -> Path:
     """The repository at the issue's base commit, in one reused worktree per repository."""
     tree = work / "checkouts" / issue.repo.replace("/", "+")
+    bare = bare_dir(mirror, issue.repo)
     if not (tree / ".git").exists():
         tree.parent.mkdir(parents=True, exist_ok=True)
-        git("--git-dir", str(bare_dir(mirror, issue.repo)), "worktree", "add", "--detach", str(tree), issue.base_commit)
-    else:
-        # git rewrites only the files that differ, so unchanged files keep their mtime and cache entries
-        git("checkout", "-q", "-f", "--detach", issue.base_commit, cwd=tree)
-        git("clean", "-q", "-f", "-d", "-x", cwd=tree)
+        git("--git-dir", str(bare), "worktree", "add", "--detach", "--no-checkout", str(tree), issue.base_commit)
+    # Everything but the files whose contents the mirror lacks (fetch leaves out a repository's
+    # largest files, e.g. astropy's IERS tables): git would refuse the whole checkout for one.
+    patterns = Path(git("rev-parse", "--path-format=absolute", "--git-path", "info/sparse-checkout", cwd=tree).strip())
+    patterns.parent.mkdir(parents=True, exist_ok=True)
+    escaped = [re.sub(r"([\\*?\[\]!#])", r"\\\1", path) for path in missing_blobs(bare, issue.base_commit)]
+    patterns.write_text("".join(f"{line}\n" for line in ["/*", *(f"!/{path}" for path in escaped)]))
+    # git rewrites only the files that differ, so unchanged files keep their mtime and cache entries
+    git("-c", "core.sparseCheckout=true", "-c", "core.sparseCheckoutCone=false",
+        "checkout", "-q", "-f", "--detach", issue.base_commit, cwd=tree)
+    git("clean", "-q", "-f", "-d", "-x", cwd=tree)
     return tree
+
+
+def missing_blobs(bare: Path, commit: str) -> list[str]:
+    """Paths at ``commit`` whose contents are not in the mirror."""
+    entries = [e.partition("\t") for e in git("--git-dir", str(bare), "ls-tree", "-r", "-z", commit).split("\0") if e]
+    blobs = [(meta.split()[2], path) for meta, _, path in entries if meta.split()[1] == "blob"]
+    checked = subprocess.run(["git", "--git-dir", str(bare), "cat-file", "--batch-check"], check=True, text=True,
+                             capture_output=True, input="".join(f"{blob}\n" for blob, _ in blobs)).stdout.splitlines()
+    return [path for (_, path), line in zip(blobs, checked) if line.endswith(" missing")]
 
 
 # --------------------------------------------------------------------------------------------
