@@ -341,7 +341,32 @@ def _rank_of(values: np.ndarray) -> np.ndarray:
 
 # Columns derived from the signals, added to them and fit with them (rank-fusion normalisations).
 LEXICAL, HUB = SIGNALS.index("lexical"), SIGNALS.index("hub")
+_PAIRS: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _tested(d: IssueData, by: np.ndarray, best: bool = False) -> np.ndarray:
+    """Each source file: the sum (or ``best``) of ``by`` over the test files that test it by name
+    (bench/tested_names.py), / the largest."""
+    from tested_names import tested_pairs
+
+    if d.issue.instance_id not in _PAIRS:
+        pairs = tested_pairs(d.paths)
+        _PAIRS[d.issue.instance_id] = (np.asarray([p[0] for p in pairs], dtype=int), np.asarray([p[1] for p in pairs], dtype=int),
+                                       np.asarray([p[2] for p in pairs], dtype=float))
+    test, source, share = _PAIRS[d.issue.instance_id]
+    out = np.zeros(len(by))
+    if best:
+        np.maximum.at(out, source, by[test] * share)
+    elif len(test):
+        out = np.bincount(source, weights=by[test] * share, minlength=len(by))
+    return out / max(float(out.max()), 1e-12)
+
+
+TODAY_EVIDENCE = np.asarray([WEIGHTS.get(name, 0.0) for name in EVIDENCE])
 FUSION_TRIALS = {
+    # an issue's reproduction reads like a test: the module its best-matching tests test
+    "tested: first guess of its tests": lambda d, x: _tested(d, softmax(d.evidence @ TODAY_EVIDENCE)),
+    "tested: best lexical of its tests": lambda d, x: _tested(d, x[:, LEXICAL], best=True),
     "lexical 10 / (10 + rank)": lambda d, x: 10.0 / (10.0 + _rank_of(x[:, LEXICAL])),
     "lexical -log(rank) / log(files)": lambda d, x: -np.log(_rank_of(x[:, LEXICAL])) / np.log(len(x)),
     "lexical x hub": lambda d, x: x[:, LEXICAL] * x[:, HUB],
@@ -418,6 +443,34 @@ def _fusion_trial(label: str, column, fit_set: Sequence[IssueData], dev: Sequenc
         print(f"  {label}: weights fit on all fit issues: " + ", ".join(f'"{n}": {v:.2f}' for n, v in zip(names, w)))
 
 
+CALIBRATION_GRID = [(share, exponent) for share in (0.6, 0.7, 0.8, 0.9, 0.95)
+                    for exponent in (1.2, 1.4, 1.6, 1.8, 2.0, 2.2, 2.5)]
+
+
+def plan_calibration(fit_set: Sequence[IssueData], dev: Sequence[IssueData], l2: float) -> None:
+    """The calibration that makes the planner send the gold file in full most often on the fit issues.
+
+    fit_calibration picks the share and exponent that make the gold file likeliest; the planner,
+    though, turns them into a decision (what goes in full), and the likeliest calibration need not
+    decide best. Each point of CALIBRATION_GRID is scored by simulate on the fit issues, each
+    repository with weights fit on the others; the best mean over both budgets is then run once on
+    the held-out issues (which chose nothing), beside the committed calibration.
+    """
+    repos = sorted({d.issue.repo for d in fit_set})
+    loro = {repo: fit([d for d in fit_set if d.issue.repo != repo], l2) for repo in repos}
+    print(f"\n== calibration for the planner: {len(fit_set)} fit issues (leave-one-repository-out weights)")
+    scores: dict[Calibration, list[float]] = {}
+    for calibration in CALIBRATION_GRID:
+        scores[calibration] = [float(np.mean([simulate([d], loro[d.issue.repo], budget, calibration)[0] for d in fit_set]))
+                               for budget in BUDGETS]
+        print(f"  {calibration}: " + "   ".join(f"{b // 1000}K full {v:.3f}" for b, v in zip(BUDGETS, scores[calibration])),
+              flush=True)
+    best = max(CALIBRATION_GRID, key=lambda c: (float(np.mean(scores[c])), c == TODAY))
+    today = np.asarray([WEIGHTS.get(name, 0.0) for name in SIGNALS])
+    for label, calibration in (("committed", TODAY), ("best on the fit issues", best)):
+        print(plan_line(f"{label} {calibration}, held out", dev, today, calibration))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_source_options(parser)
@@ -429,6 +482,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", action="store_true",
                         help="score the changes of PLANNER_TRIALS, CALIBRATION_TRIALS and FUSION_TRIALS on the --sdists "
                              "issues and on the held-out issues at their base commits (slow: many fits)")
+    parser.add_argument("--plan-calibration", action="store_true",
+                        help="choose the calibration by the planner's gold in full on the --sdists issues, and score it "
+                             "on the held-out issues at their base commits")
     args = parser.parse_args(argv)
     issues, exact, approximate = select(args)
     if not issues:
@@ -439,6 +495,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.trials:
         trials([d for d in data if d.issue.instance_id not in exact_ids], [d for d in data if d.issue.instance_id in exact_ids],
                args.l2)
+        return 0
+    if args.plan_calibration:
+        plan_calibration([d for d in data if d.issue.instance_id not in exact_ids],
+                         [d for d in data if d.issue.instance_id in exact_ids], args.l2)
         return 0
     if args.hold_out_exact:
         held_out([d for d in data if d.issue.instance_id not in exact_ids], [d for d in data if d.issue.instance_id in exact_ids],
