@@ -55,6 +55,15 @@ def scan_added(change: Change) -> list[SecretHit]:
     return [SecretHit(change.path, found.line, found.kind) for found in redact(text, change.path).findings]
 
 
+def _secret_by_name(path: str) -> str | None:
+    """Why a file is a secret by its path alone (a key file, or a token in its name), else None."""
+    kind = secret_file_kind(path)
+    if kind:
+        return f"secret file: {kind}"
+    named = secret_in_name(path)
+    return f"secret in file name: {named}" if named else None
+
+
 def scan_history(changes: ChangeSet) -> list[SecretHit]:
     """Secrets that commits of a range added and later commits removed: gone from the net diff,
     still in the history a push publishes. Those the net diff still shows are reported there."""
@@ -62,10 +71,8 @@ def scan_history(changes: ChangeSet) -> list[SecretHit]:
     hits: list[SecretHit] = []
     for commit in changes.history:
         for change in commit.changes:
-            kind = secret_file_kind(change.path)
-            named = secret_in_name(change.path)
-            if (kind or named) and change.status == "added" and change.path not in final:
-                what = f"secret file: {kind}" if kind else f"secret in file name: {named}"
+            what = _secret_by_name(change.path)
+            if what and change.status == "added" and change.path not in final:
                 hits.append(SecretHit(change.path, None, what, commit.sha))
                 continue
             added = added_lines(change.hunks)
@@ -99,13 +106,9 @@ def local_checks(changes: ChangeSet, max_file_bytes: int) -> LocalReport:
         if change.status == "deleted":
             report.reviewable.append(change)  # shown by name only: the model sees what went away
             continue
-        kind = secret_file_kind(change.path)
-        if kind:
-            report.secrets.append(SecretHit(change.path, None, f"secret file: {kind}"))
-            continue
-        named = secret_in_name(change.path)
-        if named:  # the diff would send the name itself
-            report.secrets.append(SecretHit(change.path, None, f"secret in file name: {named}"))
+        what = _secret_by_name(change.path)
+        if what:  # a secret file's contents, or the name itself, which the diff would send
+            report.secrets.append(SecretHit(change.path, None, what))
             continue
         if change.binary:
             report.skipped.append(Skip(change.path, "binary"))
