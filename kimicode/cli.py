@@ -9,7 +9,6 @@ from __future__ import annotations
 import atexit
 import gc
 import importlib
-import signal
 import sys
 from typing import Any
 
@@ -100,12 +99,8 @@ def _open_tui(resume: str | None, model: str | None, base_url: str | None, edit:
 
 def main(argv: list[str] | None = None) -> Any:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
-    # Once the last exit handler has run, the interpreter tears itself down for a few milliseconds
-    # with Python's Ctrl-C handler gone: a second Ctrl-C then (an impatient user) killed the process
-    # by the signal, its status no longer the 130 it had decided. Nothing is left to stop by then.
-    atexit.register(signal.signal, signal.SIGINT, signal.SIG_IGN)
     # On the way out the interpreter collects the whole heap once more only to free it anyway:
-    # a tenth of a second after a large pack. Frozen (registered early, this runs late), it is just freed.
+    # a tenth of a second after a large pack. Frozen (registered first, this runs last), it is just freed.
     atexit.register(gc.freeze)
     try:
         return cli.main(args=argv, prog_name="kimicode", standalone_mode=True)
