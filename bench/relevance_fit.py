@@ -44,6 +44,7 @@ from kimicode.repo.rank import (  # noqa: E402
 )
 
 ROUNDS = 3
+TODAY_WEIGHTS = np.asarray([WEIGHTS.get(name, 0.0) for name in SIGNALS])  # rank.WEIGHTS in SIGNALS order
 BUDGETS = (32_000, 128_000)
 HEADER_TOKENS = 500  # about what a pack's header takes
 
@@ -166,7 +167,7 @@ def _newton(data: Sequence[IssueData], matrices: Sequence[np.ndarray], l2: float
 
 
 def fit(data: Sequence[IssueData], l2: float) -> np.ndarray:
-    w = np.asarray([WEIGHTS.get(name, 0.0) for name in SIGNALS])
+    w = TODAY_WEIGHTS
     for _ in range(ROUNDS):
         w = _newton(data, [d.matrix(w) for d in data], l2, w)
     return w
@@ -255,9 +256,8 @@ def report(data: Sequence[IssueData], l2: float, label: str, plans: bool) -> Non
     repos = sorted({d.issue.repo for d in data})
     print(f"\n== {label}: {len(data)} issues, {', '.join(f'{r} {sum(d.issue.repo == r for d in data)}' for r in repos)}")
     lexical = SIGNALS.index("lexical")
-    today = np.asarray([WEIGHTS.get(name, 0.0) for name in SIGNALS])
     print(describe("BM25 alone (lexical signal)", ranks(data, lambda d: d.evidence[:, lexical])))
-    print(describe("rank.WEIGHTS as committed", ranks(data, weighted(today))))
+    print(describe("rank.WEIGHTS as committed", ranks(data, weighted(TODAY_WEIGHTS))))
     w = fit(data, l2)
     print(describe("fit on all (in-sample)", ranks(data, weighted(w))))
     held: list[int] = []
@@ -274,12 +274,12 @@ def report(data: Sequence[IssueData], l2: float, label: str, plans: bool) -> Non
         held_data += test
         held_weights += [w_repo] * len(test)
         print(describe(f"  held out {repo}", found))
-        print(describe("  same, rank.WEIGHTS", ranks(test, weighted(today))))
+        print(describe("  same, rank.WEIGHTS", ranks(test, weighted(TODAY_WEIGHTS))))
     if held:
         print(describe("leave-one-repository-out", held))
     if plans:
         print("planner on byte estimates (see simulate):")
-        print(plan_line("rank.WEIGHTS as committed", data, today))
+        print(plan_line("rank.WEIGHTS as committed", data, TODAY_WEIGHTS))
         print(plan_line("fit on all (in-sample)", data, w))
         if held_data:
             full = {b: [0.0, 0.0] for b in BUDGETS}
@@ -294,21 +294,25 @@ def report(data: Sequence[IssueData], l2: float, label: str, plans: bool) -> Non
     print("    " + ",\n    ".join(f'"{name}": {value:.2f}' for name, value in zip(SIGNALS, w)))
 
 
+def without_each_repo(data: Sequence[IssueData], fitted) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
+    """Per repository of ``data``, the weights ``fitted`` makes from the other repositories' issues."""
+    return {repo: fitted([d for d in data if d.issue.repo != repo]) for repo in sorted({d.issue.repo for d in data})}
+
+
 def held_out(train: Sequence[IssueData], test: Sequence[IssueData], l2: float) -> None:
     """Weights and calibration fit on ``train`` alone, scored on ``test`` (which they never saw)."""
     print(f"\n== fit on {len(train)} issues of {', '.join(sorted({d.issue.repo for d in train}))}; "
           f"scored on {len(test)} held-out issues of {', '.join(sorted({d.issue.repo for d in test}))}")
     w = fit(train, l2)
-    without = {repo: fit([x for x in train if x.issue.repo != repo], l2) for repo in sorted({x.issue.repo for x in train})}
+    without = without_each_repo(train, lambda data: fit(data, l2))
     held = [(d, without[d.issue.repo]) for d in train]
     calibration = fit_calibration(held)
-    today = np.asarray([WEIGHTS.get(name, 0.0) for name in SIGNALS])
     lexical = SIGNALS.index("lexical")
     print(describe("BM25 alone (lexical signal)", ranks(test, lambda d: d.evidence[:, lexical])))
-    print(describe("rank.WEIGHTS as committed", ranks(test, weighted(today))))
+    print(describe("rank.WEIGHTS as committed", ranks(test, weighted(TODAY_WEIGHTS))))
     print(describe("fit on the training issues", ranks(test, weighted(w))))
     print("planner on byte estimates (see simulate), held-out issues:")
-    print(plan_line("committed weights and calibration", test, today))
+    print(plan_line("committed weights and calibration", test, TODAY_WEIGHTS))
     print(plan_line("training fit, no calibration", test, w, (0.0, 1.0)))
     print(plan_line(f"training fit, calibration {calibration}", test, w, calibration))
     print(f"calibration fit on the training issues' leave-one-repository-out predictions: share {calibration[0]}, "
@@ -362,7 +366,7 @@ def _tested(d: IssueData, by: np.ndarray, best: bool = False) -> np.ndarray:
     return out / max(float(out.max()), 1e-12)
 
 
-TODAY_EVIDENCE = np.asarray([WEIGHTS.get(name, 0.0) for name in EVIDENCE])
+TODAY_EVIDENCE = TODAY_WEIGHTS[: len(EVIDENCE)]  # SIGNALS begins with EVIDENCE
 FUSION_TRIALS = {
     # an issue's reproduction reads like a test: the module its best-matching tests test
     "tested: first guess of its tests": lambda d, x: _tested(d, softmax(d.evidence @ TODAY_EVIDENCE)),
@@ -382,16 +386,15 @@ def _with_column(column):  # type: ignore[no-untyped-def]
 
 
 def _fit_matrix(data: Sequence[IssueData], matrix, l2: float) -> np.ndarray:  # type: ignore[no-untyped-def]
-    w = np.asarray([WEIGHTS.get(name, 0.0) for name in SIGNALS] + [0.0])
+    w = np.append(TODAY_WEIGHTS, 0.0)
     for _ in range(ROUNDS):
         w = _newton(data, [matrix(d, w) for d in data], l2, w)
     return w
 
 
 def _planner_cells(label: str, fit_set: Sequence[IssueData], dev: Sequence[IssueData], calibration: Calibration = TODAY) -> str:
-    today = np.asarray([WEIGHTS.get(name, 0.0) for name in SIGNALS])
-    return (f"{label:<34} fit " + plan_line("", fit_set, today, calibration).strip()
-            + " | held out " + plan_line("", dev, today, calibration).strip())
+    return (f"{label:<34} fit " + plan_line("", fit_set, TODAY_WEIGHTS, calibration).strip()
+            + " | held out " + plan_line("", dev, TODAY_WEIGHTS, calibration).strip())
 
 
 def trials(fit_set: Sequence[IssueData], dev: Sequence[IssueData], l2: float) -> None:
@@ -427,7 +430,7 @@ def _fusion_trial(label: str, column, fit_set: Sequence[IssueData], dev: Sequenc
         return lambda d: matrix(d, w) @ w
 
     repos = sorted({d.issue.repo for d in fit_set})
-    loro = {repo: fitted([d for d in fit_set if d.issue.repo != repo]) for repo in repos}
+    loro = without_each_repo(fit_set, fitted)
     w = fitted(fit_set)
     held = [r for repo in repos for r in ranks([d for d in fit_set if d.issue.repo == repo], score(loro[repo]))]
     calibration = fit_calibration([(d, loro[d.issue.repo]) for d in fit_set], matrix)
@@ -456,8 +459,7 @@ def plan_calibration(fit_set: Sequence[IssueData], dev: Sequence[IssueData], l2:
     repository with weights fit on the others; the best mean over both budgets is then run once on
     the held-out issues (which chose nothing), beside the committed calibration.
     """
-    repos = sorted({d.issue.repo for d in fit_set})
-    loro = {repo: fit([d for d in fit_set if d.issue.repo != repo], l2) for repo in repos}
+    loro = without_each_repo(fit_set, lambda data: fit(data, l2))
     print(f"\n== calibration for the planner: {len(fit_set)} fit issues (leave-one-repository-out weights)")
     scores: dict[Calibration, list[float]] = {}
     for calibration in CALIBRATION_GRID:
@@ -466,9 +468,8 @@ def plan_calibration(fit_set: Sequence[IssueData], dev: Sequence[IssueData], l2:
         print(f"  {calibration}: " + "   ".join(f"{b // 1000}K full {v:.3f}" for b, v in zip(BUDGETS, scores[calibration])),
               flush=True)
     best = max(CALIBRATION_GRID, key=lambda c: (float(np.mean(scores[c])), c == TODAY))
-    today = np.asarray([WEIGHTS.get(name, 0.0) for name in SIGNALS])
     for label, calibration in (("committed", TODAY), ("best on the fit issues", best)):
-        print(plan_line(f"{label} {calibration}, held out", dev, today, calibration))
+        print(plan_line(f"{label} {calibration}, held out", dev, TODAY_WEIGHTS, calibration))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -492,19 +493,18 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     data = load(issues, args)
     exact_ids = {i.instance_id for i in exact}
+    fit_set = [d for d in data if d.issue.instance_id not in exact_ids]  # release sources: other repositories
+    held = [d for d in data if d.issue.instance_id in exact_ids]  # at their base commits
     if args.trials:
-        trials([d for d in data if d.issue.instance_id not in exact_ids], [d for d in data if d.issue.instance_id in exact_ids],
-               args.l2)
+        trials(fit_set, held, args.l2)
         return 0
     if args.plan_calibration:
-        plan_calibration([d for d in data if d.issue.instance_id not in exact_ids],
-                         [d for d in data if d.issue.instance_id in exact_ids], args.l2)
+        plan_calibration(fit_set, held, args.l2)
         return 0
     if args.hold_out_exact:
-        held_out([d for d in data if d.issue.instance_id not in exact_ids], [d for d in data if d.issue.instance_id in exact_ids],
-                 args.l2)
+        held_out(fit_set, held, args.l2)
         return 0
-    report([d for d in data if d.issue.instance_id in exact_ids], args.l2, "at their base commits", args.plans)
+    report(held, args.l2, "at their base commits", args.plans)
     if approximate:
         report(data, args.l2, "all, with APPROXIMATE release sources", args.plans)
     return 0

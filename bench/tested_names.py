@@ -31,7 +31,7 @@ def _tested_stem(name: str) -> str | None:
     if m is None:
         return None
     tested = m.group("a") or m.group("b")
-    return tested.lower().lstrip("_") + ext if tested and ext else None
+    return _source_key(tested + ext) if tested and ext else None
 
 
 def _source_key(name: str) -> str:
