@@ -332,6 +332,8 @@ PLANNER_TRIALS: dict[str, dict[str, object]] = {
     "VALUE outline 0.05": {"VALUE": {"full": 1.0, "slice": 0.5, "outline": 0.05}},
     "VALUE outline 0.2": {"VALUE": {"full": 1.0, "slice": 0.5, "outline": 0.2}},
     "VALUE slice 0.3": {"VALUE": {"full": 1.0, "slice": 0.3, "outline": 0.1}},
+    # the five likeliest files (>= 1%) each tried whole first, not three (>= 5%)
+    "5 whole-first tries": {"ENUMERATED": 5, "ENUMERATE_CHANCE": 0.01},
 }
 CALIBRATION_TRIALS: tuple[Calibration, ...] = ((0.8, 1.2), (0.8, 1.0), (0.9, 1.2), (0.8, 2.0))
 
