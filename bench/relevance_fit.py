@@ -45,6 +45,7 @@ from kimicode.repo.rank import (  # noqa: E402
 
 ROUNDS = 3
 TODAY_WEIGHTS = np.asarray([WEIGHTS.get(name, 0.0) for name in SIGNALS])  # rank.WEIGHTS in SIGNALS order
+LEXICAL, HUB = SIGNALS.index("lexical"), SIGNALS.index("hub")
 BUDGETS = (32_000, 128_000)
 HEADER_TOKENS = 500  # about what a pack's header takes
 
@@ -255,20 +256,16 @@ def plan_line(label: str, data: Sequence[IssueData], w: np.ndarray, calibration:
 def report(data: Sequence[IssueData], l2: float, label: str, plans: bool) -> None:
     repos = sorted({d.issue.repo for d in data})
     print(f"\n== {label}: {len(data)} issues, {', '.join(f'{r} {sum(d.issue.repo == r for d in data)}' for r in repos)}")
-    lexical = SIGNALS.index("lexical")
-    print(describe("BM25 alone (lexical signal)", ranks(data, lambda d: d.evidence[:, lexical])))
+    print(describe("BM25 alone (lexical signal)", ranks(data, lambda d: d.evidence[:, LEXICAL])))
     print(describe("rank.WEIGHTS as committed", ranks(data, weighted(TODAY_WEIGHTS))))
     w = fit(data, l2)
     print(describe("fit on all (in-sample)", ranks(data, weighted(w))))
     held: list[int] = []
     held_data: list[IssueData] = []
     held_weights: list[np.ndarray] = []
-    for repo in repos:
-        train = [d for d in data if d.issue.repo != repo]
+    loro = without_each_repo(data, lambda train: fit(train, l2)) if len(repos) > 1 else {}
+    for repo, w_repo in loro.items():
         test = [d for d in data if d.issue.repo == repo]
-        if not train:
-            continue
-        w_repo = fit(train, l2)
         found = ranks(test, weighted(w_repo))
         held += found
         held_data += test
@@ -307,8 +304,7 @@ def held_out(train: Sequence[IssueData], test: Sequence[IssueData], l2: float) -
     without = without_each_repo(train, lambda data: fit(data, l2))
     held = [(d, without[d.issue.repo]) for d in train]
     calibration = fit_calibration(held)
-    lexical = SIGNALS.index("lexical")
-    print(describe("BM25 alone (lexical signal)", ranks(test, lambda d: d.evidence[:, lexical])))
+    print(describe("BM25 alone (lexical signal)", ranks(test, lambda d: d.evidence[:, LEXICAL])))
     print(describe("rank.WEIGHTS as committed", ranks(test, weighted(TODAY_WEIGHTS))))
     print(describe("fit on the training issues", ranks(test, weighted(w))))
     print("planner on byte estimates (see simulate), held-out issues:")
@@ -346,7 +342,6 @@ def _rank_of(values: np.ndarray) -> np.ndarray:
 
 
 # Columns derived from the signals, added to them and fit with them (rank-fusion normalisations).
-LEXICAL, HUB = SIGNALS.index("lexical"), SIGNALS.index("hub")
 _PAIRS: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
