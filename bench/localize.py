@@ -331,6 +331,8 @@ class ResultStore:
 
 
 def summarize(outcomes: Iterable[tuple[Issue, Outcome]]) -> dict[str, float]:
+    from kimicode.repo.plan import VALUE
+
     per_issue: dict[str, list[float]] = {m: [] for m in MODES}
     ranks: list[float] = []
     for _, outcome in outcomes:
@@ -339,15 +341,17 @@ def summarize(outcomes: Iterable[tuple[Issue, Outcome]]) -> dict[str, float]:
         ranks += [r if r is not None else float("inf") for r in outcome.ranks.values()]
     n = len(per_issue["full"])
     summary = {m: sum(v) / n if n else 0.0 for m, v in per_issue.items()}
+    # what kimicode's planner means to maximise, realised: the gold file's block at plan.VALUE
+    summary["value"] = sum(VALUE.get(m, 0.0) * summary[m] for m in MODES)
     summary["n"] = n
     summary["median_rank"] = statistics.median(ranks) if ranks else float("nan")
     return summary
 
 
 def table(rows: list[tuple[str, int, dict[str, float]]]) -> str:
-    header = ["system", "budget", "full", "slice", "outline", "absent", "full+slice", "median rank", "issues"]
+    header = ["system", "budget", "full", "slice", "outline", "absent", "full+slice", "value", "median rank", "issues"]
     lines = [[system, f"{budget // 1000}K", *(f"{s[m]:.2f}" for m in MODES), f"{s['full'] + s['slice']:.2f}",
-              f"{s['median_rank']:g}", str(s["n"])] for system, budget, s in rows]
+              f"{s['value']:.3f}", f"{s['median_rank']:g}", str(s["n"])] for system, budget, s in rows]
     widths = [max(len(x) for x in col) for col in zip(header, *lines)]
     fmt = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *map(fmt, lines)])
