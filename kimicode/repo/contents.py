@@ -128,10 +128,6 @@ class Contents:
                 if raw is not None:
                     self._fresh[(record.digest, self._tokens_kind(record, mode))] = str(raw)
 
-    def ready(self, record: FileRecord, mode: str) -> bool:
-        """Whether the text of ``record`` in ``mode`` is made already (so counting it costs little)."""
-        return self._made(record, mode) is not None
-
     def text(self, record: FileRecord, mode: str) -> str:
         data = json.loads(self._cached(record, f"{mode}:{VERSION}", lambda: self._make(record, mode)))
         self.findings[(record.path, mode)] = tuple(Finding(line, kind) for line, kind in data["findings"])

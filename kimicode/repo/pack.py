@@ -35,7 +35,7 @@ from kimicode.repo.tree import TreeMemo, render_tree
 from kimicode.secrets import Finding
 from kimicode.tokens import DEFAULT_ENCODING, EncodingUnavailable, TokenCounter
 
-RESULT_VERSION = 3  # of the cached whole-pack result: 2 keeps packs typed, 3 has slices
+RESULT_VERSION = 4  # of the cached whole-pack result: 2 keeps packs typed, 3 has slices, 4 plans independent of the cache
 RANKING_KEPT = 200  # paths of the ranking kept in the report (bench/localize.py reads ranks from it)
 EXPLAINED = 12  # files beyond those sent whose signals --explain shows
 LISTING_STATE = "listing"  # the cache's state entries: the last listing, the last import graph
@@ -198,11 +198,6 @@ class _Blocks:
         if mode == SLICE:
             return self.slicer.findings(record) if self.slicer else ()
         return self.contents.findings.get((record.path, mode), ())
-
-    def ready(self, record: FileRecord, mode: str) -> bool:
-        if mode == SLICE:
-            return self.slicer is not None and self.slicer.ready(record)
-        return self.contents.ready(record, mode)
 
     def prefetch(self, wanted: Sequence[tuple[FileRecord, str]]) -> None:
         """Make these texts now: full text and outlines on every core, slices here (each cut from

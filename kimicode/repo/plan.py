@@ -171,8 +171,6 @@ class Blocks(Protocol):
 
     def tokens(self, record: FileRecord, mode: str) -> int | None: ...
 
-    def ready(self, record: FileRecord, mode: str) -> bool: ...
-
     def prefetch(self, wanted: Sequence[tuple[FileRecord, str]]) -> None: ...
 
 
@@ -266,22 +264,22 @@ def plan_for_question(ranked: Sequence[tuple[FileRecord, float]], blocks: Blocks
     candidates = list(ranked[:CANDIDATES])
 
     estimate = estimator(counter, room)
-    seen: dict[tuple[str, str], int | None] = {}
-
-    def known(record: FileRecord, mode: str) -> int | None:
-        key = (record.path, mode)
-        if key not in seen:
-            guess = estimate(record, mode)
-            seen[key] = guess if guess is None or not blocks.ready(record, mode) else blocks.tokens(record, mode)
-        return seen[key]
-
     # the slices of the likeliest large files are made whatever their estimate: a slice's size
     # depends on what matches, far more than on the file's size
     likely = [r for r, p in candidates if p >= SLICE_CHANCE]
     likely_slices = [(r, SLICE) for r in likely if estimate(r, SLICE) is not None]
     likely_full = [(r, FULL) for r in likely if estimate(r, FULL) is not None]
     guess = plan_best(candidates, room, estimate, estimate)
-    blocks.prefetch([(c.record, c.mode) for c in guess] + likely_slices + likely_full)
+    made = [(c.record, c.mode) for c in guess] + likely_slices + likely_full
+    blocks.prefetch(made)
+    # Exact counts for the texts just made and estimates for all others, even those an earlier
+    # pack left in the cache: the same files and question give the same pack on any machine.
+    counted = {(r.path, mode): blocks.tokens(r, mode) for r, mode in made}
+
+    def known(record: FileRecord, mode: str) -> int | None:
+        key = (record.path, mode)
+        return counted[key] if key in counted else estimate(record, mode)
+
     plan = plan_best(candidates, room, known, known)
     exact = [Choice(c.record, c.mode, tokens, c.probability) for c in plan
              if (tokens := blocks.tokens(c.record, c.mode)) is not None]

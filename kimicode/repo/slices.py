@@ -191,9 +191,6 @@ class Slicer:
             self._made[record.path] = self._make(record)
         return self._made[record.path]
 
-    def ready(self, record: FileRecord) -> bool:
-        return record.path in self._made
-
     def _make(self, record: FileRecord) -> Slice | None:
         focus = self.focus.get(record.path)
         if focus is None or record.language is None:

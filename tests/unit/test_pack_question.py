@@ -74,3 +74,28 @@ def test_a_sliced_pack_is_the_same_text_from_the_cache(repo: Path, tmp_path: Pat
     sliced = next(b for b in first.pack.blocks if b.mode == "slice")
     assert sliced.shown.startswith("lines ") and f'shown="{sliced.shown}"' in first.text
     assert again.report.from_cache and again.text == first.text
+
+
+def _helper(i: int) -> str:
+    """A small file the question matches whose token count its byte size misjudges: runs of spaces
+    make fewer tokens than their bytes suggest, digits more."""
+    if i % 2:
+        padding = "".join(f"#{' ' * 120}disk\n" for _ in range(40))
+    else:
+        padding = "TABLE = [" + ", ".join(str(7919 * k % 100003) for k in range(400)) + "]\n"
+    return f"def rotate_{i}(path):\n    '''log rotation {i} when the disk quota is exceeded'''\n    return path\n\n" + padding
+
+
+@pytest.mark.parametrize("budget", [4_000, 8_000, 16_000])
+def test_a_question_pack_does_not_depend_on_what_the_cache_holds(tmp_path: Path, budget: int) -> None:
+    # The texts an earlier pack made are in the per-file cache; they used to be counted exactly
+    # where a cold pack estimated, so the same question gave another pack after other questions.
+    root = tmp_path / "svc"
+    files = {"svc/jobs.py": _module(50), "svc/main.py": "from svc import jobs\n\ndef main():\n    jobs.task_1('.')\n"}
+    files.update({f"svc/util{i}.py": _helper(i) for i in range(40)})
+    make_repo(root, files)
+    cold = pack_repository(root, PackOptions(budget=budget, query=QUESTION), tmp_path / "cold")
+    pack_repository(root, PackOptions(budget=400_000, query="which helpers build the table"), tmp_path / "warm")
+    warm = pack_repository(root, PackOptions(budget=budget, query=QUESTION), tmp_path / "warm")
+    assert not warm.report.from_cache
+    assert warm.text == cold.text
