@@ -198,11 +198,12 @@ def _on_a_terminal(root: Path, server: OpenAIServer, answers: list[bytes | int],
     import os
     import pty
     import select
+    import signal
     import time
 
     master, slave = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "kimicode", "ask", *args], cwd=root,
-                            env={**os.environ, "KIMICODE_BASE_URL": server.base_url},
+                            env={**os.environ, "KIMICODE_BASE_URL": server.base_url, "PYTHONFAULTHANDLER": "1"},
                             stdin=slave, stdout=slave, stderr=slave)
     os.close(slave)
     seen, asked = b"", 0
@@ -229,7 +230,17 @@ def _on_a_terminal(root: Path, server: OpenAIServer, answers: list[bytes | int],
                 # input() without readline): a user would press Ctrl-C again, and so does this
                 proc.send_signal(signalled[0])
                 signalled = (signalled[0], time.monotonic(), len(seen))
-        proc.wait(timeout=30)
+        if proc.poll() is None:
+            # Hung (seen once in a full suite, never alone): SIGABRT makes faulthandler print every
+            # thread's stack on the terminal, so the failure shows where it waits.
+            proc.send_signal(signal.SIGABRT)
+            while select.select([master], [], [], 5)[0]:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    break
+            proc.wait(timeout=30)
+            raise AssertionError("still running after its answers:\n" + seen.decode("utf-8", "replace"))
     finally:
         os.close(master)
     return proc.returncode, seen.decode("utf-8", "replace")
