@@ -202,9 +202,12 @@ def _on_a_terminal(root: Path, server: OpenAIServer, answers: list[bytes | int],
     import time
 
     master, slave = pty.openpty()
+    # SIGINT not ignored, as from a terminal: a suite run in the background (`nohup pytest &`) has it
+    # ignored, its children inherit that, and Python then keeps ignoring it: the Ctrl-C never came
     proc = subprocess.Popen([sys.executable, "-m", "kimicode", "ask", *args], cwd=root,
                             env={**os.environ, "KIMICODE_BASE_URL": server.base_url, "PYTHONFAULTHANDLER": "1"},
-                            stdin=slave, stdout=slave, stderr=slave)
+                            stdin=slave, stdout=slave, stderr=slave,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     os.close(slave)
     seen, asked = b"", 0
     signalled: tuple[int, float, int] | None = None  # the signal sent, when, and how much had been seen then
@@ -231,8 +234,8 @@ def _on_a_terminal(root: Path, server: OpenAIServer, answers: list[bytes | int],
                 proc.send_signal(signalled[0])
                 signalled = (signalled[0], time.monotonic(), len(seen))
         if proc.poll() is None:
-            # Hung (seen once in a full suite, never alone): SIGABRT makes faulthandler print every
-            # thread's stack on the terminal, so the failure shows where it waits.
+            # Hung: SIGABRT makes faulthandler print every thread's stack on the terminal, so the
+            # failure shows where it waits.
             proc.send_signal(signal.SIGABRT)
             while select.select([master], [], [], 5)[0]:
                 try:
