@@ -272,10 +272,10 @@ def plan_for_question(ranked: Sequence[tuple[FileRecord, float]], blocks: Blocks
     guess = plan_best(candidates, room, estimate, estimate)
     made = [(c.record, c.mode) for c in guess] + likely_slices + likely_full
     blocks.prefetch(made)
-    # Exact counts for the texts just made (a slice is cut from its file's full text, made with it)
-    # and estimates for all others, even those an earlier pack left in the cache: the same files
-    # and question give the same pack on any machine.
-    made += [(r, FULL) for r, mode in made if mode == SLICE]
+    # Exact counts for the texts just made (a slice is cut from its file's full text, made with it;
+    # a mode the estimate rules out stays out) and estimates for all others, even those an earlier
+    # pack left in the cache: the same files and question give the same pack on any machine.
+    made += [(r, FULL) for r, mode in made if mode == SLICE and estimate(r, FULL) is not None]
     counted = {(r.path, mode): blocks.tokens(r, mode) for r, mode in made}
 
     def known(record: FileRecord, mode: str) -> int | None:
