@@ -47,13 +47,6 @@ def run(args: argparse.Namespace) -> dict[str, int]:
     return counts
 
 
-def _forwarded(args: argparse.Namespace) -> list[str]:
-    """The options a worker needs to pick and pack the same issues."""
-    given = ["--data", str(args.data), "--mirror", str(args.mirror), "--work", str(args.work), "--repos", args.repos,
-             "--limit", str(args.limit), "--budgets", ",".join(map(str, args.budgets))]
-    return given + (["--sdists", str(args.sdists)] if args.sdists else [])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_source_options(parser)
@@ -66,10 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker or not args.code:
         print(json.dumps(run(args)))
         return 0
+    given = argv if argv is not None else sys.argv[1:]  # the same options for each worker, which ignores --code
     print(f"{'code':<40} {'packs':>6} {'identical cold and warm':>24}")
     for code in args.code:
         env = {**os.environ, "PYTHONPATH": str(code.resolve())}
-        out = subprocess.run([sys.executable, __file__, *_forwarded(args), "--worker"], env=env, check=True,
+        out = subprocess.run([sys.executable, __file__, *given, "--worker"], env=env, check=True,
                              stdout=subprocess.PIPE, text=True).stdout
         counts = json.loads(out.strip().splitlines()[-1])
         print(f"{str(code):<40} {counts['packs']:>6} {counts['identical']:>24}", flush=True)
