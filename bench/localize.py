@@ -1,6 +1,6 @@
 """File localization on real issues: does `kimicode pack --query ISSUE` send the file the fix changed?
 
-    .venv/bin/python bench/localize.py [--data FILE] [--repos sympy/sympy,pallets/flask]
+    .venv/bin/python bench/localize.py [--data FILE ...] [--repos sympy/sympy,pallets/flask]
                                        [--budgets 32000,128000] [--limit N] [--work DIR]
                                        [--json FILE] [--per-repo]
 
@@ -391,7 +391,10 @@ def evaluate(issues: Sequence[Issue], args: argparse.Namespace) -> dict[tuple[st
 def select(args: argparse.Namespace) -> tuple[list[Issue], list[Issue], list[Issue]]:
     """(all issues to run, those at their base commit, those approximated by a release)."""
     wanted = {r.strip() for r in args.repos.split(",") if r.strip()} or None
-    issues = load_issues(args.data, wanted)
+    issues = [issue for path in data_files(args) for issue in load_issues(path, wanted)]
+    repeated = sorted(name for name, count in Counter(i.instance_id for i in issues).items() if count > 1)
+    if repeated:
+        sys.exit(f"error: issues given twice in --data: {', '.join(repeated[:5])}")
     exact, approximate = available(issues, args.mirror, args.sdists)
     missing = sorted({i.repo for i in issues} - {i.repo for i in exact + approximate})
     if missing:
@@ -403,8 +406,13 @@ def select(args: argparse.Namespace) -> tuple[list[Issue], list[Issue], list[Iss
     return exact + approximate, exact, approximate
 
 
+def data_files(args: argparse.Namespace) -> list[Path]:
+    return args.data or [DEFAULT_DATA]
+
+
 def add_source_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help=f"issues, JSON lines [{DEFAULT_DATA}]")
+    parser.add_argument("--data", type=Path, action="append",
+                        help=f"issues, JSON lines; repeat to run several sets [{DEFAULT_DATA}]")
     parser.add_argument("--mirror", type=Path, default=DEFAULT_MIRROR, help="where OWNER+NAME/repo bare git dirs are")
     parser.add_argument("--sdists", type=Path, help="unpacked release sources standing in for repositories not in --mirror")
     parser.add_argument("--repos", default="", help="comma list of OWNER/NAME (default: every repository found)")
@@ -443,13 +451,18 @@ def main(argv: list[str] | None = None) -> int:
                 for budget in args.budgets for system in systems]
 
     print(f"kimicode {code_fingerprint()}")
-    for title, subset in (("at their base commits", exact), ("APPROXIMATE: release sources, not the base commits", approximate)):
+    groups = [("at their base commits", exact, True), ("APPROXIMATE: release sources, not the base commits", approximate, True)]
+    if len(data_files(args)) > 1:  # each set's issues at their base commits on their own too (per repository above)
+        at_base = {i.instance_id for i in exact}
+        groups[1:1] = [(f"at their base commits, from {path.name}", [i for i in load_issues(path, None) if i.instance_id in at_base],
+                        False) for path in data_files(args)]
+    for title, subset, per_repo in groups:
         if not subset:
             continue
         repos = sorted({i.repo for i in subset})
         print(f"\n{len(subset)} issues {title}: {', '.join(f'{r} {sum(i.repo == r for i in subset)}' for r in repos)}")
         print(table(rows_for(subset)))
-        if args.per_repo:
+        if args.per_repo and per_repo:
             for repo in repos:
                 print(f"\n{repo}")
                 print(table(rows_for([i for i in subset if i.repo == repo])))
