@@ -50,7 +50,9 @@ _EXTENSIONS = (
     "ini cfg conf md rst txt xml gradle cmake mk proto graphql"
 ).split()
 _EXT = "|".join(sorted(_EXTENSIONS, key=len, reverse=True))
-_FENCE = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+# A fence opens its line and its info string holds no backtick (CommonMark), or ```name``` in a
+# sentence would swallow what follows; it closes at the next ```, wherever an issue puts it.
+_FENCE = re.compile(r"^[ \t]*```[^`\n]*\n(.*?)(?:```|\Z)", re.DOTALL | re.MULTILINE)
 _INLINE = re.compile(r"`([^`\n]+)`")
 _CODE_LINE = re.compile(r"^(?:>>> |\.\.\. |In \[\d+\]: |\$ |(?:    |\t)+(?=\S))(.*)$", re.MULTILINE)
 # Traceback frames, most specific first; each gives a path and maybe a line and a function.

@@ -79,7 +79,7 @@ CALIBRATION_EXPONENT = 1.6
 CALIBRATION_RANKS = 300  # plan.CANDIDATES: files beyond are not weighed by value anyway
 EXPLAIN_MIN = 0.1  # contributions smaller than this are not worth a line in --explain
 LIKELY = 1e-4  # files less likely than this get no explanation and no slice
-RELEVANCE_VERSION = 4  # bump when WEIGHTS or the signals change: whole-pack results made before are stale
+RELEVANCE_VERSION = 5  # bump when WEIGHTS or the signals change: whole-pack results made before are stale
 
 
 class RankedFile(NamedTuple):

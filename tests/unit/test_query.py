@@ -74,3 +74,17 @@ def test_frames_come_outermost_first_whichever_way_the_trace_is_written() -> Non
     python = parse_question('Traceback (most recent call last):\n  File "app/main.py", line 3, in <module>\n'
                             '  File "app/db.py", line 9, in connect\nOSError: refused\n')
     assert [f.path for f in python.frames] == ["app/main.py", "app/db.py"]
+
+
+def test_triple_backticks_within_a_line_are_a_code_span_not_a_fence() -> None:
+    # a fence opens a line and its info string holds no backtick (CommonMark): read as a fence,
+    # ```dfs_edges``` swallowed the prose after it, and the reproduction below became prose
+    q = parse_question(
+        "dfs_edges misses edges of a multigraph\n"
+        "I expected ```dfs_edges``` to return every edge. However:\n\n"
+        "```python\ng = nx.MultiDiGraph()\ng.add_edge(1, 2)\nprint(list(nx.dfs_edges(g)))\n```\n"
+        "Is there anything I'm missing here?\n"
+    )
+    assert "dfs_edges" in q.named
+    assert "add_edge" in q.identifiers and "add_edge" not in q.named  # only the reproduction calls it
+    assert "missing" in q.terms  # the prose after the fence is prose
