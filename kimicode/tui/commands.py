@@ -39,7 +39,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("diff", "", "what kimicode changed in this session's files (net per file, coloured)"),
     Command("undo", "", "restore the files of kimicode's last applied turn (refused if one changed since)"),
     Command("model", "[NAME]", "answer with another model from now on (no argument: show it)"),
-    Command("budget", "", "tokens per shelf, the window, the last call's usage and compaction figures"),
+    Command("budget", "", "tokens per shelf, the window, the last call's usage, what memory's requests cost, "
+                         "compaction figures"),
     Command("files", "", "show or hide the files panel", local=True),
     Command("clear", "", "start a new session (the old one stays on disk)"),
     Command("export", "[PATH]", "write the session as Markdown (.json: JSON)"),

@@ -379,6 +379,10 @@ class Workspace:
                      f"{snap.usage.get('completion_tokens', 0):,} completion tokens.")
             if snap.usage.get("estimated_prompt_tokens"):
                 text += f" Our estimate of that prompt was {snap.usage['estimated_prompt_tokens']:,} tokens."
+        memory = self.require().memory
+        spent = memory.cost_line() if memory is not None else ""
+        if spent:  # [memory] rerank / expand ask the model too; ask and review print this line as well
+            text += f"\n\nMemory's own requests this session: {spent}."
         return Outcome(text + "\n\n" + self._compaction_figures())
 
     def _compaction_figures(self) -> str:
