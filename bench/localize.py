@@ -64,6 +64,7 @@ class Issue:
     base_commit: str
     problem_statement: str
     gold_files: tuple[str, ...]
+    fix_commit: str = ""  # the commit that fixed it, where the data says (bench/data/other-repos.jsonl)
 
 
 @dataclass
@@ -89,7 +90,7 @@ def load_issues(path: Path, repos: set[str] | None) -> list[Issue]:
             row = json.loads(line)
             if repos is None or row["repo"] in repos:
                 issues.append(Issue(row["instance_id"], row["repo"], row["base_commit"], row["problem_statement"],
-                                    tuple(row["gold_files"])))
+                                    tuple(row["gold_files"]), row.get("fix_commit", "")))
     return issues
 
 

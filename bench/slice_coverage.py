@@ -31,9 +31,10 @@ def fix_lines(mirror: Path, issue: Issue, path: str) -> list[int]:
     """Lines of ``path`` at the base commit that the issue's fix changed (an insertion: the lines around it)."""
     bare = str(bare_dir(mirror, issue.repo))
     number = issue.instance_id.rsplit("-", 1)[1]
-    log = subprocess.run(["git", "--git-dir", bare, "log", "--all", "-E", "--format=%H %P", "--grep", rf"#{number}\b"],
-                         capture_output=True, text=True, check=True).stdout.split("\n")
-    fix = None
+    log = [] if issue.fix_commit else subprocess.run(
+        ["git", "--git-dir", bare, "log", "--all", "-E", "--format=%H %P", "--grep", rf"#{number}\b"],
+        capture_output=True, text=True, check=True).stdout.split("\n")
+    fix = issue.fix_commit or None
     for line in filter(None, log):
         commit, *parents = line.split()
         fix = parents[1] if len(parents) == 2 else commit  # a merge: the pull request's head
