@@ -233,7 +233,10 @@ def _on_a_terminal(root: Path, server: OpenAIServer, answers: list[bytes | int],
                 # input() without readline): a user would press Ctrl-C again, and so does this
                 proc.send_signal(signalled[0])
                 signalled = (signalled[0], time.monotonic(), len(seen))
-        if proc.poll() is None:
+        try:
+            # the loop also ends when the terminal closes (EIO), as the process exits: a moment on
+            proc.wait(timeout=max(deadline - time.monotonic(), 0) + 5)
+        except subprocess.TimeoutExpired:
             # Hung: SIGABRT makes faulthandler print every thread's stack on the terminal, so the
             # failure shows where it waits.
             proc.send_signal(signal.SIGABRT)
@@ -243,7 +246,7 @@ def _on_a_terminal(root: Path, server: OpenAIServer, answers: list[bytes | int],
                 except OSError:
                     break
             proc.wait(timeout=30)
-            raise AssertionError("still running after its answers:\n" + seen.decode("utf-8", "replace"))
+            raise AssertionError("still running after its answers:\n" + seen.decode("utf-8", "replace")) from None
     finally:
         os.close(master)
     return proc.returncode, seen.decode("utf-8", "replace")
