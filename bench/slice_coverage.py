@@ -27,19 +27,26 @@ from localize import Issue, add_source_options, bare_dir, checkout, select  # no
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@", re.MULTILINE)
 
 
-def fix_lines(mirror: Path, issue: Issue, path: str) -> list[int]:
-    """Lines of ``path`` at the base commit that the issue's fix changed (an insertion: the lines around it)."""
-    bare = str(bare_dir(mirror, issue.repo))
+def fix_commit(bare: str, issue: Issue) -> str | None:
+    """The commit that fixed ``issue``: the data's, else the pull request's head or a commit naming #N."""
+    if issue.fix_commit:
+        return issue.fix_commit
     number = issue.instance_id.rsplit("-", 1)[1]
-    log = [] if issue.fix_commit else subprocess.run(
-        ["git", "--git-dir", bare, "log", "--all", "-E", "--format=%H %P", "--grep", rf"#{number}\b"],
-        capture_output=True, text=True, check=True).stdout.split("\n")
-    fix = issue.fix_commit or None
+    log = subprocess.run(["git", "--git-dir", bare, "log", "--all", "-E", "--format=%H %P", "--grep", rf"#{number}\b"],
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    fix = None
     for line in filter(None, log):
         commit, *parents = line.split()
         fix = parents[1] if len(parents) == 2 else commit  # a merge: the pull request's head
         if len(parents) == 2:
             break
+    return fix
+
+
+def fix_lines(mirror: Path, issue: Issue, path: str) -> list[int]:
+    """Lines of ``path`` at the base commit that the issue's fix changed (an insertion: the lines around it)."""
+    bare = str(bare_dir(mirror, issue.repo))
+    fix = fix_commit(bare, issue)
     if fix is None:
         return []
     diff = subprocess.run(["git", "--git-dir", bare, "diff", "-U0", issue.base_commit, fix, "--", path],
